@@ -1,0 +1,478 @@
+//! The client: lifecycle of the connection (and of a spawned CLI), the handshake, and the
+//! client-level methods.
+
+use crate::config::{
+    AuthStatus, ClientOptions, PingResponse, SessionConfig, SessionListFilter, SessionMetadata, StatusResponse,
+};
+use crate::error::{Error, ErrorKind, Result};
+use crate::events::{EventStream, LifecycleEvent};
+use crate::rpc::{Connection, ConnectionOptions, codes};
+use crate::session::{Registry, Session, SessionInner};
+use crate::transport::{self, ChildProcess, SpawnSpec, Transport};
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+/// Protocol versions this SDK speaks.
+pub const MIN_PROTOCOL_VERSION: u32 = 3;
+pub const MAX_PROTOCOL_VERSION: u32 = 3;
+
+struct Running {
+    conn: Connection,
+    registry: Arc<Registry>,
+    child: Option<ChildProcess>,
+    protocol_version: u32,
+    server_version: Option<String>,
+    port: Option<u16>,
+}
+
+#[derive(Default)]
+enum State {
+    #[default]
+    New,
+    Running(Running),
+    Stopped,
+}
+
+struct ClientInner {
+    options: ClientOptions,
+    /// Serialises start/stop.
+    lifecycle: tokio::sync::Mutex<()>,
+    state: Mutex<State>,
+}
+
+impl Drop for ClientInner {
+    fn drop(&mut self) {
+        // Dropped without stop(): close the connection; a spawned CLI is killed when its
+        // `Child` drops (kill_on_drop), and by the kernel if this process dies (PDEATHSIG).
+        if let State::Running(r) = std::mem::take(&mut *self.state.lock().unwrap()) {
+            r.conn.close(Error::new(ErrorKind::NotConnected, "the client was dropped"));
+        }
+    }
+}
+
+/// A connection to one Copilot CLI. Cheap to clone.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<ClientInner>,
+}
+
+impl Client {
+    /// A client that starts (spawns or connects) on [`Client::start`] or on first use.
+    pub fn new(options: ClientOptions) -> Client {
+        Client {
+            inner: Arc::new(ClientInner {
+                options,
+                lifecycle: tokio::sync::Mutex::new(()),
+                state: Mutex::new(State::New),
+            }),
+        }
+    }
+
+    /// A client over an existing byte stream (in-memory peers in tests, custom transports).
+    /// Performs the handshake.
+    pub async fn from_streams<R, W>(reader: R, writer: W, options: ClientOptions) -> Result<Client>
+    where
+        R: AsyncRead + Unpin + Send + 'static,
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
+        let client = Client::new(options);
+        let stream = transport::Stream { reader: Box::new(reader), writer: Box::new(writer), child: None, port: None };
+        {
+            let _g = client.inner.lifecycle.lock().await;
+            client.start_with(stream, None).await?;
+        }
+        Ok(client)
+    }
+
+    pub fn options(&self) -> &ClientOptions {
+        &self.inner.options
+    }
+
+    /// Spawns or connects to the CLI and performs the `connect` handshake. Idempotent.
+    pub async fn start(&self) -> Result<()> {
+        let _g = self.inner.lifecycle.lock().await;
+        if matches!(*self.inner.state.lock().unwrap(), State::Running(_)) {
+            return Ok(());
+        }
+        let o = &self.inner.options;
+        let (stream, token) = match &o.transport {
+            Transport::Stdio => (transport::spawn_stdio(self.spawn_spec(None)?).await?, None),
+            Transport::Tcp { port } => {
+                let token = o.connection_token.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+                let stream = transport::spawn_tcp(self.spawn_spec(Some((*port, token.clone())))?, o.start_timeout, o.tcp_quickack).await?;
+                (stream, Some(token))
+            }
+            Transport::Url(url) => {
+                if o.github_token.is_some() || o.use_logged_in_user.is_some() {
+                    return Err(Error::config(
+                        "github_token and use_logged_in_user apply to a CLI this client spawns; an external server (cli_url) owns its own authentication",
+                    ));
+                }
+                let addr = transport::parse_cli_url(url)?;
+                (transport::connect_tcp(&addr.host, addr.port, o.start_timeout, o.tcp_quickack).await?, o.connection_token.clone())
+            }
+        };
+        self.start_with(stream, token).await
+    }
+
+    fn spawn_spec(&self, tcp: Option<(u16, String)>) -> Result<SpawnSpec> {
+        let o = &self.inner.options;
+        let program = transport::resolve_cli_path(o.cli_path.as_deref())?;
+        let mut args = o.cli_args.clone();
+        args.extend(["--headless".into(), "--no-auto-update".into()]);
+        if let Some(l) = &o.log_level {
+            args.extend(["--log-level".into(), l.clone()]);
+        }
+        let mut extra_env = Vec::new();
+        match &tcp {
+            None => args.push("--stdio".into()),
+            Some((port, token)) => {
+                args.extend(["--port".into(), port.to_string()]);
+                extra_env.push(("COPILOT_CONNECTION_TOKEN".into(), token.clone()));
+            }
+        }
+        if let Some(t) = &o.github_token {
+            args.extend(["--auth-token-env".into(), "COPILOT_SDK_AUTH_TOKEN".into()]);
+            extra_env.push(("COPILOT_SDK_AUTH_TOKEN".into(), t.clone()));
+        }
+        if !o.use_logged_in_user.unwrap_or(o.github_token.is_none()) {
+            args.push("--no-auto-login".into());
+        }
+        if o.session_idle_timeout_secs > 0 {
+            args.extend(["--session-idle-timeout".into(), o.session_idle_timeout_secs.to_string()]);
+        }
+        if let Some(h) = &o.copilot_home {
+            extra_env.push(("COPILOT_HOME".into(), h.display().to_string()));
+        }
+        Ok(SpawnSpec { program, args, env: o.env.clone(), extra_env, cwd: o.cwd.clone() })
+    }
+
+    async fn start_with(&self, stream: transport::Stream, token: Option<String>) -> Result<()> {
+        let o = &self.inner.options;
+        let registry = Registry::new();
+        let port = stream.port;
+        let mut child = stream.child;
+        let tail = child.as_ref().map(|c| c.stderr.clone());
+        let conn = Connection::spawn(
+            stream.reader,
+            stream.writer,
+            registry.clone(),
+            ConnectionOptions {
+                max_message_size: o.max_message_size,
+                stderr_tail: tail.clone().map(|t| Arc::new(move || t.text()) as Arc<dyn Fn() -> Option<String> + Send + Sync>),
+                stderr_done: tail.map(|t| t.done()),
+            },
+        );
+        let hs = tokio::time::timeout(o.start_timeout, handshake(&conn, token)).await.unwrap_or_else(|_| {
+            Err(Error::new(ErrorKind::Timeout, format!("the CLI did not answer the handshake within {:?}", o.start_timeout)))
+        });
+        match hs {
+            Ok((protocol_version, server_version)) => {
+                tracing::debug!(protocol_version, ?server_version, "connected to the Copilot CLI");
+                *self.inner.state.lock().unwrap() =
+                    State::Running(Running { conn, registry, child, protocol_version, server_version, port });
+                Ok(())
+            }
+            Err(e) => {
+                conn.close(Error::new(ErrorKind::NotConnected, "handshake failed"));
+                let stderr = child.as_ref().and_then(|c| c.stderr.text());
+                if let Some(c) = child.as_mut() {
+                    c.kill().await;
+                }
+                Err(if e.stderr_tail().is_none() { e.with_stderr(stderr) } else { e })
+            }
+        }
+    }
+
+    fn running<T>(&self, f: impl FnOnce(&Running) -> T) -> Result<T> {
+        match &*self.inner.state.lock().unwrap() {
+            State::Running(r) => Ok(f(r)),
+            State::New => Err(Error::new(ErrorKind::NotConnected, "the client is not started")),
+            State::Stopped => Err(Error::new(ErrorKind::NotConnected, "the client is stopped")),
+        }
+    }
+
+    fn conn(&self) -> Result<Connection> {
+        self.running(|r| r.conn.clone())
+    }
+
+    async fn started_conn(&self) -> Result<(Connection, Arc<Registry>)> {
+        if let Ok(x) = self.running(|r| (r.conn.clone(), r.registry.clone())) {
+            return Ok(x);
+        }
+        if matches!(*self.inner.state.lock().unwrap(), State::Stopped) {
+            return Err(Error::new(ErrorKind::NotConnected, "the client is stopped; call start() again"));
+        }
+        self.start().await?;
+        self.running(|r| (r.conn.clone(), r.registry.clone()))
+    }
+
+    async fn call(&self, method: &str, params: Value) -> Result<Value> {
+        self.conn()?.request_timeout(method, params, self.inner.options.request_timeout).await
+    }
+
+    /// The protocol version the server reported in the handshake.
+    pub fn protocol_version(&self) -> Option<u32> {
+        self.running(|r| r.protocol_version).ok()
+    }
+
+    /// The CLI version reported by `connect` (None after a `ping` fallback).
+    pub fn server_version(&self) -> Option<String> {
+        self.running(|r| r.server_version.clone()).ok().flatten()
+    }
+
+    /// The TCP port of the server (spawned on TCP, or connected by URL).
+    pub fn port(&self) -> Option<u16> {
+        self.running(|r| r.port).ok().flatten()
+    }
+
+    /// Process id of a spawned CLI.
+    pub fn cli_pid(&self) -> Option<u32> {
+        self.running(|r| r.child.as_ref().and_then(|c| c.id())).ok().flatten()
+    }
+
+    /// Stops gracefully: detaches every session this client opened, asks a CLI it spawned to
+    /// shut down, closes the connection, waits for the child (up to `stop_grace`), then kills
+    /// it. Never sends `runtime.shutdown` to an external server. Idempotent. Returns the first
+    /// error met (all of them are logged); the client is stopped either way.
+    pub async fn stop(&self) -> Result<()> {
+        let _g = self.inner.lifecycle.lock().await;
+        let State::Running(mut r) = std::mem::replace(&mut *self.inner.state.lock().unwrap(), State::Stopped) else {
+            return Ok(());
+        };
+        let mut first_err: Option<Error> = None;
+        let mut tasks = tokio::task::JoinSet::new();
+        for s in r.registry.take_all() {
+            let conn = r.conn.clone();
+            tasks.spawn(async move {
+                let res = detach(&conn, &s).await;
+                s.mark_disconnected();
+                res
+            });
+        }
+        while let Some(res) = tasks.join_next().await {
+            if let Ok(Err(e)) = res {
+                tracing::warn!("stop: {e}");
+                first_err.get_or_insert(e);
+            }
+        }
+        let stop_grace = self.inner.options.stop_grace;
+        if let Some(child) = r.child.as_mut() {
+            if !r.conn.is_closed() {
+                let _ = r.conn.request_timeout("runtime.shutdown", json!({}), Some(std::time::Duration::from_secs(2))).await;
+            }
+            r.conn.close(Error::new(ErrorKind::NotConnected, "the client is stopped"));
+            child.reap(stop_grace).await;
+        } else {
+            r.conn.close(Error::new(ErrorKind::NotConnected, "the client is stopped"));
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    /// Stops at once: no RPCs, the connection is dropped and a spawned CLI is killed.
+    pub async fn force_stop(&self) {
+        let taken = std::mem::replace(&mut *self.inner.state.lock().unwrap(), State::Stopped);
+        if let State::Running(mut r) = taken {
+            r.conn.close(Error::new(ErrorKind::NotConnected, "the client was force-stopped"));
+            if let Some(c) = r.child.as_mut() {
+                c.kill().await;
+            }
+        }
+    }
+
+    /// `ping`: round trip to the server.
+    pub async fn ping(&self, message: Option<&str>) -> Result<PingResponse> {
+        let p = message.map_or_else(|| json!({}), |m| json!({"message": m}));
+        parse("ping", self.call("ping", p).await?)
+    }
+
+    /// `status.get`: CLI version and protocol version.
+    pub async fn get_status(&self) -> Result<StatusResponse> {
+        parse("status.get", self.call("status.get", json!({})).await?)
+    }
+
+    /// `auth.getStatus`.
+    pub async fn get_auth_status(&self) -> Result<AuthStatus> {
+        parse("auth.getStatus", self.call("auth.getStatus", json!({})).await?)
+    }
+
+    /// `models.list` (needs GitHub authentication on the CLI).
+    pub async fn list_models(&self) -> Result<Vec<Value>> {
+        let r = self.call("models.list", json!({})).await?;
+        Ok(r.get("models").and_then(Value::as_array).cloned().unwrap_or_default())
+    }
+
+    /// Creates a session. Handlers and the `on_event` callback are registered before the
+    /// request goes out, so no early event or callback is missed.
+    pub async fn create_session(&self, config: SessionConfig) -> Result<Session> {
+        let id = config.session_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        self.open_session("session.create", id, config).await
+    }
+
+    /// Resumes a session by id (config optional: handlers and provider are re-sent if given).
+    pub async fn resume_session(&self, session_id: &str, config: Option<SessionConfig>) -> Result<Session> {
+        if session_id.is_empty() {
+            return Err(Error::config("resume_session needs a session id"));
+        }
+        self.open_session("session.resume", session_id.to_owned(), config.unwrap_or_default()).await
+    }
+
+    async fn open_session(&self, method: &str, id: String, config: SessionConfig) -> Result<Session> {
+        let (conn, registry) = self.started_conn().await?;
+        let inner = SessionInner::new(id.clone(), conn.clone(), &config, self.inner.options.request_timeout);
+        registry.insert(inner.clone());
+        let mut params = config.to_wire();
+        params.insert("sessionId".into(), json!(id));
+        let result = conn.request_timeout(method, Value::Object(params), self.inner.options.request_timeout).await;
+        let info = match result {
+            Ok(info) => info,
+            Err(e) => {
+                if let Some(s) = registry.remove(&id) {
+                    s.mark_disconnected();
+                }
+                return Err(e);
+            }
+        };
+        if let Some(got) = info.get("sessionId").and_then(Value::as_str) {
+            if got != id {
+                registry.remove(&id);
+                inner.mark_disconnected();
+                return Err(Error::protocol(format!("{method}: asked for session {id}, the server answered {got}")));
+            }
+        }
+        inner.set_info(info);
+        let session = Session { inner };
+        if let Some(mode) = &config.mode {
+            session.rpc("session.mode.set", json!({"mode": mode})).await?;
+        }
+        Ok(session)
+    }
+
+    /// `session.list`: sessions stored by the CLI, with `start_time`, `modified_time` and
+    /// `created_at` (= start time).
+    pub async fn list_sessions(&self, filter: Option<SessionListFilter>) -> Result<Vec<SessionMetadata>> {
+        let p = match filter {
+            Some(f) => json!({"filter": f}),
+            None => json!({}),
+        };
+        let r = self.call("session.list", p).await?;
+        let list: Vec<SessionMetadata> = parse("session.list", r.get("sessions").cloned().unwrap_or_else(|| json!([])))?;
+        Ok(list.into_iter().map(SessionMetadata::normalize).collect())
+    }
+
+    /// `session.delete`: removes a session from disk. Fails when it does not exist.
+    pub async fn delete_session(&self, session_id: &str) -> Result<()> {
+        let r = self.call("session.delete", json!({"sessionId": session_id})).await?;
+        if let Ok(reg) = self.running(|r| r.registry.clone()) {
+            if let Some(s) = reg.remove(session_id) {
+                s.mark_disconnected();
+            }
+        }
+        check_success("session.delete", &r, ErrorKind::SessionNotFound)
+    }
+
+    /// `session.getLastId`: the most recently modified session.
+    pub async fn get_last_session_id(&self) -> Result<Option<String>> {
+        let r = self.call("session.getLastId", json!({})).await?;
+        Ok(r.get("sessionId").and_then(Value::as_str).map(str::to_owned))
+    }
+
+    /// `session.getForeground` (TUI+server mode only; None otherwise).
+    pub async fn get_foreground_session_id(&self) -> Result<Option<String>> {
+        let r = self.call("session.getForeground", json!({})).await?;
+        Ok(r.get("sessionId").and_then(Value::as_str).map(str::to_owned))
+    }
+
+    /// `session.setForeground` (TUI+server mode only; an error otherwise).
+    pub async fn set_foreground_session_id(&self, session_id: &str) -> Result<()> {
+        let r = self.call("session.setForeground", json!({"sessionId": session_id})).await?;
+        check_success("session.setForeground", &r, ErrorKind::Rpc)
+    }
+
+    /// `session.lifecycle` notifications (created, deleted, updated, …) from now on.
+    pub fn subscribe_lifecycle(&self) -> Result<EventStream<LifecycleEvent>> {
+        self.running(|r| r.registry.lifecycle.lock().unwrap().subscribe(None).1)
+    }
+
+    /// Lifecycle notifications of one type (e.g. `session.deleted`).
+    pub fn subscribe_lifecycle_type(&self, event_type: &str) -> Result<EventStream<LifecycleEvent>> {
+        self.running(|r| r.registry.lifecycle.lock().unwrap().subscribe(Some(event_type.to_owned())).1)
+    }
+
+    /// Calls `f` for every lifecycle notification, on a task of its own.
+    pub fn on_lifecycle(&self, f: impl Fn(&LifecycleEvent) + Send + Sync + 'static) -> Result<()> {
+        let mut stream = self.subscribe_lifecycle()?;
+        tokio::spawn(async move {
+            while let Some(ev) = stream.recv().await {
+                f(&ev);
+            }
+        });
+        Ok(())
+    }
+
+    /// Any server method by name: the escape hatch for everything not wrapped here.
+    pub async fn rpc(&self, method: &str, params: Value) -> Result<Value> {
+        let conn = self.started_conn().await?.0;
+        conn.request_timeout(method, params, self.inner.options.request_timeout).await
+    }
+}
+
+async fn detach(conn: &Connection, s: &SessionInner) -> Result<()> {
+    let mut last = None;
+    for delay in [100u64, 200, 0] {
+        match conn.request_timeout("session.destroy", json!({"sessionId": s.id()}), Some(std::time::Duration::from_secs(5))).await {
+            Ok(_) => return Ok(()),
+            Err(e) if e.is_transport_failure() => return Ok(()),
+            Err(e) => last = Some(e),
+        }
+        if delay > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+        }
+    }
+    Err(last.unwrap_or_else(|| Error::new(ErrorKind::Internal, "detach failed")))
+}
+
+async fn handshake(conn: &Connection, token: Option<String>) -> Result<(u32, Option<String>)> {
+    let params = token.map_or_else(|| json!({}), |t| json!({"token": t}));
+    let reply = match conn.request("connect", params).await {
+        Ok(r) => r,
+        Err(e) if e.rpc_code() == Some(codes::METHOD_NOT_FOUND) => conn.request("ping", json!({})).await?,
+        Err(e) => return Err(e),
+    };
+    let version = reply.get("protocolVersion").and_then(Value::as_u64);
+    let server = reply.get("version").and_then(Value::as_str).map(str::to_owned);
+    match version {
+        Some(v) if (MIN_PROTOCOL_VERSION as u64..=MAX_PROTOCOL_VERSION as u64).contains(&v) => Ok((v as u32, server)),
+        Some(v) => Err(Error::new(
+            ErrorKind::VersionMismatch,
+            format!(
+                "SDK protocol version mismatch: the server speaks protocol version {v}{}, this SDK supports {MIN_PROTOCOL_VERSION}..={MAX_PROTOCOL_VERSION}",
+                server.map(|s| format!(" (CLI {s})")).unwrap_or_default()
+            ),
+        )),
+        None => Err(Error::new(
+            ErrorKind::VersionMismatch,
+            format!("the server did not report a protocol version; this SDK supports {MIN_PROTOCOL_VERSION}..={MAX_PROTOCOL_VERSION}"),
+        )),
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(method: &str, v: Value) -> Result<T> {
+    serde_json::from_value(v).map_err(|e| Error::protocol(format!("{method}: unexpected result: {e}")))
+}
+
+fn check_success(method: &str, r: &Value, kind: ErrorKind) -> Result<()> {
+    if r.get("success").and_then(Value::as_bool) == Some(false) {
+        let why = r.get("error").and_then(Value::as_str).unwrap_or("the server refused");
+        return Err(Error::new(kind, format!("{method}: {why}")));
+    }
+    Ok(())
+}
+
+#[allow(dead_code)]
+fn _assert_send_sync() {
+    fn is<T: Send + Sync>() {}
+    is::<Client>();
+    is::<Session>();
+}

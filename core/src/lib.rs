@@ -1,0 +1,44 @@
+//! # copilot-core
+//!
+//! The Rust core of an SDK for the GitHub Copilot CLI's server mode (`copilot --headless`):
+//! transport (spawned child over stdio or TCP, or an external server), strict `Content-Length`
+//! framing, JSON-RPC 2.0, and a session manager with events and host-side handlers (tools,
+//! permission prompts, user input, hooks, …). Every language binding is a thin layer over it.
+//!
+//! ```no_run
+//! # async fn demo() -> copilot_core::Result<()> {
+//! use copilot_core::{Client, ClientOptions, SessionConfig};
+//! let client = Client::new(ClientOptions::default());
+//! client.start().await?;
+//! let session = client
+//!     .create_session(SessionConfig { model: Some("gpt-4.1".into()), ..Default::default() })
+//!     .await?;
+//! let answer = session.send_and_wait("Say hello").await?;
+//! println!("{}", answer.and_then(|e| e.content().map(str::to_owned)).unwrap_or_default());
+//! client.stop().await?;
+//! # Ok(()) }
+//! ```
+
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod events;
+pub mod framing;
+pub mod handlers;
+pub mod rpc;
+pub mod session;
+pub mod transport;
+
+pub use client::{Client, MAX_PROTOCOL_VERSION, MIN_PROTOCOL_VERSION};
+pub use config::{
+    AuthStatus, ClientOptions, MessageOptions, PingResponse, SessionConfig, SessionListFilter, SessionMetadata,
+    StatusResponse,
+};
+pub use error::{Error, ErrorKind, Result, RpcErrorData};
+pub use events::{EventStream, LifecycleEvent, SessionEvent, ToolRequest, TypedEvent};
+pub use handlers::{
+    JsonHandler, PermissionDecision, PermissionHandler, PermissionRequest, Tool, ToolHandler, ToolInvocation, ToolResult,
+    UserInputHandler, UserInputRequest, UserInputResponse, approve_all,
+};
+pub use session::{Session, Subscription};
+pub use transport::{PINNED_CLI_VERSION, Transport};

@@ -1,0 +1,549 @@
+//! Sessions: event routing, send / send-and-wait, and the handlers the CLI calls back into.
+
+use crate::config::{EventCallback, MessageOptions, SessionConfig};
+use crate::error::{Error, ErrorKind, Result, RpcErrorData};
+use crate::events::{EventStream, Fanout, LifecycleEvent, SessionEvent};
+use crate::handlers::{
+    JsonHandler, PermissionDecision, PermissionHandler, PermissionRequest, ToolHandler, ToolInvocation, ToolResult,
+    UserInputHandler, UserInputRequest, guarded,
+};
+use crate::rpc::{BoxFuture, Connection, Inbound, codes};
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+/// Handlers registered for one session.
+#[derive(Default, Clone)]
+pub(crate) struct Handlers {
+    tools: HashMap<String, Arc<dyn ToolHandler>>,
+    permission: Option<Arc<dyn PermissionHandler>>,
+    user_input: Option<Arc<dyn UserInputHandler>>,
+    hook: Option<Arc<dyn JsonHandler>>,
+    transform: Option<Arc<dyn JsonHandler>>,
+    exit_plan: Option<Arc<dyn JsonHandler>>,
+    provider_token: Option<Arc<dyn JsonHandler>>,
+}
+
+impl Handlers {
+    pub(crate) fn from_config(c: &SessionConfig) -> Self {
+        Handlers {
+            tools: c.tools.iter().filter_map(|t| t.handler.clone().map(|h| (t.name.clone(), h))).collect(),
+            permission: c.on_permission_request.clone(),
+            user_input: c.on_user_input_request.clone(),
+            hook: c.on_hook.clone(),
+            transform: c.on_system_message_transform.clone(),
+            exit_plan: c.on_exit_plan_mode.clone(),
+            provider_token: c.on_provider_token.clone(),
+        }
+    }
+}
+
+struct State {
+    disconnected: bool,
+    /// The `session.create` / `session.resume` result.
+    info: Value,
+}
+
+pub(crate) struct SessionInner {
+    id: String,
+    conn: Connection,
+    handlers: Handlers,
+    events: Mutex<Fanout<Arc<SessionEvent>>>,
+    state: Mutex<State>,
+    /// Serialises `send_and_wait` calls on one session: each waits for its own idle.
+    turn: tokio::sync::Mutex<()>,
+    request_timeout: Option<Duration>,
+}
+
+/// A conversation with the agent. Cheap to clone; all clones are the same session.
+#[derive(Clone)]
+pub struct Session {
+    pub(crate) inner: Arc<SessionInner>,
+}
+
+/// A callback subscription made with [`Session::on`].
+pub struct Subscription {
+    session: Weak<SessionInner>,
+    id: u64,
+}
+
+impl Subscription {
+    /// Stops the callback. Dropping a `Subscription` without calling this keeps it running.
+    pub fn unsubscribe(self) {
+        if let Some(s) = self.session.upgrade() {
+            s.events.lock().unwrap().unsubscribe(self.id);
+        }
+    }
+}
+
+fn pump_callback(mut stream: EventStream, cb: EventCallback) {
+    tokio::spawn(async move {
+        while let Some(ev) = stream.recv().await {
+            let cb = cb.clone();
+            // A panicking callback is logged and does not end the subscription.
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(&ev))).is_err() {
+                tracing::error!(event = ev.event_type, "an event callback panicked");
+            }
+        }
+    });
+}
+
+impl SessionInner {
+    pub(crate) fn new(id: String, conn: Connection, config: &SessionConfig, request_timeout: Option<Duration>) -> Arc<Self> {
+        let inner = Arc::new(SessionInner {
+            id,
+            conn,
+            handlers: Handlers::from_config(config),
+            events: Mutex::new(Fanout::new()),
+            state: Mutex::new(State { disconnected: false, info: Value::Null }),
+            turn: tokio::sync::Mutex::new(()),
+            request_timeout,
+        });
+        if let Some(cb) = config.on_event.clone() {
+            let (_, stream) = inner.events.lock().unwrap().subscribe(None);
+            pump_callback(stream, cb);
+        }
+        inner
+    }
+
+    pub(crate) fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub(crate) fn set_info(&self, info: Value) {
+        self.state.lock().unwrap().info = info;
+    }
+
+    fn is_disconnected(&self) -> bool {
+        self.state.lock().unwrap().disconnected
+    }
+
+    /// Ends local state: streams end, handlers stop answering.
+    pub(crate) fn mark_disconnected(&self) {
+        self.state.lock().unwrap().disconnected = true;
+        self.events.lock().unwrap().close();
+    }
+
+    /// Called on the reader task for every `session.event` of this session, in wire order.
+    fn on_event(self: &Arc<Self>, ev: SessionEvent) {
+        match ev.event_type.as_str() {
+            "external_tool.requested" => self.spawn_tool_call(&ev.data),
+            "permission.requested" => self.spawn_permission(&ev.data),
+            _ => {}
+        }
+        let ev = Arc::new(ev);
+        self.events.lock().unwrap().publish(&ev.event_type, &ev);
+    }
+
+    async fn call(&self, method: &str, mut params: Map<String, Value>) -> Result<Value> {
+        params.insert("sessionId".into(), json!(self.id));
+        self.conn.request_timeout(method, Value::Object(params), self.request_timeout).await
+    }
+
+    fn spawn_tool_call(self: &Arc<Self>, data: &Value) {
+        let name = data.get("toolName").and_then(Value::as_str).unwrap_or_default().to_owned();
+        // Tools declared without a handler here are someone else's to answer.
+        let Some(handler) = self.handlers.tools.get(&name).cloned() else { return };
+        let Some(request_id) = data.get("requestId").and_then(Value::as_str).map(str::to_owned) else {
+            tracing::warn!("external_tool.requested without a requestId");
+            return;
+        };
+        let inv = ToolInvocation {
+            session_id: self.id.clone(),
+            request_id: request_id.clone(),
+            tool_call_id: data.get("toolCallId").and_then(Value::as_str).unwrap_or_default().to_owned(),
+            tool_name: name.clone(),
+            arguments: data.get("arguments").cloned().unwrap_or(Value::Null),
+            working_directory: data.get("workingDirectory").and_then(Value::as_str).map(str::to_owned),
+            raw: data.clone(),
+        };
+        let me = self.clone();
+        tokio::spawn(async move {
+            let result = match guarded("tool", handler.call(inv)).await {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(tool = name, "tool handler failed: {e}");
+                    ToolResult::Failure(format!("Tool '{name}' failed: {}", e.message()))
+                }
+            };
+            if me.is_disconnected() {
+                return;
+            }
+            let mut p = Map::new();
+            p.insert("requestId".into(), json!(request_id));
+            p.insert("result".into(), result.to_wire());
+            if let Err(e) = me.call("session.tools.handlePendingToolCall", p).await {
+                tracing::warn!(tool = name, "could not deliver a tool result: {e}");
+            }
+        });
+    }
+
+    fn spawn_permission(self: &Arc<Self>, data: &Value) {
+        let Some(handler) = self.handlers.permission.clone() else { return };
+        if data.get("resolvedByHook").and_then(Value::as_bool) == Some(true) {
+            return;
+        }
+        let Some(request_id) = data.get("requestId").and_then(Value::as_str).map(str::to_owned) else { return };
+        let request = data.get("permissionRequest").cloned().unwrap_or(Value::Null);
+        let req = PermissionRequest {
+            session_id: self.id.clone(),
+            request_id: request_id.clone(),
+            kind: request.get("kind").and_then(Value::as_str).unwrap_or_default().to_owned(),
+            tool_call_id: request.get("toolCallId").and_then(Value::as_str).map(str::to_owned),
+            request,
+            raw: data.clone(),
+        };
+        let me = self.clone();
+        tokio::spawn(async move {
+            let decision = guarded("permission", handler.decide(req)).await.unwrap_or_else(|e| {
+                tracing::warn!("permission handler failed, answering user-not-available: {e}");
+                PermissionDecision::UserNotAvailable
+            });
+            let Some(result) = decision.to_wire() else { return };
+            if me.is_disconnected() {
+                return;
+            }
+            let mut p = Map::new();
+            p.insert("requestId".into(), json!(request_id));
+            p.insert("result".into(), result);
+            if let Err(e) = me.call("session.permissions.handlePendingPermissionRequest", p).await {
+                tracing::warn!("could not deliver a permission decision: {e}");
+            }
+        });
+    }
+
+    /// A direct server→client request for this session.
+    async fn serve(self: Arc<Self>, method: String, mut params: Value) -> std::result::Result<Value, RpcErrorData> {
+        let failed = |what: &str, e: Error| RpcErrorData {
+            code: codes::INTERNAL_ERROR,
+            message: format!("{what} handler failed: {}", e.message()),
+            data: None,
+        };
+        if let Some(o) = params.as_object_mut() {
+            o.remove("sessionId");
+        }
+        match method.as_str() {
+            "userInput.request" => {
+                let Some(h) = self.handlers.user_input.clone() else {
+                    return Err(RpcErrorData { code: codes::INTERNAL_ERROR, message: "User input requested but no handler registered".into(), data: None });
+                };
+                let req = UserInputRequest {
+                    session_id: self.id.clone(),
+                    question: params.get("question").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                    choices: params
+                        .get("choices")
+                        .and_then(Value::as_array)
+                        .map(|a| a.iter().filter_map(|c| c.as_str().map(str::to_owned)).collect())
+                        .unwrap_or_default(),
+                    allow_freeform: params.get("allowFreeform").and_then(Value::as_bool).unwrap_or(true),
+                    raw: params,
+                };
+                match guarded("user input", h.ask(req)).await {
+                    Ok(r) => Ok(json!({"answer": r.answer, "wasFreeform": r.was_freeform})),
+                    Err(e) => Err(failed("user input", e)),
+                }
+            }
+            "hooks.invoke" => {
+                let Some(h) = self.handlers.hook.clone() else { return Ok(json!({"output": {}})) };
+                match guarded("hook", h.handle(params)).await {
+                    Ok(Value::Null) => Ok(json!({"output": {}})),
+                    Ok(out) => Ok(json!({"output": out})),
+                    Err(e) => {
+                        tracing::warn!("hook handler failed (answering an empty output): {e}");
+                        Ok(json!({"output": {}}))
+                    }
+                }
+            }
+            "systemMessage.transform" => {
+                let sections = params.get("sections").cloned().unwrap_or_else(|| json!({}));
+                let Some(h) = self.handlers.transform.clone() else { return Ok(json!({"sections": sections})) };
+                match guarded("system message transform", h.handle(params)).await {
+                    Ok(v) if v.get("sections").is_some() => Ok(v),
+                    Ok(v) if v.is_object() => Ok(json!({"sections": v})),
+                    Ok(_) => Ok(json!({"sections": sections})),
+                    Err(e) => {
+                        tracing::warn!("system message transform failed (keeping the sections): {e}");
+                        Ok(json!({"sections": sections}))
+                    }
+                }
+            }
+            "exitPlanMode.request" => {
+                let Some(h) = self.handlers.exit_plan.clone() else { return Ok(json!({"approved": true})) };
+                match guarded("exit plan mode", h.handle(params)).await {
+                    Ok(Value::Bool(b)) => Ok(json!({"approved": b})),
+                    Ok(v) => Ok(v),
+                    Err(e) => Ok(json!({"approved": false, "feedback": e.message()})),
+                }
+            }
+            "autoModeSwitch.request" => Ok(json!({"response": "no"})),
+            "providerToken.getToken" => {
+                let Some(h) = self.handlers.provider_token.clone() else {
+                    return Err(RpcErrorData { code: codes::INTERNAL_ERROR, message: "no bearer token provider registered".into(), data: None });
+                };
+                match guarded("provider token", h.handle(params)).await {
+                    Ok(Value::String(t)) => Ok(json!({"token": t})),
+                    Ok(v) if v.get("token").is_some_and(Value::is_string) => Ok(v),
+                    Ok(v) => Err(RpcErrorData { code: codes::INTERNAL_ERROR, message: format!("provider token handler returned {v}, expected a string"), data: None }),
+                    Err(e) => Err(failed("provider token", e)),
+                }
+            }
+            _ => Err(RpcErrorData { code: codes::METHOD_NOT_FOUND, message: format!("Unhandled method {method}"), data: None }),
+        }
+    }
+}
+
+impl Session {
+    /// The session id.
+    pub fn id(&self) -> &str {
+        &self.inner.id
+    }
+
+    /// The `session.create` / `session.resume` result (workspacePath, capabilities, …).
+    pub fn info(&self) -> Value {
+        self.inner.state.lock().unwrap().info.clone()
+    }
+
+    /// The session's workspace folder on the CLI's machine.
+    pub fn workspace_path(&self) -> Option<String> {
+        self.inner.state.lock().unwrap().info.get("workspacePath").and_then(Value::as_str).map(str::to_owned)
+    }
+
+    /// Every event from now on, in wire order.
+    pub fn subscribe(&self) -> EventStream {
+        self.inner.events.lock().unwrap().subscribe(None).1
+    }
+
+    /// Events of one type from now on.
+    pub fn subscribe_type(&self, event_type: impl Into<String>) -> EventStream {
+        self.inner.events.lock().unwrap().subscribe(Some(event_type.into())).1
+    }
+
+    /// Calls `f` for every event, in order, on a task of its own (a slow callback delays only
+    /// itself).
+    pub fn on(&self, f: impl Fn(&SessionEvent) + Send + Sync + 'static) -> Subscription {
+        self.on_filtered(None, Arc::new(f))
+    }
+
+    /// Calls `f` for every event of one type.
+    pub fn on_type(&self, event_type: impl Into<String>, f: impl Fn(&SessionEvent) + Send + Sync + 'static) -> Subscription {
+        self.on_filtered(Some(event_type.into()), Arc::new(f))
+    }
+
+    fn on_filtered(&self, filter: Option<String>, cb: EventCallback) -> Subscription {
+        let (id, stream) = self.inner.events.lock().unwrap().subscribe(filter);
+        pump_callback(stream, cb);
+        Subscription { session: Arc::downgrade(&self.inner), id }
+    }
+
+    fn check_connected(&self) -> Result<()> {
+        if self.inner.is_disconnected() {
+            return Err(Error::new(ErrorKind::SessionNotFound, format!("session {} was disconnected on this client", self.inner.id)));
+        }
+        Ok(())
+    }
+
+    /// Queues a prompt; returns the message id.
+    pub async fn send(&self, options: impl Into<MessageOptions>) -> Result<String> {
+        self.check_connected()?;
+        let options = options.into();
+        let Value::Object(p) = options.to_wire(&self.inner.id) else { unreachable!() };
+        let r = self.inner.call("session.send", p).await?;
+        Ok(r.get("messageId").and_then(Value::as_str).unwrap_or_default().to_owned())
+    }
+
+    /// Sends a prompt and waits for `session.idle`. Returns the last `assistant.message` of the
+    /// turn (None when the turn produced none). Fails with the `session.error` message, or with
+    /// a timeout after `options.timeout` (the turn keeps running unless `abort_on_timeout`).
+    /// Concurrent calls on one session queue up: each waits for its own turn.
+    pub async fn send_and_wait(&self, options: impl Into<MessageOptions>) -> Result<Option<SessionEvent>> {
+        let options = options.into();
+        let timeout = options.timeout;
+        let abort = options.abort_on_timeout;
+        let turn = async {
+            let _turn = self.inner.turn.lock().await;
+            let mut stream = self.subscribe();
+            self.send(options).await?;
+            let mut last: Option<Arc<SessionEvent>> = None;
+            loop {
+                let Some(ev) = stream.recv().await else {
+                    return Err(if self.inner.conn.is_closed() {
+                        self.inner.conn.closed_error()
+                    } else {
+                        Error::new(ErrorKind::SessionNotFound, format!("session {} was disconnected while waiting", self.inner.id))
+                    });
+                };
+                match ev.event_type.as_str() {
+                    "assistant.message" if ev.agent_id.is_none() => last = Some(ev),
+                    "session.idle" => return Ok(last.map(|e| (*e).clone())),
+                    "session.error" => {
+                        let msg = ev.data.get("message").and_then(Value::as_str).unwrap_or("the turn failed");
+                        return Err(Error::new(ErrorKind::SessionError, msg.to_owned()));
+                    }
+                    _ => {}
+                }
+            }
+        };
+        match tokio::time::timeout(timeout, turn).await {
+            Ok(r) => r,
+            Err(_) => {
+                if abort {
+                    if let Err(e) = self.abort().await {
+                        tracing::warn!("abort after timeout failed: {e}");
+                    }
+                }
+                Err(Error::new(ErrorKind::Timeout, format!("Timeout after {}ms waiting for session.idle", timeout.as_millis())))
+            }
+        }
+    }
+
+    /// Aborts the running turn (also fine when idle).
+    pub async fn abort(&self) -> Result<()> {
+        self.check_connected()?;
+        self.inner.call("session.abort", Map::new()).await.map(drop)
+    }
+
+    /// The persisted events of the session (no ephemeral ones).
+    pub async fn get_messages(&self) -> Result<Vec<SessionEvent>> {
+        self.check_connected()?;
+        let r = self.inner.call("session.getMessages", Map::new()).await?;
+        let events = r.get("events").cloned().unwrap_or_else(|| json!([]));
+        serde_json::from_value(events).map_err(|e| Error::protocol(format!("session.getMessages: unexpected events: {e}")))
+    }
+
+    /// Switches the model (`session.model.switchTo`).
+    pub async fn set_model(&self, model: &str, reasoning_effort: Option<&str>) -> Result<Value> {
+        self.check_connected()?;
+        let mut p = Map::new();
+        p.insert("modelId".into(), json!(model));
+        if let Some(r) = reasoning_effort {
+            p.insert("reasoningEffort".into(), json!(r));
+        }
+        self.inner.call("session.model.switchTo", p).await
+    }
+
+    /// Any session-scoped method; `sessionId` is added to `params` (an object or null).
+    pub async fn rpc(&self, method: &str, params: Value) -> Result<Value> {
+        let p = match params {
+            Value::Object(m) => m,
+            Value::Null => Map::new(),
+            other => return Err(Error::config(format!("session.rpc params must be an object, got {other}"))),
+        };
+        self.inner.call(method, p).await
+    }
+
+    /// Detaches this client from the session (`session.destroy`); the session stays on disk and
+    /// can be resumed. Idempotent; ends every event stream of this handle.
+    pub async fn disconnect(&self) -> Result<()> {
+        {
+            let mut st = self.inner.state.lock().unwrap();
+            if st.disconnected {
+                return Ok(());
+            }
+            st.disconnected = true;
+        }
+        let r = self.inner.call("session.destroy", Map::new()).await;
+        self.inner.mark_disconnected();
+        match r {
+            Err(e) if !e.is_transport_failure() => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// Same as [`Session::disconnect`] (the official SDKs' name).
+    pub async fn destroy(&self) -> Result<()> {
+        self.disconnect().await
+    }
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").field("id", &self.inner.id).finish()
+    }
+}
+
+/// Routes a connection's server traffic to sessions and lifecycle subscribers.
+pub(crate) struct Registry {
+    pub sessions: Mutex<HashMap<String, Arc<SessionInner>>>,
+    pub lifecycle: Mutex<Fanout<LifecycleEvent>>,
+}
+
+impl Registry {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Registry { sessions: Mutex::new(HashMap::new()), lifecycle: Mutex::new(Fanout::new()) })
+    }
+    fn get(&self, id: &str) -> Option<Arc<SessionInner>> {
+        self.sessions.lock().unwrap().get(id).cloned()
+    }
+    pub fn insert(&self, s: Arc<SessionInner>) {
+        if let Some(old) = self.sessions.lock().unwrap().insert(s.id.clone(), s) {
+            // A second handle for the same id on this client: the old one stops receiving.
+            old.events.lock().unwrap().close();
+        }
+    }
+    pub fn remove(&self, id: &str) -> Option<Arc<SessionInner>> {
+        self.sessions.lock().unwrap().remove(id)
+    }
+    pub fn take_all(&self) -> Vec<Arc<SessionInner>> {
+        self.sessions.lock().unwrap().drain().map(|(_, s)| s).collect()
+    }
+}
+
+impl Inbound for Registry {
+    fn notification(&self, method: &str, params: Value) {
+        match method {
+            "session.event" => {
+                let Some(sid) = params.get("sessionId").and_then(Value::as_str) else { return };
+                let Some(session) = self.get(sid) else {
+                    tracing::trace!(session = sid, "event for a session this client does not know");
+                    return;
+                };
+                let Some(raw) = params.get("event") else { return };
+                match SessionEvent::deserialize_owned(raw) {
+                    Ok(ev) => session.on_event(ev),
+                    Err(e) => tracing::warn!("dropping a malformed session.event ({e}): {raw}"),
+                }
+            }
+            "session.lifecycle" => match serde_json::from_value::<LifecycleEvent>(params) {
+                Ok(ev) => {
+                    let t = ev.event_type.clone();
+                    self.lifecycle.lock().unwrap().publish(&t, &ev);
+                }
+                Err(e) => tracing::warn!("malformed session.lifecycle: {e}"),
+            },
+            other => tracing::trace!(method = other, "ignoring notification"),
+        }
+    }
+
+    fn request(&self, method: String, params: Value) -> BoxFuture<'static, std::result::Result<Value, RpcErrorData>> {
+        let sid = params.get("sessionId").and_then(Value::as_str).map(str::to_owned);
+        let session = sid.as_deref().and_then(|s| self.get(s));
+        Box::pin(async move {
+            match session {
+                Some(s) => s.serve(method, params).await,
+                None => Err(RpcErrorData {
+                    code: if sid.is_none() { codes::INVALID_PARAMS } else { codes::METHOD_NOT_FOUND },
+                    message: match sid {
+                        Some(sid) => format!("Unhandled method {method}: session {sid} is not open on this client"),
+                        None => format!("Unhandled method {method}"),
+                    },
+                    data: None,
+                }),
+            }
+        })
+    }
+
+    fn closed(&self, error: &Error) {
+        tracing::debug!("connection closed: {error}");
+        for s in self.take_all() {
+            s.mark_disconnected();
+        }
+        self.lifecycle.lock().unwrap().close();
+    }
+}
+
+impl SessionEvent {
+    fn deserialize_owned(raw: &Value) -> serde_json::Result<SessionEvent> {
+        serde::Deserialize::deserialize(raw)
+    }
+}

@@ -1,0 +1,125 @@
+//! Shared harness for tests against the real Copilot CLI.
+//!
+//! One CLI is spawned per test binary as a TCP server (with a connection token) by a client that
+//! lives on a background runtime; tests connect to it by URL. Each test runs its own fake model
+//! (a BYOK provider) so the requests it records belong to that test alone. Tests that need a CLI
+//! of their own (stdio, kill, token) spawn one with [`own_cli_options`].
+
+#![allow(dead_code)]
+
+use copilot_core::{Client, ClientOptions, Transport};
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+pub struct Shared {
+    pub port: u16,
+    pub token: String,
+    pub pid: u32,
+}
+
+/// Installs (once) and returns the pinned CLI.
+pub fn cli_path() -> PathBuf {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        if let Some(p) = std::env::var_os("COPILOT_CLI_PATH").filter(|p| !p.is_empty()) {
+            return PathBuf::from(p);
+        }
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/install-cli.sh");
+        let out = std::process::Command::new("bash").arg(&script).output().expect("run tests/install-cli.sh");
+        assert!(out.status.success(), "install-cli.sh failed: {}", String::from_utf8_lossy(&out.stderr));
+        PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+    })
+    .clone()
+}
+
+/// An isolated HOME and working directory for CLIs started by this test binary.
+pub fn sandbox() -> (PathBuf, PathBuf) {
+    static DIRS: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    DIRS.get_or_init(|| {
+        let base = std::env::temp_dir().join(format!("copilot-core-tests-{}", std::process::id()));
+        let home = base.join("home");
+        let work = base.join("work");
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::create_dir_all(&work).unwrap();
+        (home, work)
+    })
+    .clone()
+}
+
+/// Options for a CLI this test spawns itself.
+pub fn own_cli_options(transport: Transport) -> ClientOptions {
+    let (home, work) = sandbox();
+    let mut env: Vec<(String, String)> =
+        std::env::vars().filter(|(k, _)| !k.starts_with("COPILOT_") && k != "HOME").collect();
+    env.push(("HOME".into(), home.display().to_string()));
+    ClientOptions {
+        transport,
+        cli_path: Some(cli_path()),
+        env: Some(env),
+        cwd: Some(work),
+        use_logged_in_user: Some(false),
+        ..Default::default()
+    }
+}
+
+/// The shared TCP CLI of this test binary.
+pub fn shared() -> &'static Shared {
+    static SHARED: OnceLock<Shared> = OnceLock::new();
+    SHARED.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("shared-cli".into())
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+                rt.block_on(async move {
+                    let token = "shared-test-token".to_string();
+                    let mut o = own_cli_options(Transport::Tcp { port: 0 });
+                    o.connection_token = Some(token.clone());
+                    let owner = Client::new(o);
+                    owner.start().await.expect("start the shared CLI");
+                    tx.send(Shared { port: owner.port().unwrap(), token, pid: owner.cli_pid().unwrap() }).unwrap();
+                    // Keep the owner (and its CLI) alive for the whole test binary.
+                    std::future::pending::<()>().await;
+                });
+            })
+            .unwrap();
+        rx.recv().expect("shared CLI did not start")
+    })
+}
+
+/// A client connected to the shared CLI by URL.
+pub async fn connect_shared() -> Client {
+    let s = shared();
+    let client = Client::new(ClientOptions {
+        connection_token: Some(s.token.clone()),
+        ..ClientOptions::url(format!("127.0.0.1:{}", s.port))
+    });
+    client.start().await.expect("connect to the shared CLI");
+    client
+}
+
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
+pub fn pid_alive(pid: u32) -> bool {
+    // A zombie is dead for our purposes.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => !s.rsplit_once(") ").map(|x| x.1).is_some_and(|rest| rest.starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+pub async fn wait_dead(pid: u32, within: std::time::Duration) -> bool {
+    let end = std::time::Instant::now() + within;
+    while std::time::Instant::now() < end {
+        if !pid_alive(pid) {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    !pid_alive(pid)
+}
