@@ -1,0 +1,147 @@
+//! What the real CLI cannot do on demand: a scripted peer over an in-memory stream.
+
+use copilot_core::framing::{FrameReader, frame_bytes};
+use copilot_core::{Client, ClientOptions, ErrorKind, SessionConfig};
+use serde_json::{Value, json};
+use std::time::Duration;
+use tokio::io::{AsyncWriteExt, DuplexStream, ReadHalf, WriteHalf};
+
+struct Peer {
+    r: FrameReader<ReadHalf<DuplexStream>>,
+    w: WriteHalf<DuplexStream>,
+}
+
+impl Peer {
+    async fn recv(&mut self) -> Value {
+        let f = tokio::time::timeout(Duration::from_secs(5), self.r.next_frame()).await.unwrap().unwrap().unwrap();
+        serde_json::from_slice(&f).unwrap()
+    }
+    async fn send(&mut self, v: Value) {
+        self.w.write_all(&frame_bytes(v.to_string().as_bytes())).await.unwrap();
+    }
+    async fn reply(&mut self, req: &Value, result: Value) {
+        self.send(json!({"jsonrpc": "2.0", "id": req["id"], "result": result})).await;
+    }
+}
+
+fn streams() -> (ReadHalf<DuplexStream>, WriteHalf<DuplexStream>, Peer) {
+    let (a, b) = tokio::io::duplex(1 << 20);
+    let (ar, aw) = tokio::io::split(a);
+    let (br, bw) = tokio::io::split(b);
+    (ar, aw, Peer { r: FrameReader::new(br, 1 << 24), w: bw })
+}
+
+async fn connected(max: usize) -> (Client, Peer) {
+    let (r, w, mut peer) = streams();
+    let opts = ClientOptions { max_message_size: max, ..Default::default() };
+    let client = tokio::spawn(Client::from_streams(r, w, opts));
+    let hello = peer.recv().await;
+    assert_eq!(hello["method"], "connect");
+    assert_eq!(hello["params"], json!({}));
+    peer.reply(&hello, json!({"ok": true, "protocolVersion": 3, "version": "9.9.9"})).await;
+    (client.await.unwrap().unwrap(), peer)
+}
+
+#[tokio::test]
+async fn refuses_an_unsupported_protocol_version_naming_both() {
+    let (r, w, mut peer) = streams();
+    let client = tokio::spawn(Client::from_streams(r, w, ClientOptions::default()));
+    let hello = peer.recv().await;
+    peer.reply(&hello, json!({"ok": true, "protocolVersion": 99, "version": "2.0.0"})).await;
+    let e = client.await.unwrap().err().unwrap();
+    assert_eq!(e.kind(), ErrorKind::VersionMismatch);
+    assert!(e.message().contains("99") && e.message().contains("3..=3"), "{e}");
+}
+
+#[tokio::test]
+async fn falls_back_to_ping_when_connect_is_unknown() {
+    let (r, w, mut peer) = streams();
+    let client = tokio::spawn(Client::from_streams(r, w, ClientOptions::default()));
+    let hello = peer.recv().await;
+    peer.send(json!({"jsonrpc":"2.0","id":hello["id"],"error":{"code":-32601,"message":"Unhandled method connect"}})).await;
+    let ping = peer.recv().await;
+    assert_eq!(ping["method"], "ping");
+    peer.reply(&ping, json!({"message": "pong", "timestamp": "t", "protocolVersion": 3})).await;
+    let client = client.await.unwrap().unwrap();
+    assert_eq!(client.protocol_version(), Some(3));
+    assert_eq!(client.server_version(), None);
+}
+
+#[tokio::test]
+async fn socket_dropped_mid_reply_fails_pending_calls_fast() {
+    let (client, mut peer) = connected(1 << 20).await;
+    let c = client.clone();
+    let call = tokio::spawn(async move { c.ping(None).await });
+    let _req = peer.recv().await;
+    peer.w.write_all(b"Content-Length: 100\r\n\r\n{\"jsonrpc\":\"2.0\",").await.unwrap();
+    drop(peer);
+    let e = tokio::time::timeout(Duration::from_secs(5), call).await.unwrap().unwrap().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::TransportClosed, "{e}");
+    assert!(e.message().contains("frame body"), "{e}");
+}
+
+#[tokio::test]
+async fn oversized_and_garbage_frames_are_typed_errors() {
+    for (bytes, kind) in [
+        (b"Content-Length: 5000\r\n\r\n".to_vec(), ErrorKind::MessageTooLarge),
+        (b"HTTP/1.1 200 OK\r\n\r\n".to_vec(), ErrorKind::FrameHeader),
+        (b"Content-Length: 3\r\n\r\nabc".to_vec(), ErrorKind::InvalidJson),
+    ] {
+        let (client, mut peer) = connected(1000).await;
+        let c = client.clone();
+        let call = tokio::spawn(async move { c.get_status().await });
+        let _req = peer.recv().await;
+        peer.w.write_all(&bytes).await.unwrap();
+        let e = tokio::time::timeout(Duration::from_secs(5), call).await.unwrap().unwrap().unwrap_err();
+        assert_eq!(e.kind(), kind, "{e}");
+        // Later calls fail at once with the same cause, never hang.
+        assert_eq!(client.ping(None).await.unwrap_err().kind(), kind);
+    }
+}
+
+#[tokio::test]
+async fn server_requests_without_a_handler_get_defaults_or_method_not_found() {
+    let (client, mut peer) = connected(1 << 20).await;
+    let c = client.clone();
+    let create = tokio::spawn(async move { c.create_session(SessionConfig { session_id: Some("s1".into()), ..Default::default() }).await });
+    let req = peer.recv().await;
+    assert_eq!(req["method"], "session.create");
+    assert_eq!(req["params"]["sessionId"], "s1");
+    assert_eq!(req["params"]["requestPermission"], false);
+    // Before the create reply, the session is already routable.
+    peer.send(json!({"jsonrpc":"2.0","id":1,"method":"exitPlanMode.request","params":{"sessionId":"s1","summary":"x"}})).await;
+    assert_eq!(peer.recv().await, json!({"jsonrpc":"2.0","id":1,"result":{"approved":true}}));
+    peer.reply(&req, json!({"sessionId": "s1", "workspacePath": "/w"})).await;
+    let session = create.await.unwrap().unwrap();
+    assert_eq!(session.workspace_path().as_deref(), Some("/w"));
+    let cases = [
+        (json!({"sessionId":"s1","hookType":"preToolUse","input":{}}), "hooks.invoke", json!({"result":{"output":{}}})),
+        (json!({"sessionId":"s1","sections":{"tone":{"content":"c"}}}), "systemMessage.transform", json!({"result":{"sections":{"tone":{"content":"c"}}}})),
+        (json!({"sessionId":"s1"}), "autoModeSwitch.request", json!({"result":{"response":"no"}})),
+    ];
+    for (i, (params, method, want)) in cases.into_iter().enumerate() {
+        let id = 10 + i;
+        peer.send(json!({"jsonrpc":"2.0","id":id,"method":method,"params":params})).await;
+        let got = peer.recv().await;
+        assert_eq!(got["id"], id);
+        assert_eq!(got.get("result"), want.get("result"), "{method}: {got}");
+    }
+    for (method, params) in [
+        ("userInput.request", json!({"sessionId":"s1","question":"q"})),
+        ("providerToken.getToken", json!({"sessionId":"s1","providerName":"default"})),
+        ("sessionFs.readFile", json!({"sessionId":"s1","path":"/x"})),
+        ("hooks.invoke", json!({"sessionId":"unknown"})),
+    ] {
+        peer.send(json!({"jsonrpc":"2.0","id":"q","method":method,"params":params})).await;
+        let got = peer.recv().await;
+        assert!(got["error"]["code"].as_i64().unwrap() < 0, "{method}: {got}");
+        assert!(got["error"]["message"].as_str().unwrap().len() > 5);
+    }
+    // Unknown notifications and unknown event types are harmless.
+    peer.send(json!({"jsonrpc":"2.0","method":"host.event","params":{}})).await;
+    let mut events = session.subscribe();
+    peer.send(json!({"jsonrpc":"2.0","method":"session.event","params":{"sessionId":"s1","event":{"id":"e","timestamp":"t","type":"brand.new_type","data":{"k":1},"newField":true}}})).await;
+    let ev = tokio::time::timeout(Duration::from_secs(5), events.recv()).await.unwrap().unwrap();
+    assert_eq!(ev.event_type, "brand.new_type");
+    assert_eq!(ev.extra["newField"], true);
+}

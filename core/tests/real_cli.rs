@@ -1,0 +1,416 @@
+//! Behaviours against the real Copilot CLI that are more than one session and a few turns.
+
+mod common;
+
+use common::{connect_shared, own_cli_options, wait_dead};
+use copilot_core::{
+    Client, ClientOptions, ErrorKind, MessageOptions, SessionConfig, SessionEvent, SessionListFilter, Tool,
+    ToolInvocation, ToolResult, Transport, TypedEvent,
+};
+use fake_model::FakeModel;
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+fn config(model: &FakeModel) -> SessionConfig {
+    SessionConfig { model: Some("gpt-4.1".into()), provider: Some(model.provider()), ..Default::default() }
+}
+
+async fn wait_for(stream: &mut copilot_core::EventStream, pred: impl Fn(&SessionEvent) -> bool) -> Arc<SessionEvent> {
+    tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            let ev = stream.recv().await.expect("stream ended");
+            if pred(&ev) {
+                return ev;
+            }
+        }
+    })
+    .await
+    .expect("event did not arrive")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_level_methods() {
+    let client = connect_shared().await;
+    assert_eq!(client.protocol_version(), Some(3));
+    assert_eq!(client.server_version().as_deref(), Some(copilot_core::PINNED_CLI_VERSION));
+    let pong = client.ping(Some("x")).await.unwrap();
+    assert_eq!(pong.message, "pong: x");
+    assert_eq!(pong.protocol_version, Some(3));
+    let status = client.get_status().await.unwrap();
+    assert_eq!(status.version, copilot_core::PINNED_CLI_VERSION);
+    let auth = client.get_auth_status().await.unwrap();
+    assert!(!auth.is_authenticated);
+    // Offline and unauthenticated: a typed RPC error, not a hang.
+    let e = client.list_models().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Rpc, "{e}");
+    // Foreground only exists in TUI+server mode.
+    assert_eq!(client.get_foreground_session_id().await.unwrap(), None);
+    assert!(client.set_foreground_session_id("nope").await.is_err());
+    // The escape hatch reaches any method.
+    let r = client.rpc("tools.list", json!({})).await.unwrap();
+    assert!(r["tools"].as_array().is_some_and(|t| !t.is_empty()), "{r}");
+    let e = client.rpc("no.such.method", json!({})).await.unwrap_err();
+    assert_eq!(e.rpc_code(), Some(-32601));
+    client.stop().await.unwrap();
+    // Stopped: calls fail at once with a typed error.
+    assert_eq!(client.ping(None).await.unwrap_err().kind(), ErrorKind::NotConnected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdio_child_lifecycle_and_graceful_stop() {
+    let model = FakeModel::start().await.unwrap();
+    let client = Client::new(own_cli_options(Transport::Stdio));
+    client.start().await.unwrap();
+    let pid = client.cli_pid().unwrap();
+    let session = client.create_session(config(&model)).await.unwrap();
+    let answer = session.send_and_wait("REPLY over stdio").await.unwrap().unwrap();
+    assert_eq!(answer.content(), Some("over stdio"));
+    client.stop().await.unwrap();
+    assert!(wait_dead(pid, Duration::from_secs(10)).await, "the CLI outlived stop()");
+    let e = session.send("again").await.unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::SessionNotFound | ErrorKind::NotConnected | ErrorKind::TransportClosed), "{e}");
+    client.stop().await.unwrap(); // idempotent
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_client_kills_its_cli() {
+    let client = Client::new(own_cli_options(Transport::Stdio));
+    client.start().await.unwrap();
+    let pid = client.cli_pid().unwrap();
+    assert!(common::pid_alive(pid));
+    drop(client);
+    assert!(wait_dead(pid, Duration::from_secs(10)).await, "the CLI outlived its dropped client");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn force_stop_kills_at_once() {
+    let client = Client::new(own_cli_options(Transport::Tcp { port: 0 }));
+    client.start().await.unwrap();
+    assert!(client.port().is_some());
+    let pid = client.cli_pid().unwrap();
+    client.force_stop().await;
+    assert!(wait_dead(pid, Duration::from_secs(5)).await);
+    assert_eq!(client.ping(None).await.unwrap_err().kind(), ErrorKind::NotConnected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_killed_mid_turn() {
+    let model = FakeModel::start().await.unwrap();
+    let client = Client::new(own_cli_options(Transport::Stdio));
+    client.start().await.unwrap();
+    let pid = client.cli_pid().unwrap();
+    let session = client.create_session(config(&model)).await.unwrap();
+    let mut events = session.subscribe();
+    let s2 = session.clone();
+    let turn = tokio::spawn(async move { s2.send_and_wait(MessageOptions::new("HANG").timeout(Duration::from_secs(120))).await });
+    wait_for(&mut events, |e| e.event_type == "assistant.turn_start").await;
+    // Kill the CLI while the turn is in flight.
+    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    let started = std::time::Instant::now();
+    let e = tokio::time::timeout(Duration::from_secs(20), turn).await.expect("send_and_wait hung").unwrap().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::TransportClosed, "{e}");
+    assert!(e.is_transport_failure());
+    assert!(started.elapsed() < Duration::from_secs(20));
+    // Every later call fails at once, typed.
+    assert_eq!(client.ping(None).await.unwrap_err().kind(), ErrorKind::TransportClosed);
+    assert!(events.recv().await.is_none() || events.recv().await.is_none());
+    client.stop().await.ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abort_mid_stream() {
+    let model = FakeModel::start().await.unwrap();
+    let client = connect_shared().await;
+    let session = client.create_session(SessionConfig { streaming: Some(true), ..config(&model) }).await.unwrap();
+    let mut events = session.subscribe();
+    session.send("SLOW 40 250").await.unwrap();
+    wait_for(&mut events, |e| e.event_type == "assistant.message_delta").await;
+    session.abort().await.unwrap();
+    let idle = wait_for(&mut events, |e| e.event_type == "session.idle").await;
+    assert_eq!(idle.typed(), TypedEvent::SessionIdle { aborted: true });
+    // The session is usable afterwards.
+    let answer = session.send_and_wait("REPLY after abort").await.unwrap().unwrap();
+    assert_eq!(answer.content(), Some("after abort"));
+    session.disconnect().await.unwrap();
+    client.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_and_wait_timeout_and_abort_on_timeout() {
+    let model = FakeModel::start().await.unwrap();
+    let client = connect_shared().await;
+    let session = client.create_session(config(&model)).await.unwrap();
+    let mut events = session.subscribe();
+    let e = session.send_and_wait(MessageOptions::new("HANG").timeout(Duration::from_millis(1500)).abort_on_timeout(true)).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Timeout);
+    assert!(e.message().contains("1500ms"), "{e}");
+    let idle = wait_for(&mut events, |e| e.event_type == "session.idle").await;
+    assert_eq!(idle.data["aborted"], true);
+    client.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_from_second_client() {
+    let model = FakeModel::start().await.unwrap();
+    let a = connect_shared().await;
+    let b = connect_shared().await;
+    let sa = a.create_session(config(&model)).await.unwrap();
+    sa.send_and_wait("REPLY first from A").await.unwrap();
+    // B joins the live session without any config (the guide's resumeSession(id)).
+    let sb = b.resume_session(sa.id(), None).await.unwrap();
+    assert_eq!(sb.id(), sa.id());
+    let history = sb.get_messages().await.unwrap();
+    assert!(history.iter().any(|e| e.event_type == "user.message" && e.data["content"] == "REPLY first from A"));
+    // Both connections see a turn that B starts.
+    let mut on_a = sa.subscribe();
+    let answer = sb.send_and_wait("REPLY second from B").await.unwrap().unwrap();
+    assert_eq!(answer.content(), Some("second from B"));
+    let seen_by_a = wait_for(&mut on_a, |e| e.event_type == "assistant.message").await;
+    assert_eq!(seen_by_a.content(), Some("second from B"));
+    // A detaching leaves the session usable from B.
+    sa.disconnect().await.unwrap();
+    assert_eq!(sb.send_and_wait("REPLY still here").await.unwrap().unwrap().content(), Some("still here"));
+    sb.disconnect().await.unwrap();
+    // Cold resume from disk, with the provider again.
+    let sc = b.resume_session(sa.id(), Some(config(&model))).await.unwrap();
+    assert_eq!(sc.send_and_wait("REPLY cold").await.unwrap().unwrap().content(), Some("cold"));
+    a.stop().await.unwrap();
+    b.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_and_delete() {
+    let model = FakeModel::start().await.unwrap();
+    let client = connect_shared().await;
+    let mut lifecycle = client.subscribe_lifecycle_type("session.deleted").unwrap();
+    let id = format!("list-delete-{}", std::process::id());
+    let s = client.create_session(SessionConfig { session_id: Some(id.clone()), ..config(&model) }).await.unwrap();
+    assert_eq!(s.id(), id);
+    s.send_and_wait("Say hello").await.unwrap();
+    s.disconnect().await.unwrap();
+    let list = client.list_sessions(None).await.unwrap();
+    let me = list.iter().find(|m| m.session_id == id).expect("session listed");
+    assert!(!me.start_time.is_empty() && !me.modified_time.is_empty());
+    assert_eq!(me.created_at, me.start_time);
+    assert_eq!(client.get_last_session_id().await.unwrap().as_deref(), Some(id.as_str()));
+    let none = client
+        .list_sessions(Some(SessionListFilter { cwd: Some("/nonexistent".into()), ..Default::default() }))
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+    client.delete_session(&id).await.unwrap();
+    let deleted = tokio::time::timeout(Duration::from_secs(10), lifecycle.recv()).await.unwrap().unwrap();
+    assert_eq!(deleted.session_id, id);
+    assert!(!client.list_sessions(None).await.unwrap().iter().any(|m| m.session_id == id));
+    let e = client.delete_session(&id).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::SessionNotFound, "{e}");
+    let e = client.resume_session(&id, None).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::SessionNotFound, "{e}");
+    client.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_token() {
+    let s = common::shared();
+    let url = format!("http://127.0.0.1:{}", s.port);
+    for token in [None, Some("wrong-token")] {
+        let c = Client::new(ClientOptions { connection_token: token.map(str::to_owned), ..ClientOptions::url(url.clone()) });
+        let e = c.start().await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Authentication, "{token:?}: {e}");
+        assert!(matches!(e.rpc_code(), Some(-32002..=-32001)), "{e:?}");
+    }
+    let ok = Client::new(ClientOptions { connection_token: Some(s.token.clone()), ..ClientOptions::url(url) });
+    ok.start().await.unwrap();
+    ok.ping(None).await.unwrap();
+    ok.stop().await.unwrap();
+    // A stdio child ignores tokens: the handshake works without one.
+    let c = Client::new(own_cli_options(Transport::Stdio));
+    c.start().await.unwrap();
+    c.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_arrive_in_wire_order_with_lifecycle_and_on_event() {
+    let model = FakeModel::start().await.unwrap();
+    let client = connect_shared().await;
+    let mut created = client.subscribe_lifecycle_type("session.created").unwrap();
+    let early: Arc<Mutex<Vec<String>>> = Arc::default();
+    let e2 = early.clone();
+    let cfg = SessionConfig {
+        streaming: Some(true),
+        on_event: Some(Arc::new(move |e: &SessionEvent| e2.lock().unwrap().push(e.event_type.clone()))),
+        ..config(&model)
+    };
+    let session = client.create_session(cfg).await.unwrap();
+    let lc = tokio::time::timeout(Duration::from_secs(10), created.recv()).await.unwrap().unwrap();
+    assert_eq!(lc.session_id, session.id());
+    let mut all = session.subscribe();
+    let mut deltas = session.subscribe_type("assistant.message_delta");
+    let typed = Arc::new(Mutex::new(Vec::new()));
+    let t2 = typed.clone();
+    let sub = session.on_type("assistant.message", move |e| t2.lock().unwrap().push(e.content().unwrap_or_default().to_owned()));
+    session.send_and_wait("REPLY a b c d").await.unwrap();
+    // The subscriber saw wire order: its persisted events are exactly the server's stored
+    // history, in the same order.
+    let mut received = Vec::new();
+    while let Some(ev) = all.try_recv() {
+        received.push(ev);
+    }
+    let persisted: Vec<String> = received.iter().filter(|e| !e.ephemeral).map(|e| e.id.clone()).collect();
+    let stored: Vec<String> = session.get_messages().await.unwrap().into_iter().map(|e| e.id).collect();
+    assert!(persisted.len() >= 4, "{persisted:?}");
+    assert_eq!(stored[stored.len() - persisted.len()..], persisted[..]);
+    let mut text = String::new();
+    while let Some(d) = deltas.try_recv() {
+        text.push_str(d.data["deltaContent"].as_str().unwrap());
+    }
+    assert_eq!(text, "a b c d");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(*typed.lock().unwrap(), vec!["a b c d".to_string()]);
+    sub.unsubscribe();
+    // on_event was registered before session.create went out: it saw session.start.
+    assert_eq!(early.lock().unwrap().first().map(String::as_str), Some("session.start"));
+    client.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_concurrent_sessions_on_one_client() {
+    let model = FakeModel::start().await.unwrap();
+    let client = connect_shared().await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..6 {
+        let client = client.clone();
+        let cfg = config(&model);
+        tasks.spawn(async move {
+            let s = client.create_session(cfg).await.unwrap();
+            let a = s.send_and_wait(format!("REPLY answer {i}")).await.unwrap().unwrap();
+            assert_eq!(a.content().unwrap(), format!("answer {i}"));
+            s.disconnect().await.unwrap();
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.unwrap();
+    }
+    // Concurrent send_and_wait on ONE session queue up and each gets its own answer.
+    let s = client.create_session(config(&model)).await.unwrap();
+    let (x, y) = tokio::join!(s.send_and_wait("REPLY x"), s.send_and_wait("REPLY y"));
+    let mut got = vec![x.unwrap().unwrap().content().unwrap().to_owned(), y.unwrap().unwrap().content().unwrap().to_owned()];
+    got.sort();
+    assert_eq!(got, vec!["x", "y"]);
+    client.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn panicking_tool_handler_answers_with_a_failure() {
+    let model = FakeModel::start().await.unwrap();
+    let client = connect_shared().await;
+    let tool = Tool::new("explode", |_inv: ToolInvocation| async move {
+        if true {
+            panic!("tool blew up");
+        }
+        Ok(ToolResult::Text(String::new()))
+    })
+    .skip_permission(true)
+    .parameters(json!({"type": "object", "properties": {}}));
+    let session = client.create_session(SessionConfig { tools: vec![tool], ..config(&model) }).await.unwrap();
+    let answer = session.send_and_wait("CALL explode {}").await.unwrap().unwrap();
+    let text = answer.content().unwrap();
+    assert!(text.contains("tool blew up"), "{text}");
+    // The model saw a tool message with the failure.
+    let last = model.chat_requests().last().unwrap().body.clone();
+    let tool_msg = last["messages"].as_array().unwrap().iter().rev().find(|m| m["role"] == "tool").unwrap().clone();
+    assert!(tool_msg["content"].to_string().contains("tool blew up"), "{tool_msg}");
+    client.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_model_and_session_rpc() {
+    let model = FakeModel::start().await.unwrap();
+    let client = connect_shared().await;
+    let session = client.create_session(config(&model)).await.unwrap();
+    assert!(session.workspace_path().is_some());
+    let mut changes = session.subscribe_type("session.model_change");
+    session.set_model("gpt-5", None).await.unwrap();
+    let ev = tokio::time::timeout(Duration::from_secs(10), changes.recv()).await.unwrap().unwrap();
+    assert_eq!(ev.data["newModel"], "gpt-5");
+    let current = session.rpc("session.model.getCurrent", Value::Null).await.unwrap();
+    assert_eq!(current["modelId"], "gpt-5");
+    let mode = session.rpc("session.mode.get", json!({})).await.unwrap();
+    assert_eq!(mode, "interactive");
+    assert_eq!(session.rpc("session.x", json!(1)).await.unwrap_err().kind(), ErrorKind::InvalidConfig);
+    client.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provider_bearer_token_and_system_message_transform() {
+    let model = FakeModel::start().await.unwrap();
+    let client = connect_shared().await;
+    let calls = Arc::new(Mutex::new(0));
+    let c2 = calls.clone();
+    let cfg = SessionConfig {
+        system_message: Some(json!({"mode": "customize", "sections": {"tone": {"action": "transform"}}})),
+        on_system_message_transform: Some(Arc::new(|p: Value| async move {
+            let mut sections = p["sections"].clone();
+            for (_, s) in sections.as_object_mut().unwrap() {
+                let c = s["content"].as_str().unwrap_or_default().to_owned();
+                s["content"] = json!(format!("{c}\nTRANSFORMED-BY-TEST"));
+            }
+            Ok(json!({"sections": sections}))
+        })),
+        on_provider_token: Some(Arc::new(move |p: Value| {
+            *c2.lock().unwrap() += 1;
+            assert_eq!(p["providerName"], "default");
+            async { Ok(json!("dynamic-token-123")) }
+        })),
+        ..config(&model)
+    };
+    let session = client.create_session(cfg).await.unwrap();
+    session.send_and_wait("Say hello").await.unwrap();
+    let req = model.chat_requests().last().unwrap().clone();
+    assert_eq!(req.header("authorization"), Some("Bearer dynamic-token-123"));
+    assert!(*calls.lock().unwrap() >= 1);
+    let system = req.body["messages"][0]["content"].to_string();
+    assert!(system.contains("TRANSFORMED-BY-TEST"), "system prompt not transformed");
+    client.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hook_denies_a_tool_and_exit_plan_mode_reaches_its_handler() {
+    let model = FakeModel::start().await.unwrap();
+    let client = connect_shared().await;
+    let plans = Arc::new(Mutex::new(Vec::<Value>::new()));
+    let p2 = plans.clone();
+    let tool = Tool::new("get_weather", |_i: ToolInvocation| async { Ok(ToolResult::from("never")) })
+        .skip_permission(true)
+        .parameters(json!({"type": "object", "properties": {"city": {"type": "string"}}}));
+    let cfg = SessionConfig {
+        tools: vec![tool],
+        on_permission_request: Some(copilot_core::approve_all()),
+        on_hook: Some(Arc::new(|p: Value| async move {
+            // Deny only the weather tool (the input names the tool calls).
+            Ok(if p["hookType"] == "preToolUse" && p["input"].to_string().contains("get_weather") {
+                json!({"permissionDecision": "deny", "permissionDecisionReason": "hooks say no"})
+            } else {
+                Value::Null
+            })
+        })),
+        on_exit_plan_mode: Some(Arc::new(move |p: Value| {
+            p2.lock().unwrap().push(p);
+            async { Ok(json!({"approved": true, "selectedAction": "interactive"})) }
+        })),
+        ..config(&model)
+    };
+    let session = client.create_session(cfg).await.unwrap();
+    let answer = session.send_and_wait(r#"CALL get_weather {"city":"Rome"}"#).await.unwrap().unwrap();
+    assert!(answer.content().unwrap().contains("hooks say no"), "{:?}", answer.content());
+    session.rpc("session.mode.set", json!({"mode": "plan"})).await.unwrap();
+    session
+        .send_and_wait(r#"CALL exit_plan_mode {"summary":"Do the thing","actions":["autopilot","interactive"],"recommendedAction":"interactive"}"#)
+        .await
+        .unwrap();
+    let plans = plans.lock().unwrap().clone();
+    assert_eq!(plans.len(), 1, "{plans:?}");
+    assert_eq!(plans[0]["summary"], "Do the thing");
+    client.stop().await.unwrap();
+}
