@@ -363,10 +363,23 @@ impl Session {
         let turn = async {
             let _turn = self.inner.turn.lock().await;
             let mut stream = self.subscribe();
-            self.send(options).await?;
+            let message_id = self.send(options).await?;
+            // Events before our own `user.message` belong to earlier work (a previous turn's
+            // idle, a queued message): they are skipped, so the answer is always ours.
+            let mut ours = false;
             let mut last: Option<Arc<SessionEvent>> = None;
+            let mut failed: Option<Error> = None;
             loop {
-                let Some(ev) = stream.recv().await else {
+                let next = match &failed {
+                    // After session.error the turn still ends with session.idle; wait for it
+                    // (briefly) so the next turn does not see this one's idle.
+                    Some(_) => tokio::time::timeout(Duration::from_secs(5), stream.recv()).await.ok().flatten(),
+                    None => stream.recv().await,
+                };
+                let Some(ev) = next else {
+                    if let Some(e) = failed {
+                        return Err(e);
+                    }
                     return Err(if self.inner.conn.is_closed() {
                         self.inner.conn.closed_error()
                     } else {
@@ -374,11 +387,21 @@ impl Session {
                     });
                 };
                 match ev.event_type.as_str() {
+                    "user.message" if !ours => {
+                        let id = ev.data.get("messageId").and_then(Value::as_str);
+                        ours = message_id.is_empty() || id.is_none_or(|id| id == message_id);
+                    }
+                    _ if !ours => {}
                     "assistant.message" if ev.agent_id.is_none() => last = Some(ev),
-                    "session.idle" => return Ok(last.map(|e| (*e).clone())),
+                    "session.idle" => {
+                        return match failed {
+                            Some(e) => Err(e),
+                            None => Ok(last.map(|e| (*e).clone())),
+                        };
+                    }
                     "session.error" => {
                         let msg = ev.data.get("message").and_then(Value::as_str).unwrap_or("the turn failed");
-                        return Err(Error::new(ErrorKind::SessionError, msg.to_owned()));
+                        failed = Some(Error::new(ErrorKind::SessionError, msg.to_owned()));
                     }
                     _ => {}
                 }

@@ -193,7 +193,9 @@ async fn list_and_delete() {
     let me = list.iter().find(|m| m.session_id == id).expect("session listed");
     assert!(!me.start_time.is_empty() && !me.modified_time.is_empty());
     assert_eq!(me.created_at, me.start_time);
-    assert_eq!(client.get_last_session_id().await.unwrap().as_deref(), Some(id.as_str()));
+    // Other tests share this CLI, so the most recent session is one of the listed ones.
+    let last = client.get_last_session_id().await.unwrap().expect("a last session id");
+    assert!(client.list_sessions(None).await.unwrap().iter().any(|m| m.session_id == last));
     let none = client
         .list_sessions(Some(SessionListFilter { cwd: Some("/nonexistent".into()), ..Default::default() }))
         .await
@@ -298,6 +300,21 @@ async fn many_concurrent_sessions_on_one_client() {
     let mut got = vec![x.unwrap().unwrap().content().unwrap().to_owned(), y.unwrap().unwrap().content().unwrap().to_owned()];
     got.sort();
     assert_eq!(got, vec!["x", "y"]);
+    client.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_and_wait_answers_its_own_prompt_not_earlier_work() {
+    let model = FakeModel::start().await.unwrap();
+    let client = connect_shared().await;
+    let s = client.create_session(config(&model)).await.unwrap();
+    // A plain send still running (its idle comes later) must not satisfy the next wait.
+    s.send("SLOW 3 150").await.unwrap();
+    let mine = s.send_and_wait("REPLY mine").await.unwrap().unwrap();
+    assert_eq!(mine.content(), Some("mine"));
+    // After a failed turn, the next turn gets its own answer (not the failed turn's idle).
+    assert_eq!(s.send_and_wait("ERROR 400").await.unwrap_err().kind(), ErrorKind::SessionError);
+    assert_eq!(s.send_and_wait("REPLY next").await.unwrap().unwrap().content(), Some("next"));
     client.stop().await.unwrap();
 }
 
