@@ -16,8 +16,10 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufWriter};
-use tokio::sync::{mpsc, oneshot, watch};
+use std::collections::VecDeque;
+use std::task::{Context, Poll, Waker};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{Notify, oneshot, watch};
 use tokio::task::JoinHandle;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -52,7 +54,7 @@ struct Pending {
 struct Inner {
     next_id: AtomicU64,
     pending: Mutex<Pending>,
-    out: mpsc::UnboundedSender<Vec<u8>>,
+    out: Arc<Outbox>,
     closed_tx: watch::Sender<bool>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     inbound: Arc<dyn Inbound>,
@@ -118,19 +120,22 @@ impl Connection {
         R: AsyncRead + Unpin + Send + 'static,
         W: AsyncWrite + Unpin + Send + 'static,
     {
-        let (out_tx, out_rx) = mpsc::unbounded_channel::<Vec<u8>>();
+        let outbox = Arc::new(Outbox {
+            state: Mutex::new(OutState { io: Some(Box::new(writer)), queue: VecDeque::new(), closed: false }),
+            wake: Notify::new(),
+        });
         let (closed_tx, _) = watch::channel(false);
         let inner = Arc::new(Inner {
             next_id: AtomicU64::new(1),
             pending: Mutex::new(Pending { map: HashMap::new(), closed: None }),
-            out: out_tx,
+            out: outbox.clone(),
             closed_tx,
             tasks: Mutex::new(Vec::new()),
             inbound,
             stderr_tail: opts.stderr_tail,
         });
         let conn = Connection { inner };
-        let w = tokio::spawn(write_loop(writer, out_rx, conn.downgrade()));
+        let w = tokio::spawn(write_loop(outbox, conn.downgrade()));
         let r = tokio::spawn(read_loop(
             FrameReader::new(reader, opts.max_message_size),
             conn.downgrade(),
@@ -158,7 +163,7 @@ impl Connection {
         }
         let guard = PendingGuard { conn: self, id };
         tracing::trace!(target: "copilot::frames", id, method, "-> request");
-        if self.inner.out.send(frame).is_err() {
+        if !self.inner.out.push(frame) {
             return Err(self.closed_error());
         }
         let reply = rx.await;
@@ -184,7 +189,7 @@ impl Connection {
     /// Sends a notification (no reply expected).
     pub fn notify(&self, method: &str, params: Value) -> Result<()> {
         let frame = encode_frame(&OutNotification { jsonrpc: "2.0", method, params: &params })?;
-        self.inner.out.send(frame).map_err(|_| self.closed_error())
+        if self.inner.out.push(frame) { Ok(()) } else { Err(self.closed_error()) }
     }
 
     /// The error that ended the connection, or a generic one.
@@ -245,13 +250,14 @@ impl Inner {
             let _ = tx.send(Err(RpcErrorData { code: CLOSED_SENTINEL, message: String::new(), data: None }));
         }
         let _ = self.closed_tx.send(true);
+        self.out.close();
         self.inbound.closed(&error);
     }
 
     fn send_frame<T: Serialize>(&self, msg: &T) {
         match encode_frame(msg) {
             Ok(f) => {
-                let _ = self.out.send(f);
+                self.out.push(f);
             }
             Err(e) => tracing::error!("cannot encode a reply: {e}"),
         }
@@ -267,19 +273,94 @@ impl WeakConnection {
     }
 }
 
-async fn write_loop<W: AsyncWrite + Unpin>(writer: W, mut rx: mpsc::UnboundedReceiver<Vec<u8>>, conn: WeakConnection) {
-    let mut w = BufWriter::with_capacity(64 * 1024, writer);
-    while let Some(frame) = rx.recv().await {
-        let mut res = w.write_all(&frame).await;
-        // Coalesce whatever else is already queued into the same flush.
-        while res.is_ok() {
-            match rx.try_recv() {
-                Ok(f) => res = w.write_all(&f).await,
-                Err(_) => break,
+type BoxWriter = Box<dyn AsyncWrite + Send + Unpin>;
+
+/// The write side. A frame is written straight from the caller when nothing is queued and the
+/// socket takes it whole without blocking (the common case: no task hop, one `write` call).
+/// Otherwise it is queued, in order, for the writer task. Either way a frame is never split by
+/// another frame, and a caller that is cancelled never leaves half a frame behind.
+struct Outbox {
+    state: Mutex<OutState>,
+    wake: Notify,
+}
+
+struct OutState {
+    /// None while the writer task is writing with it.
+    io: Option<BoxWriter>,
+    queue: VecDeque<Vec<u8>>,
+    closed: bool,
+}
+
+impl Outbox {
+    /// Queues or writes a frame; false when the connection is closed.
+    fn push(&self, frame: Vec<u8>) -> bool {
+        let mut st = self.state.lock().unwrap();
+        if st.closed {
+            return false;
+        }
+        let mut written = 0;
+        if st.queue.is_empty() {
+            if let Some(io) = st.io.as_mut() {
+                let mut cx = Context::from_waker(Waker::noop());
+                while written < frame.len() {
+                    match Pin::new(&mut *io).poll_write(&mut cx, &frame[written..]) {
+                        Poll::Ready(Ok(n)) if n > 0 => written += n,
+                        // Pending, an error or a zero write: the writer task takes over (and
+                        // reports errors).
+                        _ => break,
+                    }
+                }
+                if written == frame.len() && Pin::new(&mut *io).poll_flush(&mut cx).is_ready() {
+                    return true;
+                }
+            }
+        }
+        let rest = if written == 0 { frame } else { frame[written..].to_vec() };
+        if !rest.is_empty() {
+            st.queue.push_back(rest);
+        }
+        drop(st);
+        self.wake.notify_one();
+        true
+    }
+
+    /// Refuses new frames and drops the write half (closing the pipe or the socket's write
+    /// side) unless the writer task is using it, in which case it does so itself.
+    fn close(&self) {
+        let io = {
+            let mut st = self.state.lock().unwrap();
+            st.closed = true;
+            st.queue.clear();
+            st.io.take()
+        };
+        drop(io);
+        self.wake.notify_one();
+    }
+}
+
+async fn write_loop(out: Arc<Outbox>, conn: WeakConnection) {
+    loop {
+        let (mut io, batch, closing) = {
+            let mut st = out.state.lock().unwrap();
+            let closing = st.closed && st.queue.is_empty();
+            match st.io.take() {
+                Some(io) => (io, st.queue.drain(..).collect::<Vec<_>>(), closing),
+                None => return,
+            }
+        };
+        if closing {
+            let _ = io.shutdown().await;
+            return;
+        }
+        let mut res = Ok(());
+        for f in &batch {
+            res = io.write_all(f).await;
+            if res.is_err() {
+                break;
             }
         }
         if res.is_ok() {
-            res = w.flush().await;
+            res = io.flush().await;
         }
         if let Err(e) = res {
             if let Some(inner) = conn.upgrade() {
@@ -288,8 +369,15 @@ async fn write_loop<W: AsyncWrite + Unpin>(writer: W, mut rx: mpsc::UnboundedRec
             }
             return;
         }
+        let idle = {
+            let mut st = out.state.lock().unwrap();
+            st.io = Some(io);
+            st.queue.is_empty() && !st.closed
+        };
+        if idle {
+            out.wake.notified().await;
+        }
     }
-    let _ = w.shutdown().await;
 }
 
 async fn read_loop<R: AsyncRead + Unpin>(
