@@ -431,3 +431,108 @@ async fn hook_denies_a_tool_and_exit_plan_mode_reaches_its_handler() {
     assert_eq!(plans[0]["summary"], "Do the thing");
     client.stop().await.unwrap();
 }
+
+/// Writes an executable shell script into the sandbox and returns its path.
+fn script(name: &str, body: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let (home, _) = common::sandbox();
+    let p = home.join(name);
+    std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spawn_flags_and_environment_reach_the_cli() {
+    let (home, _) = common::sandbox();
+    let dump = home.join("spawn-dump");
+    std::fs::create_dir_all(&dump).unwrap();
+    let wrapper = script(
+        "cli-wrapper.sh",
+        &format!(
+            "echo \"$@\" > {d}/args.txt\nenv > {d}/env.txt\nexec {cli} \"$@\"",
+            d = dump.display(),
+            cli = common::cli_path().display()
+        ),
+    );
+    let state = home.join("copilot-state");
+    let client = Client::new(ClientOptions {
+        cli_path: Some(wrapper),
+        log_level: Some("debug".into()),
+        github_token: Some("gho_not_a_real_token".into()),
+        session_idle_timeout_secs: 600,
+        copilot_home: Some(state.clone()),
+        cli_args: vec!["--no-color".into()],
+        ..own_cli_options(Transport::Stdio)
+    });
+    client.start().await.unwrap();
+    client.ping(None).await.unwrap();
+    let args = std::fs::read_to_string(dump.join("args.txt")).unwrap();
+    let env = std::fs::read_to_string(dump.join("env.txt")).unwrap();
+    assert!(args.starts_with("--no-color --headless --no-auto-update --log-level debug --stdio"), "{args}");
+    assert!(args.contains("--auth-token-env COPILOT_SDK_AUTH_TOKEN"), "{args}");
+    assert!(args.contains("--no-auto-login"), "{args}");
+    assert!(args.contains("--session-idle-timeout 600"), "{args}");
+    assert!(env.lines().any(|l| l == "COPILOT_SDK_AUTH_TOKEN=gho_not_a_real_token"));
+    assert!(env.lines().any(|l| l == format!("COPILOT_HOME={}", state.display())));
+    assert!(!env.lines().any(|l| l.starts_with("COPILOT_CONNECTION_TOKEN=")), "stdio gets no connection token");
+    client.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cli_that_dies_at_start_reports_its_stderr() {
+    let dying = script("dying-cli.sh", "echo 'fatal: license check exploded' >&2\nexit 3");
+    for transport in [Transport::Stdio, Transport::Tcp { port: 0 }] {
+        let client = Client::new(ClientOptions { cli_path: Some(dying.clone()), ..own_cli_options(transport.clone()) });
+        let e = tokio::time::timeout(Duration::from_secs(20), client.start()).await.expect("start hung").unwrap_err();
+        assert!(e.is_transport_failure() || e.kind() == ErrorKind::Connect, "{transport:?}: {e}");
+        assert_eq!(e.stderr_tail(), Some("fatal: license check exploded"), "{transport:?}: {e:?}");
+    }
+    let missing = Client::new(ClientOptions { cli_path: Some("/nonexistent/copilot".into()), ..Default::default() });
+    assert_eq!(missing.start().await.unwrap_err().kind(), ErrorKind::CliNotFound);
+    let bad_url = Client::new(ClientOptions::url("localhost:notaport"));
+    assert_eq!(bad_url.start().await.unwrap_err().kind(), ErrorKind::InvalidConfig);
+    let token_on_url = Client::new(ClientOptions { github_token: Some("x".into()), ..ClientOptions::url("4321") });
+    assert_eq!(token_on_url.start().await.unwrap_err().kind(), ErrorKind::InvalidConfig);
+    // Nothing listens on port 1: a typed connect error, quickly.
+    let refused = Client::new(ClientOptions::url("127.0.0.1:1"));
+    assert_eq!(refused.start().await.unwrap_err().kind(), ErrorKind::Connect);
+}
+
+/// When the host process dies without any cleanup (SIGKILL), the kernel kills its CLI.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_dies_with_a_killed_host_process() {
+    if std::env::var_os("COPILOT_TEST_HOST_CHILD").is_some() {
+        // Child mode: start a CLI, report its pid, then wait to be killed. TCP, so the CLI
+        // has no stdin pipe that would tell it its parent is gone.
+        let client = Client::new(own_cli_options(Transport::Tcp { port: 0 }));
+        client.start().await.unwrap();
+        println!("CLI_PID={}", client.cli_pid().unwrap());
+        std::future::pending::<()>().await;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let mut child = tokio::process::Command::new(exe)
+        .args(["--exact", "cli_dies_with_a_killed_host_process", "--nocapture", "--test-threads", "1"])
+        .env("COPILOT_TEST_HOST_CHILD", "1")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    use tokio::io::AsyncBufReadExt;
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let pid: u32 = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            let line = lines.next_line().await.unwrap().expect("child ended early");
+            // libtest prints "test <name> ... " without a newline first.
+            if let Some((_, p)) = line.split_once("CLI_PID=") {
+                return p.trim().parse().unwrap();
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert!(common::pid_alive(pid));
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+    assert!(wait_dead(pid, Duration::from_secs(10)).await, "the CLI outlived its killed host");
+}
