@@ -16,4 +16,14 @@ fi
 echo "== Rust: core, fake model, examples, binding crates"
 cargo test --workspace --all-targets
 cargo test --workspace --doc
+cargo build -p fake-model
+export FAKE_MODEL_BIN="$PWD/target/debug/fake-model"
+
+# Each language binding owns a test script; run every one that exists, in order.
+for b in bindings-python bindings-node bindings-c; do
+  if [ -x "$b/test.sh" ]; then
+    echo "== $b"
+    "$b/test.sh"
+  fi
+done
 echo "== all tests passed"

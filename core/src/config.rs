@@ -329,3 +329,370 @@ pub struct SessionListFilter {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub branch: Option<String>,
 }
+
+// ---------------------------------------------------------------------------------------------
+// JSON forms of the options, shared by every binding: keys in camelCase or snake_case, wrong
+// types rejected with an `InvalidConfig` error that names the option.
+
+use crate::error::{Error, Result};
+
+/// `cli_url` → `cliUrl`; camelCase keys pass unchanged.
+pub fn camel_key(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    let mut upper = false;
+    for c in key.chars() {
+        if c == '_' {
+            upper = !out.is_empty();
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Options as a camelCase map; `what` names the kind of options in errors.
+fn normalize(v: &Value, what: &str) -> Result<Map<String, Value>> {
+    match v {
+        Value::Null => Ok(Map::new()),
+        Value::Object(m) => {
+            let mut out = Map::new();
+            for (k, v) in m {
+                let key = match camel_key(k).as_str() {
+                    "gitHubToken" => "githubToken".to_owned(),
+                    other => other.to_owned(),
+                };
+                if out.insert(key.clone(), v.clone()).is_some() {
+                    return Err(Error::config(format!("{what} option `{key}` is given twice (camelCase and snake_case)")));
+                }
+            }
+            Ok(out)
+        }
+        other => Err(Error::config(format!("{what} must be an object, got {}", type_name(other)))),
+    }
+}
+
+struct Reader<'a> {
+    what: &'a str,
+    m: Map<String, Value>,
+}
+
+impl Reader<'_> {
+    fn take(&mut self, key: &str) -> Option<Value> {
+        self.m.remove(key).filter(|v| !v.is_null())
+    }
+    fn bad(&self, key: &str, want: &str, got: &Value) -> Error {
+        Error::config(format!("{} option `{key}` must be {want}, got {}", self.what, type_name(got)))
+    }
+    fn string(&mut self, key: &str) -> Result<Option<String>> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(v) => Err(self.bad(key, "a string", &v)),
+        }
+    }
+    fn boolean(&mut self, key: &str) -> Result<Option<bool>> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(b)),
+            Some(v) => Err(self.bad(key, "a boolean", &v)),
+        }
+    }
+    fn uint(&mut self, key: &str, max: u64) -> Result<Option<u64>> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(v) => match v.as_u64() {
+                Some(n) if n <= max => Ok(Some(n)),
+                _ => Err(self.bad(key, &format!("an integer from 0 to {max}"), &v)),
+            },
+        }
+    }
+    fn seconds(&mut self, key: &str) -> Result<Option<Duration>> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(v) => match v.as_f64() {
+                Some(s) if s.is_finite() && s >= 0.0 && s < 1e9 => Ok(Some(Duration::from_secs_f64(s))),
+                _ => Err(self.bad(key, "a non-negative number of seconds", &v)),
+            },
+        }
+    }
+    fn strings(&mut self, key: &str) -> Result<Option<Vec<String>>> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|x| x.as_str().map(str::to_owned).ok_or_else(|| self.bad(key, "an array of strings", x)))
+                .collect::<Result<Vec<_>>>()
+                .map(Some),
+            Some(v) => Err(self.bad(key, "an array of strings", &v)),
+        }
+    }
+    fn object(&mut self, key: &str) -> Result<Option<Map<String, Value>>> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(Value::Object(o)) => Ok(Some(o)),
+            Some(v) => Err(self.bad(key, "an object", &v)),
+        }
+    }
+    fn objects(&mut self, key: &str) -> Result<Option<Vec<Value>>> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(Value::Array(a)) => {
+                if let Some(x) = a.iter().find(|x| !x.is_object()) {
+                    return Err(self.bad(key, "an array of objects", x));
+                }
+                Ok(Some(a))
+            }
+            Some(v) => Err(self.bad(key, "an array of objects", &v)),
+        }
+    }
+}
+
+impl ClientOptions {
+    /// Client options from JSON (`cliUrl`/`cli_url`, `useStdio`, `port`, `cliPath`, `cliArgs`,
+    /// `env`, `cwd`, `logLevel`, `githubToken`, `useLoggedInUser`, `sessionIdleTimeoutSeconds`,
+    /// `connectionToken`, `copilotHome`/`baseDirectory`, `maxMessageSize`, and the durations
+    /// `requestTimeout`, `startTimeout`, `stopGrace` in seconds). Unknown keys are an error.
+    pub fn from_json(v: &Value) -> Result<ClientOptions> {
+        let mut r = Reader { what: "client", m: normalize(v, "client options")? };
+        let mut o = ClientOptions::default();
+        let url = r.string("cliUrl")?;
+        let use_stdio = r.boolean("useStdio")?;
+        let port = r.uint("port", 65535)?;
+        o.transport = match (url, use_stdio, port) {
+            (Some(_), Some(true), _) => return Err(Error::config("cliUrl connects to a running server; it cannot be combined with useStdio: true")),
+            (Some(_), _, Some(_)) => return Err(Error::config("cliUrl and port cannot be combined (the port goes in the URL)")),
+            (Some(u), _, None) => Transport::Url(u),
+            (None, Some(false), p) | (None, None, p @ Some(_)) => Transport::Tcp { port: p.unwrap_or(0) as u16 },
+            (None, _, None) => Transport::Stdio,
+            (None, Some(true), Some(_)) => return Err(Error::config("port applies to a TCP child; set useStdio: false")),
+        };
+        o.cli_path = r.string("cliPath")?.map(PathBuf::from);
+        o.cli_args = r.strings("cliArgs")?.unwrap_or_default();
+        if let Some(env) = r.object("env")? {
+            let mut pairs = Vec::with_capacity(env.len());
+            for (k, v) in env {
+                match v {
+                    Value::String(s) => pairs.push((k, s)),
+                    other => return Err(r.bad(&format!("env.{k}"), "a string", &other)),
+                }
+            }
+            o.env = Some(pairs);
+        }
+        let cwd = r.string("cwd")?;
+        let wd = r.string("workingDirectory")?;
+        o.cwd = cwd.or(wd).map(PathBuf::from);
+        o.log_level = r.string("logLevel")?;
+        o.github_token = r.string("githubToken")?;
+        o.use_logged_in_user = r.boolean("useLoggedInUser")?;
+        o.session_idle_timeout_secs = r.uint("sessionIdleTimeoutSeconds", u32::MAX as u64)?.unwrap_or(0);
+        o.connection_token = r.string("connectionToken")?;
+        let home = r.string("copilotHome")?;
+        let base = r.string("baseDirectory")?;
+        o.copilot_home = home.or(base).map(PathBuf::from);
+        if let Some(n) = r.uint("maxMessageSize", u32::MAX as u64 * 4)? {
+            if n < 1024 {
+                return Err(Error::config("client option `maxMessageSize` must be at least 1024 bytes"));
+            }
+            o.max_message_size = n as usize;
+        }
+        o.request_timeout = r.seconds("requestTimeout")?;
+        if let Some(t) = r.seconds("startTimeout")? {
+            o.start_timeout = t;
+        }
+        if let Some(t) = r.seconds("stopGrace")? {
+            o.stop_grace = t;
+        }
+        if let Some(q) = r.boolean("tcpQuickack")? {
+            o.tcp_quickack = q;
+        }
+        if let Some(k) = r.m.keys().next() {
+            return Err(Error::config(format!("unknown client option `{k}`")));
+        }
+        Ok(o)
+    }
+}
+
+/// A tool declared in JSON: the binding attaches the host handler by name afterwards.
+pub fn tool_from_json(v: &Value) -> Result<Tool> {
+    let mut r = Reader { what: "tool", m: normalize(v, "a tool definition")? };
+    let name = r.string("name")?.filter(|n| !n.is_empty()).ok_or_else(|| Error::config("a tool needs a non-empty `name`"))?;
+    let description = r.string("description")?;
+    let parameters = match r.take("parameters") {
+        None => None,
+        Some(p @ Value::Object(_)) => Some(p),
+        Some(other) => return Err(Error::config(format!("tool `{name}`: `parameters` must be a JSON Schema object, got {}", type_name(&other)))),
+    };
+    let skip_permission = r.boolean("skipPermission")?.unwrap_or(false);
+    let overrides_built_in_tool = r.boolean("overridesBuiltInTool")?.unwrap_or(false);
+    Ok(Tool { name, description, parameters, skip_permission, overrides_built_in_tool, handler: None, extra: r.m })
+}
+
+impl SessionConfig {
+    /// Session configuration from JSON, keys in camelCase or snake_case. Known fields are
+    /// type-checked; every other key passes through to `session.create` as is (§4.1 has many).
+    /// Tools come back without handlers: the binding attaches them by name. Callbacks are not
+    /// JSON: bindings set the `on_*` fields themselves.
+    pub fn from_json(v: &Value) -> Result<SessionConfig> {
+        let mut r = Reader { what: "session", m: normalize(v, "session config")? };
+        let mut c = SessionConfig {
+            session_id: r.string("sessionId")?,
+            model: r.string("model")?,
+            reasoning_effort: r.string("reasoningEffort")?,
+            ..Default::default()
+        };
+        c.provider = r.object("provider")?.map(|p| {
+            // Provider keys are wire names too; accept snake_case there as well.
+            Value::Object(p.into_iter().map(|(k, v)| (camel_key(&k), v)).collect())
+        });
+        if let Some(tools) = r.objects("tools")? {
+            c.tools = tools.iter().map(tool_from_json).collect::<Result<_>>()?;
+            let mut names: Vec<&str> = c.tools.iter().map(|t| t.name.as_str()).collect();
+            names.sort();
+            if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+                return Err(Error::config(format!("tool `{}` is declared twice", w[0])));
+            }
+        }
+        c.system_message = match r.take("systemMessage") {
+            None => None,
+            Some(Value::String(s)) => Some(json!({"mode": "append", "content": s})),
+            Some(o @ Value::Object(_)) => Some(o),
+            Some(other) => return Err(r.bad("systemMessage", "an object or a string", &other)),
+        };
+        c.available_tools = r.strings("availableTools")?;
+        c.excluded_tools = r.strings("excludedTools")?;
+        c.custom_agents = r.objects("customAgents")?;
+        c.mcp_servers = r.object("mcpServers")?;
+        c.working_directory = r.string("workingDirectory")?;
+        c.streaming = r.boolean("streaming")?;
+        c.github_token = r.string("githubToken")?;
+        c.mode = r.string("mode")?;
+        c.infinite_sessions = match r.take("infiniteSessions") {
+            None => None,
+            Some(Value::Bool(b)) => Some(json!({"enabled": b})),
+            Some(o @ Value::Object(_)) => Some(o),
+            Some(other) => return Err(r.bad("infiniteSessions", "an object or a boolean", &other)),
+        };
+        c.client_name = r.string("clientName")?;
+        c.extra = r.m;
+        Ok(c)
+    }
+}
+
+impl MessageOptions {
+    /// Message options from JSON: `prompt` (required), `attachments`, `mode`, `requestHeaders`,
+    /// `timeout` (seconds, for send-and-wait), `abortOnTimeout`; other keys pass through.
+    pub fn from_json(v: &Value) -> Result<MessageOptions> {
+        if let Value::String(p) = v {
+            return Ok(MessageOptions::new(p.clone()));
+        }
+        let mut r = Reader { what: "message", m: normalize(v, "message options")? };
+        let prompt = r.string("prompt")?.ok_or_else(|| Error::config("message options need a `prompt` string"))?;
+        let mut o = MessageOptions::new(prompt);
+        o.attachments = r.objects("attachments")?.unwrap_or_default();
+        o.mode = r.string("mode")?;
+        o.request_headers = r.object("requestHeaders")?;
+        if let Some(t) = r.seconds("timeout")? {
+            o.timeout = t;
+        }
+        o.abort_on_timeout = r.boolean("abortOnTimeout")?.unwrap_or(false);
+        o.extra = r.m;
+        Ok(o)
+    }
+}
+
+#[cfg(test)]
+mod json_tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    #[test]
+    fn keys_in_either_case() {
+        assert_eq!(camel_key("cli_url"), "cliUrl");
+        assert_eq!(camel_key("session_idle_timeout_seconds"), "sessionIdleTimeoutSeconds");
+        assert_eq!(camel_key("cliUrl"), "cliUrl");
+        let o = ClientOptions::from_json(&json!({"cli_url": "localhost:4321", "connectionToken": "t", "request_timeout": 2.5})).unwrap();
+        assert_eq!(o.transport, Transport::Url("localhost:4321".into()));
+        assert_eq!(o.connection_token.as_deref(), Some("t"));
+        assert_eq!(o.request_timeout, Some(Duration::from_millis(2500)));
+        let o = ClientOptions::from_json(&json!({"use_stdio": false})).unwrap();
+        assert_eq!(o.transport, Transport::Tcp { port: 0 });
+        let o = ClientOptions::from_json(&json!({"gitHubToken": "g", "env": {"A": "1"}})).unwrap();
+        assert_eq!(o.github_token.as_deref(), Some("g"));
+        assert_eq!(o.env, Some(vec![("A".into(), "1".into())]));
+        assert_eq!(ClientOptions::from_json(&Value::Null).unwrap().transport, Transport::Stdio);
+    }
+
+    #[test]
+    fn wrong_types_name_the_option() {
+        for (v, needle) in [
+            (json!({"cliUrl": 4321}), "`cliUrl` must be a string, got a number"),
+            (json!({"port": -1}), "`port`"),
+            (json!({"cliArgs": ["a", 1]}), "`cliArgs`"),
+            (json!({"env": {"A": 1}}), "`env.A`"),
+            (json!({"cli_url": "a:1", "cliUrl": "b:2"}), "twice"),
+            (json!({"cliUrl": "a:1", "useStdio": true}), "useStdio"),
+            (json!({"colour": "red"}), "unknown client option `colour`"),
+            (json!({"requestTimeout": "soon"}), "`requestTimeout`"),
+            (json!(["x"]), "must be an object"),
+        ] {
+            let e = ClientOptions::from_json(&v).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidConfig);
+            assert!(e.message().contains(needle), "{v}: {e}");
+        }
+    }
+
+    #[test]
+    fn session_config_from_json() {
+        let c = SessionConfig::from_json(&json!({
+            "session_id": "s", "model": "gpt-4.1", "provider": {"type": "openai", "base_url": "http://x/v1", "api_key": "k"},
+            "tools": [{"name": "t", "description": "d", "parameters": {"type": "object"}, "skip_permission": true, "defer": "auto"}],
+            "systemMessage": "be brief", "infiniteSessions": false, "enableSkills": false, "streaming": true
+        }))
+        .unwrap();
+        assert_eq!(c.session_id.as_deref(), Some("s"));
+        assert_eq!(c.provider.as_ref().unwrap()["baseUrl"], "http://x/v1");
+        assert!(c.tools[0].skip_permission && c.tools[0].handler.is_none());
+        assert_eq!(c.tools[0].to_wire()["defer"], "auto");
+        let wire = c.to_wire();
+        assert_eq!(wire["systemMessage"], json!({"mode": "append", "content": "be brief"}));
+        assert_eq!(wire["infiniteSessions"], json!({"enabled": false}));
+        assert_eq!(wire["enableSkills"], false);
+        assert_eq!(wire["streaming"], true);
+        for (v, needle) in [
+            (json!({"model": 5}), "`model` must be a string"),
+            (json!({"tools": [{"description": "no name"}]}), "`name`"),
+            (json!({"tools": [{"name": "a"}, {"name": "a"}]}), "twice"),
+            (json!({"tools": [{"name": "a", "parameters": "x"}]}), "JSON Schema"),
+            (json!({"streaming": "yes"}), "`streaming` must be a boolean"),
+            (json!({"availableTools": "bash"}), "array of strings"),
+        ] {
+            let e = SessionConfig::from_json(&v).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidConfig);
+            assert!(e.message().contains(needle), "{v}: {e}");
+        }
+    }
+
+    #[test]
+    fn message_options_from_json() {
+        let m = MessageOptions::from_json(&json!({"prompt": "hi", "timeout": 5, "abort_on_timeout": true, "agentMode": "plan"})).unwrap();
+        assert_eq!(m.timeout, Duration::from_secs(5));
+        assert!(m.abort_on_timeout);
+        assert_eq!(m.to_wire("s")["agentMode"], "plan");
+        assert_eq!(MessageOptions::from_json(&json!("plain")).unwrap().prompt, "plain");
+        assert!(MessageOptions::from_json(&json!({"timeout": 1})).is_err());
+    }
+}

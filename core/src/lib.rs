@@ -30,7 +30,7 @@ pub mod session;
 pub mod transport;
 
 pub use client::{Client, MAX_PROTOCOL_VERSION, MIN_PROTOCOL_VERSION};
-pub use config::{
+pub use config::{camel_key, tool_from_json, 
     AuthStatus, ClientOptions, MessageOptions, PingResponse, SessionConfig, SessionListFilter, SessionMetadata,
     StatusResponse,
 };
@@ -42,3 +42,28 @@ pub use handlers::{
 };
 pub use session::{Session, Subscription};
 pub use transport::{PINNED_CLI_VERSION, Transport};
+
+/// The process-wide runtime the language bindings run the core on: a multi-thread tokio
+/// runtime with 2 worker threads named `copilot-rt`, created on first use. After `fork()` the
+/// child gets a fresh runtime (the parent's threads do not exist there); clients created
+/// before the fork belong to the parent and are not usable in the child.
+pub fn runtime() -> &'static tokio::runtime::Runtime {
+    use std::sync::Mutex;
+    static RT: Mutex<Option<(u32, &'static tokio::runtime::Runtime)>> = Mutex::new(None);
+    let pid = std::process::id();
+    let mut slot = RT.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((p, rt)) = *slot {
+        if p == pid {
+            return rt;
+        }
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("copilot-rt")
+        .enable_all()
+        .build()
+        .expect("cannot start the copilot-rt runtime");
+    let rt: &'static tokio::runtime::Runtime = Box::leak(Box::new(rt));
+    *slot = Some((pid, rt));
+    rt
+}
