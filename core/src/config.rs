@@ -118,6 +118,9 @@ pub struct SessionConfig {
     pub on_provider_token: Option<Arc<dyn JsonHandler>>,
     /// Receives every event from the very first one (registered before `session.create`).
     pub on_event: Option<EventCallback>,
+    /// Called once when the stream `on_event` reads ends (disconnect, client stop, lost
+    /// connection), after its last event.
+    pub on_event_end: Option<Arc<dyn Fn() + Send + Sync>>,
     /// Any other wire field, sent as is (overrides the typed fields on conflict).
     pub extra: Map<String, Value>,
 }
@@ -317,16 +320,18 @@ impl SessionMetadata {
     }
 }
 
-/// Filter for `list_sessions`.
-#[derive(Clone, Debug, Default, Serialize)]
+/// Filter for `list_sessions` (JSON: `cwd`/`workingDirectory`, `gitRoot`/`git_root`,
+/// `repository`, `branch`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SessionListFilter {
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", alias = "workingDirectory", alias = "working_directory", default)]
     pub cwd: Option<String>,
-    #[serde(rename = "gitRoot", skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "gitRoot", alias = "git_root", skip_serializing_if = "Option::is_none", default)]
     pub git_root: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub repository: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub branch: Option<String>,
 }
 

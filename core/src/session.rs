@@ -77,13 +77,17 @@ impl Subscription {
     }
 }
 
-fn pump_callback(mut stream: EventStream, cb: EventCallback) {
+fn pump_callback(mut stream: EventStream, cb: EventCallback, on_end: Option<Arc<dyn Fn() + Send + Sync>>) {
     tokio::spawn(async move {
         while let Some(ev) = stream.recv().await {
-            let cb = cb.clone();
             // A panicking callback is logged and does not end the subscription.
             if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(&ev))).is_err() {
                 tracing::error!(event = ev.event_type, "an event callback panicked");
+            }
+        }
+        if let Some(end) = on_end {
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| end())).is_err() {
+                tracing::error!("an end-of-events callback panicked");
             }
         }
     });
@@ -102,7 +106,7 @@ impl SessionInner {
         });
         if let Some(cb) = config.on_event.clone() {
             let (_, stream) = inner.events.lock().unwrap().subscribe(None);
-            pump_callback(stream, cb);
+            pump_callback(stream, cb, config.on_event_end.clone());
         }
         inner
     }
@@ -332,7 +336,7 @@ impl Session {
 
     fn on_filtered(&self, filter: Option<String>, cb: EventCallback) -> Subscription {
         let (id, stream) = self.inner.events.lock().unwrap().subscribe(filter);
-        pump_callback(stream, cb);
+        pump_callback(stream, cb, None);
         Subscription { session: Arc::downgrade(&self.inner), id }
     }
 

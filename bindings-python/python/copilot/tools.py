@@ -1,0 +1,183 @@
+"""Client-side tools: the :func:`tool` decorator builds the JSON schema of a function's
+arguments from its type hints (or from a pydantic model, when pydantic is installed)."""
+from __future__ import annotations
+
+import dataclasses
+import enum
+import inspect
+import typing
+from typing import Any, Callable, Dict, List, Optional, Union, get_args, get_origin
+
+from .errors import InvalidConfigError
+
+_NoneType = type(None)
+
+
+def _pydantic_model(tp: Any) -> bool:
+    try:
+        import pydantic  # noqa: F401  (optional)
+    except ImportError:
+        return False
+    return isinstance(tp, type) and hasattr(tp, "model_json_schema") and hasattr(tp, "model_validate")
+
+
+def schema_for(tp: Any) -> Dict[str, Any]:
+    """JSON schema for a type hint."""
+    if tp is inspect.Parameter.empty or tp is Any:
+        return {}
+    if _pydantic_model(tp):
+        return tp.model_json_schema()
+    origin = get_origin(tp)
+    args = get_args(tp)
+    if origin is Union:
+        non_none = [a for a in args if a is not _NoneType]
+        if len(non_none) == 1:
+            return schema_for(non_none[0])
+        return {"anyOf": [schema_for(a) for a in non_none]}
+    if origin is typing.Literal:
+        values = list(args)
+        s: Dict[str, Any] = {"enum": values}
+        kinds = {type(v) for v in values}
+        if len(kinds) == 1:
+            s.update(schema_for(kinds.pop()))
+        return s
+    if origin in (list, List, tuple, set, frozenset):
+        item = args[0] if args else Any
+        return {"type": "array", "items": schema_for(item)}
+    if origin in (dict, Dict):
+        value = args[1] if len(args) == 2 else Any
+        return {"type": "object", "additionalProperties": schema_for(value)}
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return {"enum": [m.value for m in tp]}
+    if tp is bool:
+        return {"type": "boolean"}
+    if tp is int:
+        return {"type": "integer"}
+    if tp is float:
+        return {"type": "number"}
+    if tp is str:
+        return {"type": "string"}
+    if tp in (list, tuple, set):
+        return {"type": "array"}
+    if tp is dict:
+        return {"type": "object"}
+    if dataclasses.is_dataclass(tp):
+        return _object_schema(typing.get_type_hints(tp), {f.name for f in dataclasses.fields(tp)
+                                                         if f.default is dataclasses.MISSING
+                                                         and f.default_factory is dataclasses.MISSING})  # type: ignore[misc]
+    if isinstance(tp, type) and issubclass(tp, dict) and hasattr(tp, "__required_keys__"):  # a TypedDict
+        return _object_schema(typing.get_type_hints(tp), set(getattr(tp, "__required_keys__", ())))
+    raise InvalidConfigError(f"cannot build a JSON schema for the type {tp!r}; annotate with str, int, float, "
+                             "bool, list[...], dict[...], Literal, Enum, Optional, a dataclass or a pydantic model")
+
+
+def _object_schema(hints: Dict[str, Any], required: set) -> Dict[str, Any]:
+    props = {name: schema_for(tp) for name, tp in hints.items()}
+    s: Dict[str, Any] = {"type": "object", "properties": props}
+    req = [n for n in props if n in required]
+    if req:
+        s["required"] = req
+    return s
+
+
+class Tool:
+    """A tool the model may call; the handler runs in this process."""
+
+    def __init__(self, name: str, handler: Callable[..., Any], *, description: Optional[str] = None,
+                 parameters: Optional[Dict[str, Any]] = None, skip_permission: bool = False,
+                 overrides_built_in_tool: bool = False, call_style: str = "arguments") -> None:
+        if not name:
+            raise InvalidConfigError("a tool needs a name")
+        self.name = name
+        self.handler = handler
+        self.description = description
+        self.parameters = parameters
+        self.skip_permission = skip_permission
+        self.overrides_built_in_tool = overrides_built_in_tool
+        #: "kwargs": called as handler(**arguments); "model": handler(Model(**arguments));
+        #: "arguments": handler(arguments) or handler(arguments, invocation).
+        self.call_style = call_style
+        self._model: Any = None
+
+    def definition(self) -> Dict[str, Any]:
+        d: Dict[str, Any] = {"name": self.name}
+        if self.description:
+            d["description"] = self.description
+        if self.parameters is not None:
+            d["parameters"] = self.parameters
+        if self.skip_permission:
+            d["skipPermission"] = True
+        if self.overrides_built_in_tool:
+            d["overridesBuiltInTool"] = True
+        return d
+
+    def bind_args(self, arguments: Dict[str, Any], invocation: Any) -> "tuple[tuple, dict]":
+        if self.call_style == "kwargs":
+            return (), dict(arguments or {})
+        if self.call_style == "model":
+            return (self._model.model_validate(arguments or {}),), {}
+        try:
+            n = len(inspect.signature(self.handler).parameters)
+        except (TypeError, ValueError):
+            n = 1
+        return ((arguments,) if n < 2 else (arguments, invocation)), {}
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.handler(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"Tool({self.name!r})"
+
+
+def tool(fn: Optional[Callable[..., Any]] = None, *, name: Optional[str] = None,
+         description: Optional[str] = None, skip_permission: bool = False,
+         overrides_built_in_tool: bool = False) -> Any:
+    """Declares a function (sync or async) as a tool. The argument schema comes from its type
+    hints; a single parameter annotated with a pydantic model uses that model's schema, and
+    the handler then receives a validated model instance. The description defaults to the
+    docstring.
+
+        @tool
+        async def get_weather(city: str, unit: Literal["c", "f"] = "c") -> str:
+            "Get the current weather for a city."
+    """
+
+    def wrap(f: Callable[..., Any]) -> Tool:
+        sig = inspect.signature(f)
+        hints = typing.get_type_hints(f)
+        params = [p for p in sig.parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        t = Tool(name or f.__name__, f, description=description or inspect.getdoc(f),
+                 skip_permission=skip_permission, overrides_built_in_tool=overrides_built_in_tool,
+                 call_style="kwargs")
+        if len(params) == 1 and _pydantic_model(hints.get(params[0].name)):
+            t._model = hints[params[0].name]
+            t.call_style = "model"
+            t.parameters = t._model.model_json_schema()
+        else:
+            required = {p.name for p in params if p.default is p.empty}
+            t.parameters = _object_schema({p.name: hints.get(p.name, Any) for p in params}, required)
+        return t
+
+    return wrap(fn) if fn is not None else wrap
+
+
+def to_tool(obj: Any) -> Tool:
+    """Accepts a Tool, a dict definition with a ``handler``, or a plain function."""
+    if isinstance(obj, Tool):
+        return obj
+    if isinstance(obj, dict):
+        d = dict(obj)
+        handler = d.pop("handler", None)
+        if handler is None or not callable(handler):
+            raise InvalidConfigError(f"tool {d.get('name')!r} needs a callable 'handler'")
+        known = {"name", "description", "parameters", "skip_permission", "skipPermission",
+                 "overrides_built_in_tool", "overridesBuiltInTool"}
+        unknown = set(d) - known
+        if unknown:
+            raise InvalidConfigError(f"tool {d.get('name')!r}: unknown keys {sorted(unknown)}")
+        return Tool(d.get("name", ""), handler, description=d.get("description"), parameters=d.get("parameters"),
+                    skip_permission=bool(d.get("skip_permission", d.get("skipPermission", False))),
+                    overrides_built_in_tool=bool(d.get("overrides_built_in_tool", d.get("overridesBuiltInTool", False))))
+    if callable(obj):
+        return tool(obj)
+    raise InvalidConfigError(f"not a tool: {obj!r} (use @tool, a Tool, or a dict with a handler)")

@@ -1,0 +1,238 @@
+"""Typed shapes of options (TypedDicts, snake_case or camelCase keys both accepted) and of the
+values the SDK returns (dataclasses)."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Awaitable, Callable, Dict, List, Literal, Optional, TypedDict, Union
+
+# --------------------------------------------------------------------------------- options
+
+
+class ProviderConfig(TypedDict, total=False):
+    """A BYOK model provider (``type`` openai | azure | anthropic)."""
+    type: str
+    base_url: str
+    api_key: str
+    bearer_token: str
+    wire_api: str
+    headers: Dict[str, str]
+
+
+class ClientOptions(TypedDict, total=False):
+    cli_url: str                    # "host:port", "port" or "http://host:port": connect, don't spawn
+    use_stdio: bool                 # spawn over stdio (default) or, False, on a TCP port
+    port: int                       # TCP port for a spawned CLI (0 = any)
+    cli_path: str
+    cli_args: List[str]
+    env: Dict[str, str]
+    cwd: str
+    log_level: str
+    github_token: str
+    use_logged_in_user: bool
+    session_idle_timeout_seconds: int
+    connection_token: str
+    copilot_home: str
+    max_message_size: int
+    request_timeout: float          # seconds
+    start_timeout: float            # seconds
+    stop_grace: float               # seconds
+    auto_start: bool                # start on first use (default True)
+
+
+Handler = Callable[..., Union[Any, Awaitable[Any]]]
+
+
+class SessionConfig(TypedDict, total=False):
+    session_id: str
+    model: str
+    reasoning_effort: str
+    provider: ProviderConfig
+    tools: List[Any]                # @tool functions or {"name", "description", "parameters", "handler"}
+    system_message: Union[str, Dict[str, Any]]
+    available_tools: List[str]
+    excluded_tools: List[str]
+    custom_agents: List[Dict[str, Any]]
+    mcp_servers: Dict[str, Any]
+    working_directory: str
+    streaming: bool
+    github_token: str
+    mode: str
+    infinite_sessions: Union[bool, Dict[str, Any]]
+    client_name: str
+    on_permission_request: Handler  # (PermissionRequest) -> "approve-once" | {"kind": ...}
+    on_user_input_request: Handler  # (UserInputRequest) -> str | {"answer", "was_freeform"}
+    hooks: Dict[str, Handler]       # {"pre_tool_use": fn(input, invocation) -> dict | None, ...}
+    on_system_message_transform: Handler  # (sections: dict) -> dict
+    on_exit_plan_mode: Handler      # (request: dict) -> bool | dict
+    on_provider_token: Handler      # (provider_name: str) -> str
+    on_event: Callable[["SessionEvent"], Any]
+
+
+class MessageOptions(TypedDict, total=False):
+    prompt: str
+    attachments: List[Dict[str, Any]]
+    mode: Literal["enqueue", "immediate"]
+    request_headers: Dict[str, str]
+    abort_on_timeout: bool
+
+
+# --------------------------------------------------------------------------------- values
+
+
+def _camel(key: str) -> str:
+    head, *rest = key.split("_")
+    return head + "".join(p[:1].upper() + p[1:] for p in rest)
+
+
+class EventData(dict):
+    """An event's ``data``: a dict that also reads as attributes, in snake_case or camelCase
+    (``ev.data.content``, ``ev.data.delta_content``). Missing keys read as ``None``."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        if name in self:
+            return _wrap(self[name])
+        return _wrap(self.get(_camel(name)))
+
+
+def _wrap(v: Any) -> Any:
+    if isinstance(v, dict) and not isinstance(v, EventData):
+        return EventData(v)
+    if isinstance(v, list):
+        return [_wrap(x) for x in v]
+    return v
+
+
+@dataclass
+class SessionEvent:
+    """One session event. Unknown types and fields are kept (``raw`` holds the wire object)."""
+    type: str
+    data: EventData
+    id: str = ""
+    timestamp: str = ""
+    parent_id: Optional[str] = None
+    ephemeral: bool = False
+    agent_id: Optional[str] = None
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_wire(cls, obj: Dict[str, Any]) -> "SessionEvent":
+        return cls(
+            type=obj.get("type", ""),
+            data=EventData(obj.get("data") or {}),
+            id=obj.get("id", ""),
+            timestamp=obj.get("timestamp", ""),
+            parent_id=obj.get("parentId"),
+            ephemeral=bool(obj.get("ephemeral", False)),
+            agent_id=obj.get("agentId"),
+            raw=obj,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> "SessionEvent":
+        return cls.from_wire(json.loads(text))
+
+    @property
+    def content(self) -> Optional[str]:
+        """``data.content`` (the answer text of ``assistant.message``)."""
+        return self.data.get("content")
+
+
+def parse_time(text: Optional[str]) -> Optional[datetime]:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+@dataclass
+class SessionMetadata:
+    session_id: str
+    start_time: Optional[datetime]
+    modified_time: Optional[datetime]
+    created_at: Optional[datetime]  # same as start_time (the backend-services guide reads it)
+    summary: Optional[str] = None
+    is_remote: bool = False
+    context: Optional[Dict[str, Any]] = None
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_wire(cls, o: Dict[str, Any]) -> "SessionMetadata":
+        start = parse_time(o.get("startTime"))
+        return cls(
+            session_id=o["sessionId"],
+            start_time=start,
+            modified_time=parse_time(o.get("modifiedTime")),
+            created_at=parse_time(o.get("createdAt")) or start,
+            summary=o.get("summary"),
+            is_remote=bool(o.get("isRemote", False)),
+            context=o.get("context"),
+            raw=o,
+        )
+
+
+@dataclass
+class PingResponse:
+    message: str
+    timestamp: str
+    protocol_version: Optional[int]
+
+
+@dataclass
+class StatusResponse:
+    version: str
+    protocol_version: Optional[int]
+
+
+@dataclass
+class AuthStatus:
+    is_authenticated: bool
+    auth_type: Optional[str] = None
+    host: Optional[str] = None
+    login: Optional[str] = None
+    status_message: Optional[str] = None
+
+
+@dataclass
+class LifecycleEvent:
+    type: str
+    session_id: str
+    metadata: Optional[Dict[str, Any]] = None
+
+
+@dataclass
+class ToolInvocation:
+    session_id: str
+    tool_call_id: str
+    tool_name: str
+    arguments: Dict[str, Any]
+    working_directory: Optional[str] = None
+
+
+@dataclass
+class PermissionRequest:
+    kind: str                       # shell, write, read, custom-tool, mcp, url, ...
+    request_id: str
+    tool_call_id: Optional[str]
+    request: Dict[str, Any]         # data.permissionRequest
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass
+class UserInputRequest:
+    question: str
+    choices: List[str]
+    allow_freeform: bool
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass
+class HookInvocation:
+    hook_type: str
+    session_id: str
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False)
