@@ -1,0 +1,14 @@
+// ESM entry of @copilot-hub/node: the same objects as the CommonJS entry (index.js).
+import cjs from './index.js';
+
+export const {
+  CopilotClient,
+  CopilotSession,
+  CopilotError,
+  ErrorCodes,
+  ErrorNumbers,
+  approveAll,
+  defineTool,
+  PINNED_CLI_VERSION,
+} = cjs;
+export default cjs;
