@@ -1,0 +1,424 @@
+// CopilotClient: one connection to a Copilot CLI (spawned over stdio or TCP, or an external
+// server by URL), over libcopilot's CopilotClient handle.
+
+using System;
+using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using GitHub.Copilot.SDK.Interop;
+
+namespace GitHub.Copilot.SDK
+{
+    /// <summary>The client's connection state as this object knows it.</summary>
+    public enum ConnectionState { Disconnected, Connecting, Connected, Stopped, Disposed }
+
+    /// <summary>
+    /// A client of the Copilot CLI's server mode. Calls made before <see cref="StartAsync"/> start
+    /// the client (unless <see cref="CopilotClientOptions.AutoStart"/> is false). Dispose it (or
+    /// <see cref="StopAsync"/> then Dispose) when done; call <see cref="CopilotRuntime.Shutdown"/>
+    /// once at process exit on Mono.
+    /// </summary>
+    public sealed class CopilotClient : IDisposable, IAsyncDisposable
+    {
+        readonly CopilotClientOptions _options;
+        readonly NativeHandle _handle;
+        readonly ConcurrentDictionary<long, CopilotSession> _sessions = new ConcurrentDictionary<long, CopilotSession>();
+        readonly object _lifecycleGate = new object();
+        readonly List<KeyValuePair<string, Action<SessionLifecycleEvent>>> _lifecycle = new List<KeyValuePair<string, Action<SessionLifecycleEvent>>>();
+        readonly long _id;
+        Task _startTask;
+        volatile ConnectionState _state = ConnectionState.Disconnected;
+
+        static long _nextId;
+        static readonly ConcurrentDictionary<long, CopilotClient> Live = new ConcurrentDictionary<long, CopilotClient>();
+        static readonly CopilotEventCallback LifecycleCallback = OnLifecycle;
+
+        /// <summary>Creates a client (nothing is spawned or connected until it starts).
+        /// Invalid options throw <see cref="InvalidConfigException"/>.</summary>
+        public CopilotClient(CopilotClientOptions options = null)
+        {
+            _options = options ?? new CopilotClientOptions();
+            var json = Native.Utf8(_options.ToJson().ToJson());
+            var h = Native.copilot_client_new(json);
+            if (h == IntPtr.Zero) throw Calls.LastError(Native.ErrInvalidArgument);
+            _handle = new NativeHandle(h, Native.copilot_client_free, "CopilotClient");
+            _id = Interlocked.Increment(ref _nextId);
+            Live[_id] = this;
+            var st = Native.copilot_client_set_lifecycle_callback(h, LifecycleCallback, new IntPtr(_id));
+            if (st != Native.Ok)
+            {
+                var e = Calls.LastError(st);
+                Dispose();
+                throw e;
+            }
+        }
+
+        /// <summary>The options this client was made with.</summary>
+        public CopilotClientOptions Options { get { return _options; } }
+
+        /// <summary>The state of the connection.</summary>
+        public ConnectionState State { get { return _state; } }
+
+        // ------------------------------------------------------------------ lifecycle
+
+        /// <summary>Spawns or connects to the CLI and performs the handshake. Idempotent.</summary>
+        public Task StartAsync(CancellationToken cancellationToken = default(CancellationToken))
+        {
+            lock (_lifecycleGate)
+            {
+                if (_state == ConnectionState.Connected && _startTask != null) return _startTask;
+                var t = StartCore(cancellationToken);
+                _startTask = t;
+                return t;
+            }
+        }
+
+        async Task StartCore(CancellationToken ct)
+        {
+            _state = ConnectionState.Connecting;
+            try
+            {
+                await Calls.Start(_handle, (IntPtr h, IntPtr ud, out ulong c) => Native.copilot_client_start(h, Calls.Completion, ud, out c), ct).ConfigureAwait(false);
+                _state = ConnectionState.Connected;
+            }
+            catch (Exception)
+            {
+                if (_state == ConnectionState.Connecting) _state = ConnectionState.Disconnected;
+                throw;
+            }
+        }
+
+        Task EnsureStarted(CancellationToken ct)
+        {
+            if (!_options.AutoStart) return Task.FromResult(0);
+            lock (_lifecycleGate)
+            {
+                if (_state == ConnectionState.Disconnected) return StartAsync(ct);
+                if (_state == ConnectionState.Connecting && _startTask != null) return _startTask;
+            }
+            return Task.FromResult(0);
+        }
+
+        /// <summary>Stops gracefully: detaches the sessions this client opened, shuts a spawned CLI
+        /// down (killing it after the grace period) and closes the connection. Idempotent. Throws
+        /// the first error met; the client is stopped either way.</summary>
+        public async Task StopAsync()
+        {
+            if (_handle.IsClosed) return;
+            lock (_lifecycleGate) _state = ConnectionState.Stopped;
+            foreach (var s in _sessions.Values) s.MarkDetached();
+            await Calls.Start(_handle, (IntPtr h, IntPtr ud, out ulong c) => Native.copilot_client_stop(h, Calls.Completion, ud, out c), CancellationToken.None).ConfigureAwait(false);
+        }
+
+        /// <summary>Stops at once: no RPCs; the connection is dropped and a spawned CLI killed.</summary>
+        public async Task ForceStopAsync()
+        {
+            if (_handle.IsClosed) return;
+            lock (_lifecycleGate) _state = ConnectionState.Stopped;
+            foreach (var s in _sessions.Values) s.MarkDetached();
+            await Calls.Start(_handle, (IntPtr h, IntPtr ud, out ulong c) => Native.copilot_client_force_stop(h, Calls.Completion, ud, out c), CancellationToken.None).ConfigureAwait(false);
+        }
+
+        /// <summary>Frees the native client: pending calls end as cancelled, a running CLI is
+        /// force-stopped, and no callback of this client or its sessions runs afterwards.</summary>
+        public void Dispose()
+        {
+            if (_handle.IsClosed) return;
+            _state = ConnectionState.Disposed;
+            foreach (var s in _sessions.Values.ToList()) s.FreeNative();
+            _handle.Close();
+            CopilotClient ignored;
+            Live.TryRemove(_id, out ignored);
+        }
+
+        /// <summary>Stops gracefully (errors are swallowed: disposal never throws for a broken
+        /// connection), then frees the native client.</summary>
+        public ValueTask DisposeAsync()
+        {
+            // Not an async ValueTask method: mcs (C# 7.2 on Mono) cannot compile those.
+            return new ValueTask(DisposeCoreAsync());
+        }
+
+        async Task DisposeCoreAsync()
+        {
+            if (_handle.IsClosed) return;
+            try
+            {
+                if (_state == ConnectionState.Connected || _state == ConnectionState.Connecting) await StopAsync().ConfigureAwait(false);
+            }
+            catch (CopilotException) { }
+            Dispose();
+        }
+
+        // ------------------------------------------------------------------ information
+
+        JsonData Info()
+        {
+            return CopilotJson.Parse(_handle.Use(h => Native.TakeString(Native.copilot_client_info(h))) ?? "{}");
+        }
+
+        /// <summary>The TCP port of the server (spawned over TCP, or connected by URL).</summary>
+        public int? Port { get { var p = Info()["port"].AsNullableLong(); return p.HasValue ? (int?)p.Value : null; } }
+        /// <summary>The process id of a spawned CLI.</summary>
+        public int? CliPid { get { var p = Info()["cliPid"].AsNullableLong(); return p.HasValue ? (int?)p.Value : null; } }
+        /// <summary>The protocol version the server reported.</summary>
+        public int? ProtocolVersion { get { var p = Info()["protocolVersion"].AsNullableLong(); return p.HasValue ? (int?)p.Value : null; } }
+        /// <summary>The CLI version the server reported in the handshake.</summary>
+        public string ServerVersion { get { return Info()["serverVersion"].AsString(); } }
+
+        // ------------------------------------------------------------------ client-level calls
+
+        async Task<JsonData> Started(Starter start, CancellationToken ct)
+        {
+            await EnsureStarted(ct).ConfigureAwait(false);
+            return await Calls.Start(_handle, start, ct).ConfigureAwait(false);
+        }
+
+        /// <summary><c>ping</c>: a round trip to the server.</summary>
+        public async Task<PingResponse> PingAsync(string message = null, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            var m = Native.Utf8(message);
+            var r = await Started((IntPtr h, IntPtr ud, out ulong c) => Native.copilot_client_ping(h, m, Calls.Completion, ud, out c), cancellationToken).ConfigureAwait(false);
+            return PingResponse.FromJson(r);
+        }
+
+        /// <summary><c>status.get</c>: the CLI version and protocol version.</summary>
+        public async Task<GetStatusResponse> GetStatusAsync(CancellationToken cancellationToken = default(CancellationToken))
+        {
+            var r = await Started((IntPtr h, IntPtr ud, out ulong c) => Native.copilot_client_get_status(h, Calls.Completion, ud, out c), cancellationToken).ConfigureAwait(false);
+            return GetStatusResponse.FromJson(r);
+        }
+
+        /// <summary><c>auth.getStatus</c>.</summary>
+        public async Task<GetAuthStatusResponse> GetAuthStatusAsync(CancellationToken cancellationToken = default(CancellationToken))
+        {
+            var r = await Started((IntPtr h, IntPtr ud, out ulong c) => Native.copilot_client_get_auth_status(h, Calls.Completion, ud, out c), cancellationToken).ConfigureAwait(false);
+            return GetAuthStatusResponse.FromJson(r);
+        }
+
+        /// <summary><c>models.list</c> (needs GitHub authentication on the CLI).</summary>
+        public async Task<IReadOnlyList<JsonData>> ListModelsAsync(CancellationToken cancellationToken = default(CancellationToken))
+        {
+            var r = await Started((IntPtr h, IntPtr ud, out ulong c) => Native.copilot_client_list_models(h, Calls.Completion, ud, out c), cancellationToken).ConfigureAwait(false);
+            return r.ToList();
+        }
+
+        /// <summary>Creates a session. Handlers and <see cref="SessionConfig.OnEvent"/> are bound
+        /// before the request goes out, so no early event is missed.</summary>
+        public Task<CopilotSession> CreateSessionAsync(SessionConfig config = null, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            return OpenSession(null, config ?? new SessionConfig(), cancellationToken);
+        }
+
+        /// <summary>Resumes a session by id: joins it while live on the server, or loads it from
+        /// disk. The config is optional (give the provider and handlers again after a cold load).</summary>
+        public Task<CopilotSession> ResumeSessionAsync(string sessionId, SessionConfig config = null, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            if (string.IsNullOrEmpty(sessionId)) throw new ArgumentException("ResumeSessionAsync needs a session id", "sessionId");
+            return OpenSession(sessionId, config, cancellationToken);
+        }
+
+        async Task<CopilotSession> OpenSession(string resumeId, SessionConfig config, CancellationToken ct)
+        {
+            await EnsureStarted(ct).ConfigureAwait(false);
+            var session = new CopilotSession(this, config);
+            var json = config != null ? session.ConfigJson() : null;
+            var cfg = Native.Utf8(json != null ? json.ToJson() : null);
+            var id = Native.Utf8(resumeId);
+            var sud = session.UserData;
+            _sessions[session.LocalId] = session;
+            Task<JsonData> call;
+            try
+            {
+                call = Calls.Start(_handle, (IntPtr h, IntPtr ud, out ulong c) =>
+                {
+                    IntPtr sh;
+                    int st = resumeId == null
+                        ? Native.copilot_client_create_session(h, cfg, CopilotSession.EventCallback, CopilotSession.RequestCallback, sud, out sh, Calls.Completion, ud, out c)
+                        : Native.copilot_client_resume_session(h, id, cfg, CopilotSession.EventCallback, CopilotSession.RequestCallback, sud, out sh, Calls.Completion, ud, out c);
+                    if (sh != IntPtr.Zero) session.Attach(sh);
+                    return st;
+                }, ct);
+                var info = await call.ConfigureAwait(false);
+                session.Opened(info);
+                return session;
+            }
+            catch (Exception)
+            {
+                CopilotSession ignored;
+                _sessions.TryRemove(session.LocalId, out ignored);
+                session.FreeNative();
+                throw;
+            }
+        }
+
+        internal void Forget(CopilotSession s)
+        {
+            CopilotSession ignored;
+            _sessions.TryRemove(s.LocalId, out ignored);
+        }
+
+        internal bool IsClosed { get { return _handle.IsClosed; } }
+
+        /// <summary><c>session.list</c>: stored sessions (with StartTime, ModifiedTime, CreatedAt).</summary>
+        public async Task<IReadOnlyList<SessionMetadata>> ListSessionsAsync(SessionListFilter filter = null, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            var f = Native.Utf8(filter != null ? filter.ToJson().ToJson() : null);
+            var r = await Started((IntPtr h, IntPtr ud, out ulong c) => Native.copilot_client_list_sessions(h, f, Calls.Completion, ud, out c), cancellationToken).ConfigureAwait(false);
+            return r.Select(SessionMetadata.FromJson).ToList();
+        }
+
+        /// <summary><c>session.delete</c>: removes a session from disk (fails when it does not exist).</summary>
+        public async Task DeleteSessionAsync(string sessionId, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            if (sessionId == null) throw new ArgumentNullException("sessionId");
+            var id = Native.Utf8(sessionId);
+            await Started((IntPtr h, IntPtr ud, out ulong c) => Native.copilot_client_delete_session(h, id, Calls.Completion, ud, out c), cancellationToken).ConfigureAwait(false);
+            foreach (var s in _sessions.Values)
+                if (s.SessionId == sessionId) s.MarkDetached();
+        }
+
+        /// <summary><c>session.getLastId</c>: the most recently modified session (null when none).</summary>
+        public async Task<string> GetLastSessionIdAsync(CancellationToken cancellationToken = default(CancellationToken))
+        {
+            var r = await Started((IntPtr h, IntPtr ud, out ulong c) => Native.copilot_client_get_last_session_id(h, Calls.Completion, ud, out c), cancellationToken).ConfigureAwait(false);
+            return r.AsString();
+        }
+
+        /// <summary><c>session.getForeground</c> (TUI+server mode only; null otherwise).</summary>
+        public async Task<string> GetForegroundSessionIdAsync(CancellationToken cancellationToken = default(CancellationToken))
+        {
+            var r = await Started((IntPtr h, IntPtr ud, out ulong c) => Native.copilot_client_get_foreground_session_id(h, Calls.Completion, ud, out c), cancellationToken).ConfigureAwait(false);
+            return r.AsString();
+        }
+
+        /// <summary><c>session.setForeground</c> (TUI+server mode only; an error otherwise).</summary>
+        public async Task SetForegroundSessionIdAsync(string sessionId, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            if (sessionId == null) throw new ArgumentNullException("sessionId");
+            var id = Native.Utf8(sessionId);
+            await Started((IntPtr h, IntPtr ud, out ulong c) => Native.copilot_client_set_foreground_session_id(h, id, Calls.Completion, ud, out c), cancellationToken).ConfigureAwait(false);
+        }
+
+        /// <summary>Any server method by name (the escape hatch); <paramref name="parameters"/> may be null.</summary>
+        public Task<JsonData> RpcAsync(string method, JsonData parameters = null, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            if (method == null) throw new ArgumentNullException("method");
+            var m = Native.Utf8(method);
+            var p = Native.Utf8(parameters != null ? parameters.ToJson() : null);
+            return Started((IntPtr h, IntPtr ud, out ulong c) => Native.copilot_client_rpc(h, m, p, Calls.Completion, ud, out c), cancellationToken);
+        }
+
+        // ------------------------------------------------------------------ lifecycle events
+
+        /// <summary>Calls <paramref name="handler"/> for every <c>session.lifecycle</c> notification
+        /// (created, deleted, updated, ...). Dispose the result to unsubscribe. Handlers run on the
+        /// SDK's callback thread: keep them short and never block on an SDK call inside.</summary>
+        public IDisposable On(Action<SessionLifecycleEvent> handler)
+        {
+            return On(null, handler);
+        }
+
+        /// <summary>Lifecycle notifications of one type (<c>session.deleted</c>, ...).</summary>
+        public IDisposable On(string eventType, Action<SessionLifecycleEvent> handler)
+        {
+            if (handler == null) throw new ArgumentNullException("handler");
+            var entry = new KeyValuePair<string, Action<SessionLifecycleEvent>>(eventType, handler);
+            lock (_lifecycle) _lifecycle.Add(entry);
+            return new Unsubscriber(() => { lock (_lifecycle) _lifecycle.Remove(entry); });
+        }
+
+        static void OnLifecycle(IntPtr userData, IntPtr json)
+        {
+            try
+            {
+                CopilotClient c;
+                if (!Live.TryGetValue(userData.ToInt64(), out c)) return;
+                var ev = SessionLifecycleEvent.FromJson(CopilotJson.Parse(Native.FromUtf8(json)));
+                KeyValuePair<string, Action<SessionLifecycleEvent>>[] subs;
+                lock (c._lifecycle) subs = c._lifecycle.ToArray();
+                foreach (var s in subs)
+                    if (s.Key == null || s.Key == ev.Type) Safe.Invoke(s.Value, ev, "lifecycle handler");
+            }
+            catch (Exception e)
+            {
+                System.Diagnostics.Trace.TraceError("copilot: lifecycle callback failed: " + e);
+            }
+        }
+    }
+
+    /// <summary>Disposes by running an action once.</summary>
+    internal sealed class Unsubscriber : IDisposable
+    {
+        Action _a;
+        public Unsubscriber(Action a) { _a = a; }
+        public void Dispose() { Interlocked.Exchange(ref _a, null)?.Invoke(); }
+    }
+
+    /// <summary>
+    /// A native handle that is freed exactly once and never while a call is being started on it
+    /// (the ABI forbids racing _free with other calls on the same handle). Starting a call is
+    /// quick (the native function returns at once), so Close waits only briefly.
+    /// </summary>
+    internal sealed class NativeHandle
+    {
+        readonly object _gate = new object();
+        readonly Action<IntPtr> _free;
+        readonly string _what;
+        IntPtr _h;
+        int _users;
+        bool _closed;
+
+        public NativeHandle(IntPtr h, Action<IntPtr> free, string what)
+        {
+            _h = h;
+            _free = free;
+            _what = what;
+        }
+
+        public bool IsClosed { get { lock (_gate) return _closed; } }
+
+        /// <summary>Marks the handle in use and returns it; pair with <see cref="Release"/>.</summary>
+        public IntPtr Acquire()
+        {
+            lock (_gate)
+            {
+                if (_closed) throw new ObjectDisposedException(_what);
+                _users++;
+                return _h;
+            }
+        }
+
+        public void Release()
+        {
+            lock (_gate)
+            {
+                _users--;
+                if (_users == 0) Monitor.PulseAll(_gate);
+            }
+        }
+
+        public T Use<T>(Func<IntPtr, T> f)
+        {
+            var h = Acquire();
+            try { return f(h); }
+            finally { Release(); }
+        }
+
+        public void Close()
+        {
+            IntPtr h;
+            lock (_gate)
+            {
+                if (_closed) return;
+                _closed = true;
+                while (_users > 0) Monitor.Wait(_gate);
+                h = _h;
+                _h = IntPtr.Zero;
+            }
+            _free(h);
+        }
+    }
+}

@@ -1,0 +1,204 @@
+// Typed exceptions. Every failure the SDK reports is a CopilotException (or, when the caller's
+// CancellationToken fired, an OperationCanceledException). The Code string and Number are the
+// core's stable error table (core/src/error.rs, bindings-c/README.md): they never change.
+
+using System;
+
+namespace GitHub.Copilot.SDK
+{
+    /// <summary>Base class of every error the Copilot SDK raises.</summary>
+    public class CopilotException : Exception
+    {
+        /// <summary>Stable string code (<c>"transport_closed"</c>, <c>"timeout"</c>, <c>"rpc_error"</c>, ...).</summary>
+        public string Code { get; private set; }
+        /// <summary>Stable number of the code (the C ABI result code; never reused).</summary>
+        public int Number { get; private set; }
+        /// <summary>The JSON-RPC error code when the CLI answered with an error.</summary>
+        public long? RpcCode { get; internal set; }
+        /// <summary>The JSON-RPC error message when the CLI answered with an error.</summary>
+        public string RpcMessage { get; internal set; }
+        /// <summary>The JSON-RPC error data, if any.</summary>
+        public JsonData RpcData { get; internal set; }
+        /// <summary>The last lines a spawned CLI wrote to stderr before a transport failure.</summary>
+        public string StderrTail { get; internal set; }
+
+        public CopilotException(string code, int number, string message, Exception inner = null)
+            : base(message, inner)
+        {
+            Code = code;
+            Number = number;
+        }
+
+        /// <summary>True when the connection is gone or could not be made: a new client may help.</summary>
+        public bool IsTransportFailure
+        {
+            get
+            {
+                switch (Code)
+                {
+                    case ErrorCodes.TransportClosed:
+                    case ErrorCodes.ConnectFailed:
+                    case ErrorCodes.FrameHeader:
+                    case ErrorCodes.FrameLength:
+                    case ErrorCodes.MessageTooLarge:
+                    case ErrorCodes.InvalidJson:
+                    case ErrorCodes.Io:
+                    case ErrorCodes.NotConnected:
+                        return true;
+                    default:
+                        return false;
+                }
+            }
+        }
+
+        public override string ToString()
+        {
+            var s = GetType().FullName + " [" + Code + "]: " + Message;
+            if (!string.IsNullOrEmpty(StderrTail)) s += "\nCLI stderr (last lines):\n" + StderrTail;
+            if (InnerException != null) s += "\n ---> " + InnerException;
+            return s + "\n" + StackTrace;
+        }
+    }
+
+    /// <summary>The connection to the CLI is gone or could not be made (transport_closed,
+    /// connect_failed, not_connected, io, framing errors).</summary>
+    public class CopilotConnectionException : CopilotException
+    {
+        public CopilotConnectionException(string code, int number, string message) : base(code, number, message) { }
+    }
+
+    /// <summary>No CLI executable was found (cli_not_found).</summary>
+    public class CliNotFoundException : CopilotException
+    {
+        public CliNotFoundException(string code, int number, string message) : base(code, number, message) { }
+    }
+
+    /// <summary>A call or a wait exceeded its deadline (timeout).</summary>
+    public class CopilotTimeoutException : CopilotException
+    {
+        public CopilotTimeoutException(string code, int number, string message) : base(code, number, message) { }
+    }
+
+    /// <summary>The CLI answered a request with a JSON-RPC error (rpc_error); see <see cref="CopilotException.RpcCode"/>.</summary>
+    public class CopilotRpcException : CopilotException
+    {
+        public CopilotRpcException(string code, int number, string message) : base(code, number, message) { }
+    }
+
+    /// <summary>The connection token was required, wrong, or not configured (authentication).</summary>
+    public class CopilotAuthenticationException : CopilotRpcException
+    {
+        public CopilotAuthenticationException(string code, int number, string message) : base(code, number, message) { }
+    }
+
+    /// <summary>The session is unknown to the CLI or was disconnected on this client (session_not_found).</summary>
+    public class SessionNotFoundException : CopilotException
+    {
+        public SessionNotFoundException(string code, int number, string message) : base(code, number, message) { }
+    }
+
+    /// <summary>The turn failed: the CLI emitted <c>session.error</c> (session_error).</summary>
+    public class SessionErrorException : CopilotException
+    {
+        public SessionErrorException(string code, int number, string message) : base(code, number, message) { }
+    }
+
+    /// <summary>Options or configuration were invalid (invalid_config, or a bad argument at the C ABI).</summary>
+    public class InvalidConfigException : CopilotException
+    {
+        public InvalidConfigException(string code, int number, string message) : base(code, number, message) { }
+    }
+
+    /// <summary>The peer broke the protocol (protocol, version_mismatch, invalid_json replies).</summary>
+    public class CopilotProtocolException : CopilotException
+    {
+        public CopilotProtocolException(string code, int number, string message) : base(code, number, message) { }
+    }
+
+    /// <summary>A host handler (tool, permission, hook, ...) failed (handler_failed).</summary>
+    public class HandlerFailedException : CopilotException
+    {
+        public HandlerFailedException(string code, int number, string message) : base(code, number, message) { }
+    }
+
+    /// <summary>The operation was cancelled inside the SDK (cancelled) without the caller's token.</summary>
+    public class CopilotCancelledException : CopilotException
+    {
+        public CopilotCancelledException(string code, int number, string message) : base(code, number, message) { }
+    }
+
+    /// <summary>The stable string codes (see core/src/error.rs).</summary>
+    public static class ErrorCodes
+    {
+        public const string TransportClosed = "transport_closed";
+        public const string ConnectFailed = "connect_failed";
+        public const string CliNotFound = "cli_not_found";
+        public const string Timeout = "timeout";
+        public const string Cancelled = "cancelled";
+        public const string FrameHeader = "frame_header";
+        public const string FrameLength = "frame_length";
+        public const string MessageTooLarge = "message_too_large";
+        public const string InvalidJson = "invalid_json";
+        public const string Protocol = "protocol";
+        public const string VersionMismatch = "version_mismatch";
+        public const string Rpc = "rpc_error";
+        public const string Authentication = "authentication";
+        public const string SessionNotFound = "session_not_found";
+        public const string SessionError = "session_error";
+        public const string InvalidConfig = "invalid_config";
+        public const string HandlerFailed = "handler_failed";
+        public const string NotConnected = "not_connected";
+        public const string Io = "io";
+        public const string Internal = "internal";
+
+        static readonly string[] ByNumber =
+        {
+            null, TransportClosed, ConnectFailed, CliNotFound, Timeout, Cancelled, FrameHeader, FrameLength,
+            MessageTooLarge, InvalidJson, Protocol, VersionMismatch, Rpc, Authentication, SessionNotFound,
+            SessionError, InvalidConfig, HandlerFailed, NotConnected, Io, Internal,
+        };
+
+        /// <summary>The code of a core error number (null when unknown).</summary>
+        public static string FromNumber(int number)
+        {
+            return number > 0 && number < ByNumber.Length ? ByNumber[number] : null;
+        }
+
+        /// <summary>The number of a core error code (0 when unknown).</summary>
+        public static int ToNumber(string code)
+        {
+            for (int i = 1; i < ByNumber.Length; i++) if (ByNumber[i] == code) return i;
+            return 0;
+        }
+
+        /// <summary>Builds the typed exception for a code.</summary>
+        public static CopilotException Create(string code, int number, string message)
+        {
+            switch (code)
+            {
+                case TransportClosed:
+                case ConnectFailed:
+                case NotConnected:
+                case Io:
+                case FrameHeader:
+                case FrameLength:
+                case MessageTooLarge:
+                case InvalidJson:
+                    return new CopilotConnectionException(code, number, message);
+                case CliNotFound: return new CliNotFoundException(code, number, message);
+                case Timeout: return new CopilotTimeoutException(code, number, message);
+                case Cancelled: return new CopilotCancelledException(code, number, message);
+                case Protocol:
+                case VersionMismatch:
+                    return new CopilotProtocolException(code, number, message);
+                case Rpc: return new CopilotRpcException(code, number, message);
+                case Authentication: return new CopilotAuthenticationException(code, number, message);
+                case SessionNotFound: return new SessionNotFoundException(code, number, message);
+                case SessionError: return new SessionErrorException(code, number, message);
+                case InvalidConfig: return new InvalidConfigException(code, number, message);
+                case HandlerFailed: return new HandlerFailedException(code, number, message);
+                default: return new CopilotException(code ?? "internal", number, message);
+            }
+        }
+    }
+}

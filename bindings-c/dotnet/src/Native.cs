@@ -1,0 +1,153 @@
+// P/Invoke declarations of libcopilot (bindings-c/include/copilot.h). Conventions: bindings-c/README.md.
+// Strings go in as NUL-terminated UTF-8 byte arrays; owned strings come back as IntPtr and are
+// freed with copilot_string_free; callback strings are borrowed and copied at once.
+// No GC pointer is ever handed to native code: user_data values are integer ids.
+
+using System;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace GitHub.Copilot.SDK.Interop
+{
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    internal delegate void CopilotCallback(IntPtr userData, int status, IntPtr json);
+
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    internal delegate void CopilotEventCallback(IntPtr userData, IntPtr eventJson);
+
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    internal delegate void CopilotRequestCallback(IntPtr userData, ulong requestId, IntPtr kind, IntPtr payloadJson);
+
+    internal static class Native
+    {
+        const string Lib = "copilot";
+
+        public const int Ok = 0;
+        public const int ErrCancelled = 5;
+        public const int ErrNullPointer = 100;
+        public const int ErrInvalidUtf8 = 101;
+        public const int ErrInvalidArgument = 102;
+        public const int ErrPanic = 103;
+        public const int ErrUnknownId = 104;
+        public const int ErrInCallback = 105;
+
+        // ---------------------------------------------------------------- process-wide
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern IntPtr copilot_version();
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern uint copilot_abi_version();
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern IntPtr copilot_error_name(int status);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern IntPtr copilot_last_error_message();
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern IntPtr copilot_last_error_json();
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern void copilot_string_free(IntPtr s);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_cancel(ulong callId);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_shutdown();
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_request_reply(ulong requestId, byte[] resultJson);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_request_fail(ulong requestId, byte[] message);
+
+        // ---------------------------------------------------------------- client
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern IntPtr copilot_client_new(byte[] optionsJson);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern void copilot_client_free(IntPtr client);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern IntPtr copilot_client_info(IntPtr client);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_client_start(IntPtr client, CopilotCallback cb, IntPtr ud, out ulong callId);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_client_stop(IntPtr client, CopilotCallback cb, IntPtr ud, out ulong callId);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_client_force_stop(IntPtr client, CopilotCallback cb, IntPtr ud, out ulong callId);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_client_ping(IntPtr client, byte[] message, CopilotCallback cb, IntPtr ud, out ulong callId);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_client_get_status(IntPtr client, CopilotCallback cb, IntPtr ud, out ulong callId);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_client_get_auth_status(IntPtr client, CopilotCallback cb, IntPtr ud, out ulong callId);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_client_list_models(IntPtr client, CopilotCallback cb, IntPtr ud, out ulong callId);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_client_create_session(IntPtr client, byte[] configJson,
+            CopilotEventCallback onEvent, CopilotRequestCallback onRequest, IntPtr sessionUserData, out IntPtr sessionOut,
+            CopilotCallback cb, IntPtr ud, out ulong callId);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_client_resume_session(IntPtr client, byte[] sessionId, byte[] configJson,
+            CopilotEventCallback onEvent, CopilotRequestCallback onRequest, IntPtr sessionUserData, out IntPtr sessionOut,
+            CopilotCallback cb, IntPtr ud, out ulong callId);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_client_list_sessions(IntPtr client, byte[] filterJson, CopilotCallback cb, IntPtr ud, out ulong callId);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_client_delete_session(IntPtr client, byte[] sessionId, CopilotCallback cb, IntPtr ud, out ulong callId);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_client_get_last_session_id(IntPtr client, CopilotCallback cb, IntPtr ud, out ulong callId);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_client_get_foreground_session_id(IntPtr client, CopilotCallback cb, IntPtr ud, out ulong callId);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_client_set_foreground_session_id(IntPtr client, byte[] sessionId, CopilotCallback cb, IntPtr ud, out ulong callId);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_client_rpc(IntPtr client, byte[] method, byte[] paramsJson, CopilotCallback cb, IntPtr ud, out ulong callId);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_client_set_lifecycle_callback(IntPtr client, CopilotEventCallback cb, IntPtr ud);
+
+        // ---------------------------------------------------------------- session
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern void copilot_session_free(IntPtr session);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern IntPtr copilot_session_id(IntPtr session);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern IntPtr copilot_session_info(IntPtr session);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_session_send(IntPtr session, byte[] messageJson, CopilotCallback cb, IntPtr ud, out ulong callId);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_session_send_and_wait(IntPtr session, byte[] messageJson, CopilotCallback cb, IntPtr ud, out ulong callId);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_session_abort(IntPtr session, CopilotCallback cb, IntPtr ud, out ulong callId);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_session_disconnect(IntPtr session, CopilotCallback cb, IntPtr ud, out ulong callId);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_session_get_messages(IntPtr session, CopilotCallback cb, IntPtr ud, out ulong callId);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_session_set_model(IntPtr session, byte[] model, byte[] reasoningEffort, CopilotCallback cb, IntPtr ud, out ulong callId);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_session_rpc(IntPtr session, byte[] method, byte[] paramsJson, CopilotCallback cb, IntPtr ud, out ulong callId);
+
+        // ---------------------------------------------------------------- helpers
+
+        /// <summary>NUL-terminated UTF-8 (null stays null, which the ABI reads as NULL).</summary>
+        public static byte[] Utf8(string s)
+        {
+            if (s == null) return null;
+            var n = Encoding.UTF8.GetByteCount(s);
+            var b = new byte[n + 1];
+            Encoding.UTF8.GetBytes(s, 0, s.Length, b, 0);
+            return b;
+        }
+
+        /// <summary>Copies a borrowed NUL-terminated UTF-8 string (null for NULL).</summary>
+        public static string FromUtf8(IntPtr p)
+        {
+            if (p == IntPtr.Zero) return null;
+            int len = 0;
+            while (Marshal.ReadByte(p, len) != 0) len++;
+            var b = new byte[len];
+            Marshal.Copy(p, b, 0, len);
+            return Encoding.UTF8.GetString(b);
+        }
+
+        /// <summary>Copies and frees a string the library handed over.</summary>
+        public static string TakeString(IntPtr p)
+        {
+            if (p == IntPtr.Zero) return null;
+            try { return FromUtf8(p); }
+            finally { copilot_string_free(p); }
+        }
+    }
+}

@@ -1,0 +1,636 @@
+// Options, configuration, events and handler types of the .NET surface. They are plain C#
+// objects; each knows its JSON form (the keys the core's ClientOptions/SessionConfig/
+// MessageOptions::from_json read, see core/src/config.rs).
+
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace GitHub.Copilot.SDK
+{
+    /// <summary>How to start or reach the Copilot CLI.</summary>
+    public sealed class CopilotClientOptions
+    {
+        /// <summary>URL of a running headless server: <c>"host:port"</c>, <c>"port"</c> or
+        /// <c>"http://host:port"</c> (raw TCP either way). When set, nothing is spawned.</summary>
+        public string CliUrl { get; set; }
+        /// <summary>Spawn the CLI over stdio (default when neither <see cref="CliUrl"/> nor
+        /// <see cref="Port"/> is set). False spawns it as a TCP server on <see cref="Port"/> (0 = any).
+        /// With <see cref="CliUrl"/>, false (or unset) is accepted and true is an error.</summary>
+        public bool? UseStdio { get; set; }
+        /// <summary>TCP port for a spawned TCP CLI (0 or unset = any free port).</summary>
+        public int? Port { get; set; }
+        /// <summary>CLI executable; otherwise COPILOT_CLI_PATH, the installed copy, then PATH.</summary>
+        public string CliPath { get; set; }
+        /// <summary>Arguments placed before the SDK's own.</summary>
+        public IList<string> CliArgs { get; set; }
+        /// <summary>Working directory of a spawned CLI.</summary>
+        public string Cwd { get; set; }
+        /// <summary>Replaces the environment of a spawned CLI when set.</summary>
+        public IDictionary<string, string> Environment { get; set; }
+        /// <summary><c>--log-level</c> of a spawned CLI (none, error, warning, info, debug, all).</summary>
+        public string LogLevel { get; set; }
+        /// <summary>GitHub token for a spawned CLI.</summary>
+        public string GitHubToken { get; set; }
+        /// <summary>Let a spawned CLI use the logged-in user (default: true unless a token is given).</summary>
+        public bool? UseLoggedInUser { get; set; }
+        /// <summary><c>--session-idle-timeout</c> of a spawned CLI, in seconds (unset = none).</summary>
+        public int? SessionIdleTimeoutSeconds { get; set; }
+        /// <summary>Connection token: sent in the <c>connect</c> handshake; a spawned TCP CLI gets it
+        /// (or a random one).</summary>
+        public string ConnectionToken { get; set; }
+        /// <summary>State directory of a spawned CLI (COPILOT_HOME).</summary>
+        public string CopilotHome { get; set; }
+        /// <summary>Largest accepted incoming message, in bytes.</summary>
+        public long? MaxMessageSize { get; set; }
+        /// <summary>Deadline for ordinary calls (unset: as long as the connection lives).</summary>
+        public TimeSpan? RequestTimeout { get; set; }
+        /// <summary>Deadline for start (spawn, port announcement, handshake). Default 30 s.</summary>
+        public TimeSpan? StartTimeout { get; set; }
+        /// <summary>How long StopAsync waits for a spawned CLI before killing it. Default 5 s.</summary>
+        public TimeSpan? StopGrace { get; set; }
+        /// <summary>Start on first use (default true): calls made before StartAsync start the client.</summary>
+        public bool AutoStart { get; set; }
+
+        public CopilotClientOptions()
+        {
+            AutoStart = true;
+        }
+
+        /// <summary>The JSON form read by the core (ClientOptions::from_json).</summary>
+        public JsonData ToJson()
+        {
+            var o = JsonData.Object();
+            o.SetIfNotNull("cliUrl", CliUrl);
+            if (UseStdio.HasValue) o.Set("useStdio", UseStdio.Value);
+            if (Port.HasValue) o.Set("port", Port.Value);
+            o.SetIfNotNull("cliPath", CliPath);
+            if (CliArgs != null) o.Set("cliArgs", JsonData.Array(CliArgs));
+            o.SetIfNotNull("cwd", Cwd);
+            if (Environment != null)
+            {
+                var env = JsonData.Object();
+                foreach (var kv in Environment) env.Set(kv.Key, kv.Value ?? "");
+                o.Set("env", env);
+            }
+            o.SetIfNotNull("logLevel", LogLevel);
+            o.SetIfNotNull("githubToken", GitHubToken);
+            if (UseLoggedInUser.HasValue) o.Set("useLoggedInUser", UseLoggedInUser.Value);
+            if (SessionIdleTimeoutSeconds.HasValue) o.Set("sessionIdleTimeoutSeconds", SessionIdleTimeoutSeconds.Value);
+            o.SetIfNotNull("connectionToken", ConnectionToken);
+            o.SetIfNotNull("copilotHome", CopilotHome);
+            if (MaxMessageSize.HasValue) o.Set("maxMessageSize", MaxMessageSize.Value);
+            if (RequestTimeout.HasValue) o.Set("requestTimeout", RequestTimeout.Value.TotalSeconds);
+            if (StartTimeout.HasValue) o.Set("startTimeout", StartTimeout.Value.TotalSeconds);
+            if (StopGrace.HasValue) o.Set("stopGrace", StopGrace.Value.TotalSeconds);
+            return o;
+        }
+    }
+
+    /// <summary>A BYOK model provider (<c>{type, baseUrl, apiKey, ...}</c>).</summary>
+    public sealed class ProviderConfig
+    {
+        /// <summary><c>openai</c>, <c>azure</c>, <c>anthropic</c>, ...</summary>
+        public string Type { get; set; }
+        public string BaseUrl { get; set; }
+        public string ApiKey { get; set; }
+        public string BearerToken { get; set; }
+        /// <summary><c>completions</c> or <c>responses</c> (OpenAI).</summary>
+        public string WireApi { get; set; }
+        /// <summary>Other provider fields, sent as is.</summary>
+        public JsonData Extra { get; set; }
+
+        public JsonData ToJson()
+        {
+            var o = JsonData.Object();
+            if (Extra != null) foreach (var kv in Extra.Properties) o.Set(kv.Key, kv.Value);
+            o.SetIfNotNull("type", Type);
+            o.SetIfNotNull("baseUrl", BaseUrl);
+            o.SetIfNotNull("apiKey", ApiKey);
+            o.SetIfNotNull("bearerToken", BearerToken);
+            o.SetIfNotNull("wireApi", WireApi);
+            return o;
+        }
+    }
+
+    /// <summary>How the system prompt is changed: <c>append</c>, <c>replace</c> or <c>customize</c>.</summary>
+    public sealed class SystemMessageConfig
+    {
+        public string Mode { get; set; }
+        public string Content { get; set; }
+        /// <summary>For <c>customize</c>: <c>{sectionName: {action, content?}}</c>.</summary>
+        public JsonData Sections { get; set; }
+
+        public JsonData ToJson()
+        {
+            var o = JsonData.Object();
+            o.Set("mode", Mode ?? "append");
+            o.SetIfNotNull("content", Content);
+            o.SetIfNotNull("sections", Sections);
+            return o;
+        }
+    }
+
+    /// <summary>Everything a session is created or resumed with.</summary>
+    public sealed class SessionConfig
+    {
+        /// <summary>Client-chosen id (a UUID is generated when unset).</summary>
+        public string SessionId { get; set; }
+        public string Model { get; set; }
+        /// <summary><c>low</c>, <c>medium</c>, <c>high</c>, <c>xhigh</c>, ...</summary>
+        public string ReasoningEffort { get; set; }
+        /// <summary>A BYOK provider.</summary>
+        public ProviderConfig Provider { get; set; }
+        /// <summary>Client-side tools the model may call.</summary>
+        public IList<CopilotTool> Tools { get; set; }
+        public SystemMessageConfig SystemMessage { get; set; }
+        public IList<string> AvailableTools { get; set; }
+        public IList<string> ExcludedTools { get; set; }
+        /// <summary><c>{name: serverConfig}</c>.</summary>
+        public JsonData McpServers { get; set; }
+        /// <summary>An array of agent objects.</summary>
+        public JsonData CustomAgents { get; set; }
+        public string WorkingDirectory { get; set; }
+        /// <summary>Stream <c>assistant.message_delta</c> events.</summary>
+        public bool? Streaming { get; set; }
+        /// <summary>Per-session GitHub identity.</summary>
+        public string GitHubToken { get; set; }
+        /// <summary><c>interactive</c>, <c>plan</c> or <c>autopilot</c>.</summary>
+        public string Mode { get; set; }
+        /// <summary>Infinite sessions: <c>{enabled, ...}</c>.</summary>
+        public JsonData InfiniteSessions { get; set; }
+        public string ClientName { get; set; }
+        /// <summary>Answers permission prompts. Without it the CLI's default policy applies.</summary>
+        public Func<PermissionRequest, Task<PermissionDecision>> OnPermissionRequest { get; set; }
+        /// <summary>Answers questions for the user (the <c>ask_user</c> tool).</summary>
+        public Func<UserInputRequest, Task<UserInputResponse>> OnUserInputRequest { get; set; }
+        /// <summary>Hooks (<c>preToolUse</c>, <c>postToolUse</c>, ...): return the hook output or null.</summary>
+        public Func<HookInvocation, Task<JsonData>> OnHook { get; set; }
+        /// <summary><c>systemMessage.transform</c>: input <c>{sections}</c>, output <c>{sections}</c>.</summary>
+        public Func<JsonData, Task<JsonData>> OnSystemMessageTransform { get; set; }
+        /// <summary><c>exitPlanMode.request</c>: output <c>{approved, selectedAction?, feedback?}</c>.</summary>
+        public Func<JsonData, Task<JsonData>> OnExitPlanMode { get; set; }
+        /// <summary>Provider bearer token: input <c>{providerName}</c>, output a token string or <c>{token}</c>.</summary>
+        public Func<JsonData, Task<JsonData>> OnProviderToken { get; set; }
+        /// <summary>Receives every event from the very first one (registered before the session
+        /// exists on the server, so <c>session.start</c> is seen).</summary>
+        public Action<SessionEvent> OnEvent { get; set; }
+        /// <summary>Any other <c>session.create</c> field, sent as is (wins on conflict).</summary>
+        public JsonData Extra { get; set; }
+
+        /// <summary>The JSON form read by the core (SessionConfig::from_json); handlers are not JSON.</summary>
+        public JsonData ToJson()
+        {
+            var o = JsonData.Object();
+            o.SetIfNotNull("sessionId", SessionId);
+            o.SetIfNotNull("model", Model);
+            o.SetIfNotNull("reasoningEffort", ReasoningEffort);
+            if (Provider != null) o.Set("provider", Provider.ToJson());
+            if (Tools != null && Tools.Count > 0)
+            {
+                var a = JsonData.Array();
+                foreach (var t in Tools) a.Add(t.ToJson());
+                o.Set("tools", a);
+            }
+            if (SystemMessage != null) o.Set("systemMessage", SystemMessage.ToJson());
+            if (AvailableTools != null) o.Set("availableTools", JsonData.Array(AvailableTools));
+            if (ExcludedTools != null) o.Set("excludedTools", JsonData.Array(ExcludedTools));
+            o.SetIfNotNull("mcpServers", McpServers);
+            o.SetIfNotNull("customAgents", CustomAgents);
+            o.SetIfNotNull("workingDirectory", WorkingDirectory);
+            if (Streaming.HasValue) o.Set("streaming", Streaming.Value);
+            o.SetIfNotNull("githubToken", GitHubToken);
+            o.SetIfNotNull("mode", Mode);
+            o.SetIfNotNull("infiniteSessions", InfiniteSessions);
+            o.SetIfNotNull("clientName", ClientName);
+            if (Extra != null) foreach (var kv in Extra.Properties) o.Set(kv.Key, kv.Value);
+            return o;
+        }
+    }
+
+    /// <summary>A prompt and how to send it.</summary>
+    public sealed class MessageOptions
+    {
+        public string Prompt { get; set; }
+        /// <summary><c>{type: "file"|"directory"|"selection"|"blob", ...}</c> objects.</summary>
+        public IList<JsonData> Attachments { get; set; }
+        /// <summary><c>enqueue</c> (default) or <c>immediate</c>.</summary>
+        public string Mode { get; set; }
+        /// <summary>Per-turn HTTP headers for the model provider.</summary>
+        public IDictionary<string, string> RequestHeaders { get; set; }
+        /// <summary>How long SendAndWaitAsync waits for <c>session.idle</c> (default 60 s).</summary>
+        public TimeSpan? Timeout { get; set; }
+        /// <summary>Abort the turn when SendAndWaitAsync times out (default: leave it running).</summary>
+        public bool AbortOnTimeout { get; set; }
+        /// <summary>Any other <c>session.send</c> field.</summary>
+        public JsonData Extra { get; set; }
+
+        public MessageOptions() { }
+        public MessageOptions(string prompt) { Prompt = prompt; }
+
+        public JsonData ToJson()
+        {
+            var o = JsonData.Object();
+            if (Extra != null) foreach (var kv in Extra.Properties) o.Set(kv.Key, kv.Value);
+            o.Set("prompt", Prompt ?? "");
+            if (Attachments != null && Attachments.Count > 0)
+            {
+                var a = JsonData.Array();
+                foreach (var x in Attachments) a.Add(x);
+                o.Set("attachments", a);
+            }
+            o.SetIfNotNull("mode", Mode);
+            if (RequestHeaders != null)
+            {
+                var h = JsonData.Object();
+                foreach (var kv in RequestHeaders) h.Set(kv.Key, kv.Value);
+                o.Set("requestHeaders", h);
+            }
+            if (Timeout.HasValue) o.Set("timeout", Timeout.Value.TotalSeconds);
+            if (AbortOnTimeout) o.Set("abortOnTimeout", true);
+            return o;
+        }
+    }
+
+    /// <summary>One session event as the CLI sent it. Nothing is dropped: <see cref="Json"/> is
+    /// the whole envelope, <see cref="Data"/> the payload.</summary>
+    public sealed class SessionEvent
+    {
+        public string Id { get; private set; }
+        public string Timestamp { get; private set; }
+        public string ParentId { get; private set; }
+        /// <summary>The event type (<c>assistant.message</c>, <c>session.idle</c>, ...).</summary>
+        public string Type { get; private set; }
+        public SessionEventData Data { get; private set; }
+        /// <summary>Transient events are never returned by GetMessagesAsync.</summary>
+        public bool Ephemeral { get; private set; }
+        /// <summary>Set on sub-agent events.</summary>
+        public string AgentId { get; private set; }
+        /// <summary>The whole wire envelope.</summary>
+        public JsonData Json { get; private set; }
+
+        public static SessionEvent FromJson(JsonData j)
+        {
+            return new SessionEvent
+            {
+                Id = j["id"].AsString(""),
+                Timestamp = j["timestamp"].AsString(""),
+                ParentId = j["parentId"].AsString(),
+                Type = j["type"].AsString(""),
+                Data = new SessionEventData(j["data"]),
+                Ephemeral = j["ephemeral"].AsBool(),
+                AgentId = j["agentId"].AsString(),
+                Json = j,
+            };
+        }
+
+        public override string ToString() { return Json.ToJson(); }
+    }
+
+    /// <summary>The payload of an event, with the common fields typed; anything else through the
+    /// indexer or <see cref="Json"/>.</summary>
+    public sealed class SessionEventData
+    {
+        public JsonData Json { get; private set; }
+        public SessionEventData(JsonData json) { Json = json ?? JsonData.Null; }
+
+        public JsonData this[string key] { get { return Json[key]; } }
+        /// <summary><c>assistant.message</c> / <c>user.message</c> text.</summary>
+        public string Content { get { return Json["content"].AsString(); } }
+        public string MessageId { get { return Json["messageId"].AsString(); } }
+        /// <summary><c>assistant.message_delta</c> text.</summary>
+        public string DeltaContent { get { return Json["deltaContent"].AsString(); } }
+        public string ToolName { get { return Json["toolName"].AsString(); } }
+        public string ToolCallId { get { return Json["toolCallId"].AsString(); } }
+        /// <summary><c>tool.execution_complete</c>: whether the tool succeeded.</summary>
+        public bool? Success { get { return Json["success"].AsNullableBool(); } }
+        /// <summary><c>session.idle</c>: whether the turn was aborted.</summary>
+        public bool Aborted { get { return Json["aborted"].AsBool(); } }
+        /// <summary><c>session.error</c> message.</summary>
+        public string Message { get { return Json["message"].AsString(); } }
+        public string ErrorType { get { return Json["errorType"].AsString(); } }
+        public override string ToString() { return Json.ToJson(); }
+    }
+
+    /// <summary>A <c>session.lifecycle</c> notification (created, deleted, updated, ...).</summary>
+    public sealed class SessionLifecycleEvent
+    {
+        /// <summary><c>session.created</c>, <c>session.deleted</c>, <c>session.updated</c>, ...</summary>
+        public string Type { get; private set; }
+        public string SessionId { get; private set; }
+        public JsonData Metadata { get; private set; }
+        public JsonData Json { get; private set; }
+
+        public static SessionLifecycleEvent FromJson(JsonData j)
+        {
+            return new SessionLifecycleEvent { Type = j["type"].AsString(""), SessionId = j["sessionId"].AsString(""), Metadata = j["metadata"], Json = j };
+        }
+    }
+
+    /// <summary>One stored session (<c>session.list</c>).</summary>
+    public sealed class SessionMetadata
+    {
+        public string SessionId { get; private set; }
+        /// <summary>ISO-8601 start time.</summary>
+        public string StartTime { get; private set; }
+        public string ModifiedTime { get; private set; }
+        /// <summary>Same as <see cref="StartTime"/> (the backend-services guide reads createdAt).</summary>
+        public string CreatedAt { get; private set; }
+        public string Summary { get; private set; }
+        public bool IsRemote { get; private set; }
+        public JsonData Context { get; private set; }
+        public JsonData Json { get; private set; }
+
+        /// <summary><see cref="CreatedAt"/> parsed (DateTimeOffset.MinValue when absent).</summary>
+        public DateTimeOffset CreatedAtTime
+        {
+            get
+            {
+                DateTimeOffset t;
+                return DateTimeOffset.TryParse(CreatedAt, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out t) ? t : DateTimeOffset.MinValue;
+            }
+        }
+
+        public static SessionMetadata FromJson(JsonData j)
+        {
+            var start = j["startTime"].AsString("");
+            return new SessionMetadata
+            {
+                SessionId = j["sessionId"].AsString(""),
+                StartTime = start,
+                ModifiedTime = j["modifiedTime"].AsString(""),
+                CreatedAt = j["createdAt"].AsString(start),
+                Summary = j["summary"].AsString(),
+                IsRemote = j["isRemote"].AsBool(),
+                Context = j["context"],
+                Json = j,
+            };
+        }
+    }
+
+    /// <summary>Filter for ListSessionsAsync.</summary>
+    public sealed class SessionListFilter
+    {
+        public string Cwd { get; set; }
+        public string GitRoot { get; set; }
+        public string Repository { get; set; }
+        public string Branch { get; set; }
+
+        public JsonData ToJson()
+        {
+            var o = JsonData.Object();
+            o.SetIfNotNull("cwd", Cwd);
+            o.SetIfNotNull("gitRoot", GitRoot);
+            o.SetIfNotNull("repository", Repository);
+            o.SetIfNotNull("branch", Branch);
+            return o;
+        }
+    }
+
+    /// <summary><c>ping</c> result.</summary>
+    public sealed class PingResponse
+    {
+        public string Message { get; private set; }
+        public string Timestamp { get; private set; }
+        public int? ProtocolVersion { get; private set; }
+        public JsonData Json { get; private set; }
+
+        public static PingResponse FromJson(JsonData j)
+        {
+            var pv = j["protocolVersion"].AsNullableLong();
+            return new PingResponse { Message = j["message"].AsString(""), Timestamp = j["timestamp"].AsString(""), ProtocolVersion = pv.HasValue ? (int?)pv.Value : null, Json = j };
+        }
+    }
+
+    /// <summary><c>status.get</c> result.</summary>
+    public sealed class GetStatusResponse
+    {
+        /// <summary>The CLI version.</summary>
+        public string Version { get; private set; }
+        public int? ProtocolVersion { get; private set; }
+        public JsonData Json { get; private set; }
+
+        public static GetStatusResponse FromJson(JsonData j)
+        {
+            var pv = j["protocolVersion"].AsNullableLong();
+            return new GetStatusResponse { Version = j["version"].AsString(""), ProtocolVersion = pv.HasValue ? (int?)pv.Value : null, Json = j };
+        }
+    }
+
+    /// <summary><c>auth.getStatus</c> result.</summary>
+    public sealed class GetAuthStatusResponse
+    {
+        public bool IsAuthenticated { get; private set; }
+        public string AuthType { get; private set; }
+        public string Host { get; private set; }
+        public string Login { get; private set; }
+        public string StatusMessage { get; private set; }
+        public JsonData Json { get; private set; }
+
+        public static GetAuthStatusResponse FromJson(JsonData j)
+        {
+            return new GetAuthStatusResponse
+            {
+                IsAuthenticated = j["isAuthenticated"].AsBool(),
+                AuthType = j["authType"].AsString(),
+                Host = j["host"].AsString(),
+                Login = j["login"].AsString(),
+                StatusMessage = j["statusMessage"].AsString(),
+                Json = j,
+            };
+        }
+    }
+
+    // ------------------------------------------------------------------------------ handlers
+
+    /// <summary>A client-side tool the model may call.</summary>
+    public sealed class CopilotTool
+    {
+        public string Name { get; set; }
+        public string Description { get; set; }
+        /// <summary>JSON Schema of the arguments object (JsonData, or any object CopilotJson.FromObject converts).</summary>
+        public object Parameters { get; set; }
+        /// <summary>Run without a permission prompt.</summary>
+        public bool SkipPermission { get; set; }
+        /// <summary>Required to replace a built-in tool of the same name.</summary>
+        public bool OverridesBuiltInTool { get; set; }
+        /// <summary>The handler. Its result is converted like the official SDKs do: a string is the
+        /// text for the model; a <see cref="ToolResult"/> is sent as is; null is empty text; any
+        /// other value is sent as its JSON text. An exception becomes a failure result whose
+        /// message the model sees. Null: the tool is declared but run by another connection.</summary>
+        public Func<ToolInvocation, Task<object>> Handler { get; set; }
+        /// <summary>Other wire fields of the tool definition.</summary>
+        public JsonData Extra { get; set; }
+
+        public CopilotTool() { }
+
+        public CopilotTool(string name, string description, object parameters, Func<ToolInvocation, Task<object>> handler)
+        {
+            Name = name;
+            Description = description;
+            Parameters = parameters;
+            Handler = handler;
+        }
+
+        /// <summary>A tool with an asynchronous handler.</summary>
+        public static CopilotTool Create(string name, string description, object parameters, Func<ToolInvocation, Task<object>> handler)
+        {
+            return new CopilotTool(name, description, parameters, handler);
+        }
+
+        /// <summary>A tool with a synchronous handler.</summary>
+        public static CopilotTool Create(string name, string description, object parameters, Func<ToolInvocation, object> handler)
+        {
+            if (handler == null) throw new ArgumentNullException("handler");
+            return new CopilotTool(name, description, parameters, inv => Task.FromResult(handler(inv)));
+        }
+
+        public JsonData ToJson()
+        {
+            if (string.IsNullOrEmpty(Name)) throw new ArgumentException("a tool needs a Name");
+            var o = JsonData.Object();
+            if (Extra != null) foreach (var kv in Extra.Properties) o.Set(kv.Key, kv.Value);
+            o.Set("name", Name);
+            o.SetIfNotNull("description", Description);
+            if (Parameters != null)
+            {
+                var p = Parameters as string;
+                o.Set("parameters", p != null ? CopilotJson.Parse(p) : CopilotJson.FromObject(Parameters));
+            }
+            if (SkipPermission) o.Set("skipPermission", true);
+            if (OverridesBuiltInTool) o.Set("overridesBuiltInTool", true);
+            return o;
+        }
+    }
+
+    /// <summary>What a tool call carries.</summary>
+    public sealed class ToolInvocation
+    {
+        public string SessionId { get; internal set; }
+        public string ToolCallId { get; internal set; }
+        public string ToolName { get; internal set; }
+        /// <summary>The arguments object the model produced.</summary>
+        public JsonData Arguments { get; internal set; }
+        public string WorkingDirectory { get; internal set; }
+        /// <summary>The whole request payload.</summary>
+        public JsonData Json { get; internal set; }
+        /// <summary>Cancelled when the SDK gives up on the call (client disposed).</summary>
+        public CancellationToken CancellationToken { get; internal set; }
+    }
+
+    /// <summary>A full tool result (sent as is).</summary>
+    public sealed class ToolResult
+    {
+        /// <summary>The text the model sees.</summary>
+        public string TextResultForLlm { get; set; }
+        /// <summary><c>success</c>, <c>failure</c>, <c>rejected</c>, <c>denied</c> or <c>timeout</c>.</summary>
+        public string ResultType { get; set; }
+        public string Error { get; set; }
+        public string SessionLog { get; set; }
+        /// <summary>Other result fields (binaryResultsForLlm, toolTelemetry, ...).</summary>
+        public JsonData Extra { get; set; }
+
+        public static ToolResult Success(string text) { return new ToolResult { TextResultForLlm = text, ResultType = "success" }; }
+        public static ToolResult Failure(string message) { return new ToolResult { TextResultForLlm = message, ResultType = "failure", Error = message }; }
+
+        public JsonData ToJson()
+        {
+            var o = JsonData.Object();
+            if (Extra != null) foreach (var kv in Extra.Properties) o.Set(kv.Key, kv.Value);
+            o.Set("textResultForLlm", TextResultForLlm ?? "");
+            o.Set("resultType", ResultType ?? "success");
+            o.SetIfNotNull("error", Error);
+            o.SetIfNotNull("sessionLog", SessionLog);
+            return o;
+        }
+    }
+
+    /// <summary>A permission prompt.</summary>
+    public sealed class PermissionRequest
+    {
+        public string SessionId { get; internal set; }
+        /// <summary><c>shell</c>, <c>write</c>, <c>read</c>, <c>custom-tool</c>, <c>mcp</c>, <c>url</c>, ...</summary>
+        public string Kind { get; internal set; }
+        public string ToolCallId { get; internal set; }
+        /// <summary>The prompt's details (<c>data.permissionRequest</c>).</summary>
+        public JsonData Request { get; internal set; }
+        /// <summary>The whole payload.</summary>
+        public JsonData Json { get; internal set; }
+    }
+
+    /// <summary>An answer to a permission prompt.</summary>
+    public sealed class PermissionDecision
+    {
+        /// <summary><c>approve-once</c>, <c>approve-for-session</c>, <c>reject</c>, <c>user-not-available</c>, <c>no-result</c>, ...</summary>
+        public string Kind { get; private set; }
+        public string Feedback { get; private set; }
+        JsonData _custom;
+
+        PermissionDecision(string kind, string feedback) { Kind = kind; Feedback = feedback; }
+
+        public static readonly PermissionDecision ApproveOnce = new PermissionDecision("approve-once", null);
+        public static readonly PermissionDecision ApproveForSession = new PermissionDecision("approve-for-session", null);
+        public static readonly PermissionDecision UserNotAvailable = new PermissionDecision("user-not-available", null);
+        /// <summary>Send nothing: another client (or a later call) answers.</summary>
+        public static readonly PermissionDecision NoResult = new PermissionDecision("no-result", null);
+        public static PermissionDecision Reject(string feedback = null) { return new PermissionDecision("reject", feedback); }
+        /// <summary>Any other decision object (<c>{"kind": ...}</c>), sent as is.</summary>
+        public static PermissionDecision Custom(JsonData decision)
+        {
+            return new PermissionDecision(decision["kind"].AsString(""), decision["feedback"].AsString()) { _custom = decision };
+        }
+
+        public JsonData ToJson()
+        {
+            if (_custom != null) return _custom;
+            var o = JsonData.Object().Set("kind", Kind);
+            o.SetIfNotNull("feedback", Feedback);
+            return o;
+        }
+    }
+
+    /// <summary>Ready-made permission handlers.</summary>
+    public static class PermissionHandler
+    {
+        /// <summary>Approves every prompt once.</summary>
+        public static readonly Func<PermissionRequest, Task<PermissionDecision>> ApproveAll =
+            req => Task.FromResult(PermissionDecision.ApproveOnce);
+    }
+
+    /// <summary>A question for the user (<c>ask_user</c>).</summary>
+    public sealed class UserInputRequest
+    {
+        public string SessionId { get; internal set; }
+        public string Question { get; internal set; }
+        public IList<string> Choices { get; internal set; }
+        public bool AllowFreeform { get; internal set; }
+        public JsonData Json { get; internal set; }
+    }
+
+    /// <summary>The user's answer.</summary>
+    public sealed class UserInputResponse
+    {
+        public string Answer { get; set; }
+        public bool WasFreeform { get; set; }
+
+        public UserInputResponse() { }
+        public UserInputResponse(string answer, bool wasFreeform = false) { Answer = answer; WasFreeform = wasFreeform; }
+
+        public JsonData ToJson()
+        {
+            return JsonData.Object().Set("answer", Answer ?? "").Set("wasFreeform", WasFreeform);
+        }
+    }
+
+    /// <summary>A hook call: <c>hookType</c> (<c>preToolUse</c>, <c>postToolUse</c>,
+    /// <c>userPromptSubmitted</c>, <c>sessionStart</c>, <c>agentStop</c>, ...) and its input.</summary>
+    public sealed class HookInvocation
+    {
+        public string SessionId { get; internal set; }
+        public string HookType { get; internal set; }
+        public JsonData Input { get; internal set; }
+        public JsonData Json { get; internal set; }
+    }
+}
