@@ -1,0 +1,504 @@
+// Types of @copilot-hub/node (handwritten; error codes come from the generated error-codes.d.ts,
+// the native layer's types from the generated native.d.ts).
+
+import type { CopilotErrorCode } from './error-codes';
+export { ErrorCodes, ErrorNumbers } from './error-codes';
+export type { CopilotErrorCode } from './error-codes';
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+/** The one error class of this package. Check `code` (stable), not the message. */
+export declare class CopilotError extends Error {
+  name: 'CopilotError';
+  /** Stable code from the core's table (`"timeout"`, `"session_not_found"`, …). */
+  code: CopilotErrorCode;
+  /** Stable number of the code (never reused). */
+  number: number;
+  /** JSON-RPC error code when the server answered with an error. */
+  rpcCode?: number;
+  rpcMessage?: string;
+  rpcData?: unknown;
+  /** Last lines the spawned CLI wrote to stderr (transport failures). */
+  stderr?: string;
+  /** True when the connection is gone or could not be made (a new client may help). */
+  isTransportFailure: boolean;
+  /** The underlying error: the OS/IO error, the JSON-RPC error, or the AbortSignal's reason. */
+  cause?: unknown;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client options
+
+export interface CopilotClientOptions {
+  /** A running server: `"host:port"`, `"port"` or `"http://host:port"` (raw TCP either way). */
+  cliUrl?: string;
+  /** Spawn the CLI over stdio (default) or, with `false`, on a TCP port. */
+  useStdio?: boolean;
+  /** TCP port for a spawned CLI (0 = any free port). */
+  port?: number;
+  /** CLI executable; otherwise `COPILOT_CLI_PATH`, then the installed copy, then `copilot` on PATH. */
+  cliPath?: string;
+  /** Arguments placed before the SDK's own. */
+  cliArgs?: string[];
+  /** Environment of a spawned CLI (replaces the inherited one); undefined values are dropped. */
+  env?: Record<string, string | undefined>;
+  /** Working directory of a spawned CLI. */
+  cwd?: string;
+  logLevel?: 'none' | 'error' | 'warning' | 'info' | 'debug' | 'all';
+  /**
+   * GitHub token. For a spawned CLI it authenticates the CLI; with `cliUrl` it becomes the
+   * per-session GitHub identity (`githubToken`) of every session this client opens.
+   */
+  githubToken?: string;
+  /** Let a spawned CLI use the logged-in user (default: true unless a token is given). */
+  useLoggedInUser?: boolean;
+  /** `--session-idle-timeout` for a spawned CLI, in seconds (0 = none). */
+  sessionIdleTimeoutSeconds?: number;
+  /** Token for the `connect` handshake (a spawned TCP CLI gets it, or a random one). */
+  connectionToken?: string;
+  /** State directory of a spawned CLI (`COPILOT_HOME`). */
+  copilotHome?: string;
+  /** Largest accepted incoming message, in bytes. */
+  maxMessageSize?: number;
+  /** Deadline for ordinary calls, in seconds (default: none). */
+  requestTimeout?: number;
+  /** Deadline for start (spawn, port, handshake), in seconds (default 30). */
+  startTimeout?: number;
+  /** How long stop() waits for a spawned CLI before killing it, in seconds (default 5). */
+  stopGrace?: number;
+  /** Start on first use (default true). After stop(), call start() explicitly. */
+  autoStart?: boolean;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Events
+
+/** Every session event has this envelope; unknown types and fields are kept. */
+export interface SessionEventBase<T extends string = string, D = Record<string, unknown>> {
+  id: string;
+  timestamp: string;
+  parentId: string | null;
+  type: T;
+  data: D;
+  /** Transient events are not persisted (never returned by getMessages). */
+  ephemeral?: boolean;
+  /** Set on sub-agent events. */
+  agentId?: string;
+  [extra: string]: unknown;
+}
+
+export interface ToolRequest {
+  toolCallId: string;
+  name: string;
+  arguments: unknown;
+  [extra: string]: unknown;
+}
+
+export type UserMessageEvent = SessionEventBase<'user.message', { content: string; messageId?: string; [k: string]: unknown }>;
+export type AssistantMessageEvent = SessionEventBase<
+  'assistant.message',
+  { messageId: string; content: string; toolRequests?: ToolRequest[]; [k: string]: unknown }
+>;
+export type AssistantMessageDeltaEvent = SessionEventBase<
+  'assistant.message_delta',
+  { messageId: string; deltaContent: string; [k: string]: unknown }
+>;
+export type AssistantReasoningDeltaEvent = SessionEventBase<
+  'assistant.reasoning_delta',
+  { reasoningId: string; deltaContent: string; [k: string]: unknown }
+>;
+export type AssistantUsageEvent = SessionEventBase<
+  'assistant.usage',
+  { model?: string; inputTokens?: number; outputTokens?: number; cost?: number; duration?: number; [k: string]: unknown }
+>;
+export type ToolExecutionStartEvent = SessionEventBase<
+  'tool.execution_start',
+  { toolCallId: string; toolName: string; arguments?: unknown; [k: string]: unknown }
+>;
+export type ToolExecutionCompleteEvent = SessionEventBase<
+  'tool.execution_complete',
+  {
+    toolCallId: string;
+    success: boolean;
+    result?: { content?: string; [k: string]: unknown };
+    error?: { message?: string; [k: string]: unknown } | string;
+    [k: string]: unknown;
+  }
+>;
+export type PermissionRequestedEvent = SessionEventBase<
+  'permission.requested',
+  { requestId: string; permissionRequest: PermissionRequest; resolvedByHook?: boolean; [k: string]: unknown }
+>;
+export type SessionIdleEvent = SessionEventBase<'session.idle', { aborted?: boolean; [k: string]: unknown }>;
+export type SessionErrorEvent = SessionEventBase<
+  'session.error',
+  { errorType: string; message: string; statusCode?: number; [k: string]: unknown }
+>;
+/** Any event type this file does not name (the CLI adds types often). */
+export type OtherSessionEvent = SessionEventBase<string, Record<string, unknown>>;
+
+/** The events this package types precisely. */
+export type KnownSessionEvent =
+  | UserMessageEvent
+  | AssistantMessageEvent
+  | AssistantMessageDeltaEvent
+  | AssistantReasoningDeltaEvent
+  | AssistantUsageEvent
+  | ToolExecutionStartEvent
+  | ToolExecutionCompleteEvent
+  | PermissionRequestedEvent
+  | SessionIdleEvent
+  | SessionErrorEvent;
+
+export type SessionEventType = KnownSessionEvent['type'];
+export type SessionEvent = KnownSessionEvent | OtherSessionEvent;
+/** The event of a type: precise for known types, the generic envelope otherwise. */
+export type SessionEventOf<T extends string> = T extends SessionEventType
+  ? Extract<KnownSessionEvent, { type: T }>
+  : OtherSessionEvent;
+
+export interface SessionLifecycleEvent {
+  /** `session.created`, `session.deleted`, `session.updated`, `session.foreground`, `session.background`. */
+  type: string;
+  sessionId: string;
+  metadata?: Record<string, unknown>;
+  [extra: string]: unknown;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handlers
+
+export interface ToolInvocation {
+  sessionId: string;
+  toolCallId: string;
+  toolName: string;
+  /** The raw arguments from the model (before schema validation). */
+  arguments: unknown;
+  workingDirectory?: string;
+}
+
+/** A full tool result object (sent as is). */
+export interface ToolResultObject {
+  textResultForLlm: string;
+  resultType: 'success' | 'failure' | 'rejected' | 'denied' | 'timeout';
+  error?: string;
+  sessionLog?: string;
+  [extra: string]: unknown;
+}
+
+/** Strings go to the model as is; other values as JSON text; throwing fails the tool. */
+export type ToolResult = string | ToolResultObject | unknown;
+
+/** The part of a zod schema this package uses (zod is an optional peer dependency). */
+export interface ZodLikeSchema<T = unknown> {
+  safeParse(data: unknown): { success: true; data: T } | { success: false; error: { message: string } };
+  toJSONSchema?: () => Record<string, unknown>;
+}
+
+/** JSON Schema of a tool's arguments object. */
+export type JsonSchema = Record<string, unknown>;
+
+export interface Tool<TArgs = any> {
+  name: string;
+  description?: string;
+  /** JSON Schema, or a zod schema (converted with zod 4's toJSONSchema; arguments are validated). */
+  parameters?: JsonSchema | ZodLikeSchema<TArgs>;
+  /** Runs the tool; sync or async. Omit it to declare a tool that another connection executes. */
+  handler?: (args: TArgs, invocation: ToolInvocation) => ToolResult | Promise<ToolResult>;
+  /** Run without a permission prompt. */
+  skipPermission?: boolean;
+  /** Needed to replace a built-in tool of the same name (e.g. `bash`). */
+  overridesBuiltInTool?: boolean;
+  [extra: string]: unknown;
+}
+
+export interface PermissionRequest {
+  /** `shell`, `write`, `read`, `custom-tool`, `mcp`, `url`, … */
+  kind: string;
+  toolCallId?: string;
+  [extra: string]: unknown;
+}
+
+export type PermissionDecisionKind =
+  | 'approve-once'
+  | 'approve-for-session'
+  | 'approve-for-location'
+  | 'reject'
+  | 'user-not-available'
+  | 'no-result';
+
+export type PermissionDecision =
+  | PermissionDecisionKind
+  | { kind: 'reject'; feedback?: string }
+  | { kind: PermissionDecisionKind; [extra: string]: unknown };
+
+export type PermissionHandler = (
+  request: PermissionRequest,
+  invocation: { sessionId: string; requestId: string },
+) => PermissionDecision | Promise<PermissionDecision>;
+
+export interface UserInputRequest {
+  question: string;
+  choices: string[];
+  allowFreeform: boolean;
+}
+export interface UserInputResponse {
+  answer: string;
+  wasFreeform: boolean;
+}
+export type UserInputHandler = (
+  request: UserInputRequest,
+  invocation: { sessionId: string },
+) => UserInputResponse | string | Promise<UserInputResponse | string>;
+
+/** Hook output (`permissionDecision`, `modifiedArgs`, `additionalContext`, …) or nothing. */
+export type HookOutput = Record<string, unknown> | null | undefined | void;
+export type HookHandler = (
+  input: Record<string, unknown>,
+  invocation: { sessionId: string; hookType: string },
+) => HookOutput | Promise<HookOutput>;
+
+/** `on<HookType>` handlers (`onPreToolUse`, `onPostToolUse`, `onUserPromptSubmitted`, …) and a catch-all `onHook`. */
+export interface SessionHooks {
+  onPreToolUse?: HookHandler;
+  onPostToolUse?: HookHandler;
+  onUserPromptSubmitted?: HookHandler;
+  onSessionStart?: HookHandler;
+  onSessionEnd?: HookHandler;
+  onErrorOccurred?: HookHandler;
+  onAgentStop?: HookHandler;
+  onSubagentStop?: HookHandler;
+  /** Called for hook types without an `on<HookType>` handler. */
+  onHook?: (hookType: string, input: Record<string, unknown>, invocation: { sessionId: string }) => HookOutput | Promise<HookOutput>;
+  [other: `on${string}`]: ((...args: any[]) => unknown) | undefined;
+}
+
+export interface ExitPlanModeRequest {
+  summary?: string;
+  actions?: string[];
+  recommendedAction?: string;
+  [extra: string]: unknown;
+}
+export type ExitPlanModeResult = boolean | { approved: boolean; selectedAction?: string; feedback?: string };
+
+export interface SystemMessageSection {
+  /** `"transform"` with a function: the function gets the section's text and returns the new text. */
+  action?: 'keep' | 'replace' | 'remove' | 'append' | 'prepend' | 'transform' | ((content: string, invocation: { sessionId: string; section: string }) => string | Promise<string>);
+  content?: string;
+  [extra: string]: unknown;
+}
+
+export interface SystemMessageConfig {
+  mode?: 'append' | 'replace' | 'customize';
+  content?: string;
+  sections?: Record<string, SystemMessageSection>;
+  [extra: string]: unknown;
+}
+
+/** BYOK model provider. */
+export interface ProviderConfig {
+  type?: 'openai' | 'azure' | 'anthropic' | string;
+  baseUrl: string;
+  apiKey?: string;
+  bearerToken?: string;
+  wireApi?: 'completions' | 'responses';
+  headers?: Record<string, string>;
+  [extra: string]: unknown;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Session options
+
+export interface SessionConfig {
+  /** Client-chosen id (a UUID is generated when absent). */
+  sessionId?: string;
+  model?: string;
+  reasoningEffort?: 'none' | 'minimal' | 'low' | 'medium' | 'high' | 'xhigh' | 'max';
+  provider?: ProviderConfig;
+  tools?: Tool[];
+  /** A string appends to the system prompt. */
+  systemMessage?: string | SystemMessageConfig;
+  availableTools?: string[];
+  excludedTools?: string[];
+  customAgents?: Record<string, unknown>[];
+  mcpServers?: Record<string, unknown>;
+  workingDirectory?: string;
+  /** Emit `assistant.message_delta` events. */
+  streaming?: boolean;
+  /** Per-session GitHub identity. */
+  githubToken?: string;
+  /** `interactive`, `plan` or `autopilot`, applied right after create/resume. */
+  mode?: 'interactive' | 'plan' | 'autopilot';
+  infiniteSessions?: boolean | Record<string, unknown>;
+  clientName?: string;
+  onPermissionRequest?: PermissionHandler;
+  onUserInputRequest?: UserInputHandler;
+  hooks?: SessionHooks;
+  onExitPlanMode?: (request: ExitPlanModeRequest, invocation: { sessionId: string }) => ExitPlanModeResult | Promise<ExitPlanModeResult>;
+  /** Bearer token for the BYOK provider, asked before every model request. */
+  onProviderToken?: (request: { providerName: string; [k: string]: unknown }, invocation: { sessionId: string }) => string | { token: string } | Promise<string | { token: string }>;
+  /** Receives every event from the very first one. */
+  onEvent?: (event: SessionEvent) => void;
+  /** Any other `session.create` field passes through as is. */
+  [extra: string]: unknown;
+}
+
+export type ResumeSessionConfig = Omit<SessionConfig, 'sessionId'>;
+
+export interface MessageOptions {
+  prompt: string;
+  attachments?: Record<string, unknown>[];
+  /** `enqueue` (default) or `immediate` (steer the running turn). */
+  mode?: 'enqueue' | 'immediate';
+  requestHeaders?: Record<string, string>;
+  /** Abort the turn when sendAndWait times out (default: leave it running). */
+  abortOnTimeout?: boolean;
+  /** Cancels sendAndWait (it rejects with code `cancelled`) and aborts the turn. */
+  signal?: AbortSignal;
+  [extra: string]: unknown;
+}
+
+export interface SendAndWaitOptions {
+  /** Milliseconds (default 60000). */
+  timeout?: number;
+  signal?: AbortSignal;
+}
+
+/** An async iterator of events that ends when the session is disconnected. */
+export interface SessionEventIterator<E> extends AsyncIterableIterator<E> {
+  return(): Promise<IteratorResult<E, undefined>>;
+}
+
+export declare class CopilotSession {
+  private constructor();
+  readonly sessionId: string;
+  /** The session's workspace folder on the CLI's machine. */
+  readonly workspacePath: string | undefined;
+  /** The raw `session.create` / `session.resume` result. */
+  readonly info: Record<string, unknown>;
+  /** Queues a prompt; resolves to the message id. */
+  send(options: MessageOptions | string): Promise<string>;
+  /**
+   * Sends a prompt and waits for `session.idle`: the last `assistant.message` of the turn, or
+   * undefined. Rejects with `session_error`, `timeout` (after `timeout` ms, default 60000) or
+   * `cancelled` (AbortSignal). The turn's events reached every listener before it settles.
+   */
+  sendAndWait(options: MessageOptions | string, timeout?: number | SendAndWaitOptions): Promise<AssistantMessageEvent | undefined>;
+  abort(): Promise<void>;
+  /** Persisted events of the session. */
+  getMessages(): Promise<SessionEvent[]>;
+  setModel(model: string, options?: { reasoningEffort?: string } | string): Promise<unknown>;
+  /** Any session-scoped method (`sessionId` is added). */
+  rpc<T = any>(method: string, params?: Record<string, unknown> | null): Promise<T>;
+  /** Every event; returns an unsubscribe function. */
+  on(listener: (event: SessionEvent) => void): () => void;
+  /** Events of one type; returns an unsubscribe function. */
+  on<T extends string>(type: T, listener: (event: SessionEventOf<T>) => void): () => void;
+  events(): SessionEventIterator<SessionEvent>;
+  events<T extends string>(type: T): SessionEventIterator<SessionEventOf<T>>;
+  [Symbol.asyncIterator](): SessionEventIterator<SessionEvent>;
+  /** Detaches; the session stays on disk and can be resumed. */
+  disconnect(): Promise<void>;
+  /** Same as disconnect(). */
+  destroy(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client
+
+export interface PingResponse {
+  message: string;
+  timestamp: string;
+  protocolVersion?: number;
+}
+
+export interface GetStatusResponse {
+  version: string;
+  protocolVersion?: number;
+  [extra: string]: unknown;
+}
+
+export interface GetAuthStatusResponse {
+  isAuthenticated: boolean;
+  authType?: string;
+  host?: string;
+  login?: string;
+  statusMessage?: string;
+  [extra: string]: unknown;
+}
+
+export interface ModelInfo {
+  id: string;
+  name?: string;
+  [extra: string]: unknown;
+}
+
+export interface SessionMetadata {
+  sessionId: string;
+  startTime: Date;
+  modifiedTime: Date;
+  /** Same as startTime (the backend-services guide reads createdAt). */
+  createdAt: Date;
+  summary?: string;
+  isRemote: boolean;
+  context?: Record<string, unknown>;
+  [extra: string]: unknown;
+}
+
+export interface SessionListFilter {
+  cwd?: string;
+  gitRoot?: string;
+  repository?: string;
+  branch?: string;
+}
+
+export declare class CopilotClient {
+  /** Invalid options throw a CopilotError (`invalid_config`) at once. */
+  constructor(options?: CopilotClientOptions);
+  /** Spawns or connects and performs the handshake (also done on first use). */
+  start(): Promise<void>;
+  /**
+   * Detaches this client's sessions, shuts down a CLI it spawned, closes the connection.
+   * Resolves to the errors met (empty when clean). Nothing of the client keeps Node alive after.
+   */
+  stop(): Promise<Error[]>;
+  /** Kills a spawned CLI at once. */
+  forceStop(): Promise<void>;
+  getState(): 'connected' | 'disconnected';
+  ping(message?: string): Promise<PingResponse>;
+  getStatus(): Promise<GetStatusResponse>;
+  getAuthStatus(): Promise<GetAuthStatusResponse>;
+  listModels(): Promise<ModelInfo[]>;
+  createSession(config?: SessionConfig): Promise<CopilotSession>;
+  /** Config is optional: a live session needs none; a cold one needs its provider again. */
+  resumeSession(sessionId: string, config?: ResumeSessionConfig): Promise<CopilotSession>;
+  listSessions(filter?: SessionListFilter): Promise<SessionMetadata[]>;
+  /** Rejects with `session_not_found` when the session does not exist. */
+  deleteSession(sessionId: string): Promise<void>;
+  getLastSessionId(): Promise<string | undefined>;
+  getForegroundSessionId(): Promise<string | undefined>;
+  setForegroundSessionId(sessionId: string): Promise<void>;
+  /** Any server method by name. */
+  rpc<T = any>(method: string, params?: Record<string, unknown> | null): Promise<T>;
+  /** Lifecycle notifications; returns an unsubscribe function. */
+  on(listener: (event: SessionLifecycleEvent) => void): () => void;
+  on(type: string, listener: (event: SessionLifecycleEvent) => void): () => void;
+  readonly port: number | undefined;
+  readonly cliPid: number | undefined;
+  readonly protocolVersion: number | undefined;
+  readonly serverVersion: string | undefined;
+}
+
+/** A permission handler that approves every request once. */
+export declare function approveAll(request?: PermissionRequest, invocation?: { sessionId: string; requestId: string }): PermissionDecision;
+
+/** Declares a tool; with a zod schema the handler's `args` are typed from it. */
+export declare function defineTool<TArgs = any>(
+  name: string,
+  config: Omit<Tool<TArgs>, 'name' | 'parameters'> & { parameters?: JsonSchema | ZodLikeSchema<TArgs> },
+): Tool<TArgs>;
+export declare function defineTool<TArgs = any>(tool: Tool<TArgs>): Tool<TArgs>;
+
+/** The Copilot CLI version this package is tested with. */
+export declare const PINNED_CLI_VERSION: string;

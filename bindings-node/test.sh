@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Builds the addon, packs the npm package, installs the tarball into a scratch project and runs
+# the node:test suite there (real Copilot CLI + fake model), including the backend-services
+# samples of examples/node and `tsc --noEmit` on them. Works from a clean clone.
+#   COPILOT_CLI_PATH  the pinned CLI (installed with tests/install-cli.sh when unset)
+#   FAKE_MODEL_BIN    the fake model (built with cargo when unset)
+#   NODE_TEST_ARGS    extra arguments for `node --test` (e.g. a file name)
+set -euo pipefail
+cd "$(dirname "$0")"
+HERE=$PWD
+ROOT=$(cd .. && pwd)
+
+if [ -z "${COPILOT_CLI_PATH:-}" ]; then COPILOT_CLI_PATH=$("$ROOT/tests/install-cli.sh"); fi
+export COPILOT_CLI_PATH
+if [ -z "${FAKE_MODEL_BIN:-}" ]; then
+  (cd "$ROOT" && cargo build -q -p fake-model)
+  FAKE_MODEL_BIN=$ROOT/target/debug/fake-model
+fi
+export FAKE_MODEL_BIN
+command -v node >/dev/null || { echo "Node.js (>= 20) is required" >&2; exit 1; }
+
+echo "== npm ci (build tools: @napi-rs/cli, typescript)"
+if [ ! -d node_modules/@napi-rs/cli ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+echo "== building the addon (release)"
+npx napi build --platform --release --strip --no-js --dts native.d.ts
+node scripts/gen-error-codes.js
+
+echo "== checking that generated files did not drift"
+if git -C "$ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  for f in native.d.ts error-codes.js error-codes.d.ts; do
+    git -C "$ROOT" ls-files --error-unmatch "bindings-node/$f" >/dev/null 2>&1 || { echo "bindings-node/$f is not committed" >&2; exit 1; }
+  done
+  git -C "$ROOT" diff --exit-code -- bindings-node/native.d.ts bindings-node/error-codes.js bindings-node/error-codes.d.ts \
+    || { echo "generated files drifted: commit the regenerated bindings-node/{native.d.ts,error-codes.*}" >&2; exit 1; }
+fi
+
+echo "== npm pack"
+SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/copilot-node-scratch.XXXXXX")
+trap 'rm -rf "$SCRATCH"' EXIT
+TARBALL=$(npm pack --silent --pack-destination "$SCRATCH" | tail -n 1)
+ls -l "$SCRATCH/$TARBALL"
+
+echo "== installing the tarball into a scratch project: $SCRATCH"
+node -e '
+  const pkg = require(process.argv[1]);
+  const dev = pkg.devDependencies;
+  const out = { name: "copilot-node-scratch", private: true, type: "module",
+    dependencies: { "@copilot-hub/node": "file:./" + process.argv[2], zod: dev.zod },
+    devDependencies: { typescript: dev.typescript, "@types/node": dev["@types/node"] } };
+  require("fs").writeFileSync(process.argv[3], JSON.stringify(out, null, 2));
+' "$HERE/package.json" "$TARBALL" "$SCRATCH/package.json"
+(cd "$SCRATCH" && npm install --no-audit --no-fund --loglevel=error)
+cp -r "$HERE/test" "$SCRATCH/test"
+mkdir -p "$SCRATCH/examples" && cp -r "$ROOT/examples/node/." "$SCRATCH/examples/"
+
+echo "== node --test (in the scratch project)"
+export COPILOT_SCENARIOS_DIR=$ROOT/tests/scenarios
+cd "$SCRATCH"
+# shellcheck disable=SC2086
+node --test --test-reporter=tap ${NODE_TEST_ARGS:-test/}
