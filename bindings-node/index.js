@@ -126,7 +126,8 @@ function isZodSchema(s) {
 
 let zodModule;
 function toJsonSchema(schema, toolName) {
-  if (typeof schema.toJSONSchema === 'function') return schema.toJSONSchema();
+  // Tool arguments are an input: fields with defaults are optional (zod's io: "input").
+  if (typeof schema.toJSONSchema === 'function') return schema.toJSONSchema({ io: 'input' });
   if (zodModule === undefined) {
     try {
       zodModule = require('zod');
@@ -134,7 +135,7 @@ function toJsonSchema(schema, toolName) {
       zodModule = null;
     }
   }
-  if (zodModule && typeof zodModule.toJSONSchema === 'function') return zodModule.toJSONSchema(schema);
+  if (zodModule && typeof zodModule.toJSONSchema === 'function') return zodModule.toJSONSchema(schema, { io: 'input' });
   throw invalid(
     `tool ${toolName}: parameters is a zod schema, but zod >= 4 (with toJSONSchema) could not be loaded; ` +
       'install zod 4 or pass a JSON schema',

@@ -42,7 +42,8 @@ export function ownCliOptions(extra = {}) {
 export async function startFakeModel() {
   const bin = process.env.FAKE_MODEL_BIN;
   if (!bin) throw new Error('FAKE_MODEL_BIN is not set (bindings-node/test.sh sets it)');
-  const child = spawn(bin, [], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const log = join(mkdtempSync(join(tmpdir(), 'fake-model-')), 'requests.jsonl');
+  const child = spawn(bin, ['--log', log], { stdio: ['pipe', 'pipe', 'inherit'] });
   const url = await new Promise((resolve, reject) => {
     let buf = '';
     child.stdout.on('data', (d) => {
@@ -57,6 +58,16 @@ export async function startFakeModel() {
   return {
     url,
     provider: { type: 'openai', baseUrl: url, apiKey: 'fake-key' },
+    /** The chat-completion requests received so far: `{method, path, body, authorization}`. */
+    chatRequests() {
+      let text = '';
+      try {
+        text = readFileSync(log, 'utf8');
+      } catch {
+        return [];
+      }
+      return text.split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((r) => r.path.endsWith('/chat/completions'));
+    },
     close() {
       child.stdin.end();
       child.kill();
