@@ -1,2 +1,940 @@
-//! Placeholder crate: this binding is built in its own issue; it only checks that the core links.
-pub use copilot_core as core;
+//! # libcopilot: the C ABI of the Copilot CLI server-mode SDK
+//!
+//! Opaque handles, UTF-8 JSON in and out, one completion callback per asynchronous call, an
+//! event callback and a request callback per session, every callback on one library-owned
+//! dispatcher thread. The conventions are written in `bindings-c/README.md`; the header
+//! `include/copilot.h` is generated from this file by cbindgen.
+
+#![allow(clippy::missing_safety_doc)]
+
+mod rt;
+mod state;
+
+use copilot_core::{Client, ClientOptions, ErrorKind, MessageOptions, SessionListFilter};
+use rt::{Completion, Failure, UserData, arg_str, guard, guard_ptr, into_raw_string, opt_json, opt_str};
+use serde_json::{Value, json};
+use state::{ClientState, SessionState};
+use std::ffi::{c_char, c_void};
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+/// A result code: 0 is success, 1–99 are the core's error kinds, 100–199 errors of the ABI
+/// itself. Numbers never change and are never reused.
+pub type CopilotStatus = i32;
+
+/// Success.
+pub const COPILOT_OK: CopilotStatus = 0;
+/// The connection to the CLI is gone (EOF, reset, child exited, client stopped).
+pub const COPILOT_ERR_TRANSPORT_CLOSED: CopilotStatus = 1;
+/// Connecting to or spawning the CLI failed.
+pub const COPILOT_ERR_CONNECT: CopilotStatus = 2;
+/// No CLI executable was found.
+pub const COPILOT_ERR_CLI_NOT_FOUND: CopilotStatus = 3;
+/// A call or a wait exceeded its deadline.
+pub const COPILOT_ERR_TIMEOUT: CopilotStatus = 4;
+/// The call was cancelled (`copilot_cancel`, or its client/session was freed).
+pub const COPILOT_ERR_CANCELLED: CopilotStatus = 5;
+/// A frame header was malformed.
+pub const COPILOT_ERR_FRAME_HEADER: CopilotStatus = 6;
+/// A frame's `Content-Length` was missing or wrong.
+pub const COPILOT_ERR_FRAME_LENGTH: CopilotStatus = 7;
+/// A frame exceeded the maximum message size.
+pub const COPILOT_ERR_MESSAGE_TOO_LARGE: CopilotStatus = 8;
+/// A frame body was not JSON-RPC 2.0.
+pub const COPILOT_ERR_INVALID_JSON: CopilotStatus = 9;
+/// The peer broke the protocol.
+pub const COPILOT_ERR_PROTOCOL: CopilotStatus = 10;
+/// The server speaks an unsupported protocol version.
+pub const COPILOT_ERR_VERSION_MISMATCH: CopilotStatus = 11;
+/// The server answered with a JSON-RPC error (details in the error JSON's `rpc`).
+pub const COPILOT_ERR_RPC: CopilotStatus = 12;
+/// The connection token was required or wrong.
+pub const COPILOT_ERR_AUTHENTICATION: CopilotStatus = 13;
+/// The session is unknown to the server or closed on this client.
+pub const COPILOT_ERR_SESSION_NOT_FOUND: CopilotStatus = 14;
+/// The turn failed: the CLI emitted `session.error`.
+pub const COPILOT_ERR_SESSION_ERROR: CopilotStatus = 15;
+/// Options or configuration were invalid.
+pub const COPILOT_ERR_INVALID_CONFIG: CopilotStatus = 16;
+/// A host handler failed.
+pub const COPILOT_ERR_HANDLER_FAILED: CopilotStatus = 17;
+/// The client is not started, stopped, or freed.
+pub const COPILOT_ERR_NOT_CONNECTED: CopilotStatus = 18;
+/// Another I/O error.
+pub const COPILOT_ERR_IO: CopilotStatus = 19;
+/// A bug in the SDK.
+pub const COPILOT_ERR_INTERNAL: CopilotStatus = 20;
+/// A required pointer argument was NULL.
+pub const COPILOT_ERR_NULL_POINTER: CopilotStatus = 100;
+/// A string argument was not valid UTF-8.
+pub const COPILOT_ERR_INVALID_UTF8: CopilotStatus = 101;
+/// An argument was not valid JSON, or not an accepted value.
+pub const COPILOT_ERR_INVALID_ARGUMENT: CopilotStatus = 102;
+/// The library panicked; the panic was caught at the boundary.
+pub const COPILOT_ERR_PANIC: CopilotStatus = 103;
+/// No pending call or handler request has this id.
+pub const COPILOT_ERR_UNKNOWN_ID: CopilotStatus = 104;
+/// The function may not be called from a callback (the dispatcher thread).
+pub const COPILOT_ERR_IN_CALLBACK: CopilotStatus = 105;
+
+/// Raised by each additive ABI change (README, section 1.10).
+pub const COPILOT_ABI_VERSION: u32 = 1;
+
+/// A connection to one Copilot CLI (opaque). Created by `copilot_client_new`, freed by
+/// `copilot_client_free`.
+pub struct CopilotClient {
+    inner: Arc<ClientState>,
+}
+
+/// A session (opaque). Created by `copilot_client_create_session` or
+/// `copilot_client_resume_session`, freed by `copilot_session_free`.
+pub struct CopilotSession {
+    inner: Arc<SessionState>,
+}
+
+/// Completion of an asynchronous call: called exactly once, on the dispatcher thread, with the
+/// `user_data` given to the call, a status and a JSON text (the result, or the error JSON).
+/// `json` is valid only during the call.
+pub type CopilotCallback = Option<unsafe extern "C" fn(user_data: *mut c_void, status: CopilotStatus, json: *const c_char)>;
+
+/// A session event or a client lifecycle event (JSON, valid only during the call), on the
+/// dispatcher thread, in wire order.
+pub type CopilotEventCallback = Option<unsafe extern "C" fn(user_data: *mut c_void, event_json: *const c_char)>;
+
+/// A handler request (`kind`: "tool", "permission", "userInput", "hook",
+/// "systemMessageTransform", "exitPlanMode", "providerToken"), on the dispatcher thread. Answer
+/// it once with `copilot_request_reply` or `copilot_request_fail`, now or later, from any thread.
+/// `kind` and `payload_json` are valid only during the call.
+pub type CopilotRequestCallback =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, request_id: u64, kind: *const c_char, payload_json: *const c_char)>;
+
+// ---------------------------------------------------------------------------------------------
+// Library
+
+/// The library version (static string: do not free).
+#[unsafe(no_mangle)]
+pub extern "C" fn copilot_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+/// The ABI version: 1, raised by each additive change.
+#[unsafe(no_mangle)]
+pub extern "C" fn copilot_abi_version() -> u32 {
+    COPILOT_ABI_VERSION
+}
+
+pub(crate) fn error_name(status: CopilotStatus) -> &'static str {
+    match status {
+        COPILOT_OK => "ok",
+        COPILOT_ERR_NULL_POINTER => "null_pointer",
+        COPILOT_ERR_INVALID_UTF8 => "invalid_utf8",
+        COPILOT_ERR_INVALID_ARGUMENT => "invalid_argument",
+        COPILOT_ERR_PANIC => "panic",
+        COPILOT_ERR_UNKNOWN_ID => "unknown_id",
+        COPILOT_ERR_IN_CALLBACK => "in_callback",
+        n if n > 0 => ErrorKind::from_number(n as u32).map_or("unknown", ErrorKind::code),
+        _ => "unknown",
+    }
+}
+
+/// The stable name of a status (`"ok"`, `"timeout"`, `"null_pointer"`, …; `"unknown"` for a
+/// number without a name). Static string: do not free.
+#[unsafe(no_mangle)]
+pub extern "C" fn copilot_error_name(status: CopilotStatus) -> *const c_char {
+    static NAMES: Mutex<Vec<(CopilotStatus, std::ffi::CString)>> = Mutex::new(Vec::new());
+    let name = error_name(status);
+    let mut names = rt::lock(&NAMES);
+    if let Some((_, c)) = names.iter().find(|(s, _)| *s == status) {
+        return c.as_ptr();
+    }
+    names.push((status, rt::c_string(name.to_owned())));
+    names.last().unwrap().1.as_ptr()
+}
+
+/// The message of the last error of a synchronous call on this thread, or NULL. Owned: free
+/// with `copilot_string_free`.
+#[unsafe(no_mangle)]
+pub extern "C" fn copilot_last_error_message() -> *mut c_char {
+    guard_ptr(|| Ok(rt::last_error().map_or(std::ptr::null_mut(), |f| into_raw_string(f.message))))
+}
+
+/// The last error of a synchronous call on this thread as the error JSON
+/// (`{"status","code","message","rpc"?,"stderr"?,"transportFailure"}`), or NULL. Owned: free
+/// with `copilot_string_free`.
+#[unsafe(no_mangle)]
+pub extern "C" fn copilot_last_error_json() -> *mut c_char {
+    guard_ptr(|| Ok(rt::last_error().map_or(std::ptr::null_mut(), |f| into_raw_string(f.to_json()))))
+}
+
+/// Frees a string returned by the library. NULL is allowed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_string_free(s: *mut c_char) {
+    if !s.is_null() {
+        let _ = std::panic::catch_unwind(|| drop(unsafe { std::ffi::CString::from_raw(s) }));
+    }
+}
+
+/// Cancels an in-flight call: its callback runs with `COPILOT_ERR_CANCELLED`. Returns
+/// `COPILOT_ERR_UNKNOWN_ID` when the call already completed.
+#[unsafe(no_mangle)]
+pub extern "C" fn copilot_cancel(call_id: u64) -> CopilotStatus {
+    guard(|| rt::cancel(call_id))
+}
+
+/// Runs the callbacks already queued, then ends and joins the dispatcher thread. Call it after
+/// freeing every client (a .NET host on Mono must, before exit). Refused inside a callback
+/// (`COPILOT_ERR_IN_CALLBACK`). A later use of the library starts a new dispatcher thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn copilot_shutdown() -> CopilotStatus {
+    guard(rt::shutdown)
+}
+
+/// Answers a handler request with a JSON result (see README 1.8 for each kind).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_request_reply(request_id: u64, result_json: *const c_char) -> CopilotStatus {
+    guard(|| {
+        let text = unsafe { arg_str(result_json, "result_json") }?;
+        let v = rt::parse_json(text, "result_json")?;
+        rt::answer(request_id, Ok(v))
+    })
+}
+
+/// Answers a handler request with a failure (the kind's failure rule applies, README 1.8).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_request_fail(request_id: u64, message: *const c_char) -> CopilotStatus {
+    guard(|| {
+        let msg = unsafe { opt_str(message, "message") }?.unwrap_or("the host handler failed");
+        rt::answer(request_id, Err(msg.to_owned()))
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers for the asynchronous exports
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<String, Failure> {
+    serde_json::to_string(v).map_err(|e| Failure::kind(ErrorKind::Internal, format!("cannot serialize a result: {e}")))
+}
+
+/// Starts an asynchronous call: writes the call id, then runs `fut` on the core's runtime.
+unsafe fn start<Fut>(
+    owners: rt::Gates,
+    callback: CopilotCallback,
+    user_data: *mut c_void,
+    call_out: *mut u64,
+    fut: Fut,
+) -> Result<(), Failure>
+where
+    Fut: Future<Output = Result<String, Failure>> + Send + 'static,
+{
+    let completion = Completion { cb: callback, ud: UserData(user_data) };
+    let id = rt::start_call(owners, completion, fut, |id| {
+        if !call_out.is_null() {
+            unsafe { *call_out = id };
+        }
+    });
+    if id.is_err() && !call_out.is_null() {
+        unsafe { *call_out = 0 };
+    }
+    id.map(drop)
+}
+
+/// The body of every asynchronous client export.
+unsafe fn client_call<Fut>(
+    client: *const CopilotClient,
+    callback: CopilotCallback,
+    user_data: *mut c_void,
+    call_out: *mut u64,
+    make: impl FnOnce(Client) -> Result<Fut, Failure>,
+) -> CopilotStatus
+where
+    Fut: Future<Output = Result<String, Failure>> + Send + 'static,
+{
+    guard(|| {
+        let c = unsafe { client.as_ref() }.ok_or_else(|| Failure::null("client"))?;
+        let fut = make(c.inner.core.clone())?;
+        unsafe { start(c.inner.gates(), callback, user_data, call_out, fut) }
+    })
+}
+
+/// The body of every asynchronous session export.
+unsafe fn session_call<Fut>(
+    session: *const CopilotSession,
+    callback: CopilotCallback,
+    user_data: *mut c_void,
+    call_out: *mut u64,
+    make: impl FnOnce(copilot_core::Session, &Arc<SessionState>) -> Result<Fut, Failure>,
+) -> CopilotStatus
+where
+    Fut: Future<Output = Result<String, Failure>> + Send + 'static,
+{
+    guard(|| {
+        let s = unsafe { session.as_ref() }.ok_or_else(|| Failure::null("session"))?;
+        let core = s.inner.core()?;
+        let fut = make(core, &s.inner)?;
+        unsafe { start(s.inner.gates(), callback, user_data, call_out, fut) }
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client
+
+/// Creates a client from options JSON (NULL = spawn the CLI over stdio). Keys as the core's
+/// `ClientOptions::from_json`: `cliUrl`, `useStdio`, `port`, `cliPath`, `cliArgs`, `env`, `cwd`,
+/// `logLevel`, `githubToken`, `useLoggedInUser`, `sessionIdleTimeoutSeconds`,
+/// `connectionToken`, `copilotHome`, `maxMessageSize`, `requestTimeout`, `startTimeout`,
+/// `stopGrace`. Nothing starts until `copilot_client_start` (or the first call that needs the
+/// connection). `on_lifecycle` (may be NULL) receives `session.lifecycle` notifications
+/// (`{"type","sessionId","metadata"?}`) while the client is started. Writes the handle to
+/// `*client_out` (NULL on failure).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_client_new(
+    options_json: *const c_char,
+    on_lifecycle: CopilotEventCallback,
+    user_data: *mut c_void,
+    client_out: *mut *mut CopilotClient,
+) -> CopilotStatus {
+    guard(|| {
+        if client_out.is_null() {
+            return Err(Failure::null("client_out"));
+        }
+        unsafe { *client_out = std::ptr::null_mut() };
+        let v = unsafe { opt_json(options_json, "options_json") }?;
+        let options = ClientOptions::from_json(&v)?;
+        let inner = Arc::new(ClientState {
+            gate: rt::Gate::new(),
+            core: Client::new(options),
+            lifecycle: on_lifecycle.map(|cb| (Some(cb), UserData(user_data))),
+            lifecycle_task: Mutex::new(None),
+        });
+        unsafe { *client_out = Box::into_raw(Box::new(CopilotClient { inner })) };
+        Ok(())
+    })
+}
+
+/// Frees a client (NULL is allowed). Pending calls of the client and its sessions complete
+/// with `COPILOT_ERR_CANCELLED` before this returns; afterwards no callback of the client or its
+/// sessions fires. A started client is force-stopped (use `copilot_client_stop` first for a
+/// graceful stop). Session handles stay valid (inert) until freed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_client_free(client: *mut CopilotClient) {
+    if client.is_null() {
+        return;
+    }
+    let _ = guard(|| {
+        let c = unsafe { Box::from_raw(client) };
+        c.inner.close();
+        Ok(())
+    });
+}
+
+/// `{"running","port","cliPid","protocolVersion","serverVersion"}` (owned JSON; NULL on a
+/// NULL client).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_client_info(client: *const CopilotClient) -> *mut c_char {
+    guard_ptr(|| {
+        let c = unsafe { client.as_ref() }.ok_or_else(|| Failure::null("client"))?;
+        let core = &c.inner.core;
+        let info = json!({
+            "running": core.protocol_version().is_some(),
+            "port": core.port(),
+            "cliPid": core.cli_pid(),
+            "protocolVersion": core.protocol_version(),
+            "serverVersion": core.server_version(),
+        });
+        Ok(into_raw_string(info.to_string()))
+    })
+}
+
+/// Starts the client: spawns or connects to the CLI and performs the handshake. Result `null`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_client_start(
+    client: *const CopilotClient,
+    callback: CopilotCallback,
+    user_data: *mut c_void,
+    call_out: *mut u64,
+) -> CopilotStatus {
+    let state = unsafe { client.as_ref() }.map(|c| c.inner.clone());
+    unsafe {
+        client_call(client, callback, user_data, call_out, move |core| {
+            Ok(async move {
+                core.start().await?;
+                if let Some(s) = state {
+                    s.follow_lifecycle();
+                }
+                Ok("null".to_owned())
+            })
+        })
+    }
+}
+
+/// Stops gracefully: detaches the client's sessions, shuts down a CLI it spawned. Result `null`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_client_stop(
+    client: *const CopilotClient,
+    callback: CopilotCallback,
+    user_data: *mut c_void,
+    call_out: *mut u64,
+) -> CopilotStatus {
+    unsafe {
+        client_call(client, callback, user_data, call_out, |core| {
+            Ok(async move {
+                core.stop().await?;
+                Ok("null".to_owned())
+            })
+        })
+    }
+}
+
+/// Stops at once: no RPCs, the connection is dropped and a spawned CLI killed. Result `null`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_client_force_stop(
+    client: *const CopilotClient,
+    callback: CopilotCallback,
+    user_data: *mut c_void,
+    call_out: *mut u64,
+) -> CopilotStatus {
+    unsafe {
+        client_call(client, callback, user_data, call_out, |core| {
+            Ok(async move {
+                core.force_stop().await;
+                Ok("null".to_owned())
+            })
+        })
+    }
+}
+
+/// `ping` with an optional message (NULL = none). Result `{"message","timestamp","protocolVersion"}`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_client_ping(
+    client: *const CopilotClient,
+    message: *const c_char,
+    callback: CopilotCallback,
+    user_data: *mut c_void,
+    call_out: *mut u64,
+) -> CopilotStatus {
+    unsafe {
+        client_call(client, callback, user_data, call_out, |core| {
+            let message = opt_str(message, "message")?.map(str::to_owned);
+            Ok(async move { to_json(&core.ping(message.as_deref()).await?) })
+        })
+    }
+}
+
+/// `status.get`. Result `{"version","protocolVersion",…}`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_client_get_status(
+    client: *const CopilotClient,
+    callback: CopilotCallback,
+    user_data: *mut c_void,
+    call_out: *mut u64,
+) -> CopilotStatus {
+    unsafe { client_call(client, callback, user_data, call_out, |core| Ok(async move { to_json(&core.get_status().await?) })) }
+}
+
+/// `auth.getStatus`. Result `{"isAuthenticated","authType"?,"login"?,…}`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_client_get_auth_status(
+    client: *const CopilotClient,
+    callback: CopilotCallback,
+    user_data: *mut c_void,
+    call_out: *mut u64,
+) -> CopilotStatus {
+    unsafe {
+        client_call(client, callback, user_data, call_out, |core| Ok(async move { to_json(&core.get_auth_status().await?) }))
+    }
+}
+
+/// `models.list`. Result: an array of model objects.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_client_list_models(
+    client: *const CopilotClient,
+    callback: CopilotCallback,
+    user_data: *mut c_void,
+    call_out: *mut u64,
+) -> CopilotStatus {
+    unsafe { client_call(client, callback, user_data, call_out, |core| Ok(async move { to_json(&core.list_models().await?) })) }
+}
+
+fn list_filter(v: Value) -> Result<Option<SessionListFilter>, Failure> {
+    let m = match v {
+        Value::Null => return Ok(None),
+        Value::Object(m) => m,
+        other => return Err(Failure::kind(ErrorKind::InvalidConfig, format!("a session list filter must be an object, got {other}"))),
+    };
+    let mut f = SessionListFilter::default();
+    for (k, v) in m {
+        let key = copilot_core::camel_key(&k);
+        let s = match v {
+            Value::Null => continue,
+            Value::String(s) => s,
+            other => {
+                return Err(Failure::kind(ErrorKind::InvalidConfig, format!("session list filter `{key}` must be a string, got {other}")));
+            }
+        };
+        match key.as_str() {
+            "cwd" => f.cwd = Some(s),
+            "gitRoot" => f.git_root = Some(s),
+            "repository" => f.repository = Some(s),
+            "branch" => f.branch = Some(s),
+            _ => return Err(Failure::kind(ErrorKind::InvalidConfig, format!("unknown session list filter `{key}`"))),
+        }
+    }
+    Ok(Some(f))
+}
+
+/// `session.list` with an optional filter JSON (`cwd`, `gitRoot`, `repository`, `branch`; NULL
+/// = all). Result: `[{"sessionId","startTime","modifiedTime","createdAt","summary"?,…}]`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_client_list_sessions(
+    client: *const CopilotClient,
+    filter_json: *const c_char,
+    callback: CopilotCallback,
+    user_data: *mut c_void,
+    call_out: *mut u64,
+) -> CopilotStatus {
+    unsafe {
+        client_call(client, callback, user_data, call_out, |core| {
+            let filter = list_filter(opt_json(filter_json, "filter_json")?)?;
+            Ok(async move { to_json(&core.list_sessions(filter).await?) })
+        })
+    }
+}
+
+/// `session.delete`: removes a session from disk. Result `null`; `COPILOT_ERR_SESSION_NOT_FOUND`
+/// when it does not exist.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_client_delete_session(
+    client: *const CopilotClient,
+    session_id: *const c_char,
+    callback: CopilotCallback,
+    user_data: *mut c_void,
+    call_out: *mut u64,
+) -> CopilotStatus {
+    unsafe {
+        client_call(client, callback, user_data, call_out, |core| {
+            let id = arg_str(session_id, "session_id")?.to_owned();
+            Ok(async move {
+                core.delete_session(&id).await?;
+                Ok("null".to_owned())
+            })
+        })
+    }
+}
+
+/// `session.getLastId`. Result: the id as a JSON string, or `null`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_client_get_last_session_id(
+    client: *const CopilotClient,
+    callback: CopilotCallback,
+    user_data: *mut c_void,
+    call_out: *mut u64,
+) -> CopilotStatus {
+    unsafe {
+        client_call(client, callback, user_data, call_out, |core| Ok(async move { to_json(&core.get_last_session_id().await?) }))
+    }
+}
+
+/// `session.getForeground` (TUI+server mode). Result: the id as a JSON string, or `null`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_client_get_foreground_session_id(
+    client: *const CopilotClient,
+    callback: CopilotCallback,
+    user_data: *mut c_void,
+    call_out: *mut u64,
+) -> CopilotStatus {
+    unsafe {
+        client_call(client, callback, user_data, call_out, |core| {
+            Ok(async move { to_json(&core.get_foreground_session_id().await?) })
+        })
+    }
+}
+
+/// `session.setForeground` (TUI+server mode; an error otherwise). Result `null`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_client_set_foreground_session_id(
+    client: *const CopilotClient,
+    session_id: *const c_char,
+    callback: CopilotCallback,
+    user_data: *mut c_void,
+    call_out: *mut u64,
+) -> CopilotStatus {
+    unsafe {
+        client_call(client, callback, user_data, call_out, |core| {
+            let id = arg_str(session_id, "session_id")?.to_owned();
+            Ok(async move {
+                core.set_foreground_session_id(&id).await?;
+                Ok("null".to_owned())
+            })
+        })
+    }
+}
+
+/// Any server method by name, with params JSON (NULL = `{}`). Result: the method's result.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_client_rpc(
+    client: *const CopilotClient,
+    method: *const c_char,
+    params_json: *const c_char,
+    callback: CopilotCallback,
+    user_data: *mut c_void,
+    call_out: *mut u64,
+) -> CopilotStatus {
+    unsafe {
+        client_call(client, callback, user_data, call_out, |core| {
+            let method = arg_str(method, "method")?.to_owned();
+            let params = match opt_json(params_json, "params_json")? {
+                Value::Null => json!({}),
+                v => v,
+            };
+            Ok(async move { to_json(&core.rpc(&method, params).await?) })
+        })
+    }
+}
+
+/// Shared body of create and resume.
+#[allow(clippy::too_many_arguments)]
+unsafe fn open_session(
+    client: *const CopilotClient,
+    resume_id: Option<*const c_char>,
+    config_json: *const c_char,
+    on_event: CopilotEventCallback,
+    on_request: CopilotRequestCallback,
+    session_user_data: *mut c_void,
+    callback: CopilotCallback,
+    user_data: *mut c_void,
+    session_out: *mut *mut CopilotSession,
+    call_out: *mut u64,
+) -> CopilotStatus {
+    guard(|| {
+        if session_out.is_null() {
+            return Err(Failure::null("session_out"));
+        }
+        unsafe { *session_out = std::ptr::null_mut() };
+        let c = unsafe { client.as_ref() }.ok_or_else(|| Failure::null("client"))?;
+        let resume_id = match resume_id {
+            Some(p) => Some(unsafe { arg_str(p, "session_id") }?.to_owned()),
+            None => None,
+        };
+        let raw = unsafe { opt_json(config_json, "config_json") }?;
+        let config_given = !raw.is_null();
+        // The id is known before the server answers, so copilot_session_id works at once.
+        let id = match &resume_id {
+            Some(id) => id.clone(),
+            None => raw
+                .get("sessionId")
+                .or_else(|| raw.get("session_id"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        };
+        let state = SessionState::new(id.clone(), c.inner.clone(), on_event, on_request, UserData(session_user_data));
+        let mut cfg = state::session_config(raw, &state.ctx)?;
+        let core = c.inner.core.clone();
+        let opener: std::pin::Pin<Box<dyn Future<Output = copilot_core::Result<copilot_core::Session>> + Send>> = match resume_id {
+            None => {
+                cfg.session_id = Some(id);
+                Box::pin(async move { core.create_session(cfg).await })
+            }
+            Some(id) => {
+                let needs_cfg = config_given || cfg.on_event.is_some();
+                Box::pin(async move { core.resume_session(&id, needs_cfg.then_some(cfg)).await })
+            }
+        };
+        let handle = Box::into_raw(Box::new(CopilotSession { inner: state.clone() }));
+        let fut = state.clone().open(opener);
+        match unsafe { start(state.gates(), callback, user_data, call_out, fut) } {
+            Ok(()) => {
+                unsafe { *session_out = handle };
+                Ok(())
+            }
+            Err(e) => {
+                drop(unsafe { Box::from_raw(handle) });
+                Err(e)
+            }
+        }
+    })
+}
+
+/// Creates a session from config JSON (NULL = defaults): `sessionId`, `model`, `provider`,
+/// `tools`, `systemMessage`, `streaming`, … (the core's `SessionConfig::from_json`; other keys
+/// pass through to `session.create`), plus the ABI-only `"handlers"`: the handler kinds the
+/// request callback serves besides tools (`"permission"`, `"userInput"`, `"hook"`,
+/// `"systemMessageTransform"`, `"exitPlanMode"`, `"providerToken"`). `on_event` and
+/// `on_request` may be NULL; both get `session_user_data`. `*session_out` receives the handle
+/// at once (before the server answers; NULL if the call did not start). Result: the
+/// `session.create` result (`sessionId`, `workspacePath`, …).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_client_create_session(
+    client: *const CopilotClient,
+    config_json: *const c_char,
+    on_event: CopilotEventCallback,
+    on_request: CopilotRequestCallback,
+    session_user_data: *mut c_void,
+    callback: CopilotCallback,
+    user_data: *mut c_void,
+    session_out: *mut *mut CopilotSession,
+    call_out: *mut u64,
+) -> CopilotStatus {
+    unsafe {
+        open_session(client, None, config_json, on_event, on_request, session_user_data, callback, user_data, session_out, call_out)
+    }
+}
+
+/// Resumes a session by id; config JSON is optional (NULL: no provider, tools or handlers
+/// re-sent). Otherwise as `copilot_client_create_session`. Result: the `session.resume` result.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_client_resume_session(
+    client: *const CopilotClient,
+    session_id: *const c_char,
+    config_json: *const c_char,
+    on_event: CopilotEventCallback,
+    on_request: CopilotRequestCallback,
+    session_user_data: *mut c_void,
+    callback: CopilotCallback,
+    user_data: *mut c_void,
+    session_out: *mut *mut CopilotSession,
+    call_out: *mut u64,
+) -> CopilotStatus {
+    unsafe {
+        open_session(
+            client,
+            Some(session_id),
+            config_json,
+            on_event,
+            on_request,
+            session_user_data,
+            callback,
+            user_data,
+            session_out,
+            call_out,
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Session
+
+/// Frees a session handle (NULL is allowed). Pending calls of the session complete with
+/// `COPILOT_ERR_CANCELLED` before this returns, pending handler requests fail, and no callback
+/// of the session fires afterwards. A session still attached is detached in the background.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_session_free(session: *mut CopilotSession) {
+    if session.is_null() {
+        return;
+    }
+    let _ = guard(|| {
+        let s = unsafe { Box::from_raw(session) };
+        s.inner.close();
+        Ok(())
+    });
+}
+
+/// The session id (owned text; NULL on a NULL session).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_session_id(session: *const CopilotSession) -> *mut c_char {
+    guard_ptr(|| {
+        let s = unsafe { session.as_ref() }.ok_or_else(|| Failure::null("session"))?;
+        Ok(into_raw_string(s.inner.id.clone()))
+    })
+}
+
+/// `{"sessionId","workspacePath","info"}` where `info` is the create/resume result (`null`
+/// while not open). Owned JSON; NULL on a NULL session.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_session_info(session: *const CopilotSession) -> *mut c_char {
+    guard_ptr(|| {
+        let s = unsafe { session.as_ref() }.ok_or_else(|| Failure::null("session"))?;
+        Ok(into_raw_string(s.inner.info().to_string()))
+    })
+}
+
+fn message_options(text: &str) -> Result<MessageOptions, Failure> {
+    let v = rt::parse_json(text, "options_json")?;
+    Ok(MessageOptions::from_json(&v)?)
+}
+
+/// Queues a prompt. Options JSON: `{"prompt","attachments"?,"mode"?,"requestHeaders"?}` or a JSON
+/// string. Result `{"messageId"}`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_session_send(
+    session: *const CopilotSession,
+    options_json: *const c_char,
+    callback: CopilotCallback,
+    user_data: *mut c_void,
+    call_out: *mut u64,
+) -> CopilotStatus {
+    unsafe {
+        session_call(session, callback, user_data, call_out, |s, _| {
+            let opts = message_options(arg_str(options_json, "options_json")?)?;
+            Ok(async move {
+                let id = s.send(opts).await?;
+                Ok(json!({"messageId": id}).to_string())
+            })
+        })
+    }
+}
+
+/// Sends a prompt and waits for `session.idle`. Options as `copilot_session_send`, plus
+/// `timeout` (seconds, default 60) and `abortOnTimeout`. Result: the turn's last
+/// `assistant.message` event, or `null`. Fails with `COPILOT_ERR_SESSION_ERROR` when the turn
+/// fails, `COPILOT_ERR_TIMEOUT` after the timeout. The completion is queued after the turn's
+/// events reached the event callback.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_session_send_and_wait(
+    session: *const CopilotSession,
+    options_json: *const c_char,
+    callback: CopilotCallback,
+    user_data: *mut c_void,
+    call_out: *mut u64,
+) -> CopilotStatus {
+    unsafe {
+        session_call(session, callback, user_data, call_out, |s, state| {
+            let opts = message_options(arg_str(options_json, "options_json")?)?;
+            let ctx = state.ctx.clone();
+            Ok(async move {
+                let waiter = ctx.flush_waiter();
+                let mut seen = waiter.as_ref().map(|_| s.subscribe());
+                let r = s.send_and_wait(opts).await;
+                if let (Some(w), Some(stream)) = (waiter, seen.as_mut()) {
+                    let mut last = None;
+                    while let Some(ev) = stream.try_recv() {
+                        last = Some(ev);
+                    }
+                    if let Some(ev) = last.filter(|e| !e.id.is_empty()) {
+                        w.wait_for(&ev.id).await;
+                    }
+                }
+                to_json(&r?)
+            })
+        })
+    }
+}
+
+/// Aborts the running turn (fine when idle). Result `null`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_session_abort(
+    session: *const CopilotSession,
+    callback: CopilotCallback,
+    user_data: *mut c_void,
+    call_out: *mut u64,
+) -> CopilotStatus {
+    unsafe {
+        session_call(session, callback, user_data, call_out, |s, _| {
+            Ok(async move {
+                s.abort().await?;
+                Ok("null".to_owned())
+            })
+        })
+    }
+}
+
+/// The persisted events of the session. Result: an array of events.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_session_get_messages(
+    session: *const CopilotSession,
+    callback: CopilotCallback,
+    user_data: *mut c_void,
+    call_out: *mut u64,
+) -> CopilotStatus {
+    unsafe { session_call(session, callback, user_data, call_out, |s, _| Ok(async move { to_json(&s.get_messages().await?) })) }
+}
+
+/// Switches the model (`reasoning_effort` may be NULL). Result: the server's result.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_session_set_model(
+    session: *const CopilotSession,
+    model: *const c_char,
+    reasoning_effort: *const c_char,
+    callback: CopilotCallback,
+    user_data: *mut c_void,
+    call_out: *mut u64,
+) -> CopilotStatus {
+    unsafe {
+        session_call(session, callback, user_data, call_out, |s, _| {
+            let model = arg_str(model, "model")?.to_owned();
+            let effort = opt_str(reasoning_effort, "reasoning_effort")?.map(str::to_owned);
+            Ok(async move { to_json(&s.set_model(&model, effort.as_deref()).await?) })
+        })
+    }
+}
+
+/// Any session-scoped method; params JSON is an object or NULL (`sessionId` is added). Result:
+/// the method's result.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_session_rpc(
+    session: *const CopilotSession,
+    method: *const c_char,
+    params_json: *const c_char,
+    callback: CopilotCallback,
+    user_data: *mut c_void,
+    call_out: *mut u64,
+) -> CopilotStatus {
+    unsafe {
+        session_call(session, callback, user_data, call_out, |s, _| {
+            let method = arg_str(method, "method")?.to_owned();
+            let params = opt_json(params_json, "params_json")?;
+            if !(params.is_null() || params.is_object()) {
+                return Err(Failure::abi(COPILOT_ERR_INVALID_ARGUMENT, "session rpc params must be a JSON object or NULL"));
+            }
+            Ok(async move { to_json(&s.rpc(&method, params).await?) })
+        })
+    }
+}
+
+/// Detaches this client from the session (`session.destroy`; the session stays on disk and can
+/// be resumed). Idempotent. Result `null`. The handle still needs `copilot_session_free`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_session_disconnect(
+    session: *const CopilotSession,
+    callback: CopilotCallback,
+    user_data: *mut c_void,
+    call_out: *mut u64,
+) -> CopilotStatus {
+    unsafe {
+        session_call(session, callback, user_data, call_out, |s, _| {
+            Ok(async move {
+                s.disconnect().await?;
+                Ok("null".to_owned())
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn core_numbers_match_the_constants() {
+        let pairs = [
+            (ErrorKind::TransportClosed, COPILOT_ERR_TRANSPORT_CLOSED),
+            (ErrorKind::Connect, COPILOT_ERR_CONNECT),
+            (ErrorKind::CliNotFound, COPILOT_ERR_CLI_NOT_FOUND),
+            (ErrorKind::Timeout, COPILOT_ERR_TIMEOUT),
+            (ErrorKind::Cancelled, COPILOT_ERR_CANCELLED),
+            (ErrorKind::FrameHeader, COPILOT_ERR_FRAME_HEADER),
+            (ErrorKind::FrameLength, COPILOT_ERR_FRAME_LENGTH),
+            (ErrorKind::MessageTooLarge, COPILOT_ERR_MESSAGE_TOO_LARGE),
+            (ErrorKind::InvalidJson, COPILOT_ERR_INVALID_JSON),
+            (ErrorKind::Protocol, COPILOT_ERR_PROTOCOL),
+            (ErrorKind::VersionMismatch, COPILOT_ERR_VERSION_MISMATCH),
+            (ErrorKind::Rpc, COPILOT_ERR_RPC),
+            (ErrorKind::Authentication, COPILOT_ERR_AUTHENTICATION),
+            (ErrorKind::SessionNotFound, COPILOT_ERR_SESSION_NOT_FOUND),
+            (ErrorKind::SessionError, COPILOT_ERR_SESSION_ERROR),
+            (ErrorKind::InvalidConfig, COPILOT_ERR_INVALID_CONFIG),
+            (ErrorKind::HandlerFailed, COPILOT_ERR_HANDLER_FAILED),
+            (ErrorKind::NotConnected, COPILOT_ERR_NOT_CONNECTED),
+            (ErrorKind::Io, COPILOT_ERR_IO),
+            (ErrorKind::Internal, COPILOT_ERR_INTERNAL),
+        ];
+        assert_eq!(pairs.len(), ErrorKind::ALL.len(), "a core kind has no C constant");
+        for (k, n) in pairs {
+            assert_eq!(k.number() as i32, n, "{k:?}");
+            assert_eq!(error_name(n), k.code());
+            assert!(n < 100, "core numbers stay below the ABI range");
+        }
+        assert_eq!(error_name(COPILOT_ERR_PANIC), "panic");
+        assert_eq!(error_name(9999), "unknown");
+    }
+}

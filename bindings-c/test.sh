@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Tests of the C ABI (libcopilot) and the SDKs over it, against the real Copilot CLI:
+#   1. builds libcopilot (release, only -p copilot-c), which regenerates include/copilot.h,
+#      and fails when the header differs from the committed one;
+#   2. builds tests/test_copilot.c with gcc and runs it, then runs it again under valgrind;
+#   3. go vet + go test -race for the Go SDK (bindings-c/go) and the Go sample (examples/go);
+#   4. bindings-c/dotnet/test.sh when it exists.
+# Installs valgrind and Go (Debian) when they are missing. Uses COPILOT_CLI_PATH and
+# FAKE_MODEL_BIN when set (the root test.sh exports both), and sets them up otherwise.
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+cd "$ROOT"
+
+say() { echo "== bindings-c: $*"; }
+apt_install() {
+  export DEBIAN_FRONTEND=noninteractive
+  if [ ! -f /tmp/.copilot-c-apt-updated ]; then apt-get update -qq && touch /tmp/.copilot-c-apt-updated; fi
+  apt-get install -y -qq "$@" >/dev/null
+}
+
+if [ -z "${COPILOT_CLI_PATH:-}" ]; then COPILOT_CLI_PATH="$(tests/install-cli.sh)"; fi
+export COPILOT_CLI_PATH
+if [ -z "${FAKE_MODEL_BIN:-}" ]; then
+  cargo build -q -p fake-model
+  FAKE_MODEL_BIN="$ROOT/target/debug/fake-model"
+fi
+export FAKE_MODEL_BIN
+
+say "building libcopilot (release)"
+cargo build --release -p copilot-c
+LIB="$ROOT/target/release"
+ls -l "$LIB/libcopilot.so" "$LIB/libcopilot.a" | sed 's/^/   /'
+
+say "checking that the regenerated header matches the committed one"
+HEADER=bindings-c/include/copilot.h
+if git -C "$ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  git -C "$ROOT" ls-files --error-unmatch "$HEADER" >/dev/null 2>&1 || { echo "$HEADER is not committed" >&2; exit 1; }
+  if ! git -C "$ROOT" diff --exit-code HEAD -- "$HEADER"; then
+    echo "$HEADER differs from the committed header: commit the regenerated one" >&2
+    exit 1
+  fi
+else
+  echo "   (not a git checkout: header drift cannot be checked)"
+fi
+
+say "C tests against the real CLI"
+OUT="$ROOT/target/copilot-c-tests"
+mkdir -p "$OUT"
+gcc -std=gnu11 -Wall -Wextra -Werror -g -I bindings-c/include bindings-c/tests/test_copilot.c \
+  -L "$LIB" -lcopilot -Wl,-rpath,"$LIB" -lpthread -o "$OUT/test_copilot"
+timeout 600 "$OUT/test_copilot"
+# The static library links too.
+gcc -std=gnu11 -Wall -Werror -I bindings-c/include bindings-c/tests/test_copilot.c \
+  "$LIB/libcopilot.a" -lpthread -ldl -lm -o "$OUT/test_copilot_static"
+timeout 600 "$OUT/test_copilot_static" | tail -n 1 | sed 's/^/   static: /'
+
+say "C tests under valgrind (memcheck)"
+command -v valgrind >/dev/null || apt_install valgrind
+timeout 1200 valgrind -q --leak-check=full --show-leak-kinds=definite,indirect,possible \
+  --errors-for-leak-kinds=definite,indirect,possible --suppressions=bindings-c/tests/valgrind.supp \
+  --error-exitcode=99 --num-callers=40 "$OUT/test_copilot" 2>"$OUT/valgrind.log" || {
+  rc=$?; cat "$OUT/valgrind.log" >&2; echo "valgrind run failed (rc $rc)" >&2; exit 1; }
+if [ -s "$OUT/valgrind.log" ]; then cat "$OUT/valgrind.log" >&2; echo "valgrind reported errors" >&2; exit 1; fi
+echo "   valgrind: no errors, no leaks"
+
+say "Go SDK"
+if ! command -v go >/dev/null; then
+  if [ ! -f /etc/apt/sources.list.d/backports.sources ]; then
+    printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+      >/etc/apt/sources.list.d/backports.sources
+    rm -f /tmp/.copilot-c-apt-updated
+  fi
+  apt_install -t bookworm-backports golang-go
+fi
+export GOTOOLCHAIN=local CGO_ENABLED=1
+go version
+(cd bindings-c/go && go vet ./... && timeout 900 go test -race -count=1 -timeout 600s ./...)
+(cd examples/go && go vet ./... && timeout 600 go test -count=1 -timeout 300s ./...)
+
+if [ -x bindings-c/dotnet/test.sh ]; then
+  say ".NET SDK"
+  bindings-c/dotnet/test.sh
+fi
+say "all passed"

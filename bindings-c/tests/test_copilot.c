@@ -1,0 +1,1247 @@
+/*
+ * C test of libcopilot against the real Copilot CLI, with tests/fake-model as the BYOK model.
+ * Environment: COPILOT_CLI_PATH (the CLI), FAKE_MODEL_BIN (the fake model server).
+ * Prints "N passed, M failed" and exits non-zero on any failure. Every wait has a deadline that
+ * only detects hangs; no assertion depends on timing.
+ */
+#define _GNU_SOURCE
+#include "copilot.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------------------------------ */
+/* Test bookkeeping */
+
+static int g_failures_in_test;
+static const char *g_test;
+
+#define CHECK(cond, ...)                                                                      \
+    do {                                                                                      \
+        if (!(cond)) {                                                                        \
+            fprintf(stderr, "FAIL %s:%d [%s] %s: ", __FILE__, __LINE__, g_test, #cond);      \
+            fprintf(stderr, __VA_ARGS__);                                                     \
+            fprintf(stderr, "\n");                                                            \
+            g_failures_in_test++;                                                             \
+        }                                                                                     \
+    } while (0)
+
+#define REQUIRE(cond, ...)                                                                    \
+    do {                                                                                      \
+        if (!(cond)) {                                                                        \
+            CHECK(cond, __VA_ARGS__);                                                         \
+            return;                                                                           \
+        }                                                                                     \
+    } while (0)
+
+#define HANG_SECONDS 180
+
+static char *xstrdup(const char *s) {
+    char *d = strdup(s ? s : "");
+    if (!d) abort();
+    return d;
+}
+
+static char *fmt(const char *f, ...) {
+    va_list ap;
+    va_start(ap, f);
+    char *out = NULL;
+    if (vasprintf(&out, f, ap) < 0) abort();
+    va_end(ap);
+    return out;
+}
+
+/* Appends a JSON string literal of s to a malloc'd buffer. */
+static char *json_str(const char *s) {
+    size_t n = strlen(s);
+    char *out = malloc(n * 6 + 3), *p = out;
+    if (!out) abort();
+    *p++ = '"';
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') { *p++ = '\\'; *p++ = (char)c; }
+        else if (c < 0x20) { p += sprintf(p, "\\u%04x", c); }
+        else *p++ = (char)c;
+    }
+    *p++ = '"';
+    *p = 0;
+    return out;
+}
+
+static void deadline_in(struct timespec *ts, int seconds) {
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_sec += seconds;
+}
+
+static char *last_error_message(void) {
+    char *m = copilot_last_error_message();
+    char *copy = xstrdup(m);
+    copilot_string_free(m);
+    return copy;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Completion waiter: one per asynchronous call */
+
+typedef struct {
+    pthread_mutex_t m;
+    pthread_cond_t c;
+    int calls; /* how many times the callback ran: must end at exactly 1 */
+    CopilotStatus status;
+    char *json;
+    void (*then)(void *arg, CopilotStatus status); /* optional extra work inside the callback */
+    void *then_arg;
+} Waiter;
+
+static void waiter_init(Waiter *w) {
+    memset(w, 0, sizeof *w);
+    pthread_mutex_init(&w->m, NULL);
+    pthread_cond_init(&w->c, NULL);
+}
+
+static void waiter_destroy(Waiter *w) {
+    free(w->json);
+    pthread_mutex_destroy(&w->m);
+    pthread_cond_destroy(&w->c);
+}
+
+static void on_done(void *ud, CopilotStatus status, const char *json) {
+    Waiter *w = ud;
+    if (w->then) w->then(w->then_arg, status);
+    pthread_mutex_lock(&w->m);
+    w->calls++;
+    w->status = status;
+    free(w->json);
+    w->json = xstrdup(json);
+    pthread_cond_broadcast(&w->c);
+    pthread_mutex_unlock(&w->m);
+}
+
+/* Waits for the completion; returns 0 on a hang. */
+static int waiter_wait(Waiter *w) {
+    struct timespec ts;
+    deadline_in(&ts, HANG_SECONDS);
+    pthread_mutex_lock(&w->m);
+    int rc = 0;
+    while (w->calls == 0 && rc != ETIMEDOUT) rc = pthread_cond_timedwait(&w->c, &w->m, &ts);
+    int ok = w->calls > 0;
+    pthread_mutex_unlock(&w->m);
+    return ok;
+}
+
+/* Runs an async call to completion; the result lands in *w. Returns the immediate status. */
+#define RUN(w, call)                                                                          \
+    ({                                                                                        \
+        waiter_init(w);                                                                       \
+        CopilotStatus st__ = (call);                                                          \
+        if (st__ == COPILOT_OK && !waiter_wait(w)) {                                          \
+            fprintf(stderr, "HANG waiting for %s\n", #call);                                  \
+            exit(3);                                                                          \
+        }                                                                                     \
+        st__;                                                                                 \
+    })
+
+/* ------------------------------------------------------------------------------------------ */
+/* Session event log and request handlers */
+
+#define MAX_EVENTS 4096
+
+typedef struct {
+    /* handler behaviour */
+    const char *tool_reply;   /* JSON answer for tools */
+    const char *tool_fail;    /* fail tools with this message */
+    int tool_async;           /* answer tools from another thread */
+    const char *permission;   /* JSON answer for permission requests */
+    const char *user_input;   /* JSON answer for user input */
+    int free_in_callback;     /* not a handler: see test_free_inside_callback */
+    /* what was seen */
+    pthread_mutex_t m;
+    pthread_cond_t c;
+    char *types[MAX_EVENTS];
+    char *events[MAX_EVENTS];
+    int n;
+    char requests[64][32]; /* kinds of handler requests, in order */
+    int n_requests;
+    char hooks[64][48];
+    int n_hooks;
+    char questions[8][128];
+    int n_questions;
+    uint64_t last_request_id;
+    int tool_payload_ok;
+} Session;
+
+static void session_init(Session *s) {
+    memset(s, 0, sizeof *s);
+    pthread_mutex_init(&s->m, NULL);
+    pthread_cond_init(&s->c, NULL);
+}
+
+static void session_destroy(Session *s) {
+    for (int i = 0; i < s->n; i++) {
+        free(s->types[i]);
+        free(s->events[i]);
+    }
+    pthread_mutex_destroy(&s->m);
+    pthread_cond_destroy(&s->c);
+}
+
+/* Copies "type" out of an event JSON (the envelope's "type" precedes "data"). */
+static char *event_type(const char *json) {
+    const char *p = strstr(json, "\"type\":\"");
+    if (!p) return xstrdup("?");
+    p += 8;
+    const char *e = strchr(p, '"');
+    return strndup(p, e ? (size_t)(e - p) : strlen(p));
+}
+
+static void on_event(void *ud, const char *json) {
+    Session *s = ud;
+    pthread_mutex_lock(&s->m);
+    if (s->n < MAX_EVENTS) {
+        s->types[s->n] = event_type(json);
+        s->events[s->n] = xstrdup(json);
+        s->n++;
+    }
+    pthread_cond_broadcast(&s->c);
+    pthread_mutex_unlock(&s->m);
+}
+
+/* Index of the first event of this type at or after `from`, waiting for it; -1 on a hang. */
+static int wait_event(Session *s, const char *type, int from) {
+    struct timespec ts;
+    deadline_in(&ts, HANG_SECONDS);
+    pthread_mutex_lock(&s->m);
+    int found = -1;
+    for (;;) {
+        for (int i = from; i < s->n && found < 0; i++)
+            if (strcmp(s->types[i], type) == 0) found = i;
+        if (found >= 0) break;
+        if (pthread_cond_timedwait(&s->c, &s->m, &ts) == ETIMEDOUT) break;
+    }
+    pthread_mutex_unlock(&s->m);
+    return found;
+}
+
+static int event_count(Session *s) {
+    pthread_mutex_lock(&s->m);
+    int n = s->n;
+    pthread_mutex_unlock(&s->m);
+    return n;
+}
+
+/* True when the types appear in this order (a subsequence) in events [from, n). */
+static int has_sequence(Session *s, int from, const char **types, int k) {
+    pthread_mutex_lock(&s->m);
+    int j = 0;
+    for (int i = from; i < s->n && j < k; i++)
+        if (strcmp(s->types[i], types[j]) == 0) j++;
+    pthread_mutex_unlock(&s->m);
+    return j == k;
+}
+
+static int has_type(Session *s, int from, const char *type) {
+    return has_sequence(s, from, &type, 1);
+}
+
+typedef struct {
+    uint64_t id;
+    const char *message;
+} LateAnswer;
+
+static void *answer_later(void *arg) {
+    LateAnswer *a = arg;
+    usleep(50 * 1000);
+    copilot_request_fail(a->id, a->message);
+    /* A second answer is refused. */
+    CopilotStatus again = copilot_request_fail(a->id, "twice");
+    free(a);
+    return (void *)(intptr_t)again;
+}
+
+static pthread_t g_late_thread;
+static int g_late_started;
+
+/* Copies `"key":"value"` out of a JSON text (first match). */
+static void copy_field(const char *json, const char *key, char *out, size_t cap) {
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":\"", key);
+    const char *p = strstr(json, pat);
+    out[0] = 0;
+    if (!p) return;
+    p += strlen(pat);
+    size_t i = 0;
+    while (*p && *p != '"' && i + 1 < cap) out[i++] = *p++;
+    out[i] = 0;
+}
+
+static void on_request(void *ud, uint64_t id, const char *kind, const char *payload) {
+    Session *s = ud;
+    pthread_mutex_lock(&s->m);
+    if (s->n_requests < 64) snprintf(s->requests[s->n_requests++], 32, "%s", kind);
+    s->last_request_id = id;
+    pthread_mutex_unlock(&s->m);
+    CopilotStatus st = COPILOT_OK;
+    if (strcmp(kind, "tool") == 0) {
+        s->tool_payload_ok = strstr(payload, "\"toolName\":\"get_weather\"") && strstr(payload, "\"arguments\":{") &&
+                             strstr(payload, "\"toolCallId\":\"");
+        if (s->tool_async) {
+            LateAnswer *a = malloc(sizeof *a);
+            a->id = id;
+            a->message = s->tool_fail;
+            pthread_create(&g_late_thread, NULL, answer_later, a);
+            g_late_started = 1;
+            return;
+        }
+        st = s->tool_fail ? copilot_request_fail(id, s->tool_fail) : copilot_request_reply(id, s->tool_reply);
+    } else if (strcmp(kind, "permission") == 0) {
+        if (!s->permission) return; /* left pending on purpose (see test_free_answers_pending_requests) */
+        st = copilot_request_reply(id, s->permission);
+    } else if (strcmp(kind, "userInput") == 0) {
+        pthread_mutex_lock(&s->m);
+        if (s->n_questions < 8) copy_field(payload, "question", s->questions[s->n_questions++], 128);
+        pthread_mutex_unlock(&s->m);
+        st = copilot_request_reply(id, s->user_input);
+    } else if (strcmp(kind, "hook") == 0) {
+        pthread_mutex_lock(&s->m);
+        if (s->n_hooks < 64) copy_field(payload, "hookType", s->hooks[s->n_hooks++], 48);
+        pthread_mutex_unlock(&s->m);
+        st = copilot_request_reply(id, "null");
+    } else {
+        st = copilot_request_fail(id, "unexpected request kind");
+    }
+    if (st != COPILOT_OK) fprintf(stderr, "reply to %s failed: %d\n", kind, st);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Environment: the fake model, the shared CLI */
+
+static pid_t g_model_pid;
+static int g_model_stdin = -1;
+static char g_model_url[256];
+static char g_home[256], g_work[256];
+static const char *g_cli;
+static int g_port;
+static CopilotClient *g_owner;
+static const char *TOKEN = "c-abi-test-token";
+
+static void start_fake_model(void) {
+    const char *bin = getenv("FAKE_MODEL_BIN");
+    if (!bin || !*bin) {
+        fprintf(stderr, "FAKE_MODEL_BIN is not set\n");
+        exit(2);
+    }
+    int in[2], out[2];
+    if (pipe(in) || pipe(out)) abort();
+    g_model_pid = fork();
+    if (g_model_pid == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        close(in[1]);
+        close(out[0]);
+        execl(bin, bin, (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    g_model_stdin = in[1]; /* kept open: the model serves until its stdin closes */
+    char line[512];
+    size_t n = 0;
+    char c;
+    while (n + 1 < sizeof line && read(out[0], &c, 1) == 1 && c != '\n') line[n++] = c;
+    line[n] = 0;
+    close(out[0]);
+    const char *p = strstr(line, "http://");
+    if (!p) {
+        fprintf(stderr, "fake model said: %s\n", line);
+        exit(2);
+    }
+    snprintf(g_model_url, sizeof g_model_url, "%s", p);
+}
+
+static void stop_fake_model(void) {
+    close(g_model_stdin);
+    int status;
+    waitpid(g_model_pid, &status, 0);
+}
+
+/* Options for a CLI this test spawns: isolated HOME and working directory. */
+static char *own_cli_options(int tcp) {
+    char *cli = json_str(g_cli), *home = json_str(g_home), *work = json_str(g_work);
+    char *path = json_str(getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
+    char *o = fmt("{\"useStdio\":%s,%s\"cliPath\":%s,\"env\":{\"HOME\":%s,\"PATH\":%s},\"cwd\":%s,"
+                  "\"connectionToken\":\"%s\",\"useLoggedInUser\":false}",
+                  tcp ? "false" : "true", tcp ? "\"port\":0," : "", cli, home, path, work, TOKEN);
+    free(cli);
+    free(home);
+    free(work);
+    free(path);
+    return o;
+}
+
+static CopilotClient *connect_shared(void) {
+    char *o = fmt("{\"cliUrl\":\"127.0.0.1:%d\",\"connectionToken\":\"%s\"}", g_port, TOKEN);
+    CopilotClient *c = NULL;
+    CopilotStatus st = copilot_client_new(o, NULL, NULL, &c);
+    free(o);
+    if (st != COPILOT_OK) {
+        fprintf(stderr, "client_new failed: %d\n", st);
+        exit(2);
+    }
+    Waiter w;
+    st = RUN(&w, copilot_client_start(c, on_done, &w, NULL));
+    if (st != COPILOT_OK || w.status != COPILOT_OK) {
+        fprintf(stderr, "connect failed: %d %s\n", w.status, w.json);
+        exit(2);
+    }
+    waiter_destroy(&w);
+    return c;
+}
+
+/* A session config with the fake model as provider, plus extra members (may be ""). */
+static char *session_config(const char *extra) {
+    return fmt("{\"model\":\"gpt-4.1\",\"provider\":{\"type\":\"openai\",\"baseUrl\":\"%s\",\"apiKey\":\"x\"}%s%s}",
+               g_model_url, *extra ? "," : "", extra);
+}
+
+static CopilotSession *create_session(CopilotClient *c, const char *extra, Session *log) {
+    char *cfg = session_config(extra);
+    CopilotSession *s = NULL;
+    Waiter w;
+    CopilotStatus st =
+        RUN(&w, copilot_client_create_session(c, cfg, on_event, on_request, log, on_done, &w, &s, NULL));
+    free(cfg);
+    if (st != COPILOT_OK || w.status != COPILOT_OK) {
+        fprintf(stderr, "[%s] create_session failed: %d/%d %s\n", g_test, st, w.status, w.json ? w.json : "");
+        waiter_destroy(&w);
+        copilot_session_free(s);
+        return NULL;
+    }
+    waiter_destroy(&w);
+    return s;
+}
+
+/* send_and_wait; returns the completion status and copies the JSON to *json (caller frees). */
+static CopilotStatus ask(CopilotSession *s, const char *options, char **json) {
+    Waiter w;
+    CopilotStatus st = RUN(&w, copilot_session_send_and_wait(s, options, on_done, &w, NULL));
+    if (st != COPILOT_OK) {
+        *json = last_error_message();
+        return st;
+    }
+    CopilotStatus done = w.status;
+    *json = xstrdup(w.json);
+    if (w.calls != 1) done = -1;
+    waiter_destroy(&w);
+    return done;
+}
+
+static char *prompt(const char *p) {
+    char *q = json_str(p);
+    char *o = fmt("{\"prompt\":%s,\"timeout\":120}", q);
+    free(q);
+    return o;
+}
+
+/* send_and_wait with a plain prompt. */
+static CopilotStatus say(CopilotSession *s, const char *p, char **json) {
+    char *o = prompt(p);
+    CopilotStatus st = ask(s, o, json);
+    free(o);
+    return st;
+}
+
+static CopilotStatus simple_call(CopilotStatus (*f)(const CopilotClient *, CopilotCallback, void *, uint64_t *),
+                                 const CopilotClient *c, char **json) {
+    Waiter w;
+    CopilotStatus st = RUN(&w, f(c, on_done, &w, NULL));
+    if (st != COPILOT_OK) {
+        *json = last_error_message();
+        return st;
+    }
+    *json = xstrdup(w.json);
+    st = w.status;
+    waiter_destroy(&w);
+    return st;
+}
+
+static void free_and_stop(CopilotClient *c) {
+    Waiter w;
+    RUN(&w, copilot_client_stop(c, on_done, &w, NULL));
+    waiter_destroy(&w);
+    copilot_client_free(c);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Tests */
+
+static void test_version_errors_and_guards(void) {
+    CHECK(strlen(copilot_version()) > 0, "empty version");
+    CHECK(copilot_abi_version() == COPILOT_ABI_VERSION, "abi %u", copilot_abi_version());
+    CHECK(strcmp(copilot_error_name(COPILOT_OK), "ok") == 0, "ok name");
+    CHECK(strcmp(copilot_error_name(COPILOT_ERR_TIMEOUT), "timeout") == 0, "timeout name");
+    CHECK(strcmp(copilot_error_name(COPILOT_ERR_RPC), "rpc_error") == 0, "rpc name");
+    CHECK(strcmp(copilot_error_name(COPILOT_ERR_INTERNAL), "internal") == 0, "internal name");
+    CHECK(strcmp(copilot_error_name(COPILOT_ERR_NULL_POINTER), "null_pointer") == 0, "null name");
+    CHECK(strcmp(copilot_error_name(COPILOT_ERR_IN_CALLBACK), "in_callback") == 0, "in_callback name");
+    CHECK(strcmp(copilot_error_name(4242), "unknown") == 0, "unknown name");
+    CHECK(copilot_error_name(COPILOT_ERR_TIMEOUT) == copilot_error_name(COPILOT_ERR_TIMEOUT), "static name");
+
+    CopilotClient *c = (CopilotClient *)0x1;
+    CHECK(copilot_client_new(NULL, NULL, NULL, NULL) == COPILOT_ERR_NULL_POINTER, "NULL out");
+    CHECK(copilot_client_new("{\"cliUrl\":\"\xff\"}", NULL, NULL, &c) == COPILOT_ERR_INVALID_UTF8, "bad utf8");
+    CHECK(c == NULL, "out reset on failure");
+    CHECK(copilot_client_new("{not json", NULL, NULL, &c) == COPILOT_ERR_INVALID_ARGUMENT, "bad json");
+    CHECK(copilot_client_new("{\"colour\":\"red\"}", NULL, NULL, &c) == COPILOT_ERR_INVALID_CONFIG, "bad option");
+    char *msg = copilot_last_error_message();
+    char *js = copilot_last_error_json();
+    CHECK(msg && strstr(msg, "colour"), "message: %s", msg);
+    CHECK(js && strstr(js, "\"code\":\"invalid_config\"") && strstr(js, "\"status\":16"), "json: %s", js);
+    copilot_string_free(msg);
+    copilot_string_free(js);
+    copilot_string_free(NULL);
+    CHECK(copilot_client_start(NULL, on_done, NULL, NULL) == COPILOT_ERR_NULL_POINTER, "NULL client");
+    CHECK(copilot_session_send(NULL, "\"x\"", on_done, NULL, NULL) == COPILOT_ERR_NULL_POINTER, "NULL session");
+    CHECK(copilot_client_info(NULL) == NULL, "info of NULL");
+    CHECK(copilot_session_id(NULL) == NULL, "id of NULL");
+    CHECK(copilot_cancel(987654321) == COPILOT_ERR_UNKNOWN_ID, "cancel unknown");
+    CHECK(copilot_request_reply(987654321, "null") == COPILOT_ERR_UNKNOWN_ID, "reply unknown");
+    CHECK(copilot_request_reply(1, "{oops") == COPILOT_ERR_INVALID_ARGUMENT, "reply bad json");
+    CHECK(copilot_request_fail(987654321, "x") == COPILOT_ERR_UNKNOWN_ID, "fail unknown");
+    copilot_client_free(NULL);
+    copilot_session_free(NULL);
+
+    /* A client that is never started: calls fail through the callback, typed. */
+    CopilotClient *idle = NULL;
+    CHECK(copilot_client_new("{\"cliUrl\":\"127.0.0.1:1\"}", NULL, NULL, &idle) == COPILOT_OK, "new");
+    char *json = NULL;
+    CHECK(simple_call(copilot_client_get_status, idle, &json) == COPILOT_ERR_NOT_CONNECTED, "%s", json);
+    CHECK(strstr(json, "\"code\":\"not_connected\""), "%s", json);
+    free(json);
+    CHECK(simple_call(copilot_client_start, idle, &json) == COPILOT_ERR_CONNECT, "%s", json);
+    CHECK(strstr(json, "\"transportFailure\":"), "%s", json);
+    free(json);
+    copilot_client_free(idle);
+}
+
+static void test_owner_spawns_tcp_cli(void) {
+    char *o = own_cli_options(1);
+    CopilotStatus st = copilot_client_new(o, NULL, NULL, &g_owner);
+    free(o);
+    REQUIRE(st == COPILOT_OK, "new owner: %d", st);
+    char *json = NULL;
+    st = simple_call(copilot_client_start, g_owner, &json);
+    REQUIRE(st == COPILOT_OK, "start owner: %d %s", st, json);
+    free(json);
+    char *info = copilot_client_info(g_owner);
+    CHECK(strstr(info, "\"running\":true"), "%s", info);
+    CHECK(strstr(info, "\"protocolVersion\":3"), "%s", info);
+    CHECK(strstr(info, "\"serverVersion\":\"1.0.102\""), "%s", info);
+    const char *p = strstr(info, "\"port\":");
+    REQUIRE(p, "%s", info);
+    g_port = atoi(p + 7);
+    CHECK(g_port > 0, "%s", info);
+    CHECK(strstr(info, "\"cliPid\":") && !strstr(info, "\"cliPid\":null"), "%s", info);
+    copilot_string_free(info);
+}
+
+static void test_connection_token(void) {
+    const char *tokens[] = {NULL, "wrong-token"};
+    for (int i = 0; i < 2; i++) {
+        char *o = tokens[i] ? fmt("{\"cliUrl\":\"http://127.0.0.1:%d\",\"connectionToken\":\"%s\"}", g_port, tokens[i])
+                            : fmt("{\"cliUrl\":\"http://127.0.0.1:%d\"}", g_port);
+        CopilotClient *c = NULL;
+        CHECK(copilot_client_new(o, NULL, NULL, &c) == COPILOT_OK, "new");
+        free(o);
+        char *json = NULL;
+        CopilotStatus st = simple_call(copilot_client_start, c, &json);
+        CHECK(st == COPILOT_ERR_AUTHENTICATION, "token %s: %d %s", tokens[i] ? tokens[i] : "(none)", st, json);
+        CHECK(strstr(json, "\"rpc\":{\"code\":-3200"), "%s", json);
+        free(json);
+        copilot_client_free(c);
+    }
+    CopilotClient *ok = connect_shared();
+    char *json = NULL;
+    CHECK(simple_call(copilot_client_get_status, ok, &json) == COPILOT_OK, "%s", json);
+    free(json);
+    free_and_stop(ok);
+}
+
+static CopilotStatus ping(const CopilotClient *c, const char *m, char **json) {
+    Waiter w;
+    CopilotStatus st = RUN(&w, copilot_client_ping(c, m, on_done, &w, NULL));
+    if (st != COPILOT_OK) return st;
+    *json = xstrdup(w.json);
+    st = w.status;
+    waiter_destroy(&w);
+    return st;
+}
+
+static CopilotStatus client_rpc(const CopilotClient *c, const char *method, const char *params, char **json) {
+    Waiter w;
+    CopilotStatus st = RUN(&w, copilot_client_rpc(c, method, params, on_done, &w, NULL));
+    if (st != COPILOT_OK) {
+        *json = last_error_message();
+        return st;
+    }
+    *json = xstrdup(w.json);
+    st = w.status;
+    waiter_destroy(&w);
+    return st;
+}
+
+static void test_client_methods(void) {
+    CopilotClient *c = connect_shared();
+    char *json = NULL;
+    CHECK(ping(c, "x", &json) == COPILOT_OK && strstr(json, "\"message\":\"pong: x\""), "%s", json);
+    free(json);
+    CHECK(ping(c, NULL, &json) == COPILOT_OK && strstr(json, "\"protocolVersion\":3"), "%s", json);
+    free(json);
+    CHECK(simple_call(copilot_client_get_status, c, &json) == COPILOT_OK && strstr(json, "\"version\":\"1.0.102\""),
+          "%s", json);
+    free(json);
+    CHECK(simple_call(copilot_client_get_auth_status, c, &json) == COPILOT_OK &&
+              strstr(json, "\"isAuthenticated\":false"),
+          "%s", json);
+    free(json);
+    /* Offline and unauthenticated: a typed RPC error. */
+    CHECK(simple_call(copilot_client_list_models, c, &json) == COPILOT_ERR_RPC, "%s", json);
+    CHECK(strstr(json, "\"code\":\"rpc_error\"") && strstr(json, "\"transportFailure\":false"), "%s", json);
+    free(json);
+    CHECK(simple_call(copilot_client_get_foreground_session_id, c, &json) == COPILOT_OK && strcmp(json, "null") == 0,
+          "%s", json);
+    free(json);
+    Waiter w;
+    RUN(&w, copilot_client_set_foreground_session_id(c, "nope", on_done, &w, NULL));
+    CHECK(w.status != COPILOT_OK, "set foreground should fail: %s", w.json);
+    waiter_destroy(&w);
+    CHECK(client_rpc(c, "tools.list", NULL, &json) == COPILOT_OK && strstr(json, "\"tools\":["), "%.200s", json);
+    free(json);
+    CHECK(client_rpc(c, "no.such.method", "{}", &json) == COPILOT_ERR_RPC && strstr(json, "\"code\":-32601"), "%s",
+          json);
+    free(json);
+    CHECK(client_rpc(c, "ping", "[1,", &json) == COPILOT_ERR_INVALID_ARGUMENT, "%s", json);
+    free(json);
+    CHECK(simple_call(copilot_client_stop, c, &json) == COPILOT_OK, "%s", json);
+    free(json);
+    CHECK(ping(c, NULL, &json) == COPILOT_ERR_NOT_CONNECTED, "%s", json);
+    free(json);
+    CHECK(simple_call(copilot_client_stop, c, &json) == COPILOT_OK, "stop is idempotent: %s", json);
+    free(json);
+    copilot_client_free(c);
+}
+
+static void test_plain_turn_events_and_session_calls(void) {
+    CopilotClient *c = connect_shared();
+    Session log;
+    session_init(&log);
+    char *id = fmt("c-plain-%d", (int)getpid());
+    char *extra = fmt("\"sessionId\":\"%s\"", id);
+    CopilotSession *s = create_session(c, extra, &log);
+    free(extra);
+    if (!s) goto out;
+    char *sid = copilot_session_id(s);
+    CHECK(strcmp(sid, id) == 0, "%s", sid);
+    copilot_string_free(sid);
+    char *info = copilot_session_info(s);
+    CHECK(strstr(info, "\"workspacePath\":\"/"), "%s", info);
+    copilot_string_free(info);
+    /* The event callback was bound before session.create went out. */
+    CHECK(wait_event(&log, "session.start", 0) == 0, "first event is %s", log.n ? log.types[0] : "(none)");
+
+    int from = event_count(&log);
+    char *json = NULL;
+    CopilotStatus st = say(s, "Say hello", &json);
+    CHECK(st == COPILOT_OK, "%d %s", st, json);
+    CHECK(strstr(json, "\"type\":\"assistant.message\"") && strstr(json, "\"content\":\"Hello from the fake model.\""),
+          "%s", json);
+    free(json);
+    /* The completion came after the turn's events (no waiting here). */
+    const char *seq[] = {"user.message", "assistant.turn_start", "assistant.message", "assistant.turn_end",
+                         "session.idle"};
+    CHECK(has_sequence(&log, from, seq, 5), "events of the turn missing or out of order");
+    CHECK(!has_type(&log, from, "assistant.message_delta"), "no deltas without streaming");
+
+    from = event_count(&log);
+    CHECK(say(s, "REPLY second answer", &json) == COPILOT_OK && strstr(json, "\"content\":\"second answer\""),
+          "%s", json);
+    free(json);
+    CHECK(ask(s, "\"REPLY plain string options\"", &json) == COPILOT_OK &&
+              strstr(json, "\"content\":\"plain string options\""),
+          "%s", json);
+    free(json);
+
+    /* Plain send: returns the message id; the turn's idle arrives as an event. */
+    Waiter w;
+    from = event_count(&log);
+    RUN(&w, copilot_session_send(s, "{\"prompt\":\"REPLY sent\"}", on_done, &w, NULL));
+    CHECK(w.status == COPILOT_OK && strstr(w.json, "\"messageId\":\""), "%s", w.json);
+    waiter_destroy(&w);
+    CHECK(wait_event(&log, "session.idle", from) >= 0, "idle after send");
+
+    RUN(&w, copilot_session_get_messages(s, on_done, &w, NULL));
+    CHECK(w.status == COPILOT_OK && strstr(w.json, "\"content\":\"Say hello\"") && w.json[0] == '[', "%.200s", w.json);
+    waiter_destroy(&w);
+
+    from = event_count(&log);
+    RUN(&w, copilot_session_set_model(s, "gpt-5", NULL, on_done, &w, NULL));
+    CHECK(w.status == COPILOT_OK, "%s", w.json);
+    waiter_destroy(&w);
+    CHECK(wait_event(&log, "session.model_change", from) >= 0, "model_change event");
+    RUN(&w, copilot_session_rpc(s, "session.model.getCurrent", NULL, on_done, &w, NULL));
+    CHECK(w.status == COPILOT_OK && strstr(w.json, "\"modelId\":\"gpt-5\""), "%s", w.json);
+    waiter_destroy(&w);
+    CHECK(copilot_session_rpc(s, "session.mode.get", "[1]", on_done, &w, NULL) == COPILOT_ERR_INVALID_ARGUMENT,
+          "array params");
+    CHECK(copilot_session_send(s, "{\"nope\":1}", on_done, &w, NULL) == COPILOT_ERR_INVALID_CONFIG, "no prompt");
+    CHECK(copilot_session_send(s, "{\"prompt\":\"x\"", on_done, &w, NULL) == COPILOT_ERR_INVALID_ARGUMENT, "bad json");
+    CHECK(copilot_session_send(s, NULL, on_done, &w, NULL) == COPILOT_ERR_NULL_POINTER, "NULL options");
+
+    RUN(&w, copilot_session_disconnect(s, on_done, &w, NULL));
+    CHECK(w.status == COPILOT_OK, "%s", w.json);
+    waiter_destroy(&w);
+    RUN(&w, copilot_session_disconnect(s, on_done, &w, NULL));
+    CHECK(w.status == COPILOT_OK, "disconnect is idempotent: %s", w.json);
+    waiter_destroy(&w);
+    RUN(&w, copilot_session_abort(s, on_done, &w, NULL));
+    CHECK(w.status == COPILOT_ERR_SESSION_NOT_FOUND, "calls after disconnect: %d %s", w.status, w.json);
+    waiter_destroy(&w);
+    copilot_session_free(s);
+out:
+    free(id);
+    session_destroy(&log);
+    free_and_stop(c);
+}
+
+static const char *WEATHER_TOOL =
+    "\"tools\":[{\"name\":\"get_weather\",\"description\":\"Get the weather for a city\","
+    "\"parameters\":{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}},\"required\":[\"city\"]}%s}]";
+
+static void test_tool_and_permission(void) {
+    CopilotClient *c = connect_shared();
+    Session log;
+    session_init(&log);
+    log.tool_reply = "\"Sunny, 21C\"";
+    log.permission = "\"approve-once\"";
+    char *tool = fmt(WEATHER_TOOL, "");
+    char *extra = fmt("%s,\"handlers\":[\"permission\"]", tool);
+    CopilotSession *s = create_session(c, extra, &log);
+    free(extra);
+    free(tool);
+    if (s) {
+        char *json = NULL;
+        CopilotStatus st = say(s, "CALL get_weather {\"city\":\"Paris\"}", &json);
+        CHECK(st == COPILOT_OK && strstr(json, "\"content\":\"Tool returned: Sunny, 21C\""), "%d %s", st, json);
+        free(json);
+        CHECK(log.n_requests == 2 && strcmp(log.requests[0], "permission") == 0 && strcmp(log.requests[1], "tool") == 0,
+              "requests: %d %s", log.n_requests, log.n_requests ? log.requests[0] : "");
+        CHECK(log.tool_payload_ok, "tool payload");
+        const char *seq[] = {"tool.execution_start", "permission.requested", "external_tool.requested",
+                             "tool.execution_complete", "session.idle"};
+        CHECK(has_sequence(&log, 0, seq, 5), "tool events");
+        copilot_session_free(s);
+    }
+    session_destroy(&log);
+    free_and_stop(c);
+}
+
+static void test_tool_fails_later_from_another_thread(void) {
+    CopilotClient *c = connect_shared();
+    Session log;
+    session_init(&log);
+    log.tool_fail = "weather service down";
+    log.tool_async = 1;
+    char *tool = fmt(WEATHER_TOOL, ",\"skipPermission\":true");
+    CopilotSession *s = create_session(c, tool, &log);
+    free(tool);
+    if (s) {
+        char *json = NULL;
+        CopilotStatus st = say(s, "CALL get_weather {\"city\":\"Oslo\"}", &json);
+        CHECK(st == COPILOT_OK && strstr(json, "Tool returned:") && strstr(json, "weather service down"), "%d %s", st,
+              json);
+        free(json);
+        CHECK(!has_type(&log, 0, "permission.requested"), "skipPermission");
+        if (g_late_started) {
+            void *again;
+            pthread_join(g_late_thread, &again);
+            g_late_started = 0;
+            CHECK((CopilotStatus)(intptr_t)again == COPILOT_ERR_UNKNOWN_ID, "second answer: %d",
+                  (int)(intptr_t)again);
+        } else {
+            CHECK(0, "the tool request never came");
+        }
+        copilot_session_free(s);
+    }
+    session_destroy(&log);
+    free_and_stop(c);
+}
+
+static void test_permission_reject_user_input_and_hooks(void) {
+    CopilotClient *c = connect_shared();
+    Session log;
+    session_init(&log);
+    log.permission = "{\"kind\":\"reject\",\"feedback\":\"not on my machine\"}";
+    log.user_input = "{\"answer\":\"blue\",\"wasFreeform\":false}";
+    CopilotSession *s = create_session(c, "\"handlers\":[\"permission\",\"userInput\",\"hook\"]", &log);
+    if (s) {
+        char *json = NULL;
+        CopilotStatus st = say(s, "CALL bash {\"command\":\"echo never\",\"description\":\"echo\",\"mode\":\"sync\"}", &json);
+        CHECK(st == COPILOT_OK && strstr(json, "not on my machine"), "%d %s", st, json);
+        free(json);
+        const char *seq[] = {"permission.requested", "permission.completed", "tool.execution_complete"};
+        CHECK(has_sequence(&log, 0, seq, 3), "permission events");
+        int hooks_pre = 0;
+        for (int i = 0; i < log.n_hooks; i++) hooks_pre += strcmp(log.hooks[i], "preToolUse") == 0;
+        CHECK(log.n_hooks >= 2 && hooks_pre == 1, "hooks seen: %d", log.n_hooks);
+        /* The tool was denied: no postToolUse for it. */
+        const char *want[] = {"sessionStart", "userPromptSubmitted", "preToolUse", "agentStop"};
+        int j = 0;
+        for (int i = 0; i < log.n_hooks && j < 4; i++) j += strcmp(log.hooks[i], want[j]) == 0;
+        CHECK(j == 4, "hook order: matched %d of 4 (last seen %s)", j, log.n_hooks ? log.hooks[log.n_hooks - 1] : "");
+
+        st = say(s, "CALL ask_user {\"question\":\"Favourite colour?\",\"choices\":[\"red\",\"blue\"]}", &json);
+        CHECK(st == COPILOT_OK && strstr(json, "blue"), "%d %s", st, json);
+        free(json);
+        CHECK(log.n_questions == 1 && strcmp(log.questions[0], "Favourite colour?") == 0, "questions %d",
+              log.n_questions);
+        copilot_session_free(s);
+    }
+    session_destroy(&log);
+
+    /* Config errors found before anything starts. */
+    CopilotSession *bad = (CopilotSession *)0x1;
+    Waiter w;
+    CHECK(copilot_client_create_session(c, "{\"handlers\":[\"telepathy\"]}", NULL, on_request, NULL, on_done, &w, &bad,
+                                        NULL) == COPILOT_ERR_INVALID_ARGUMENT,
+          "unknown handler kind");
+    CHECK(bad == NULL, "no handle on failure");
+    CHECK(copilot_client_create_session(c, "{\"handlers\":[\"permission\"]}", NULL, NULL, NULL, on_done, &w, &bad,
+                                        NULL) == COPILOT_ERR_INVALID_ARGUMENT,
+          "handlers without a request callback");
+    CHECK(copilot_client_create_session(c, "{\"model\":5}", NULL, NULL, NULL, on_done, &w, &bad, NULL) ==
+              COPILOT_ERR_INVALID_CONFIG,
+          "wrong type");
+    char *m = last_error_message();
+    CHECK(strstr(m, "`model` must be a string"), "%s", m);
+    free(m);
+    free_and_stop(c);
+}
+
+static void test_model_error_then_recovery(void) {
+    CopilotClient *c = connect_shared();
+    Session log;
+    session_init(&log);
+    CopilotSession *s = create_session(c, "", &log);
+    if (s) {
+        char *json = NULL;
+        CopilotStatus st = say(s, "ERROR 400", &json);
+        CHECK(st == COPILOT_ERR_SESSION_ERROR && strstr(json, "\"code\":\"session_error\""), "%d %s", st, json);
+        free(json);
+        st = say(s, "Say hello", &json);
+        CHECK(st == COPILOT_OK && strstr(json, "Hello from the fake model."), "%d %s", st, json);
+        free(json);
+        copilot_session_free(s);
+    }
+    session_destroy(&log);
+    free_and_stop(c);
+}
+
+static void test_cancel_abort_and_timeout(void) {
+    CopilotClient *c = connect_shared();
+    Session log;
+    session_init(&log);
+    CopilotSession *s = create_session(c, "\"streaming\":true", &log);
+    if (!s) goto out;
+    /* Cancel a send-and-wait: the callback runs once, with CANCELLED. */
+    Waiter w;
+    waiter_init(&w);
+    uint64_t call = 0;
+    int from = event_count(&log);
+    CHECK(copilot_session_send_and_wait(s, "{\"prompt\":\"HANG\",\"timeout\":600}", on_done, &w, &call) == COPILOT_OK,
+          "start");
+    CHECK(call != 0, "call id");
+    CHECK(wait_event(&log, "assistant.turn_start", from) >= 0, "turn started");
+    CHECK(copilot_cancel(call) == COPILOT_OK, "cancel");
+    CHECK(waiter_wait(&w), "cancelled callback");
+    CHECK(w.status == COPILOT_ERR_CANCELLED && strstr(w.json, "\"code\":\"cancelled\""), "%d %s", w.status, w.json);
+    CHECK(copilot_cancel(call) == COPILOT_ERR_UNKNOWN_ID, "second cancel");
+    /* The turn is still running: abort it. */
+    Waiter a;
+    RUN(&a, copilot_session_abort(s, on_done, &a, NULL));
+    CHECK(a.status == COPILOT_OK, "%s", a.json);
+    waiter_destroy(&a);
+    int idle = wait_event(&log, "session.idle", from);
+    CHECK(idle >= 0 && strstr(log.events[idle], "\"aborted\":true"), "aborted idle");
+    CHECK(w.calls == 1, "exactly once: %d", w.calls);
+    waiter_destroy(&w);
+
+    /* abort_mid_stream: abort while deltas stream, then the session still works. */
+    from = event_count(&log);
+    RUN(&w, copilot_session_send(s, "\"SLOW 40 250\"", on_done, &w, NULL));
+    CHECK(w.status == COPILOT_OK, "%s", w.json);
+    waiter_destroy(&w);
+    CHECK(wait_event(&log, "assistant.message_delta", from) >= 0, "a delta");
+    RUN(&a, copilot_session_abort(s, on_done, &a, NULL));
+    CHECK(a.status == COPILOT_OK, "%s", a.json);
+    waiter_destroy(&a);
+    idle = wait_event(&log, "session.idle", from);
+    CHECK(idle >= 0 && strstr(log.events[idle], "\"aborted\":true"), "aborted idle after deltas");
+    char *json = NULL;
+    CopilotStatus st = say(s, "REPLY after abort", &json);
+    CHECK(st == COPILOT_OK && strstr(json, "\"content\":\"after abort\""), "%d %s", st, json);
+    free(json);
+
+    /* Timeout with abort-on-timeout. */
+    from = event_count(&log);
+    st = ask(s, "{\"prompt\":\"HANG\",\"timeout\":1.5,\"abortOnTimeout\":true}", &json);
+    CHECK(st == COPILOT_ERR_TIMEOUT && strstr(json, "1500ms"), "%d %s", st, json);
+    free(json);
+    idle = wait_event(&log, "session.idle", from);
+    CHECK(idle >= 0 && strstr(log.events[idle], "\"aborted\":true"), "abort on timeout");
+    copilot_session_free(s);
+out:
+    session_destroy(&log);
+    free_and_stop(c);
+}
+
+typedef struct {
+    pthread_mutex_t m;
+    char seen[16][160];
+    int n;
+} Lifecycle;
+
+static void on_lifecycle(void *ud, const char *json) {
+    Lifecycle *l = ud;
+    pthread_mutex_lock(&l->m);
+    if (l->n < 16 && strstr(json, "\"type\":\"session.deleted\"")) {
+        copy_field(json, "sessionId", l->seen[l->n++], 160);
+    }
+    pthread_mutex_unlock(&l->m);
+}
+
+static void test_resume_list_and_delete(void) {
+    Lifecycle lc;
+    memset(&lc, 0, sizeof lc);
+    pthread_mutex_init(&lc.m, NULL);
+    CopilotClient *a = connect_shared();
+    char *o = fmt("{\"cliUrl\":\"127.0.0.1:%d\",\"connectionToken\":\"%s\"}", g_port, TOKEN);
+    CopilotClient *b = NULL;
+    CHECK(copilot_client_new(o, on_lifecycle, &lc, &b) == COPILOT_OK, "new b");
+    free(o);
+    char *json = NULL;
+    CHECK(simple_call(copilot_client_start, b, &json) == COPILOT_OK, "%s", json);
+    free(json);
+
+    Session la, lb;
+    session_init(&la);
+    session_init(&lb);
+    char *id = fmt("c-list-delete-%d", (int)getpid());
+    char *extra = fmt("\"sessionId\":\"%s\"", id);
+    CopilotSession *sa = create_session(a, extra, &la), *sb = NULL;
+    free(extra);
+    if (!sa) goto out;
+    CHECK(say(sa, "REPLY first from A", &json) == COPILOT_OK, "%s", json);
+    free(json);
+
+    /* resume_from_second_client: B joins the live session without any config. */
+    Waiter w;
+    RUN(&w, copilot_client_resume_session(b, id, NULL, on_event, on_request, &lb, on_done, &w, &sb, NULL));
+    CHECK(w.status == COPILOT_OK && strstr(w.json, id), "%d %s", w.status, w.json);
+    waiter_destroy(&w);
+    RUN(&w, copilot_session_get_messages(sb, on_done, &w, NULL));
+    CHECK(w.status == COPILOT_OK && strstr(w.json, "REPLY first from A"), "history");
+    waiter_destroy(&w);
+    int from_a = event_count(&la);
+    CHECK(say(sb, "REPLY second from B", &json) == COPILOT_OK && strstr(json, "\"content\":\"second from B\""), "%s",
+          json);
+    free(json);
+    int seen = wait_event(&la, "assistant.message", from_a);
+    CHECK(seen >= 0 && strstr(la.events[seen], "second from B"), "A sees B's turn");
+    RUN(&w, copilot_session_disconnect(sa, on_done, &w, NULL));
+    waiter_destroy(&w);
+    CHECK(say(sb, "REPLY still here", &json) == COPILOT_OK && strstr(json, "still here"), "%s", json);
+    free(json);
+    RUN(&w, copilot_session_disconnect(sb, on_done, &w, NULL));
+    waiter_destroy(&w);
+
+    /* list_and_delete */
+    RUN(&w, copilot_client_list_sessions(a, NULL, on_done, &w, NULL));
+    CHECK(w.status == COPILOT_OK && w.json[0] == '[', "%.100s", w.json);
+    char *needle = fmt("\"sessionId\":\"%s\"", id);
+    const char *me = strstr(w.json, needle);
+    CHECK(me && strstr(me, "\"createdAt\":\"") && strstr(me, "\"startTime\":\"") && strstr(me, "\"modifiedTime\":\""),
+          "listed");
+    waiter_destroy(&w);
+    RUN(&w, copilot_client_list_sessions(a, "{\"cwd\":\"/nonexistent\"}", on_done, &w, NULL));
+    CHECK(w.status == COPILOT_OK && strcmp(w.json, "[]") == 0, "%s", w.json);
+    waiter_destroy(&w);
+    CHECK(copilot_client_list_sessions(a, "{\"colour\":\"x\"}", on_done, &w, NULL) == COPILOT_ERR_INVALID_CONFIG,
+          "filter");
+    CHECK(simple_call(copilot_client_get_last_session_id, a, &json) == COPILOT_OK && json[0] == '"', "%s", json);
+    free(json);
+    RUN(&w, copilot_client_delete_session(a, id, on_done, &w, NULL));
+    CHECK(w.status == COPILOT_OK, "%s", w.json);
+    waiter_destroy(&w);
+    RUN(&w, copilot_client_list_sessions(a, NULL, on_done, &w, NULL));
+    CHECK(w.status == COPILOT_OK && !strstr(w.json, needle), "still listed");
+    waiter_destroy(&w);
+    free(needle);
+    RUN(&w, copilot_client_delete_session(a, id, on_done, &w, NULL));
+    CHECK(w.status == COPILOT_ERR_SESSION_NOT_FOUND, "%d %s", w.status, w.json);
+    waiter_destroy(&w);
+    /* Resuming a deleted session fails; the handle stays valid but closed. */
+    CopilotSession *gone = NULL;
+    RUN(&w, copilot_client_resume_session(a, id, NULL, NULL, NULL, NULL, on_done, &w, &gone, NULL));
+    CHECK(w.status == COPILOT_ERR_SESSION_NOT_FOUND, "%d %s", w.status, w.json);
+    waiter_destroy(&w);
+    CHECK(gone != NULL, "handle written");
+    CHECK(copilot_session_send(gone, "\"x\"", on_done, &w, NULL) == COPILOT_ERR_SESSION_NOT_FOUND, "closed handle");
+    copilot_session_free(gone);
+    /* The lifecycle callback saw the deletion (wait: the notification may trail the reply). */
+    for (int i = 0; i < HANG_SECONDS * 20; i++) {
+        pthread_mutex_lock(&lc.m);
+        int n = lc.n;
+        pthread_mutex_unlock(&lc.m);
+        if (n) break;
+        usleep(50 * 1000);
+    }
+    pthread_mutex_lock(&lc.m);
+    CHECK(lc.n >= 1 && strcmp(lc.seen[0], id) == 0, "lifecycle: %d", lc.n);
+    pthread_mutex_unlock(&lc.m);
+    copilot_session_free(sb);
+    copilot_session_free(sa);
+out:
+    free(id);
+    session_destroy(&la);
+    session_destroy(&lb);
+    free_and_stop(a);
+    free_and_stop(b);
+    pthread_mutex_destroy(&lc.m);
+}
+
+/* Called inside a completion callback (on the dispatcher thread). */
+static CopilotSession *g_free_me;
+static CopilotStatus g_shutdown_in_callback = -1;
+static int g_freed_inside;
+static void free_session_inside(void *arg, CopilotStatus st) {
+    (void)arg;
+    (void)st;
+    g_shutdown_in_callback = copilot_shutdown();
+    copilot_session_free(g_free_me);
+    g_freed_inside = 1;
+}
+
+static void test_free_semantics(void) {
+    /* 1. Freeing a client completes its in-flight calls (CANCELLED) before returning. */
+    CopilotClient *c = connect_shared();
+    Session log;
+    session_init(&log);
+    CopilotSession *s = create_session(c, "", &log);
+    if (!s) {
+        session_destroy(&log);
+        free_and_stop(c);
+        return;
+    }
+    Waiter w;
+    waiter_init(&w);
+    int from = event_count(&log);
+    CHECK(copilot_session_send_and_wait(s, "{\"prompt\":\"HANG\",\"timeout\":600}", on_done, &w, NULL) == COPILOT_OK,
+          "start");
+    CHECK(wait_event(&log, "assistant.turn_start", from) >= 0, "turn started");
+    copilot_client_free(c);
+    pthread_mutex_lock(&w.m);
+    CHECK(w.calls == 1 && w.status == COPILOT_ERR_CANCELLED, "completed before free returned: %d %d", w.calls, w.status);
+    pthread_mutex_unlock(&w.m);
+    int n_after = event_count(&log);
+    /* The session handle is inert now. */
+    Waiter x;
+    CHECK(copilot_session_abort(s, on_done, &x, NULL) == COPILOT_ERR_NOT_CONNECTED, "inert session");
+    usleep(300 * 1000);
+    CHECK(event_count(&log) == n_after, "no event after free");
+    CHECK(w.calls == 1, "exactly once");
+    waiter_destroy(&w);
+    copilot_session_free(s);
+    session_destroy(&log);
+
+    /* 2. Freeing a session answers its pending handler requests as failed. */
+    c = connect_shared();
+    session_init(&log);
+    log.permission = NULL; /* never answered by the handler */
+    s = create_session(c, "\"handlers\":[\"permission\"]", &log);
+    if (s) {
+        waiter_init(&w);
+        from = event_count(&log);
+        CHECK(copilot_session_send_and_wait(
+                  s, "{\"prompt\":\"CALL bash {\\\"command\\\":\\\"echo x\\\",\\\"description\\\":\\\"e\\\",\\\"mode\\\":\\\"sync\\\"}\",\"timeout\":600}",
+                  on_done, &w, NULL) == COPILOT_OK,
+              "start");
+        CHECK(wait_event(&log, "permission.requested", from) >= 0, "permission asked");
+        /* The request callback runs right after the event on the same thread: wait for it. */
+        for (int i = 0; i < HANG_SECONDS * 20 && log.n_requests == 0; i++) usleep(50 * 1000);
+        uint64_t pending = log.last_request_id;
+        CHECK(pending != 0, "request id");
+        copilot_session_free(s);
+        CHECK(w.calls == 1 && w.status == COPILOT_ERR_CANCELLED, "%d %d", w.calls, w.status);
+        CHECK(copilot_request_reply(pending, "\"approve-once\"") == COPILOT_ERR_UNKNOWN_ID, "request dropped");
+        waiter_destroy(&w);
+    }
+    session_destroy(&log);
+
+    /* 3. Free a session from inside a callback; copilot_shutdown is refused there. */
+    session_init(&log);
+    s = create_session(c, "", &log);
+    if (s) {
+        g_free_me = s;
+        waiter_init(&w);
+        w.then = free_session_inside;
+        CHECK(copilot_session_send_and_wait(s, "\"REPLY bye\"", on_done, &w, NULL) == COPILOT_OK, "start");
+        CHECK(waiter_wait(&w), "done");
+        CHECK(w.status == COPILOT_OK && g_freed_inside, "%d", w.status);
+        CHECK(g_shutdown_in_callback == COPILOT_ERR_IN_CALLBACK, "shutdown in callback: %d", g_shutdown_in_callback);
+        waiter_destroy(&w);
+    }
+    session_destroy(&log);
+    free_and_stop(c);
+}
+
+static void test_cli_killed_mid_turn(void) {
+    char *o = own_cli_options(0);
+    CopilotClient *c = NULL;
+    CHECK(copilot_client_new(o, NULL, NULL, &c) == COPILOT_OK, "new");
+    free(o);
+    char *json = NULL;
+    CopilotStatus st = simple_call(copilot_client_start, c, &json);
+    free(json);
+    if (st != COPILOT_OK) {
+        CHECK(0, "start stdio CLI: %d", st);
+        copilot_client_free(c);
+        return;
+    }
+    char *info = copilot_client_info(c);
+    const char *p = strstr(info, "\"cliPid\":");
+    int pid = p ? atoi(p + 9) : 0;
+    copilot_string_free(info);
+    CHECK(pid > 0, "pid");
+    Session log;
+    session_init(&log);
+    CopilotSession *s = create_session(c, "", &log);
+    if (s && pid > 0) {
+        Waiter w;
+        waiter_init(&w);
+        CHECK(copilot_session_send_and_wait(s, "{\"prompt\":\"HANG\",\"timeout\":600}", on_done, &w, NULL) == COPILOT_OK,
+              "start");
+        CHECK(wait_event(&log, "assistant.turn_start", 0) >= 0, "turn started");
+        kill(pid, SIGKILL);
+        CHECK(waiter_wait(&w), "completion after the kill");
+        CHECK(w.status == COPILOT_ERR_TRANSPORT_CLOSED && strstr(w.json, "\"transportFailure\":true"), "%d %s",
+              w.status, w.json);
+        waiter_destroy(&w);
+        CHECK(ping(c, NULL, &json) == COPILOT_ERR_TRANSPORT_CLOSED, "%s", json);
+        free(json);
+    }
+    copilot_session_free(s);
+    session_destroy(&log);
+    copilot_client_free(c);
+}
+
+static void test_concurrent_calls(void) {
+    CopilotClient *c = connect_shared();
+    enum { N = 32 };
+    Waiter w[N];
+    for (int i = 0; i < N; i++) {
+        waiter_init(&w[i]);
+        CHECK(copilot_client_ping(c, "many", on_done, &w[i], NULL) == COPILOT_OK, "ping %d", i);
+    }
+    for (int i = 0; i < N; i++) {
+        CHECK(waiter_wait(&w[i]) && w[i].status == COPILOT_OK && w[i].calls == 1, "ping %d", i);
+        waiter_destroy(&w[i]);
+    }
+    free_and_stop(c);
+}
+
+static void test_shutdown_and_restart(void) {
+    CHECK(copilot_shutdown() == COPILOT_OK, "shutdown");
+    CHECK(copilot_shutdown() == COPILOT_OK, "shutdown twice");
+    /* The library works again afterwards (a new dispatcher thread starts). */
+    CopilotClient *c = connect_shared();
+    char *json = NULL;
+    CHECK(ping(c, "again", &json) == COPILOT_OK, "ping after shutdown");
+    free(json);
+    free_and_stop(c);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+typedef struct {
+    const char *name;
+    void (*fn)(void);
+} Test;
+
+int main(void) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    g_cli = getenv("COPILOT_CLI_PATH");
+    if (!g_cli || !*g_cli) {
+        fprintf(stderr, "COPILOT_CLI_PATH is not set\n");
+        return 2;
+    }
+    snprintf(g_home, sizeof g_home, "/tmp/copilot-c-test-%d-home", (int)getpid());
+    snprintf(g_work, sizeof g_work, "/tmp/copilot-c-test-%d-work", (int)getpid());
+    mkdir(g_home, 0700);
+    mkdir(g_work, 0700);
+    start_fake_model();
+
+    Test tests[] = {
+        {"version_errors_and_guards", test_version_errors_and_guards},
+        {"owner_spawns_tcp_cli", test_owner_spawns_tcp_cli},
+        {"connection_token", test_connection_token},
+        {"client_methods", test_client_methods},
+        {"plain_turn_events_and_session_calls", test_plain_turn_events_and_session_calls},
+        {"tool_and_permission", test_tool_and_permission},
+        {"tool_fails_later_from_another_thread", test_tool_fails_later_from_another_thread},
+        {"permission_reject_user_input_and_hooks", test_permission_reject_user_input_and_hooks},
+        {"model_error_then_recovery", test_model_error_then_recovery},
+        {"cancel_abort_and_timeout", test_cancel_abort_and_timeout},
+        {"resume_list_and_delete", test_resume_list_and_delete},
+        {"free_semantics", test_free_semantics},
+        {"cli_killed_mid_turn", test_cli_killed_mid_turn},
+        {"concurrent_calls", test_concurrent_calls},
+        {"shutdown_and_restart", test_shutdown_and_restart},
+    };
+    int n = (int)(sizeof tests / sizeof tests[0]), passed = 0, failed = 0;
+    for (int i = 0; i < n; i++) {
+        g_test = tests[i].name;
+        g_failures_in_test = 0;
+        tests[i].fn();
+        if (g_failures_in_test == 0) {
+            passed++;
+            printf("ok   %s\n", g_test);
+        } else {
+            failed++;
+            printf("FAIL %s (%d checks)\n", g_test, g_failures_in_test);
+        }
+        if (i == 1 && g_failures_in_test) break; /* no shared CLI: nothing else can run */
+    }
+
+    char *json = NULL;
+    if (g_owner) {
+        simple_call(copilot_client_stop, g_owner, &json);
+        free(json);
+        copilot_client_free(g_owner);
+    }
+    copilot_shutdown();
+    stop_fake_model();
+    char *cmd = fmt("rm -rf '%s' '%s'", g_home, g_work);
+    if (system(cmd) != 0) fprintf(stderr, "cleanup failed\n");
+    free(cmd);
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed == 0 && passed == n ? 0 : 1;
+}
