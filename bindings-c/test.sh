@@ -61,7 +61,10 @@ timeout 1200 valgrind -q --leak-check=full --show-leak-kinds=definite,indirect,p
   --errors-for-leak-kinds=definite,indirect,possible --suppressions=bindings-c/tests/valgrind.supp \
   --error-exitcode=99 --num-callers=40 "$OUT/test_copilot" 2>"$OUT/valgrind.log" || {
   rc=$?; cat "$OUT/valgrind.log" >&2; echo "valgrind run failed (rc $rc)" >&2; exit 1; }
-if [ -s "$OUT/valgrind.log" ]; then cat "$OUT/valgrind.log" >&2; echo "valgrind reported errors" >&2; exit 1; fi
+# The exit code carries every memcheck error and leak (--error-exitcode); what remains in the
+# log are notes such as "unhandled syscall 434" (pidfd_open, which tokio then does without).
+if grep -q '^==[0-9]*==' "$OUT/valgrind.log"; then cat "$OUT/valgrind.log" >&2; echo "valgrind reported errors" >&2; exit 1; fi
+sed 's/^/   valgrind note: /' "$OUT/valgrind.log" | sort -u | head -n 3
 echo "   valgrind: no errors, no leaks"
 
 say "Go SDK"
