@@ -41,18 +41,12 @@ namespace GitHub.Copilot.SDK
         {
             _options = options ?? new CopilotClientOptions();
             var json = Native.Utf8(_options.ToJson().ToJson());
-            var h = Native.copilot_client_new(json);
-            if (h == IntPtr.Zero) throw Calls.LastError(Native.ErrInvalidArgument);
-            _handle = new NativeHandle(h, Native.copilot_client_free, "CopilotClient");
             _id = Interlocked.Increment(ref _nextId);
+            IntPtr h;
+            var st = Native.copilot_client_new(json, LifecycleCallback, new IntPtr(_id), out h);
+            if (st != Native.Ok || h == IntPtr.Zero) throw Calls.LastError(st);
+            _handle = new NativeHandle(h, Native.copilot_client_free, "CopilotClient");
             Live[_id] = this;
-            var st = Native.copilot_client_set_lifecycle_callback(h, LifecycleCallback, new IntPtr(_id));
-            if (st != Native.Ok)
-            {
-                var e = Calls.LastError(st);
-                Dispose();
-                throw e;
-            }
         }
 
         /// <summary>The options this client was made with.</summary>
@@ -236,8 +230,8 @@ namespace GitHub.Copilot.SDK
                 {
                     IntPtr sh;
                     int st = resumeId == null
-                        ? Native.copilot_client_create_session(h, cfg, CopilotSession.EventCallback, CopilotSession.RequestCallback, sud, out sh, Calls.Completion, ud, out c)
-                        : Native.copilot_client_resume_session(h, id, cfg, CopilotSession.EventCallback, CopilotSession.RequestCallback, sud, out sh, Calls.Completion, ud, out c);
+                        ? Native.copilot_client_create_session(h, cfg, CopilotSession.EventCallback, CopilotSession.RequestCallback, sud, Calls.Completion, ud, out sh, out c)
+                        : Native.copilot_client_resume_session(h, id, cfg, CopilotSession.EventCallback, CopilotSession.RequestCallback, sud, Calls.Completion, ud, out sh, out c);
                     if (sh != IntPtr.Zero) session.Attach(sh);
                     return st;
                 }, ct);

@@ -55,7 +55,7 @@ namespace GitHub.Copilot.SDK.Interop
 
         // ---------------------------------------------------------------- client
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
-        public static extern IntPtr copilot_client_new(byte[] optionsJson);
+        public static extern int copilot_client_new(byte[] optionsJson, CopilotEventCallback onLifecycle, IntPtr userData, out IntPtr clientOut);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         public static extern void copilot_client_free(IntPtr client);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
@@ -76,12 +76,12 @@ namespace GitHub.Copilot.SDK.Interop
         public static extern int copilot_client_list_models(IntPtr client, CopilotCallback cb, IntPtr ud, out ulong callId);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         public static extern int copilot_client_create_session(IntPtr client, byte[] configJson,
-            CopilotEventCallback onEvent, CopilotRequestCallback onRequest, IntPtr sessionUserData, out IntPtr sessionOut,
-            CopilotCallback cb, IntPtr ud, out ulong callId);
+            CopilotEventCallback onEvent, CopilotRequestCallback onRequest, IntPtr sessionUserData,
+            CopilotCallback cb, IntPtr ud, out IntPtr sessionOut, out ulong callId);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         public static extern int copilot_client_resume_session(IntPtr client, byte[] sessionId, byte[] configJson,
-            CopilotEventCallback onEvent, CopilotRequestCallback onRequest, IntPtr sessionUserData, out IntPtr sessionOut,
-            CopilotCallback cb, IntPtr ud, out ulong callId);
+            CopilotEventCallback onEvent, CopilotRequestCallback onRequest, IntPtr sessionUserData,
+            CopilotCallback cb, IntPtr ud, out IntPtr sessionOut, out ulong callId);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         public static extern int copilot_client_list_sessions(IntPtr client, byte[] filterJson, CopilotCallback cb, IntPtr ud, out ulong callId);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
@@ -94,8 +94,6 @@ namespace GitHub.Copilot.SDK.Interop
         public static extern int copilot_client_set_foreground_session_id(IntPtr client, byte[] sessionId, CopilotCallback cb, IntPtr ud, out ulong callId);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         public static extern int copilot_client_rpc(IntPtr client, byte[] method, byte[] paramsJson, CopilotCallback cb, IntPtr ud, out ulong callId);
-        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
-        public static extern int copilot_client_set_lifecycle_callback(IntPtr client, CopilotEventCallback cb, IntPtr ud);
 
         // ---------------------------------------------------------------- session
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]

@@ -108,16 +108,37 @@ namespace GitHub.Copilot.SDK.Tests
     sealed class FakeModel : IDisposable
     {
         readonly Process _p;
+        readonly string _log;
         public string BaseUrl { get; private set; }
 
-        FakeModel(Process p, string url) { _p = p; BaseUrl = url; }
+        FakeModel(Process p, string url, string log) { _p = p; BaseUrl = url; _log = log; }
+
+        /// <summary>The chat requests the model received so far (from its --log file).</summary>
+        public List<JsonData> ChatRequests()
+        {
+            var r = new List<JsonData>();
+            if (!File.Exists(_log)) return r;
+            using (var f = new FileStream(_log, FileMode.Open, FileAccess.Read, FileShare.ReadWrite))
+            using (var rd = new StreamReader(f))
+            {
+                string line;
+                while ((line = rd.ReadLine()) != null)
+                {
+                    if (line.Trim().Length == 0) continue;
+                    var j = CopilotJson.Parse(line);
+                    if (j["path"].AsString("").EndsWith("/chat/completions")) r.Add(j);
+                }
+            }
+            return r;
+        }
 
         public static FakeModel Start()
         {
             var bin = System.Environment.GetEnvironmentVariable("FAKE_MODEL_BIN");
             if (string.IsNullOrEmpty(bin)) bin = Path.Combine(Env.RepoRoot, "target", "debug", "fake-model");
             if (!File.Exists(bin)) throw new TestFailure("fake model binary not found at " + bin + " (cargo build -p fake-model; or set FAKE_MODEL_BIN)");
-            var psi = new ProcessStartInfo(bin)
+            var log = Path.Combine(Env.SandboxBase, "fake-model-" + Guid.NewGuid().ToString("N") + ".log");
+            var psi = new ProcessStartInfo(bin, "--log " + log)
             {
                 UseShellExecute = false,
                 RedirectStandardInput = true,
@@ -132,7 +153,7 @@ namespace GitHub.Copilot.SDK.Tests
                 try { p.Kill(); } catch (Exception) { }
                 throw new TestFailure("fake model did not announce itself: " + line);
             }
-            return new FakeModel(p, line.Substring(prefix.Length).Trim());
+            return new FakeModel(p, line.Substring(prefix.Length).Trim(), log);
         }
 
         public ProviderConfig Provider
