@@ -222,6 +222,7 @@ namespace GitHub.Copilot.SDK
             var cfg = Native.Utf8(json != null ? json.ToJson() : null);
             var id = Native.Utf8(resumeId);
             var sud = session.UserData;
+            var onRequest = session.ServesRequests ? CopilotSession.RequestCallback : null;
             _sessions[session.LocalId] = session;
             Task<JsonData> call;
             try
@@ -230,8 +231,8 @@ namespace GitHub.Copilot.SDK
                 {
                     IntPtr sh;
                     int st = resumeId == null
-                        ? Native.copilot_client_create_session(h, cfg, CopilotSession.EventCallback, CopilotSession.RequestCallback, sud, Calls.Completion, ud, out sh, out c)
-                        : Native.copilot_client_resume_session(h, id, cfg, CopilotSession.EventCallback, CopilotSession.RequestCallback, sud, Calls.Completion, ud, out sh, out c);
+                        ? Native.copilot_client_create_session(h, cfg, CopilotSession.EventCallback, onRequest, sud, Calls.Completion, ud, out sh, out c)
+                        : Native.copilot_client_resume_session(h, id, cfg, CopilotSession.EventCallback, onRequest, sud, Calls.Completion, ud, out sh, out c);
                     if (sh != IntPtr.Zero) session.Attach(sh);
                     return st;
                 }, ct);

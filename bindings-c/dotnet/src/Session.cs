@@ -85,6 +85,19 @@ namespace GitHub.Copilot.SDK
             return j;
         }
 
+        /// <summary>False when nothing needs the request callback: then tools are only declared
+        /// (served by another connection), as the ABI does for a NULL request callback.</summary>
+        internal bool ServesRequests
+        {
+            get
+            {
+                if (_config == null) return false;
+                if (_tools.Values.Any(t => t.Handler != null)) return true;
+                return _config.OnPermissionRequest != null || _config.OnUserInputRequest != null || _config.OnHook != null
+                    || _config.OnSystemMessageTransform != null || _config.OnExitPlanMode != null || _config.OnProviderToken != null;
+            }
+        }
+
         internal void Attach(IntPtr h)
         {
             _handle = new NativeHandle(h, Native.copilot_session_free, "CopilotSession");
