@@ -9,6 +9,7 @@
 //   (COPILOT_PROVIDER_*) to SDK-created sessions, so the session names the provider itself.
 //
 // Run:  CLI_URL=localhost:4321 mono backend-service.exe "user-42" "Say hello"
+//       (OPENAI_BASE_URL and OPENAI_API_KEY select a BYOK model)
 // (the test suite starts a headless CLI with a BYOK model and runs ChatAsync against it).
 
 using System;
@@ -113,24 +114,30 @@ namespace GitHub.Copilot.SDK.Examples
         }
 
 #if BACKEND_SERVICE_MAIN
+        // CLI_URL (default localhost:4321); OPENAI_BASE_URL + OPENAI_API_KEY for a BYOK model.
+        // No explicit CopilotRuntime.Shutdown(): the SDK ends its callback thread at process
+        // exit, so this program exits on Mono too (the test suite checks that).
         public static int Main(string[] args)
         {
             var url = Environment.GetEnvironmentVariable("CLI_URL") ?? "localhost:4321";
             var user = args.Length > 0 ? args[0] : "demo";
             var message = args.Length > 1 ? args[1] : "Say hello";
+            var baseUrl = Environment.GetEnvironmentVariable("OPENAI_BASE_URL");
+            var provider = baseUrl == null ? null : new ProviderConfig
+            {
+                Type = "openai",
+                BaseUrl = baseUrl,
+                ApiKey = Environment.GetEnvironmentVariable("OPENAI_API_KEY"),
+            };
             try
             {
-                Console.WriteLine(ChatAsync(url, user, message).GetAwaiter().GetResult());
+                Console.WriteLine(ChatAsync(url, user, message, provider).GetAwaiter().GetResult());
                 return 0;
             }
             catch (CopilotException e)
             {
                 Console.Error.WriteLine("error: [" + e.Code + "] " + e.Message);
                 return 1;
-            }
-            finally
-            {
-                CopilotRuntime.Shutdown();
             }
         }
 #endif

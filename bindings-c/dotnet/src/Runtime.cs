@@ -26,11 +26,12 @@ namespace GitHub.Copilot.SDK
         public static uint AbiVersion { get { return Native.copilot_abi_version(); } }
 
         /// <summary>
-        /// Ends the library's callback thread after running the callbacks already queued. Call it
-        /// once at process exit, after disposing every client: Mono 6.8 waits forever at exit for a
-        /// foreign thread that called managed code, and this ends that thread. Harmless on .NET
-        /// (CoreCLR). The library starts a new thread if it is used again. Must not be called
-        /// from an SDK callback (event handler, tool, permission, ...).
+        /// Ends the library's callback thread after running the callbacks already queued. The SDK
+        /// calls it itself when the process exits (AppDomain.ProcessExit): Mono 6.8 waits forever
+        /// at exit for a foreign thread that called managed code, and this ends that thread. Call
+        /// it yourself to end the thread earlier, after disposing every client. The library starts
+        /// a new thread if it is used again. Must not be called from an SDK callback (event
+        /// handler, tool, permission, ...).
         /// </summary>
         public static void Shutdown()
         {
@@ -52,6 +53,18 @@ namespace GitHub.Copilot.SDK
 
         static long _nextId;
         static readonly ConcurrentDictionary<long, Pending> Table = new ConcurrentDictionary<long, Pending>();
+
+        static Calls()
+        {
+            // End the library's callback thread when the process exits, so that Mono 6.8 does not
+            // wait forever for it (it called managed code). Verified on Mono: without this (or an
+            // explicit CopilotRuntime.Shutdown) a program that used the SDK hangs after Main.
+            AppDomain.CurrentDomain.ProcessExit += (s, e) =>
+            {
+                try { Native.copilot_shutdown(); }
+                catch (Exception) { }
+            };
+        }
 
         /// <summary>The completion callback of every asynchronous call.</summary>
         internal static readonly CopilotCallback Completion = OnCompletion;

@@ -85,6 +85,8 @@ namespace GitHub.Copilot.SDK.Tests
             r.Add("set_model_and_session_rpc", SetModelAndSessionRpc);
             r.Add("concurrent_sessions_and_queued_turns", ConcurrentSessions);
             r.Add("stdio_child_lifecycle_and_dispose", StdioLifecycle);
+            r.Add("force_stop_kills_at_once", ForceStop);
+            r.Add("failing_handlers_and_throwing_event_handlers", FailingHandlers);
             r.Add("json_model_round_trip", JsonRoundTrip);
         }
 
@@ -581,6 +583,49 @@ namespace GitHub.Copilot.SDK.Tests
                 Assert.True(c2.Port.HasValue, "a TCP child has a port");
                 c2.Dispose();
                 Assert.True(WaitDead(pid2, 10), "the CLI outlived Dispose");
+            }
+        }
+
+        static async Task ForceStop()
+        {
+            var client = new CopilotClient(Env.OwnCli(false));
+            await client.StartAsync();
+            var pid = client.CliPid.Value;
+            await client.ForceStopAsync();
+            Assert.True(WaitDead(pid, 5), "the CLI outlived ForceStopAsync");
+            var e = await Assert.ThrowsAsync<CopilotConnectionException>(() => client.PingAsync());
+            Assert.Equal(ErrorCodes.NotConnected, e.Code);
+            client.Dispose();
+        }
+
+        static async Task FailingHandlers()
+        {
+            using (var model = FakeModel.Start())
+            {
+                var client = await Shared.ConnectAsync();
+                var cfg = Config(model);
+                cfg.OnUserInputRequest = req => { throw new InvalidOperationException("nobody is here"); };
+                cfg.OnPermissionRequest = req => Task.FromResult<PermissionDecision>(null);
+                var session = await client.CreateSessionAsync(cfg);
+                var delivered = 0;
+                // A throwing event handler neither breaks delivery to the others nor the turn.
+                using (session.On(e => { throw new Exception("handler bug"); }))
+                using (session.On("tool.execution_complete", e => Interlocked.Increment(ref delivered)))
+                using (var events = new EventCollector(session))
+                {
+                    await session.SendAndWaitAsync("CALL ask_user {\"question\":\"Anyone?\",\"choices\":[\"a\",\"b\"]}");
+                    var done = events.Snapshot().Last(e => e.Type == "tool.execution_complete");
+                    // The CLI turns a failed user-input request into this answer for the model.
+                    Assert.Contains(done.Data["result"]["content"].AsString(), "unable to respond", "a failed user-input handler");
+                    // A permission handler returning null is a failure: the tool is denied.
+                    await session.SendAndWaitAsync("CALL bash {\"command\":\"echo never\",\"description\":\"echo\",\"mode\":\"sync\"}");
+                    done = events.Snapshot().Last(e => e.Type == "tool.execution_complete");
+                    Assert.Equal(false, done.Data.Success, "denied: " + done.Data);
+                    Assert.True(!done.Data.ToString().Contains("never\\n"), "the command did not run");
+                }
+                Assert.Equal(2, delivered, "tool.execution_complete events delivered");
+                await session.DisposeAsync();
+                await client.DisposeAsync();
             }
         }
 

@@ -97,6 +97,32 @@ namespace GitHub.Copilot.SDK.Tests
                 Assert.Equal(all, await BackendService.CleanupSessionsAsync(client, TimeSpan.Zero), "everything expired");
                 Assert.Equal(0, (await client.ListSessionsAsync()).Count, "cleaned up");
                 await client.DisposeAsync();
+                // The sample as a program (backend-service.exe, built by test.sh): it answers and
+                // then exits by itself on Mono, without calling CopilotRuntime.Shutdown().
+                var exe = Path.Combine(AppDomain.CurrentDomain.BaseDirectory, "backend-service.exe");
+                var psi = new ProcessStartInfo("mono", "\"" + exe + "\" user-7 \"REPLY from the program\"")
+                {
+                    UseShellExecute = false,
+                    RedirectStandardOutput = true,
+                    RedirectStandardError = true,
+                };
+                psi.EnvironmentVariables["CLI_URL"] = url;
+                psi.EnvironmentVariables["OPENAI_BASE_URL"] = model.BaseUrl;
+                psi.EnvironmentVariables["OPENAI_API_KEY"] = "fake-key";
+                using (var p = Process.Start(psi))
+                {
+                    var stdout = p.StandardOutput.ReadToEndAsync();
+                    var stderr = p.StandardError.ReadToEndAsync();
+                    if (!p.WaitForExit(60000))
+                    {
+                        p.Kill();
+                        throw new TestFailure("hung: the sample program did not exit within 60 s (stderr: " + stderr.Result + ")");
+                    }
+                    p.WaitForExit();
+                    Assert.Equal(0, p.ExitCode, "the sample program's exit code (stderr: " + stderr.Result + ")");
+                    Assert.Equal("from the program", stdout.Result.Trim(), "the sample program's output");
+                }
+
                 var down = new CopilotClient(new CopilotClientOptions { CliUrl = "127.0.0.1:1" });
                 Assert.True(!await BackendService.CheckCliHealthAsync(down), "health check of a dead server");
                 down.Dispose();
