@@ -62,7 +62,7 @@ namespace GitHub.Copilot.SDK
         {
             lock (_lifecycleGate)
             {
-                if (_state == ConnectionState.Connected && _startTask != null) return _startTask;
+                if ((_state == ConnectionState.Connected || _state == ConnectionState.Connecting) && _startTask != null) return _startTask;
                 var t = StartCore(cancellationToken);
                 _startTask = t;
                 return t;
@@ -218,16 +218,15 @@ namespace GitHub.Copilot.SDK
         {
             await EnsureStarted(ct).ConfigureAwait(false);
             var session = new CopilotSession(this, config);
-            var json = config != null ? session.ConfigJson() : null;
-            var cfg = Native.Utf8(json != null ? json.ToJson() : null);
-            var id = Native.Utf8(resumeId);
-            var sud = session.UserData;
-            var onRequest = session.ServesRequests ? CopilotSession.RequestCallback : null;
-            _sessions[session.LocalId] = session;
-            Task<JsonData> call;
             try
             {
-                call = Calls.Start(_handle, (IntPtr h, IntPtr ud, out ulong c) =>
+                var json = config != null ? session.ConfigJson() : null;
+                var cfg = Native.Utf8(json != null ? json.ToJson() : null);
+                var id = Native.Utf8(resumeId);
+                var sud = session.UserData;
+                var onRequest = session.ServesRequests ? CopilotSession.RequestCallback : null;
+                _sessions[session.LocalId] = session;
+                var info = await Calls.Start(_handle, (IntPtr h, IntPtr ud, out ulong c) =>
                 {
                     IntPtr sh;
                     int st = resumeId == null
@@ -235,15 +234,14 @@ namespace GitHub.Copilot.SDK
                         : Native.copilot_client_resume_session(h, id, cfg, CopilotSession.EventCallback, onRequest, sud, Calls.Completion, ud, out sh, out c);
                     if (sh != IntPtr.Zero) session.Attach(sh);
                     return st;
-                }, ct);
-                var info = await call.ConfigureAwait(false);
+                }, ct).ConfigureAwait(false);
                 session.Opened(info);
                 return session;
             }
             catch (Exception)
             {
-                CopilotSession ignored;
-                _sessions.TryRemove(session.LocalId, out ignored);
+                // Frees the native session (closed by the library when the create failed) and
+                // forgets it here.
                 session.FreeNative();
                 throw;
             }

@@ -250,6 +250,10 @@ namespace GitHub.Copilot.SDK.Tests
             var pong = await client.PingAsync("x");
             Assert.Equal("pong: x", pong.Message);
             Assert.Equal(3, pong.ProtocolVersion);
+            // Many calls in flight at once: each completion reaches its own Task.
+            var pings = Enumerable.Range(0, 64).Select(i => client.PingAsync("p" + i)).ToArray();
+            await Task.WhenAll(pings);
+            for (int i = 0; i < pings.Length; i++) Assert.Equal("pong: p" + i, pings[i].Result.Message, "ping " + i);
             var status = await client.GetStatusAsync();
             Assert.Equal("1.0.102", status.Version);
             var auth = await client.GetAuthStatusAsync();
