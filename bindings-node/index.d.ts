@@ -493,11 +493,27 @@ export declare class CopilotClient {
 /** A permission handler that approves every request once. */
 export declare function approveAll(request?: PermissionRequest, invocation?: { sessionId: string; requestId: string }): PermissionDecision;
 
+/** The argument type a schema describes: zod's output type, else `any` (JSON schema). */
+export type InferToolArgs<S> = S extends { _output: infer O }
+  ? O
+  : S extends { _zod: { output: infer O } }
+    ? O
+    : S extends ZodLikeSchema<infer T>
+      ? T
+      : any;
+
 /** Declares a tool; with a zod schema the handler's `args` are typed from it. */
-export declare function defineTool<TArgs = any>(
+export declare function defineTool<S extends JsonSchema | ZodLikeSchema<any> = JsonSchema>(
   name: string,
-  config: Omit<Tool<TArgs>, 'name' | 'parameters'> & { parameters?: JsonSchema | ZodLikeSchema<TArgs> },
-): Tool<TArgs>;
+  config: {
+    description?: string;
+    parameters?: S;
+    handler?: (args: InferToolArgs<S>, invocation: ToolInvocation) => ToolResult | Promise<ToolResult>;
+    skipPermission?: boolean;
+    overridesBuiltInTool?: boolean;
+    [extra: string]: unknown;
+  },
+): Tool<InferToolArgs<S>>;
 export declare function defineTool<TArgs = any>(tool: Tool<TArgs>): Tool<TArgs>;
 
 /** The Copilot CLI version this package is tested with. */

@@ -1,0 +1,91 @@
+// Type-level tests of the public .d.ts (checked with tsc --noEmit; never run).
+import { z } from "zod";
+import {
+  CopilotClient,
+  CopilotError,
+  ErrorCodes,
+  approveAll,
+  defineTool,
+  type AssistantMessageEvent,
+  type CopilotErrorCode,
+  type SessionEvent,
+  type SessionMetadata,
+} from "@copilot-hub/node";
+
+const client = new CopilotClient({ cliUrl: "localhost:4321", connectionToken: "t", requestTimeout: 30 });
+// @ts-expect-error cliUrl is a string
+new CopilotClient({ cliUrl: 4321 });
+// @ts-expect-error unknown log level
+new CopilotClient({ logLevel: "loud" });
+
+const session = await client.createSession({
+  sessionId: "s",
+  model: "gpt-4.1",
+  provider: { type: "openai", baseUrl: "http://127.0.0.1:1/v1", apiKey: "k" },
+  streaming: true,
+  onPermissionRequest: approveAll,
+  onUserInputRequest: async (req) => ({ answer: req.choices[0] ?? "x", wasFreeform: false }),
+  hooks: { onPreToolUse: (input) => (input.toolName === "bash" ? { permissionDecision: "deny" } : undefined) },
+  tools: [
+    defineTool("weather", {
+      description: "w",
+      parameters: z.object({ city: z.string() }),
+      handler: async ({ city }) => `sunny in ${city.toUpperCase()}`,
+    }),
+    { name: "raw", parameters: { type: "object" }, handler: (args: { n: number }) => args.n * 2 },
+  ],
+});
+
+const answer = await session.sendAndWait({ prompt: "hi" }, 5000);
+const content: string | undefined = answer?.data.content;
+const ev: AssistantMessageEvent | undefined = answer;
+void content;
+void ev;
+await session.sendAndWait({ prompt: "hi", signal: AbortSignal.timeout(1000) });
+await session.sendAndWait("hi", { timeout: 1000, signal: new AbortController().signal });
+// @ts-expect-error prompt is required
+await session.sendAndWait({});
+
+const off = session.on("assistant.message_delta", (e) => {
+  const d: string = e.data.deltaContent;
+  void d;
+});
+off();
+session.on("tool.execution_complete", (e) => {
+  const ok: boolean = e.data.success;
+  void ok;
+});
+session.on("some.future_event", (e) => {
+  const t: string = e.type;
+  void t;
+});
+session.on((e: SessionEvent) => void e.id);
+for await (const e of session.events("session.idle")) {
+  const aborted: boolean | undefined = e.data.aborted;
+  void aborted;
+  break;
+}
+for await (const e of session) {
+  void e.type;
+  break;
+}
+
+const list: SessionMetadata[] = await client.listSessions();
+const t: number = list[0]!.createdAt.getTime() + list[0]!.startTime.getTime() + list[0]!.modifiedTime.getTime();
+void t;
+await client.deleteSession("s");
+const resumed = await client.resumeSession("s");
+await resumed.destroy();
+const errors: Error[] = await client.stop();
+void errors;
+
+try {
+  await client.ping();
+} catch (e) {
+  if (e instanceof CopilotError) {
+    const code: CopilotErrorCode = e.code;
+    if (e.code === ErrorCodes.SESSION_NOT_FOUND) void code;
+    // @ts-expect-error not a code
+    if (e.code === "nope") void 0;
+  }
+}
