@@ -320,6 +320,8 @@ namespace GitHub.Copilot.SDK
             if (handler == null) throw new ArgumentNullException("handler");
             var entry = new KeyValuePair<string, Action<SessionLifecycleEvent>>(eventType, handler);
             lock (_lifecycle) _lifecycle.Add(entry);
+            // Removes one registration (the first equal one): subscribing the same handler twice
+            // and disposing one subscription leaves the other.
             return new Unsubscriber(() => { lock (_lifecycle) _lifecycle.Remove(entry); });
         }
 

@@ -33,7 +33,13 @@ namespace GitHub.Copilot.SDK
         readonly Dictionary<string, CopilotTool> _tools = new Dictionary<string, CopilotTool>();
         readonly object _subsGate = new object();
         readonly CancellationTokenSource _closing = new CancellationTokenSource();
-        KeyValuePair<string, Action<SessionEvent>>[] _subs = new KeyValuePair<string, Action<SessionEvent>>[0];
+        sealed class Sub
+        {
+            public string Type;
+            public Action<SessionEvent> Handler;
+        }
+
+        Sub[] _subs = new Sub[0];
         NativeHandle _handle;
         volatile bool _detached;
         JsonData _info = JsonData.Null;
@@ -276,11 +282,11 @@ namespace GitHub.Copilot.SDK
         public IDisposable On(string eventType, Action<SessionEvent> handler)
         {
             if (handler == null) throw new ArgumentNullException("handler");
-            var entry = new KeyValuePair<string, Action<SessionEvent>>(eventType, handler);
+            var entry = new Sub { Type = eventType, Handler = handler };
             lock (_subsGate) _subs = _subs.Concat(new[] { entry }).ToArray();
             return new Unsubscriber(() =>
             {
-                lock (_subsGate) _subs = _subs.Where(s => !ReferenceEquals(s.Value, entry.Value) || s.Key != entry.Key).ToArray();
+                lock (_subsGate) _subs = _subs.Where(x => !ReferenceEquals(x, entry)).ToArray();
             });
         }
 
@@ -293,7 +299,7 @@ namespace GitHub.Copilot.SDK
                 var ev = SessionEvent.FromJson(CopilotJson.Parse(Native.FromUtf8(json)));
                 if (s._config != null) Safe.Invoke(s._config.OnEvent, ev, "OnEvent");
                 foreach (var sub in s._subs)
-                    if (sub.Key == null || sub.Key == ev.Type) Safe.Invoke(sub.Value, ev, "event handler");
+                    if (sub.Type == null || sub.Type == ev.Type) Safe.Invoke(sub.Handler, ev, "event handler");
             }
             catch (Exception e)
             {
