@@ -40,8 +40,9 @@ fi
 echo "== npm pack"
 SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/copilot-node-scratch.XXXXXX")
 trap 'rm -rf "$SCRATCH"' EXIT
-TARBALL=$(npm pack --silent --pack-destination "$SCRATCH" | tail -n 1)
-ls -l "$SCRATCH/$TARBALL"
+npm pack --json --pack-destination "$SCRATCH" > "$SCRATCH/pack.json"
+TARBALL=$(node -e 'const [p] = require(process.argv[1]); console.log(p.filename);
+  console.error(`package ${p.filename}: ${(p.size / 1e6).toFixed(2)} MB packed, ${(p.unpackedSize / 1e6).toFixed(2)} MB unpacked, ${p.entryCount} files`)' "$SCRATCH/pack.json")
 
 echo "== installing the tarball into a scratch project: $SCRATCH"
 node -e '
@@ -56,8 +57,25 @@ node -e '
 cp -r "$HERE/test" "$SCRATCH/test"
 mkdir -p "$SCRATCH/examples" && cp -r "$ROOT/examples/node/." "$SCRATCH/examples/"
 
+echo "== load time of the installed package (median of 7 fresh processes)"
+(cd "$SCRATCH" && node -e '
+  const { execFileSync } = require("node:child_process");
+  const run = (code, type) => {
+    const ms = [];
+    for (let i = 0; i < 7; i++) {
+      const args = type === "esm" ? ["--input-type=module", "-e", code] : ["-e", code];
+      ms.push(Number(execFileSync(process.execPath, args, { encoding: "utf8" }).trim()));
+    }
+    ms.sort((a, b) => a - b);
+    return ms[3].toFixed(1);
+  };
+  const cjs = run("const t = process.hrtime.bigint(); require(\"@copilot-hub/node\"); console.log(Number(process.hrtime.bigint() - t) / 1e6)", "cjs");
+  const esm = run("const t = process.hrtime.bigint(); await import(\"@copilot-hub/node\"); console.log(Number(process.hrtime.bigint() - t) / 1e6)", "esm");
+  console.log(`require: ${cjs} ms, import: ${esm} ms`);
+')
+
 echo "== node --test (in the scratch project)"
 export COPILOT_SCENARIOS_DIR=$ROOT/tests/scenarios
 cd "$SCRATCH"
 # shellcheck disable=SC2086
-node --test --test-reporter=tap ${NODE_TEST_ARGS:-test/}
+node --test --test-reporter=tap ${NODE_TEST_ARGS:-test/*.test.mjs}
