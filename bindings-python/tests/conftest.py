@@ -56,7 +56,11 @@ class FakeModel:
 
     def close(self) -> None:
         self.proc.stdin.close()  # the fake model exits when its stdin closes
-        self.proc.wait(timeout=10)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # another process holds the pipe (a forked child)
+            self.proc.kill()
+            self.proc.wait()
 
 
 @pytest.fixture(scope="session")
@@ -105,6 +109,66 @@ async def client(shared_cli: CopilotClient) -> Any:
     await c.start()
     yield c
     await c.stop()
+
+
+class ByokProxy:
+    """Stands in for "a CLI server that has model access": a loopback TCP proxy in front of the
+    shared CLI that adds the fake model as `provider` to session.create / session.resume
+    requests that carry none. The CLI ignores its BYOK environment for SDK sessions, so this is
+    how the backend-services samples run verbatim (no provider in their code) offline."""
+
+    def __init__(self, upstream_port: int, provider: Dict[str, Any]) -> None:
+        self.upstream_port = upstream_port
+        self.provider = {"type": "openai", "baseUrl": provider["base_url"], "apiKey": "x"}
+        self.server: Any = None
+        self.port = 0
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def close(self) -> None:
+        self.server.close()
+        await self.server.wait_closed()
+
+    async def _serve(self, cr: asyncio.StreamReader, cw: asyncio.StreamWriter) -> None:
+        import json
+        ur, uw = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+
+        async def down() -> None:
+            while data := await ur.read(65536):
+                cw.write(data)
+                await cw.drain()
+            cw.close()
+
+        async def up() -> None:
+            while True:
+                header = await cr.readuntil(b"\r\n\r\n")
+                length = next(int(l.split(b":")[1]) for l in header.split(b"\r\n")
+                              if l.lower().startswith(b"content-length"))
+                msg = json.loads(await cr.readexactly(length))
+                if msg.get("method") in ("session.create", "session.resume"):
+                    msg.setdefault("params", {}).setdefault("provider", self.provider)
+                body = json.dumps(msg).encode()
+                uw.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+                await uw.drain()
+
+        task = asyncio.ensure_future(down())
+        try:
+            await up()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            uw.close()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+@pytest.fixture(scope="session")
+async def byok_server(shared_cli: CopilotClient, fake_model: FakeModel) -> Any:
+    proxy = ByokProxy(shared_cli.port, fake_model.provider)
+    await proxy.start()
+    yield proxy
+    await proxy.close()
 
 
 @pytest.fixture

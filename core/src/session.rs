@@ -53,6 +53,9 @@ pub(crate) struct SessionInner {
     state: Mutex<State>,
     /// Serialises `send_and_wait` calls on one session: each waits for its own idle.
     turn: tokio::sync::Mutex<()>,
+    /// Set when this client sends a prompt, cleared by `session.idle`: whether earlier work
+    /// may still produce an idle that is not the next turn's.
+    busy: std::sync::atomic::AtomicBool,
     request_timeout: Option<Duration>,
 }
 
@@ -102,6 +105,7 @@ impl SessionInner {
             events: Mutex::new(Fanout::new()),
             state: Mutex::new(State { disconnected: false, info: Value::Null }),
             turn: tokio::sync::Mutex::new(()),
+            busy: std::sync::atomic::AtomicBool::new(false),
             request_timeout,
         });
         if let Some(cb) = config.on_event.clone() {
@@ -134,6 +138,7 @@ impl SessionInner {
         match ev.event_type.as_str() {
             "external_tool.requested" => self.spawn_tool_call(&ev.data),
             "permission.requested" => self.spawn_permission(&ev.data),
+            "session.idle" => self.busy.store(false, std::sync::atomic::Ordering::SeqCst),
             _ => {}
         }
         let ev = Arc::new(ev);
@@ -352,6 +357,7 @@ impl Session {
         self.check_connected()?;
         let options = options.into();
         let Value::Object(p) = options.to_wire(&self.inner.id) else { unreachable!() };
+        self.inner.busy.store(true, std::sync::atomic::Ordering::SeqCst);
         let r = self.inner.call("session.send", p).await?;
         Ok(r.get("messageId").and_then(Value::as_str).unwrap_or_default().to_owned())
     }
@@ -367,10 +373,13 @@ impl Session {
         let turn = async {
             let _turn = self.inner.turn.lock().await;
             let mut stream = self.subscribe();
+            // With earlier work still running (a plain `send` whose idle has not come), events
+            // before our own `user.message` belong to that work and are skipped, so the answer
+            // is always ours. An idle session needs no such wait: a turn can fail before its
+            // user.message is recorded (no model access), and its error is still ours.
+            let earlier_work = self.inner.busy.load(std::sync::atomic::Ordering::SeqCst);
             let message_id = self.send(options).await?;
-            // Events before our own `user.message` belong to earlier work (a previous turn's
-            // idle, a queued message): they are skipped, so the answer is always ours.
-            let mut ours = false;
+            let mut ours = !earlier_work;
             let mut last: Option<Arc<SessionEvent>> = None;
             let mut failed: Option<Error> = None;
             loop {

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::process::Stdio;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, BufReader, ReadBuf};
@@ -225,23 +225,31 @@ type SpawnJob = (Command, tokio::runtime::Handle, tokio::sync::oneshot::Sender<s
 
 /// Spawns on a dedicated, never-ending thread (see the PDEATHSIG note above).
 async fn spawn_child(mut cmd: Command) -> std::io::Result<Child> {
-    static SPAWNER: OnceLock<Mutex<std::sync::mpsc::Sender<SpawnJob>>> = OnceLock::new();
-    let sender = SPAWNER.get_or_init(|| {
-        let (tx, rx) = std::sync::mpsc::channel::<SpawnJob>();
-        std::thread::Builder::new()
-            .name("copilot-spawner".into())
-            .spawn(move || {
-                for (mut cmd, handle, reply) in rx {
-                    let _guard = handle.enter();
-                    let _ = reply.send(cmd.spawn());
-                }
-            })
-            .expect("cannot start the copilot-spawner thread");
-        Mutex::new(tx)
-    });
+    // Keyed by pid: after fork() the child has no spawner thread, so it starts its own.
+    static SPAWNER: Mutex<Option<(u32, std::sync::mpsc::Sender<SpawnJob>)>> = Mutex::new(None);
+    let sender = {
+        let mut slot = SPAWNER.lock().unwrap_or_else(|p| p.into_inner());
+        match &*slot {
+            Some((pid, tx)) if *pid == std::process::id() => tx.clone(),
+            _ => {
+                let (tx, rx) = std::sync::mpsc::channel::<SpawnJob>();
+                std::thread::Builder::new()
+                    .name("copilot-spawner".into())
+                    .spawn(move || {
+                        for (mut cmd, handle, reply) in rx {
+                            let _guard = handle.enter();
+                            let _ = reply.send(cmd.spawn());
+                        }
+                    })
+                    .map_err(|e| std::io::Error::other(format!("cannot start the copilot-spawner thread: {e}")))?;
+                *slot = Some((std::process::id(), tx.clone()));
+                tx
+            }
+        }
+    };
     let (tx, rx) = tokio::sync::oneshot::channel();
     let job = (std::mem::replace(&mut cmd, Command::new("true")), tokio::runtime::Handle::current(), tx);
-    if sender.lock().unwrap().send(job).is_err() {
+    if sender.send(job).is_err() {
         return Err(std::io::Error::other("copilot-spawner thread is gone"));
     }
     rx.await.map_err(|_| std::io::Error::other("copilot-spawner dropped the request"))?

@@ -319,6 +319,18 @@ async fn send_and_wait_answers_its_own_prompt_not_earlier_work() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_turn_that_fails_before_its_user_message_is_a_session_error() {
+    // No provider and no GitHub auth: the CLI emits session.error then session.idle without
+    // ever recording the user message. send_and_wait must report that, not time out.
+    let client = connect_shared().await;
+    let s = client.create_session(SessionConfig { model: Some("gpt-4.1".into()), ..Default::default() }).await.unwrap();
+    let e = s.send_and_wait(MessageOptions::new("hello").timeout(Duration::from_secs(30))).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::SessionError, "{e}");
+    assert!(e.message().contains("GitHub"), "{e}");
+    client.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn panicking_tool_handler_answers_with_a_failure() {
     let model = FakeModel::start().await.unwrap();
     let client = connect_shared().await;

@@ -332,16 +332,19 @@ class CopilotClient:
         self._lifecycle_on = False
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._started = False
+        self._stopped = False
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         await self._native.start()
-        self._started = True
+        self._started, self._stopped = True, False
         if self._lifecycle and not self._lifecycle_on:
             self._subscribe_lifecycle()
 
     async def _ensure(self) -> None:
         if not self._started:
+            if self._stopped:
+                raise NotConnectedError("the client is stopped; call start() to use it again")
             if not self._auto_start:
                 raise NotConnectedError("the client is not started (auto_start is off)")
             await self.start()
@@ -349,11 +352,11 @@ class CopilotClient:
     async def stop(self) -> None:
         """Detaches every session, stops a CLI this client spawned; idempotent."""
         await self._native.stop()
-        self._started = False
+        self._started, self._stopped = False, True
 
     async def force_stop(self) -> None:
         await self._native.force_stop()
-        self._started = False
+        self._started, self._stopped = False, True
 
     async def __aenter__(self) -> "CopilotClient":
         await self.start()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import inspect
+import sys
 import typing
 from typing import Any, Callable, Dict, List, Optional, Union, get_args, get_origin
 
@@ -142,9 +143,15 @@ def tool(fn: Optional[Callable[..., Any]] = None, *, name: Optional[str] = None,
             "Get the current weather for a city."
     """
 
+    # Hints that name classes local to the caller (with postponed annotations) resolve there.
+    caller_ns = dict(sys._getframe(1).f_locals)
+
     def wrap(f: Callable[..., Any]) -> Tool:
         sig = inspect.signature(f)
-        hints = typing.get_type_hints(f)
+        try:
+            hints = typing.get_type_hints(f)
+        except NameError:
+            hints = typing.get_type_hints(f, localns=caller_ns)
         params = [p for p in sig.parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
         t = Tool(name or f.__name__, f, description=description or inspect.getdoc(f),
                  skip_permission=skip_permission, overrides_built_in_tool=overrides_built_in_tool,
