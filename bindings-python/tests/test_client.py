@@ -36,24 +36,6 @@ async def test_client_level_methods(client: CopilotClient) -> None:
     assert isinstance(e.value.__cause__, NativeCause)
 
 
-async def test_backend_sample_as_written(byok_server: Any) -> None:
-    # The Python sample of the backend-services guide, verbatim apart from the port.
-    import time
-    user_id, message = "alice", "Hello there"
-    client = CopilotClient({
-        "cli_url": f"localhost:{byok_server.port}",
-        "connection_token": TOKEN,
-    })
-    await client.start()
-    session = await client.create_session({
-        "session_id": f"user-{user_id}-{int(time.time())}",
-        "model": "gpt-4.1",
-    })
-    response = await session.send_and_wait({"prompt": message})
-    assert response.data.content == "Hello from the fake model."
-    await client.stop()
-
-
 async def test_abort_mid_stream(client: CopilotClient, base_config: Dict[str, Any]) -> None:
     async with await client.create_session({**base_config, "streaming": True}) as session:
         first_delta = asyncio.get_running_loop().create_future()
