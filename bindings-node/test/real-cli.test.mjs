@@ -474,3 +474,17 @@ test('provider bearer token, system message transform, hooks deny, exit plan mod
     await client.stop();
   });
 });
+
+test('stop() settles a pending sendAndWait with a typed error (no hang)', async () => {
+  await withModel(async (model) => {
+    const client = await connectShared();
+    const session = await client.createSession(cfg(model));
+    const started = waitForEvent(session, (e) => e.type === 'assistant.turn_start');
+    const pending = session.sendAndWait({ prompt: 'HANG' }, 120000).then(() => null, (x) => x);
+    await started;
+    assert.deepEqual(await client.stop(), []);
+    const e = await pending;
+    assert.ok(e instanceof CopilotError);
+    assert.ok(['session_not_found', 'transport_closed', 'not_connected'].includes(e.code), `${e.code}: ${e.message}`);
+  });
+});
