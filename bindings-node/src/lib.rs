@@ -507,7 +507,9 @@ impl NativeClient {
 pub struct NativeSession {
     inner: core::Session,
     pump: Arc<Pump>,
-    waits: Arc<Mutex<HashMap<u32, tokio::task::AbortHandle>>>,
+    /// Pending send-and-waits: registered before their task starts (the abort handle follows),
+    /// so a task that finishes at once still finds its entry and reports.
+    waits: Arc<Mutex<HashMap<u32, Option<tokio::task::AbortHandle>>>>,
 }
 
 impl NativeSession {
@@ -548,6 +550,7 @@ impl NativeSession {
         let s = self.inner.clone();
         let pump = self.pump.clone();
         let waits = self.waits.clone();
+        self.waits.lock().unwrap().insert(id, None);
         let task = core::runtime().spawn(async move {
             // Everything published until the answer is in `seen`; the completion is queued
             // after the last of those events reached JS.
@@ -567,10 +570,8 @@ impl NativeSession {
                 pump.after_event(last, msg);
             }
         });
-        self.waits.lock().unwrap().insert(id, task.abort_handle());
-        if task.is_finished() {
-            // Finished before registration (cannot really happen: it needs a round trip).
-            self.waits.lock().unwrap().remove(&id);
+        if let Some(slot) = self.waits.lock().unwrap().get_mut(&id) {
+            *slot = Some(task.abort_handle());
         }
         Ok(())
     }
@@ -580,7 +581,9 @@ impl NativeSession {
     #[napi]
     pub fn cancel_wait(&self, id: u32, reason: Option<String>) {
         if let Some(h) = self.waits.lock().unwrap().remove(&id) {
-            h.abort();
+            if let Some(h) = h {
+                h.abort();
+            }
             let e = core_err(ErrorKind::Cancelled, reason.unwrap_or_else(|| "sendAndWait was cancelled".into()));
             self.pump.send(json!({"k": "done", "id": id, "ok": false, "error": error_json(&e)}));
         }

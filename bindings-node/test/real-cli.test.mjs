@@ -314,6 +314,9 @@ test('events: wire order, on(type), unsubscribe, onEvent from the first event, i
     await session.disconnect();
     await loop;
     assert.ok(seen.includes('session.idle'));
+    // A disconnected session fails at once, typed (the failure is reported, never lost).
+    await assert.rejects(session.sendAndWait('REPLY too late'), (e) => e.code === 'session_not_found');
+    await assert.rejects(session.send('REPLY too late'), (e) => e.code === 'session_not_found');
     await client.stop();
   });
 });
