@@ -491,3 +491,14 @@ test('stop() settles a pending sendAndWait with a typed error (no hang)', async 
     assert.ok(['session_not_found', 'transport_closed', 'not_connected'].includes(e.code), `${e.code}: ${e.message}`);
   });
 });
+
+test('a turn that fails before its user.message rejects with session_error (no model access)', async () => {
+  // The shared CLI has no GitHub login; a session without a BYOK provider cannot reach a model.
+  const client = await connectShared();
+  const session = await client.createSession({ model: 'gpt-4.1' });
+  const e = await session.sendAndWait({ prompt: 'Say hello' }, 30000).then(() => null, (x) => x);
+  assert.ok(e instanceof CopilotError);
+  assert.equal(e.code, 'session_error', e.message);
+  assert.match(e.message, /token|auth/i);
+  await client.stop();
+});
