@@ -1,0 +1,366 @@
+// Package copilot drives the GitHub Copilot CLI in server mode (copilot --headless) from Go:
+// sessions, prompts, events, tools, permission prompts, user input and hooks. It is a thin
+// layer over libcopilot, the C ABI of the SDK's Rust core (bindings-c/).
+//
+//	client := copilot.NewClient(&copilot.ClientOptions{CLIUrl: "localhost:4321"})
+//	client.Start(ctx)
+//	defer client.Stop()
+//	session, _ := client.CreateSession(ctx, &copilot.SessionConfig{SessionID: "user-1", Model: "gpt-4.1"})
+//	response, _ := session.SendAndWait(ctx, copilot.MessageOptions{Prompt: "Hello"})
+//	fmt.Println(response.Text())
+//
+// Every call takes a context: cancelling it cancels the call. Errors are *Error values with a
+// stable Code (errors.As, errors.Is against the Err* sentinels). Event handlers (Session.On)
+// run on one goroutine per session, in wire order; tool and other handlers run on goroutines
+// of their own.
+package copilot
+
+/*
+#include <stdint.h>
+#include <stdlib.h>
+#include "copilot.h"
+*/
+import "C"
+
+import (
+	"context"
+	"encoding/json"
+	"runtime"
+	"runtime/cgo"
+	"sync"
+	"unsafe"
+)
+
+// Client is a connection to one Copilot CLI. Safe for concurrent use.
+type Client struct {
+	*clientCore
+}
+
+type clientCore struct {
+	mu       sync.RWMutex
+	h        *C.CopilotClient
+	newErr   error
+	lc       *lifecycleDispatch
+	lcHandle cgo.Handle
+	sessions map[*sessionCore]struct{}
+	freed    bool
+}
+
+// NewClient creates a client; nothing starts until Start (or the first call that needs the
+// connection). Invalid options are reported by Start and every later call.
+func NewClient(options *ClientOptions) *Client {
+	c := &clientCore{sessions: map[*sessionCore]struct{}{}, lc: newLifecycleDispatch()}
+	c.lcHandle = cgo.NewHandle(c.lc)
+	text, err := options.toJSON()
+	if err == nil {
+		opts := cstr(text)
+		defer freeC(opts)
+		var h *C.CopilotClient
+		_, err = startLocked(func() C.CopilotStatus {
+			return C.copilot_client_new(opts, lifecycleCallback(), handlePtr(c.lcHandle), &h)
+		})
+		c.h = h
+	}
+	if err != nil {
+		c.newErr = err
+		c.lc.close()
+		c.lcHandle.Delete()
+		c.freed = true
+	}
+	client := &Client{c}
+	runtime.SetFinalizer(client, func(cl *Client) { cl.clientCore.free() })
+	return client
+}
+
+// usable is checked under c.mu.
+func (c *clientCore) usable() error {
+	if c.newErr != nil {
+		return c.newErr
+	}
+	if c.freed {
+		return &Error{Status: 18, Code: CodeNotConnected, Message: "the client was closed"}
+	}
+	return nil
+}
+
+// do runs one asynchronous client call.
+func (c *clientCore) do(ctx context.Context, f func(h *C.CopilotClient, cb C.CopilotCallback, ud unsafe.Pointer, out *C.uint64_t) C.CopilotStatus) (json.RawMessage, error) {
+	return call(ctx, func(cb C.CopilotCallback, ud unsafe.Pointer, out *C.uint64_t) (C.CopilotStatus, error) {
+		c.mu.RLock()
+		defer c.mu.RUnlock()
+		if err := c.usable(); err != nil {
+			return -1, err
+		}
+		return startLocked(func() C.CopilotStatus { return f(c.h, cb, ud, out) })
+	})
+}
+
+func decode[T any](raw json.RawMessage, err error) (T, error) {
+	var v T
+	if err != nil {
+		return v, err
+	}
+	if uerr := json.Unmarshal(raw, &v); uerr != nil {
+		return v, &Error{Status: 10, Code: CodeProtocol, Message: "unexpected result: " + uerr.Error()}
+	}
+	return v, nil
+}
+
+// Start spawns or connects to the CLI and performs the handshake. Idempotent.
+func (c *Client) Start(ctx context.Context) error {
+	_, err := c.do(ctx, func(h *C.CopilotClient, cb C.CopilotCallback, ud unsafe.Pointer, out *C.uint64_t) C.CopilotStatus {
+		return C.copilot_client_start(h, cb, ud, out)
+	})
+	return err
+}
+
+// Stop stops gracefully: detaches the client's sessions (their Session values stop working)
+// and shuts down a CLI the client spawned. The client can be started again.
+func (c *Client) Stop() error {
+	_, err := c.do(context.Background(), func(h *C.CopilotClient, cb C.CopilotCallback, ud unsafe.Pointer, out *C.uint64_t) C.CopilotStatus {
+		return C.copilot_client_stop(h, cb, ud, out)
+	})
+	c.freeSessions()
+	return err
+}
+
+// ForceStop drops the connection at once and kills a spawned CLI.
+func (c *Client) ForceStop() {
+	_, _ = c.do(context.Background(), func(h *C.CopilotClient, cb C.CopilotCallback, ud unsafe.Pointer, out *C.uint64_t) C.CopilotStatus {
+		return C.copilot_client_force_stop(h, cb, ud, out)
+	})
+	c.freeSessions()
+}
+
+// Close stops the client gracefully and releases it; it cannot be used afterwards. A client
+// that is only dropped is released by the garbage collector (force-stopped).
+func (c *Client) Close() error {
+	err := c.Stop()
+	c.free()
+	return err
+}
+
+// freeSessions releases the session handles of a stopped client.
+func (c *clientCore) freeSessions() {
+	c.mu.Lock()
+	list := make([]*sessionCore, 0, len(c.sessions))
+	for s := range c.sessions {
+		list = append(list, s)
+	}
+	c.sessions = map[*sessionCore]struct{}{}
+	c.mu.Unlock()
+	for _, s := range list {
+		s.free()
+	}
+}
+
+func (c *clientCore) free() {
+	c.freeSessions()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.freed {
+		return
+	}
+	c.freed = true
+	C.copilot_client_free(c.h) // pending calls complete (cancelled) before this returns
+	c.h = nil
+	c.lc.close()
+	c.lcHandle.Delete()
+}
+
+// Ping round-trips to the server.
+func (c *Client) Ping(ctx context.Context, message string) (*PingResponse, error) {
+	m := optCstr(&message)
+	if message == "" {
+		freeC(m)
+		m = nil
+	}
+	defer freeC(m)
+	r, err := decode[PingResponse](c.do(ctx, func(h *C.CopilotClient, cb C.CopilotCallback, ud unsafe.Pointer, out *C.uint64_t) C.CopilotStatus {
+		return C.copilot_client_ping(h, m, cb, ud, out)
+	}))
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// GetStatus returns the CLI version and protocol version.
+func (c *Client) GetStatus(ctx context.Context) (*GetStatusResponse, error) {
+	r, err := decode[GetStatusResponse](c.do(ctx, func(h *C.CopilotClient, cb C.CopilotCallback, ud unsafe.Pointer, out *C.uint64_t) C.CopilotStatus {
+		return C.copilot_client_get_status(h, cb, ud, out)
+	}))
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// GetAuthStatus returns the CLI's authentication state.
+func (c *Client) GetAuthStatus(ctx context.Context) (*GetAuthStatusResponse, error) {
+	r, err := decode[GetAuthStatusResponse](c.do(ctx, func(h *C.CopilotClient, cb C.CopilotCallback, ud unsafe.Pointer, out *C.uint64_t) C.CopilotStatus {
+		return C.copilot_client_get_auth_status(h, cb, ud, out)
+	}))
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// ListModels lists the available models (needs GitHub authentication on the CLI).
+func (c *Client) ListModels(ctx context.Context) ([]json.RawMessage, error) {
+	return decode[[]json.RawMessage](c.do(ctx, func(h *C.CopilotClient, cb C.CopilotCallback, ud unsafe.Pointer, out *C.uint64_t) C.CopilotStatus {
+		return C.copilot_client_list_models(h, cb, ud, out)
+	}))
+}
+
+// ListSessions lists the sessions stored by the CLI (filter may be nil).
+func (c *Client) ListSessions(ctx context.Context, filter *SessionListFilter) ([]SessionMetadata, error) {
+	var f *C.char
+	if filter != nil {
+		b, _ := json.Marshal(filter)
+		f = cstr(string(b))
+		defer freeC(f)
+	}
+	return decode[[]SessionMetadata](c.do(ctx, func(h *C.CopilotClient, cb C.CopilotCallback, ud unsafe.Pointer, out *C.uint64_t) C.CopilotStatus {
+		return C.copilot_client_list_sessions(h, f, cb, ud, out)
+	}))
+}
+
+// DeleteSession removes a session from disk (ErrSessionNotFound when it does not exist).
+func (c *Client) DeleteSession(ctx context.Context, sessionID string) error {
+	id := cstr(sessionID)
+	defer freeC(id)
+	_, err := c.do(ctx, func(h *C.CopilotClient, cb C.CopilotCallback, ud unsafe.Pointer, out *C.uint64_t) C.CopilotStatus {
+		return C.copilot_client_delete_session(h, id, cb, ud, out)
+	})
+	return err
+}
+
+// GetLastSessionID returns the most recently modified session (nil when there is none).
+func (c *Client) GetLastSessionID(ctx context.Context) (*string, error) {
+	return decode[*string](c.do(ctx, func(h *C.CopilotClient, cb C.CopilotCallback, ud unsafe.Pointer, out *C.uint64_t) C.CopilotStatus {
+		return C.copilot_client_get_last_session_id(h, cb, ud, out)
+	}))
+}
+
+// GetForegroundSessionID returns the session shown in the TUI (TUI+server mode; nil otherwise).
+func (c *Client) GetForegroundSessionID(ctx context.Context) (*string, error) {
+	return decode[*string](c.do(ctx, func(h *C.CopilotClient, cb C.CopilotCallback, ud unsafe.Pointer, out *C.uint64_t) C.CopilotStatus {
+		return C.copilot_client_get_foreground_session_id(h, cb, ud, out)
+	}))
+}
+
+// SetForegroundSessionID asks the TUI to show a session (TUI+server mode; an error otherwise).
+func (c *Client) SetForegroundSessionID(ctx context.Context, sessionID string) error {
+	id := cstr(sessionID)
+	defer freeC(id)
+	_, err := c.do(ctx, func(h *C.CopilotClient, cb C.CopilotCallback, ud unsafe.Pointer, out *C.uint64_t) C.CopilotStatus {
+		return C.copilot_client_set_foreground_session_id(h, id, cb, ud, out)
+	})
+	return err
+}
+
+// RPC calls any server method by name; params is encoded as JSON (nil = {}).
+func (c *Client) RPC(ctx context.Context, method string, params any) (json.RawMessage, error) {
+	m := cstr(method)
+	defer freeC(m)
+	var p *C.char
+	if params != nil {
+		b, err := json.Marshal(params)
+		if err != nil {
+			return nil, &Error{Status: 102, Code: CodeInvalidArgument, Message: err.Error()}
+		}
+		p = cstr(string(b))
+		defer freeC(p)
+	}
+	return c.do(ctx, func(h *C.CopilotClient, cb C.CopilotCallback, ud unsafe.Pointer, out *C.uint64_t) C.CopilotStatus {
+		return C.copilot_client_rpc(h, m, p, cb, ud, out)
+	})
+}
+
+// ClientInfo describes a started client.
+type ClientInfo struct {
+	Running         bool   `json:"running"`
+	Port            int    `json:"port"`
+	CLIPid          int    `json:"cliPid"`
+	ProtocolVersion int    `json:"protocolVersion"`
+	ServerVersion   string `json:"serverVersion"`
+}
+
+// Info reports the connection: the TCP port (spawned TCP or URL), the spawned CLI's pid, the
+// protocol and CLI versions.
+func (c *Client) Info() ClientInfo {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	var info ClientInfo
+	if c.usable() != nil {
+		return info
+	}
+	_ = json.Unmarshal([]byte(takeString(C.copilot_client_info(c.h))), &info)
+	return info
+}
+
+// On calls handler for every session lifecycle notification (after Start); the returned
+// function unsubscribes.
+func (c *Client) On(handler func(SessionLifecycleEvent)) func() { return c.lc.subscribe("", handler) }
+
+// OnEventType calls handler for lifecycle notifications of one type (e.g. "session.deleted").
+func (c *Client) OnEventType(eventType string, handler func(SessionLifecycleEvent)) func() {
+	return c.lc.subscribe(eventType, handler)
+}
+
+// CreateSession creates a session. Handlers and OnEvent are bound before the request goes out.
+func (c *Client) CreateSession(ctx context.Context, config *SessionConfig) (*Session, error) {
+	return c.openSession(ctx, nil, config)
+}
+
+// ResumeSession opens an existing session by id; config may be nil (nothing re-sent). To talk
+// to the model after a cold load (the session is not live on the server), pass the provider
+// again.
+func (c *Client) ResumeSession(ctx context.Context, sessionID string, config *SessionConfig) (*Session, error) {
+	return c.openSession(ctx, &sessionID, config)
+}
+
+func (c *Client) openSession(ctx context.Context, resumeID *string, config *SessionConfig) (*Session, error) {
+	text, disp, err := buildSessionConfig(config, resumeID != nil)
+	if err != nil {
+		return nil, err
+	}
+	sc := &sessionCore{disp: disp, client: c.clientCore}
+	sc.handle = cgo.NewHandle(disp)
+	var cfg *C.char
+	if text != "" {
+		cfg = cstr(text)
+		defer freeC(cfg)
+	}
+	rid := optCstr(resumeID)
+	defer freeC(rid)
+	var sh *C.CopilotSession
+	raw, err := c.do(ctx, func(h *C.CopilotClient, cb C.CopilotCallback, ud unsafe.Pointer, out *C.uint64_t) C.CopilotStatus {
+		if rid != nil {
+			return C.copilot_client_resume_session(h, rid, cfg, eventCallback(), requestCallback(), handlePtr(sc.handle), cb, ud, &sh, out)
+		}
+		return C.copilot_client_create_session(h, cfg, eventCallback(), requestCallback(), handlePtr(sc.handle), cb, ud, &sh, out)
+	})
+	sc.h = sh
+	if err != nil {
+		sc.free()
+		return nil, err
+	}
+	var info struct {
+		SessionID     string `json:"sessionId"`
+		WorkspacePath string `json:"workspacePath"`
+	}
+	_ = json.Unmarshal(raw, &info)
+	c.mu.Lock()
+	if c.freed {
+		c.mu.Unlock()
+		sc.free()
+		return nil, &Error{Status: 18, Code: CodeNotConnected, Message: "the client was closed"}
+	}
+	c.sessions[sc] = struct{}{}
+	c.mu.Unlock()
+	id := takeString(C.copilot_session_id(sh))
+	return &Session{SessionID: id, client: c, core: sc, workspacePath: info.WorkspacePath}, nil
+}

@@ -1,0 +1,3 @@
+module copilothub.dev/copilot
+
+go 1.23
