@@ -749,3 +749,19 @@ func TestStopReleasesSessionsAndShutdown(t *testing.T) {
 		t.Fatalf("after close: %v", err)
 	}
 }
+
+func TestTurnFailingBeforeItsUserMessage(t *testing.T) {
+	ctx := ctxT(t)
+	c := connect(t)
+	// No provider and no GitHub login: the CLI fails the turn before recording the prompt.
+	s, err := c.CreateSession(ctx, &SessionConfig{Model: "gpt-4.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.SendAndWait(ctx, MessageOptions{Prompt: "Say hello", Timeout: time.Minute})
+	var e *Error
+	if !errors.As(err, &e) || e.Code != CodeSessionError {
+		t.Fatalf("want session_error, got %v", err)
+	}
+	_ = s.Disconnect()
+}

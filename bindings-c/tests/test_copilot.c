@@ -1153,6 +1153,48 @@ static void test_cli_killed_mid_turn(void) {
     copilot_client_free(c);
 }
 
+static int pid_alive(int pid) {
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')');
+    return !(p && p[1] == ' ' && p[2] == 'Z'); /* a zombie is dead */
+}
+
+static void test_force_stop_kills_the_cli(void) {
+    char *o = own_cli_options(1);
+    CopilotClient *c = NULL;
+    CHECK(copilot_client_new(o, NULL, NULL, &c) == COPILOT_OK, "new");
+    free(o);
+    char *json = NULL;
+    CopilotStatus st = simple_call(copilot_client_start, c, &json);
+    CHECK(st == COPILOT_OK, "%d %s", st, json);
+    free(json);
+    char *info = copilot_client_info(c);
+    const char *p = strstr(info, "\"cliPid\":");
+    int pid = p ? atoi(p + 9) : 0;
+    copilot_string_free(info);
+    CHECK(pid > 0 && pid_alive(pid), "pid %d", pid);
+    CHECK(simple_call(copilot_client_force_stop, c, &json) == COPILOT_OK, "%s", json);
+    free(json);
+    int dead = 0;
+    for (int i = 0; i < HANG_SECONDS * 20 && !dead; i++) {
+        dead = !pid_alive(pid);
+        if (!dead) usleep(50 * 1000);
+    }
+    CHECK(dead, "the CLI outlived force_stop");
+    CHECK(ping(c, NULL, &json) == COPILOT_ERR_NOT_CONNECTED, "%s", json);
+    free(json);
+    info = copilot_client_info(c);
+    CHECK(strstr(info, "\"running\":false"), "%s", info);
+    copilot_string_free(info);
+    copilot_client_free(c);
+}
+
 static void test_concurrent_calls(void) {
     CopilotClient *c = connect_shared();
     enum { N = 32 };
@@ -1213,6 +1255,7 @@ int main(void) {
         {"resume_list_and_delete", test_resume_list_and_delete},
         {"free_semantics", test_free_semantics},
         {"cli_killed_mid_turn", test_cli_killed_mid_turn},
+        {"force_stop_kills_the_cli", test_force_stop_kills_the_cli},
         {"concurrent_calls", test_concurrent_calls},
         {"shutdown_and_restart", test_shutdown_and_restart},
     };
