@@ -1,11 +1,22 @@
 // Shared harness for the node:test suite: the real Copilot CLI (COPILOT_CLI_PATH) and the fake
 // model (FAKE_MODEL_BIN), both on 127.0.0.1, with an isolated HOME and working directory.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CopilotClient } from '@copilot-hub/node';
+
+const tempDirs = [];
+/** A temp dir removed when this test process exits. */
+export function tempDir(prefix) {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(d);
+  return d;
+}
+process.on('exit', () => {
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+});
 
 export function cliPath() {
   const p = process.env.COPILOT_CLI_PATH;
@@ -17,7 +28,7 @@ let sandboxDirs;
 /** One isolated HOME and work dir per test process. */
 export function sandbox() {
   if (!sandboxDirs) {
-    const base = mkdtempSync(join(tmpdir(), 'copilot-node-tests-'));
+    const base = tempDir('copilot-node-tests-');
     sandboxDirs = { base, home: join(base, 'home'), work: join(base, 'work') };
     mkdirSync(sandboxDirs.home);
     mkdirSync(sandboxDirs.work);
@@ -42,7 +53,7 @@ export function ownCliOptions(extra = {}) {
 export async function startFakeModel() {
   const bin = process.env.FAKE_MODEL_BIN;
   if (!bin) throw new Error('FAKE_MODEL_BIN is not set (bindings-node/test.sh sets it)');
-  const log = join(mkdtempSync(join(tmpdir(), 'fake-model-')), 'requests.jsonl');
+  const log = join(tempDir('copilot-node-fake-model-'), 'requests.jsonl');
   const child = spawn(bin, ['--log', log], { stdio: ['pipe', 'pipe', 'inherit'] });
   const url = await new Promise((resolve, reject) => {
     let buf = '';

@@ -7,11 +7,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CopilotClient } from '@copilot-hub/node';
-import { cliEnv, cliPath, pidAlive, runNode, startFakeModel, waitDead } from './helpers.mjs';
+import { cliEnv, cliPath, pidAlive, runNode, startFakeModel, tempDir, waitDead } from './helpers.mjs';
 
 const EXAMPLES = resolve('examples');
 const DIST = join(EXAMPLES, 'dist');
@@ -28,7 +27,7 @@ function tsc(args) {
 
 before(async () => {
   model = await startFakeModel();
-  const base = mkdtempSync(join(tmpdir(), 'copilot-samples-'));
+  const base = tempDir('copilot-samples-');
   const home = join(base, 'home');
   const work = join(base, 'work');
   mkdirSync(home);
