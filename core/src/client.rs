@@ -5,7 +5,7 @@ use crate::config::{
     AuthStatus, ClientOptions, PingResponse, SessionConfig, SessionListFilter, SessionMetadata, StatusResponse,
 };
 use crate::error::{Error, ErrorKind, Result};
-use crate::events::{EventStream, LifecycleEvent};
+use crate::events::{EventStream, Fanout, LifecycleEvent};
 use crate::rpc::{Connection, ConnectionOptions, codes};
 use crate::session::{Registry, Session, SessionInner};
 use crate::transport::{self, ChildProcess, SpawnSpec, Transport};
@@ -36,8 +36,11 @@ enum State {
 
 struct ClientInner {
     options: ClientOptions,
+    /// Lifecycle subscribers: they may subscribe before start and survive a restart; their
+    /// streams end when the client is dropped.
+    lifecycle: Arc<Mutex<Fanout<LifecycleEvent>>>,
     /// Serialises start/stop.
-    lifecycle: tokio::sync::Mutex<()>,
+    start_lock: tokio::sync::Mutex<()>,
     state: Mutex<State>,
 }
 
@@ -63,7 +66,8 @@ impl Client {
         Client {
             inner: Arc::new(ClientInner {
                 options,
-                lifecycle: tokio::sync::Mutex::new(()),
+                lifecycle: Arc::new(Mutex::new(Fanout::new())),
+                start_lock: tokio::sync::Mutex::new(()),
                 state: Mutex::new(State::New),
             }),
         }
@@ -79,7 +83,7 @@ impl Client {
         let client = Client::new(options);
         let stream = transport::Stream { reader: Box::new(reader), writer: Box::new(writer), child: None, port: None };
         {
-            let _g = client.inner.lifecycle.lock().await;
+            let _g = client.inner.start_lock.lock().await;
             client.start_with(stream, None).await?;
         }
         Ok(client)
@@ -91,7 +95,7 @@ impl Client {
 
     /// Spawns or connects to the CLI and performs the `connect` handshake. Idempotent.
     pub async fn start(&self) -> Result<()> {
-        let _g = self.inner.lifecycle.lock().await;
+        let _g = self.inner.start_lock.lock().await;
         if matches!(*self.inner.state.lock().unwrap(), State::Running(_)) {
             return Ok(());
         }
@@ -150,7 +154,7 @@ impl Client {
 
     async fn start_with(&self, stream: transport::Stream, token: Option<String>) -> Result<()> {
         let o = &self.inner.options;
-        let registry = Registry::new();
+        let registry = Registry::new(self.inner.lifecycle.clone());
         let port = stream.port;
         let mut child = stream.child;
         let tail = child.as_ref().map(|c| c.stderr.clone());
@@ -237,7 +241,7 @@ impl Client {
     /// it. Never sends `runtime.shutdown` to an external server. Idempotent. Returns the first
     /// error met (all of them are logged); the client is stopped either way.
     pub async fn stop(&self) -> Result<()> {
-        let _g = self.inner.lifecycle.lock().await;
+        let _g = self.inner.start_lock.lock().await;
         let State::Running(mut r) = std::mem::replace(&mut *self.inner.state.lock().unwrap(), State::Stopped) else {
             return Ok(());
         };
@@ -390,14 +394,16 @@ impl Client {
         check_success("session.setForeground", &r, ErrorKind::Rpc)
     }
 
-    /// `session.lifecycle` notifications (created, deleted, updated, …) from now on.
+    /// `session.lifecycle` notifications (created, deleted, updated, …) from now on. Works
+    /// before `start` (also an implicit one) and across restarts; the stream ends when the
+    /// client is dropped. (Always `Ok`; the `Result` is kept for compatibility.)
     pub fn subscribe_lifecycle(&self) -> Result<EventStream<LifecycleEvent>> {
-        self.running(|r| r.registry.lifecycle.lock().unwrap().subscribe(None).1)
+        Ok(self.inner.lifecycle.lock().unwrap().subscribe(None).1)
     }
 
     /// Lifecycle notifications of one type (e.g. `session.deleted`).
     pub fn subscribe_lifecycle_type(&self, event_type: &str) -> Result<EventStream<LifecycleEvent>> {
-        self.running(|r| r.registry.lifecycle.lock().unwrap().subscribe(Some(event_type.to_owned())).1)
+        Ok(self.inner.lifecycle.lock().unwrap().subscribe(Some(event_type.to_owned())).1)
     }
 
     /// Calls `f` for every lifecycle notification, on a task of its own.

@@ -501,12 +501,13 @@ impl std::fmt::Debug for Session {
 /// Routes a connection's server traffic to sessions and lifecycle subscribers.
 pub(crate) struct Registry {
     pub sessions: Mutex<HashMap<String, Arc<SessionInner>>>,
-    pub lifecycle: Mutex<Fanout<LifecycleEvent>>,
+    /// The client's lifecycle subscribers (they outlive one connection).
+    pub lifecycle: Arc<Mutex<Fanout<LifecycleEvent>>>,
 }
 
 impl Registry {
-    pub fn new() -> Arc<Self> {
-        Arc::new(Registry { sessions: Mutex::new(HashMap::new()), lifecycle: Mutex::new(Fanout::new()) })
+    pub fn new(lifecycle: Arc<Mutex<Fanout<LifecycleEvent>>>) -> Arc<Self> {
+        Arc::new(Registry { sessions: Mutex::new(HashMap::new()), lifecycle })
     }
     fn get(&self, id: &str) -> Option<Arc<SessionInner>> {
         self.sessions.lock().unwrap().get(id).cloned()
@@ -574,7 +575,6 @@ impl Inbound for Registry {
         for s in self.take_all() {
             s.mark_disconnected();
         }
-        self.lifecycle.lock().unwrap().close();
     }
 }
 

@@ -319,6 +319,31 @@ async fn send_and_wait_answers_its_own_prompt_not_earlier_work() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lifecycle_subscription_before_an_implicit_start() {
+    let model = FakeModel::start().await.unwrap();
+    let s = common::shared();
+    let client = Client::new(ClientOptions {
+        connection_token: Some(s.token.clone()),
+        ..ClientOptions::url(format!("127.0.0.1:{}", s.port))
+    });
+    let mut created = client.subscribe_lifecycle_type("session.created").unwrap();
+    // No start(): create_session starts the client.
+    let session = client.create_session(config(&model)).await.unwrap();
+    let ev = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let ev = created.recv().await.expect("stream ended");
+            if ev.session_id == session.id() {
+                return ev;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert!(ev.metadata.is_some());
+    client.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_turn_that_fails_before_its_user_message_is_a_session_error() {
     // No provider and no GitHub auth: the CLI emits session.error then session.idle without
     // ever recording the user message. send_and_wait must report that, not time out.
