@@ -765,3 +765,28 @@ func TestTurnFailingBeforeItsUserMessage(t *testing.T) {
 	}
 	_ = s.Disconnect()
 }
+
+// Lifecycle events reach a client that was never started explicitly (CreateSession starts it).
+func TestLifecycleWithImplicitStart(t *testing.T) {
+	ctx := ctxT(t)
+	c := NewClient(&ClientOptions{CLIUrl: sharedURL(), ConnectionToken: testToken})
+	t.Cleanup(func() { _ = c.Close() })
+	created := make(chan SessionLifecycleEvent, 64)
+	unsub := c.OnEventType("session.created", func(e SessionLifecycleEvent) { created <- e })
+	defer unsub()
+	s, err := c.CreateSession(ctx, config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case e := <-created:
+			if e.SessionID == s.SessionID {
+				return
+			}
+		case <-deadline:
+			t.Fatal("no session.created lifecycle event after an implicit start")
+		}
+	}
+}

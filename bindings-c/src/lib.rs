@@ -306,6 +306,9 @@ pub unsafe extern "C" fn copilot_client_new(
             lifecycle: on_lifecycle.map(|cb| (Some(cb), UserData(user_data))),
             lifecycle_task: Mutex::new(None),
         });
+        // The core keeps lifecycle subscribers per client, so following from here also covers
+        // an implicit start (create/resume on a client never started) and restarts.
+        inner.follow_lifecycle();
         unsafe { *client_out = Box::into_raw(Box::new(CopilotClient { inner })) };
         Ok(())
     })
@@ -353,14 +356,10 @@ pub unsafe extern "C" fn copilot_client_start(
     user_data: *mut c_void,
     call_out: *mut u64,
 ) -> CopilotStatus {
-    let state = unsafe { client.as_ref() }.map(|c| c.inner.clone());
     unsafe {
         client_call(client, callback, user_data, call_out, move |core| {
             Ok(async move {
                 core.start().await?;
-                if let Some(s) = state {
-                    s.follow_lifecycle();
-                }
                 Ok("null".to_owned())
             })
         })

@@ -25,7 +25,7 @@ impl ClientState {
         Arc::from(vec![self.gate.clone()])
     }
 
-    /// After a successful start: forward lifecycle notifications to the host.
+    /// From creation on: forward lifecycle notifications to the host.
     pub fn follow_lifecycle(self: &Arc<Self>) {
         let Some((Some(cb), ud)) = self.lifecycle else { return };
         let Ok(mut stream) = self.core.subscribe_lifecycle() else { return };
