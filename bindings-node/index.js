@@ -186,8 +186,8 @@ class CopilotSession {
   }
 
   /** @internal Splits a session config into wire JSON and the JS handlers it carries. */
-  _prepare(config, defaults) {
-    const c = { ...(defaults || {}), ...(config || {}) };
+  _prepare(config) {
+    const c = { ...(config || {}) };
     if (config && typeof config !== 'object') throw invalid('session config must be an object');
     const flags = { tools: [] };
     const wire = {};
@@ -607,7 +607,6 @@ class CopilotClient {
   #native;
   #state = 'new';
   #autoStart;
-  #sessionDefaults = undefined;
   #lifecycle = new Set();
   #lifecycleSubscribed = false;
   #sessions = new Set();
@@ -624,15 +623,8 @@ class CopilotClient {
     if (rest.env && typeof rest.env === 'object') {
       rest.env = Object.fromEntries(Object.entries(rest.env).filter(([, v]) => v !== undefined && v !== null).map(([k, v]) => [k, String(v)]));
     }
-    const url = rest.cliUrl ?? rest.cli_url;
-    const token = rest.githubToken ?? rest.github_token ?? rest.gitHubToken;
-    if (url !== undefined && token !== undefined) {
-      // A server reached by URL owns its authentication: the token becomes the per-session
-      // GitHub identity of every session this client opens (multi-tenant servers).
-      this.#sessionDefaults = { githubToken: token };
-      for (const k of ['githubToken', 'github_token', 'gitHubToken']) delete rest[k];
-      for (const k of ['useLoggedInUser', 'use_logged_in_user']) if (rest[k] === false) delete rest[k];
-    }
+    // With `cliUrl`, the core makes `githubToken` the per-session GitHub identity of every
+    // session this client opens (the server owns its own login).
     try {
       this.#native = new native.NativeClient(toJson(rest));
     } catch (e) {
@@ -708,7 +700,7 @@ class CopilotClient {
   async createSession(config) {
     await this.#ready();
     const s = new CopilotSession(this, config && config.sessionId);
-    const { wire, flags } = s._prepare(config, this.#sessionDefaults);
+    const { wire, flags } = s._prepare(config);
     s._attach(await call(() => this.#native.createSession(wire, flags, s._sink)));
     this.#sessions.add(s);
     return s;
@@ -719,7 +711,7 @@ class CopilotClient {
     if (typeof sessionId !== 'string' || sessionId === '') throw invalid('resumeSession needs a session id string');
     await this.#ready();
     const s = new CopilotSession(this, sessionId);
-    const { wire, flags } = s._prepare({ ...(config || {}), sessionId: undefined }, this.#sessionDefaults);
+    const { wire, flags } = s._prepare({ ...(config || {}), sessionId: undefined });
     delete wire.sessionId;
     s._attach(await call(() => this.#native.resumeSession(sessionId, wire, flags, s._sink)));
     this.#sessions.add(s);

@@ -358,6 +358,7 @@ impl NativeClient {
     }
 
     #[pyo3(signature = (resume_id, config_json, dispatch, kinds, tools_with_handlers, on_event, on_event_end))]
+    #[allow(clippy::too_many_arguments)]
     fn open_session<'py>(
         &self,
         py: Python<'py>,

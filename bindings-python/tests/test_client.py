@@ -118,6 +118,16 @@ async def test_connection_token(shared_cli: CopilotClient, sandbox: Dict[str, st
         await stdio.ping()
 
 
+async def test_github_token_with_cli_url_is_the_sessions_identity(shared_cli: CopilotClient) -> None:
+    # The guide's per-user pattern. Offline the CLI cannot validate the token; its refusal
+    # proves the token reached it as the session's identity.
+    async with CopilotClient(cli_url=f"127.0.0.1:{shared_cli.port}", connection_token=TOKEN,
+                             github_token="gho_not_a_real_token", use_logged_in_user=False) as c:
+        with pytest.raises(CopilotError) as e:
+            await c.create_session({"model": "gpt-4.1"})
+        assert "GitHub token" in str(e.value)
+
+
 async def test_cli_killed_mid_turn(sandbox: Dict[str, str], base_config: Dict[str, Any]) -> None:
     client = CopilotClient(own_cli_options(sandbox))
     await client.start()

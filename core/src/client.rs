@@ -30,7 +30,7 @@ struct Running {
 enum State {
     #[default]
     New,
-    Running(Running),
+    Running(Box<Running>),
     Stopped,
 }
 
@@ -108,9 +108,12 @@ impl Client {
                 (stream, Some(token))
             }
             Transport::Url(url) => {
-                if o.github_token.is_some() || o.use_logged_in_user.is_some() {
+                // An external server owns its login: with a URL, `github_token` becomes every
+                // session's own identity (see `open_session`), and only `use_logged_in_user:
+                // false` (the guide's per-user sample) makes sense.
+                if o.use_logged_in_user == Some(true) {
                     return Err(Error::config(
-                        "github_token and use_logged_in_user apply to a CLI this client spawns; an external server (cli_url) owns its own authentication",
+                        "use_logged_in_user: true applies to a CLI this client spawns; an external server (cli_url) uses its own login",
                     ));
                 }
                 let addr = transport::parse_cli_url(url)?;
@@ -175,7 +178,7 @@ impl Client {
             Ok((protocol_version, server_version)) => {
                 tracing::debug!(protocol_version, ?server_version, "connected to the Copilot CLI");
                 *self.inner.state.lock().unwrap() =
-                    State::Running(Running { conn, registry, child, protocol_version, server_version, port });
+                    State::Running(Box::new(Running { conn, registry, child, protocol_version, server_version, port }));
                 Ok(())
             }
             Err(e) => {
@@ -328,6 +331,9 @@ impl Client {
         registry.insert(inner.clone());
         let mut params = config.to_wire();
         params.insert("sessionId".into(), json!(id));
+        if let (Transport::Url(_), Some(token)) = (&self.inner.options.transport, &self.inner.options.github_token) {
+            params.entry("gitHubToken").or_insert_with(|| json!(token));
+        }
         let result = conn.request_timeout(method, Value::Object(params), self.inner.options.request_timeout).await;
         let info = match result {
             Ok(info) => info,

@@ -25,7 +25,9 @@ pub struct ClientOptions {
     pub cwd: Option<PathBuf>,
     /// `--log-level` (`none`, `error`, `warning`, `info`, `debug`, `all`).
     pub log_level: Option<String>,
-    /// GitHub token for a spawned CLI (passed through `--auth-token-env`).
+    /// GitHub token: a spawned CLI logs in with it (`--auth-token-env`); with an external
+    /// server (`Transport::Url`) it becomes the per-session identity of every session this
+    /// client opens (unless the session config sets its own).
     pub github_token: Option<String>,
     /// Let a spawned CLI use the logged-in user. Default: true unless a token is given.
     pub use_logged_in_user: Option<bool>,
@@ -429,7 +431,7 @@ impl Reader<'_> {
         match self.take(key) {
             None => Ok(None),
             Some(v) => match v.as_f64() {
-                Some(s) if s.is_finite() && s >= 0.0 && s < 1e9 => Ok(Some(Duration::from_secs_f64(s))),
+                Some(s) if (0.0..1e9).contains(&s) => Ok(Some(Duration::from_secs_f64(s))),
                 _ => Err(self.bad(key, "a non-negative number of seconds", &v)),
             },
         }

@@ -151,9 +151,15 @@ pub struct RpcErrorData {
 }
 
 /// The core's error: a kind, a human message, optional JSON-RPC details, the CLI's last stderr
-/// lines (for transport failures of a spawned CLI) and an optional source error.
+/// lines (for transport failures of a spawned CLI) and an optional source error. One pointer
+/// wide, so `Result`s stay small on the hot path.
 #[derive(Clone)]
 pub struct Error {
+    inner: Box<ErrorInner>,
+}
+
+#[derive(Clone)]
+struct ErrorInner {
     kind: ErrorKind,
     message: String,
     rpc: Option<RpcErrorData>,
@@ -165,17 +171,17 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into(), rpc: None, stderr_tail: None, source: None }
+        Error { inner: Box::new(ErrorInner { kind, message: message.into(), rpc: None, stderr_tail: None, source: None }) }
     }
 
     pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
-        self.source = Some(Arc::new(source));
+        self.inner.source = Some(Arc::new(source));
         self
     }
 
     pub(crate) fn with_stderr(mut self, tail: Option<String>) -> Self {
         if let Some(t) = tail.filter(|t| !t.trim().is_empty()) {
-            self.stderr_tail = Some(t);
+            self.inner.stderr_tail = Some(t);
         }
         self
     }
@@ -188,42 +194,44 @@ impl Error {
             _ => ErrorKind::Rpc,
         };
         Error {
-            kind,
-            message: format!("{method} failed ({}): {}", data.code, data.message),
-            rpc: Some(data),
-            stderr_tail: None,
-            source: None,
+            inner: Box::new(ErrorInner {
+                kind,
+                message: format!("{method} failed ({}): {}", data.code, data.message),
+                rpc: Some(data),
+                stderr_tail: None,
+                source: None,
+            }),
         }
     }
 
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.inner.kind
     }
     /// Stable string code of the kind.
     pub fn code(&self) -> &'static str {
-        self.kind.code()
+        self.inner.kind.code()
     }
     /// The message without the stderr tail.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.inner.message
     }
     /// The JSON-RPC error details when the server answered with an error.
     pub fn rpc_error(&self) -> Option<&RpcErrorData> {
-        self.rpc.as_ref()
+        self.inner.rpc.as_ref()
     }
     /// The JSON-RPC error code when the server answered with an error.
     pub fn rpc_code(&self) -> Option<i64> {
-        self.rpc.as_ref().map(|r| r.code)
+        self.inner.rpc.as_ref().map(|r| r.code)
     }
     /// The last lines the spawned CLI wrote to stderr before the failure, if any.
     pub fn stderr_tail(&self) -> Option<&str> {
-        self.stderr_tail.as_deref()
+        self.inner.stderr_tail.as_deref()
     }
     /// True when the connection is gone or could not be made, so reconnecting (a new client)
     /// may help. RPC errors, timeouts and handler failures are not transport failures.
     pub fn is_transport_failure(&self) -> bool {
         matches!(
-            self.kind,
+            self.inner.kind,
             ErrorKind::TransportClosed
                 | ErrorKind::Connect
                 | ErrorKind::FrameHeader
@@ -251,8 +259,8 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "[{}] {}", self.kind.code(), self.message)?;
-        if let Some(t) = &self.stderr_tail {
+        write!(f, "[{}] {}", self.inner.kind.code(), self.inner.message)?;
+        if let Some(t) = &self.inner.stderr_tail {
             write!(f, "\nCLI stderr (last lines):\n{t}")?;
         }
         Ok(())
@@ -262,14 +270,14 @@ impl fmt::Display for Error {
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Error");
-        d.field("kind", &self.kind).field("message", &self.message);
-        if let Some(r) = &self.rpc {
+        d.field("kind", &self.inner.kind).field("message", &self.inner.message);
+        if let Some(r) = &self.inner.rpc {
             d.field("rpc", r);
         }
-        if let Some(t) = &self.stderr_tail {
+        if let Some(t) = &self.inner.stderr_tail {
             d.field("stderr_tail", t);
         }
-        if let Some(s) = &self.source {
+        if let Some(s) = &self.inner.source {
             d.field("source", s);
         }
         d.finish()
@@ -278,7 +286,7 @@ impl fmt::Debug for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_deref().map(|s| s as &(dyn std::error::Error + 'static))
+        self.inner.source.as_deref().map(|s| s as &(dyn std::error::Error + 'static))
     }
 }
 

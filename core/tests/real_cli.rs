@@ -319,6 +319,22 @@ async fn send_and_wait_answers_its_own_prompt_not_earlier_work() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn github_token_on_an_external_server_is_each_sessions_identity() {
+    // The guide's per-user pattern: a client per user token against a shared server. Offline
+    // the CLI cannot validate the token, and its refusal proves the token reached it.
+    let s = common::shared();
+    let client = Client::new(ClientOptions {
+        connection_token: Some(s.token.clone()),
+        github_token: Some("gho_not_a_real_token".into()),
+        use_logged_in_user: Some(false),
+        ..ClientOptions::url(format!("127.0.0.1:{}", s.port))
+    });
+    let e = client.create_session(SessionConfig { model: Some("gpt-4.1".into()), ..Default::default() }).await.unwrap_err();
+    assert!(e.message().contains("GitHub token"), "{e}");
+    client.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lifecycle_subscription_before_an_implicit_start() {
     let model = FakeModel::start().await.unwrap();
     let s = common::shared();
@@ -529,8 +545,8 @@ async fn a_cli_that_dies_at_start_reports_its_stderr() {
     assert_eq!(missing.start().await.unwrap_err().kind(), ErrorKind::CliNotFound);
     let bad_url = Client::new(ClientOptions::url("localhost:notaport"));
     assert_eq!(bad_url.start().await.unwrap_err().kind(), ErrorKind::InvalidConfig);
-    let token_on_url = Client::new(ClientOptions { github_token: Some("x".into()), ..ClientOptions::url("4321") });
-    assert_eq!(token_on_url.start().await.unwrap_err().kind(), ErrorKind::InvalidConfig);
+    let login_on_url = Client::new(ClientOptions { use_logged_in_user: Some(true), ..ClientOptions::url("4321") });
+    assert_eq!(login_on_url.start().await.unwrap_err().kind(), ErrorKind::InvalidConfig);
     // Nothing listens on port 1: a typed connect error, quickly.
     let refused = Client::new(ClientOptions::url("127.0.0.1:1"));
     assert_eq!(refused.start().await.unwrap_err().kind(), ErrorKind::Connect);
