@@ -106,6 +106,12 @@ fn row(name: &str, ours: f64, raw: f64, unit: &str, higher_is_better: bool) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    // Measure from a runtime task, as a backend's request handlers run (block_on's thread is
+    // not a worker: every reply would cost it an extra thread wake-up).
+    tokio::spawn(run()).await.expect("benchmark task failed");
+}
+
+async fn run() {
     let pings = arg("--pings", 2000);
     let inflight_total = arg("--inflight-total", 20000);
     let turns = arg("--turns", 20);
