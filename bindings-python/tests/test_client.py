@@ -371,3 +371,32 @@ def test_dropped_client_leaves_no_cli(sandbox: Dict[str, str], tmp_path: Any) ->
     assert out.returncode == 0, out.stderr
     pid = int(out.stdout.strip())
     assert asyncio.run(wait_dead(pid)), "the CLI outlived its Python process"
+
+
+def test_ctrl_c_cancels_a_waiting_turn(sandbox: Dict[str, str], fake_model: FakeModel, tmp_path: Any) -> None:
+    # SIGINT while send_and_wait is pending: asyncio.run cancels the task, the wait ends at
+    # once (the turn is aborted), the CLI is stopped, and the process exits by itself.
+    import subprocess
+    script = tmp_path / "ctrl_c.py"
+    opts = own_cli_options(sandbox)
+    script.write_text(
+        "import asyncio, json, sys\n"
+        "from copilot import CopilotClient\n"
+        "async def main():\n"
+        f"    c = CopilotClient(json.loads({json.dumps(json.dumps(opts))}))\n"
+        "    await c.start()\n"
+        f"    s = await c.create_session({{'model': 'gpt-4.1', 'provider': {fake_model.provider!r}}})\n"
+        "    s.on('assistant.turn_start', lambda e: print('TURN', c.cli_pid, flush=True))\n"
+        "    try:\n"
+        "        await s.send_and_wait('HANG', timeout=600)\n"
+        "    finally:\n"
+        "        await c.stop()\n"
+        "asyncio.run(main())\n")
+    p = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = p.stdout.readline()
+    assert line.startswith("TURN"), line + p.stderr.read()
+    pid = int(line.split()[1])
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=30)
+    assert p.returncode != 0 and "KeyboardInterrupt" in err, err
+    assert asyncio.run(wait_dead(pid)), "the CLI outlived the interrupted script"
