@@ -26,12 +26,12 @@ func goCompletion(userData unsafe.Pointer, status C.CopilotStatus, js *C.char) {
 //export goEvent
 func goEvent(userData unsafe.Pointer, js *C.char) {
 	d := cgo.Handle(uintptr(userData)).Value().(*sessionDispatch)
-	d.pushEvent(C.GoString(js))
+	d.push(C.GoString(js))
 }
 
 //export goLifecycle
 func goLifecycle(userData unsafe.Pointer, js *C.char) {
-	d := cgo.Handle(uintptr(userData)).Value().(*lifecycleDispatch)
+	d := cgo.Handle(uintptr(userData)).Value().(*eventQueue[SessionLifecycleEvent])
 	d.push(C.GoString(js))
 }
 

@@ -47,6 +47,19 @@ func freeC(p *C.char) {
 	}
 }
 
+// paramsCstr encodes an RPC's params as a C JSON string (free it with freeC); nil params are
+// NULL.
+func paramsCstr(params any) (*C.char, error) {
+	if params == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(params)
+	if err != nil {
+		return nil, &Error{Status: 102, Code: CodeInvalidArgument, Message: err.Error()}
+	}
+	return cstr(string(b)), nil
+}
+
 func handlePtr(h cgo.Handle) unsafe.Pointer { return C.handle_ptr(C.uintptr_t(h)) }
 
 // takeString copies and frees a string the library returned.

@@ -40,7 +40,7 @@ type clientCore struct {
 	mu       sync.RWMutex
 	h        *C.CopilotClient
 	newErr   error
-	lc       *lifecycleDispatch
+	lc       *eventQueue[SessionLifecycleEvent]
 	lcHandle cgo.Handle
 	sessions map[*sessionCore]struct{}
 	freed    bool
@@ -49,7 +49,7 @@ type clientCore struct {
 // NewClient creates a client; nothing starts until Start (or the first call that needs the
 // connection). Invalid options are reported by Start and every later call.
 func NewClient(options *ClientOptions) *Client {
-	c := &clientCore{sessions: map[*sessionCore]struct{}{}, lc: newLifecycleDispatch()}
+	c := &clientCore{sessions: map[*sessionCore]struct{}{}, lc: newEventQueue[SessionLifecycleEvent]()}
 	c.lcHandle = cgo.NewHandle(c.lc)
 	text, err := options.toJSON()
 	if err == nil {
@@ -265,15 +265,11 @@ func (c *Client) SetForegroundSessionID(ctx context.Context, sessionID string) e
 func (c *Client) RPC(ctx context.Context, method string, params any) (json.RawMessage, error) {
 	m := cstr(method)
 	defer freeC(m)
-	var p *C.char
-	if params != nil {
-		b, err := json.Marshal(params)
-		if err != nil {
-			return nil, &Error{Status: 102, Code: CodeInvalidArgument, Message: err.Error()}
-		}
-		p = cstr(string(b))
-		defer freeC(p)
+	p, err := paramsCstr(params)
+	if err != nil {
+		return nil, err
 	}
+	defer freeC(p)
 	return c.do(ctx, func(h *C.CopilotClient, cb C.CopilotCallback, ud unsafe.Pointer, out *C.uint64_t) C.CopilotStatus {
 		return C.copilot_client_rpc(h, m, p, cb, ud, out)
 	})

@@ -12,21 +12,125 @@ import (
 */
 import "C"
 
-// sessionDispatch receives one session's events and handler requests from the callback
-// thread. Events go through a queue drained by one goroutine, so handlers see them in wire
-// order and a slow handler never blocks the callback thread. Handler requests each run on a
-// goroutine of their own and are answered with copilot_request_reply / copilot_request_fail.
-type sessionDispatch struct {
+// event is what an eventQueue delivers: a JSON object with a type.
+type event interface{ eventType() string }
+
+func (e SessionEvent) eventType() string          { return e.Type }
+func (e SessionLifecycleEvent) eventType() string { return e.Type }
+
+// eventQueue receives events from the callback thread. They go through a queue drained by one
+// goroutine, so handlers see them in wire order and a slow handler never blocks the callback
+// thread.
+type eventQueue[E event] struct {
 	mu     sync.Mutex
 	cond   *sync.Cond
 	queue  []string
 	pushed uint64
 	done   uint64
 	closed bool
-	subs   []subscriber
+	subs   []subscriber[E]
 	nextID int
+}
 
-	onEvent         func(SessionEvent)
+type subscriber[E event] struct {
+	id      int
+	typ     string
+	handler func(E)
+}
+
+func newEventQueue[E event]() *eventQueue[E] {
+	q := &eventQueue[E]{}
+	q.cond = sync.NewCond(&q.mu)
+	go q.run()
+	return q
+}
+
+func (q *eventQueue[E]) push(js string) {
+	q.mu.Lock()
+	q.queue = append(q.queue, js)
+	q.pushed++
+	q.cond.Broadcast()
+	q.mu.Unlock()
+}
+
+func (q *eventQueue[E]) run() {
+	for {
+		q.mu.Lock()
+		for len(q.queue) == 0 && !q.closed {
+			q.cond.Wait()
+		}
+		if len(q.queue) == 0 {
+			q.mu.Unlock()
+			return
+		}
+		js := q.queue[0]
+		q.queue = q.queue[1:]
+		subs := append([]subscriber[E](nil), q.subs...)
+		q.mu.Unlock()
+
+		var ev E
+		if err := json.Unmarshal([]byte(js), &ev); err == nil {
+			for _, s := range subs {
+				if s.typ == "" || s.typ == ev.eventType() {
+					safeCall(func() { s.handler(ev) })
+				}
+			}
+		}
+		q.mu.Lock()
+		q.done++
+		q.cond.Broadcast()
+		q.mu.Unlock()
+	}
+}
+
+// flush waits until the handlers have seen every event received so far.
+func (q *eventQueue[E]) flush() {
+	q.mu.Lock()
+	target := q.pushed
+	for q.done < target {
+		q.cond.Wait()
+	}
+	q.mu.Unlock()
+}
+
+// close ends the goroutine once the queued events are delivered.
+func (q *eventQueue[E]) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.cond.Broadcast()
+	q.mu.Unlock()
+}
+
+// subscribe adds a handler for the events of one type ("" for all); handlers run in the order
+// they subscribed. The returned function unsubscribes.
+func (q *eventQueue[E]) subscribe(typ string, h func(E)) func() {
+	q.mu.Lock()
+	q.nextID++
+	id := q.nextID
+	q.subs = append(q.subs, subscriber[E]{id: id, typ: typ, handler: h})
+	q.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			q.mu.Lock()
+			for i, s := range q.subs {
+				if s.id == id {
+					q.subs = append(q.subs[:i:i], q.subs[i+1:]...)
+					break
+				}
+			}
+			q.mu.Unlock()
+		})
+	}
+}
+
+// sessionDispatch receives one session's events (its eventQueue; SessionConfig.OnEvent is its
+// first subscriber) and handler requests from the callback thread. Handler requests each run
+// on a goroutine of their own and are answered with copilot_request_reply /
+// copilot_request_fail.
+type sessionDispatch struct {
+	*eventQueue[SessionEvent]
+
 	tools           map[string]ToolHandler
 	onPermission    PermissionHandlerFunc
 	onUserInput     UserInputHandler
@@ -36,98 +140,8 @@ type sessionDispatch struct {
 	onProviderToken func(string) (string, error)
 }
 
-type subscriber struct {
-	id      int
-	typ     string
-	handler func(SessionEvent)
-}
-
 func newSessionDispatch() *sessionDispatch {
-	d := &sessionDispatch{tools: map[string]ToolHandler{}}
-	d.cond = sync.NewCond(&d.mu)
-	go d.run()
-	return d
-}
-
-func (d *sessionDispatch) pushEvent(js string) {
-	d.mu.Lock()
-	d.queue = append(d.queue, js)
-	d.pushed++
-	d.cond.Broadcast()
-	d.mu.Unlock()
-}
-
-func (d *sessionDispatch) run() {
-	for {
-		d.mu.Lock()
-		for len(d.queue) == 0 && !d.closed {
-			d.cond.Wait()
-		}
-		if len(d.queue) == 0 {
-			d.mu.Unlock()
-			return
-		}
-		js := d.queue[0]
-		d.queue = d.queue[1:]
-		subs := append([]subscriber(nil), d.subs...)
-		onEvent := d.onEvent
-		d.mu.Unlock()
-
-		var ev SessionEvent
-		if err := json.Unmarshal([]byte(js), &ev); err == nil {
-			if onEvent != nil {
-				safeCall(func() { onEvent(ev) })
-			}
-			for _, s := range subs {
-				if s.typ == "" || s.typ == ev.Type {
-					safeCall(func() { s.handler(ev) })
-				}
-			}
-		}
-		d.mu.Lock()
-		d.done++
-		d.cond.Broadcast()
-		d.mu.Unlock()
-	}
-}
-
-// flush waits until the handlers have seen every event received so far.
-func (d *sessionDispatch) flush() {
-	d.mu.Lock()
-	target := d.pushed
-	for d.done < target {
-		d.cond.Wait()
-	}
-	d.mu.Unlock()
-}
-
-// close ends the goroutine once the queued events are delivered.
-func (d *sessionDispatch) close() {
-	d.mu.Lock()
-	d.closed = true
-	d.cond.Broadcast()
-	d.mu.Unlock()
-}
-
-func (d *sessionDispatch) subscribe(typ string, h func(SessionEvent)) func() {
-	d.mu.Lock()
-	d.nextID++
-	id := d.nextID
-	d.subs = append(d.subs, subscriber{id: id, typ: typ, handler: h})
-	d.mu.Unlock()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			d.mu.Lock()
-			for i, s := range d.subs {
-				if s.id == id {
-					d.subs = append(d.subs[:i:i], d.subs[i+1:]...)
-					break
-				}
-			}
-			d.mu.Unlock()
-		})
-	}
+	return &sessionDispatch{eventQueue: newEventQueue[SessionEvent](), tools: map[string]ToolHandler{}}
 }
 
 // safeCall runs an event handler; a panic in it is reported on stderr and does not end the
@@ -238,87 +252,4 @@ func (d *sessionDispatch) handle(kind string, payload json.RawMessage) (result a
 		return d.onProviderToken(p.ProviderName)
 	}
 	return nil, fmt.Errorf("unknown handler request kind %q", kind)
-}
-
-// lifecycleDispatch delivers a client's lifecycle notifications, in order, on one goroutine.
-type lifecycleDispatch struct {
-	mu     sync.Mutex
-	cond   *sync.Cond
-	queue  []string
-	closed bool
-	subs   []lifecycleSubscriber
-	nextID int
-}
-
-type lifecycleSubscriber struct {
-	id      int
-	typ     string
-	handler func(SessionLifecycleEvent)
-}
-
-func newLifecycleDispatch() *lifecycleDispatch {
-	d := &lifecycleDispatch{}
-	d.cond = sync.NewCond(&d.mu)
-	go d.run()
-	return d
-}
-
-func (d *lifecycleDispatch) push(js string) {
-	d.mu.Lock()
-	d.queue = append(d.queue, js)
-	d.cond.Broadcast()
-	d.mu.Unlock()
-}
-
-func (d *lifecycleDispatch) run() {
-	for {
-		d.mu.Lock()
-		for len(d.queue) == 0 && !d.closed {
-			d.cond.Wait()
-		}
-		if len(d.queue) == 0 {
-			d.mu.Unlock()
-			return
-		}
-		js := d.queue[0]
-		d.queue = d.queue[1:]
-		subs := append([]lifecycleSubscriber(nil), d.subs...)
-		d.mu.Unlock()
-		var ev SessionLifecycleEvent
-		if json.Unmarshal([]byte(js), &ev) == nil {
-			for _, s := range subs {
-				if s.typ == "" || s.typ == ev.Type {
-					safeCall(func() { s.handler(ev) })
-				}
-			}
-		}
-	}
-}
-
-func (d *lifecycleDispatch) close() {
-	d.mu.Lock()
-	d.closed = true
-	d.cond.Broadcast()
-	d.mu.Unlock()
-}
-
-func (d *lifecycleDispatch) subscribe(typ string, h func(SessionLifecycleEvent)) func() {
-	d.mu.Lock()
-	d.nextID++
-	id := d.nextID
-	d.subs = append(d.subs, lifecycleSubscriber{id: id, typ: typ, handler: h})
-	d.mu.Unlock()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			d.mu.Lock()
-			for i, s := range d.subs {
-				if s.id == id {
-					d.subs = append(d.subs[:i:i], d.subs[i+1:]...)
-					break
-				}
-			}
-			d.mu.Unlock()
-		})
-	}
 }

@@ -178,15 +178,11 @@ func (s *Session) SetModel(ctx context.Context, model string, reasoningEffort ..
 func (s *Session) RPC(ctx context.Context, method string, params any) (json.RawMessage, error) {
 	m := cstr(method)
 	defer freeC(m)
-	var p *C.char
-	if params != nil {
-		b, err := json.Marshal(params)
-		if err != nil {
-			return nil, &Error{Status: 102, Code: CodeInvalidArgument, Message: err.Error()}
-		}
-		p = cstr(string(b))
-		defer freeC(p)
+	p, err := paramsCstr(params)
+	if err != nil {
+		return nil, err
 	}
+	defer freeC(p)
 	return s.c().do(ctx, func(h *C.CopilotSession, cb C.CopilotCallback, ud unsafe.Pointer, out *C.uint64_t) C.CopilotStatus {
 		return C.copilot_session_rpc(h, m, p, cb, ud, out)
 	})
@@ -278,35 +274,26 @@ func buildSessionConfig(c *SessionConfig, resume bool) (string, *sessionDispatch
 		}
 		m["tools"] = tools
 	}
-	var handlers []string
-	if c.OnPermissionRequest != nil {
-		handlers = append(handlers, "permission")
-		d.onPermission = c.OnPermissionRequest
+	d.onPermission, d.onUserInput, d.onHook = c.OnPermissionRequest, c.OnUserInputRequest, c.OnHook
+	d.onTransform, d.onExitPlanMode, d.onProviderToken = c.OnSystemMessageTransform, c.OnExitPlanMode, c.OnProviderToken
+	var handlers []string // the handler requests this process serves
+	handler := func(kind string, set bool) {
+		if set {
+			handlers = append(handlers, kind)
+		}
 	}
-	if c.OnUserInputRequest != nil {
-		handlers = append(handlers, "userInput")
-		d.onUserInput = c.OnUserInputRequest
-	}
-	if c.OnHook != nil {
-		handlers = append(handlers, "hook")
-		d.onHook = c.OnHook
-	}
-	if c.OnSystemMessageTransform != nil {
-		handlers = append(handlers, "systemMessageTransform")
-		d.onTransform = c.OnSystemMessageTransform
-	}
-	if c.OnExitPlanMode != nil {
-		handlers = append(handlers, "exitPlanMode")
-		d.onExitPlanMode = c.OnExitPlanMode
-	}
-	if c.OnProviderToken != nil {
-		handlers = append(handlers, "providerToken")
-		d.onProviderToken = c.OnProviderToken
-	}
+	handler("permission", c.OnPermissionRequest != nil)
+	handler("userInput", c.OnUserInputRequest != nil)
+	handler("hook", c.OnHook != nil)
+	handler("systemMessageTransform", c.OnSystemMessageTransform != nil)
+	handler("exitPlanMode", c.OnExitPlanMode != nil)
+	handler("providerToken", c.OnProviderToken != nil)
 	if len(handlers) > 0 {
 		m["handlers"] = handlers
 	}
-	d.onEvent = c.OnEvent
+	if c.OnEvent != nil {
+		d.subscribe("", c.OnEvent) // the first subscriber: it sees each event before On's handlers
+	}
 	b, err := json.Marshal(m)
 	if err != nil {
 		d.close()
