@@ -80,17 +80,43 @@ impl Subscription {
     }
 }
 
+/// Runs a subscription's callbacks, in order, off the runtime's worker threads (on a multi-thread
+/// runtime, through `spawn_blocking`, a batch of ready events at a time), so a slow or blocking
+/// callback (a host language waiting for its lock) delays only its own subscription.
 fn pump_callback(mut stream: EventStream, cb: EventCallback, on_end: Option<Arc<dyn Fn() + Send + Sync>>) {
-    tokio::spawn(async move {
-        while let Some(ev) = stream.recv().await {
+    fn run(cb: &EventCallback, batch: &[Arc<SessionEvent>]) {
+        for ev in batch {
             // A panicking callback is logged and does not end the subscription.
-            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(&ev))).is_err() {
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(ev))).is_err() {
                 tracing::error!(event = ev.event_type, "an event callback panicked");
             }
         }
+    }
+    let off_workers =
+        tokio::runtime::Handle::current().runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread;
+    tokio::spawn(async move {
+        while let Some(first) = stream.recv().await {
+            let mut batch = vec![first];
+            while let Some(ev) = stream.try_recv() {
+                batch.push(ev);
+            }
+            if off_workers {
+                let cb = cb.clone();
+                let _ = tokio::task::spawn_blocking(move || run(&cb, &batch)).await;
+            } else {
+                run(&cb, &batch);
+            }
+        }
         if let Some(end) = on_end {
-            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| end())).is_err() {
-                tracing::error!("an end-of-events callback panicked");
+            let guarded = move || {
+                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| end())).is_err() {
+                    tracing::error!("an end-of-events callback panicked");
+                }
+            };
+            if off_workers {
+                let _ = tokio::task::spawn_blocking(guarded).await;
+            } else {
+                guarded();
             }
         }
     });

@@ -304,6 +304,41 @@ async fn many_concurrent_sessions_on_one_client() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_subscriber_delays_only_itself() {
+    let model = FakeModel::start().await.unwrap();
+    let client = connect_shared().await;
+    let a = client.create_session(config(&model)).await.unwrap();
+    let b = client.create_session(config(&model)).await.unwrap();
+    // A subscriber on A that never reads, and a callback on A that is slow for every event.
+    let mut stalled = a.subscribe();
+    let slow_seen = Arc::new(Mutex::new(0usize));
+    let s2 = slow_seen.clone();
+    a.on(move |_| {
+        std::thread::sleep(Duration::from_millis(20));
+        *s2.lock().unwrap() += 1;
+    });
+    // B's turn completes while A's slow callback is still working through A's events: callbacks
+    // run off the runtime's workers, so they hold up nothing but themselves.
+    a.send("SLOW 20 10").await.unwrap();
+    let rb = b.send_and_wait("REPLY from b").await;
+    assert_eq!(rb.unwrap().unwrap().content(), Some("from b"));
+    let ra = a.send_and_wait("REPLY from a").await;
+    assert_eq!(ra.unwrap().unwrap().content(), Some("from a"));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(*slow_seen.lock().unwrap() > 10, "the slow callback saw A's events");
+    // The stalled subscriber still gets every event of A, in order, when it reads.
+    let mut n = 0;
+    while let Some(ev) = stalled.try_recv() {
+        n += 1;
+        if ev.event_type == "session.idle" {
+            break;
+        }
+    }
+    assert!(n > 5, "{n}");
+    client.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_and_wait_answers_its_own_prompt_not_earlier_work() {
     let model = FakeModel::start().await.unwrap();
     let client = connect_shared().await;
