@@ -398,6 +398,13 @@ impl NativeClient {
         Ok(())
     }
 
+    /// Synchronous force-stop for interpreter exit (`atexit`): kills a spawned CLI and closes
+    /// the connection before Python finalizes, without an event loop. The GIL is released.
+    fn close_now(&self, py: Python<'_>) {
+        let c = self.inner.clone();
+        py.detach(|| copilot_core::runtime().block_on(c.force_stop()));
+    }
+
     fn port(&self) -> Option<u16> {
         self.inner.port()
     }

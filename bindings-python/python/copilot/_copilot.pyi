@@ -10,6 +10,9 @@ class NativeClient:
         the dedicated methods below."""
     def cli_pid(self) -> Any:
         ...
+    def close_now(self) -> Any:
+        """Synchronous force-stop for interpreter exit (`atexit`): kills a spawned CLI and closes
+        the connection before Python finalizes, without an event loop. The GIL is released."""
     def force_stop(self) -> Any:
         ...
     def open_session(self, resume_id: Any, config_json: Any, dispatch: Any, kinds: Any, tools_with_handlers: Any, on_event: Any, on_event_end: Any) -> Any:

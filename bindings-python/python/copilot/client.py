@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import dataclasses
 import functools
 import inspect
 import json
 import logging
+import weakref
 from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Set, Union
 
 from . import _copilot
@@ -16,6 +18,19 @@ from .types import (AuthStatus, HookInvocation, LifecycleEvent, PermissionReques
                     SessionEvent, SessionMetadata, StatusResponse, ToolInvocation, UserInputRequest)
 
 log = logging.getLogger("copilot")
+
+# Clients still alive at interpreter exit are force-stopped before Python finalizes, so a script
+# that forgets stop() leaves no CLI behind and no library thread calls into a dying interpreter.
+_live_clients: "weakref.WeakSet[CopilotClient]" = weakref.WeakSet()
+
+
+@atexit.register
+def _close_live_clients() -> None:
+    for c in list(_live_clients):
+        try:
+            c._native.close_now()
+        except Exception:  # exit must go on
+            pass
 
 DEFAULT_TIMEOUT = 60.0
 
@@ -328,6 +343,7 @@ class CopilotClient:
         opts = _options(options, kwargs, "client options")
         self._auto_start = bool(opts.pop("auto_start", opts.pop("autoStart", True)))
         self._native = _copilot.NativeClient(json.dumps(opts))
+        _live_clients.add(self)
         self._lifecycle: List[Callable[[LifecycleEvent], Any]] = []
         self._lifecycle_on = False
         self._loop: Optional[asyncio.AbstractEventLoop] = None
