@@ -84,40 +84,39 @@ impl Subscription {
 /// runtime, through `spawn_blocking`, a batch of ready events at a time), so a slow or blocking
 /// callback (a host language waiting for its lock) delays only its own subscription.
 fn pump_callback(mut stream: EventStream, cb: EventCallback, on_end: Option<Arc<dyn Fn() + Send + Sync>>) {
-    fn run(cb: &EventCallback, batch: &[Arc<SessionEvent>]) {
-        for ev in batch {
-            // A panicking callback is logged and does not end the subscription.
-            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(ev))).is_err() {
-                tracing::error!(event = ev.event_type, "an event callback panicked");
-            }
-        }
-    }
     let off_workers =
         tokio::runtime::Handle::current().runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread;
+    // Runs `f` on the blocking pool (multi-thread runtime) or inline (current-thread runtime,
+    // where nothing may block anyway); a panic is logged and ends nothing.
+    let call = move |what: &'static str, f: Box<dyn FnOnce() + Send>| async move {
+        let guarded = move || {
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_err() {
+                tracing::error!("{what} panicked");
+            }
+        };
+        if off_workers {
+            let _ = tokio::task::spawn_blocking(guarded).await;
+        } else {
+            guarded();
+        }
+    };
     tokio::spawn(async move {
         while let Some(first) = stream.recv().await {
             let mut batch = vec![first];
             while let Some(ev) = stream.try_recv() {
                 batch.push(ev);
             }
-            if off_workers {
-                let cb = cb.clone();
-                let _ = tokio::task::spawn_blocking(move || run(&cb, &batch)).await;
-            } else {
-                run(&cb, &batch);
-            }
+            let cb = cb.clone();
+            call("an event callback", Box::new(move || batch.iter().for_each(|ev| {
+                // One event's panic must not skip the rest of the batch.
+                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(ev))).is_err() {
+                    tracing::error!(event = ev.event_type, "an event callback panicked");
+                }
+            })))
+            .await;
         }
         if let Some(end) = on_end {
-            let guarded = move || {
-                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| end())).is_err() {
-                    tracing::error!("an end-of-events callback panicked");
-                }
-            };
-            if off_workers {
-                let _ = tokio::task::spawn_blocking(guarded).await;
-            } else {
-                guarded();
-            }
+            call("an end-of-events callback", Box::new(move || end())).await;
         }
     });
 }
