@@ -42,7 +42,13 @@ impl Raw {
         use std::os::fd::AsRawFd;
         let one: libc::c_int = 1;
         unsafe {
-            libc::setsockopt(self.w.as_raw_fd(), libc::IPPROTO_TCP, libc::TCP_QUICKACK, &one as *const _ as *const libc::c_void, 4);
+            libc::setsockopt(
+                self.w.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_QUICKACK,
+                &one as *const _ as *const libc::c_void,
+                4,
+            );
         }
     }
     fn send(&mut self, method: &str, params: Value) -> u64 {
@@ -132,7 +138,10 @@ async fn run() {
     });
     ours.start().await.expect("start the CLI");
     let port = ours.port().unwrap();
-    println!("Copilot CLI {} on 127.0.0.1:{port}; ours = copilot-core, raw = blocking socket client", ours.server_version().unwrap_or_default());
+    println!(
+        "Copilot CLI {} on 127.0.0.1:{port}; ours = copilot-core, raw = blocking socket client",
+        ours.server_version().unwrap_or_default()
+    );
     println!("{:<34} {:>12} {:>12}  {:<7} {:>7}", "metric", "ours", "raw", "unit", "ours/raw");
 
     // Warm up both.
@@ -215,7 +224,11 @@ async fn run() {
     // 3. A full turn (create once, then send + wait for session.idle).
     let provider = model.provider();
     let session = ours
-        .create_session(SessionConfig { model: Some("gpt-4.1".into()), provider: Some(provider.clone()), ..Default::default() })
+        .create_session(SessionConfig {
+            model: Some("gpt-4.1".into()),
+            provider: Some(provider.clone()),
+            ..Default::default()
+        })
         .await
         .unwrap();
     session.send_and_wait("warm up").await.unwrap();
@@ -257,7 +270,10 @@ async fn run() {
         let mut v = Vec::new();
         for _ in 0..creates {
             let t = Instant::now();
-            let s = c.create_session(SessionConfig { provider: Some(provider.clone()), ..Default::default() }).await.unwrap();
+            let s = c
+                .create_session(SessionConfig { provider: Some(provider.clone()), ..Default::default() })
+                .await
+                .unwrap();
             s.disconnect().await.unwrap();
             v.push(ms(t.elapsed()));
         }

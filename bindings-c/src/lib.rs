@@ -95,7 +95,8 @@ pub struct CopilotSession {
 /// Completion of an asynchronous call: called exactly once, on the dispatcher thread, with the
 /// `user_data` given to the call, a status and a JSON text (the result, or the error JSON).
 /// `json` is valid only during the call.
-pub type CopilotCallback = Option<unsafe extern "C" fn(user_data: *mut c_void, status: CopilotStatus, json: *const c_char)>;
+pub type CopilotCallback =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, status: CopilotStatus, json: *const c_char)>;
 
 /// A session event or a client lifecycle event (JSON, valid only during the call), on the
 /// dispatcher thread, in wire order.
@@ -105,8 +106,9 @@ pub type CopilotEventCallback = Option<unsafe extern "C" fn(user_data: *mut c_vo
 /// "systemMessageTransform", "exitPlanMode", "providerToken"), on the dispatcher thread. Answer
 /// it once with `copilot_request_reply` or `copilot_request_fail`, now or later, from any thread.
 /// `kind` and `payload_json` are valid only during the call.
-pub type CopilotRequestCallback =
-    Option<unsafe extern "C" fn(user_data: *mut c_void, request_id: u64, kind: *const c_char, payload_json: *const c_char)>;
+pub type CopilotRequestCallback = Option<
+    unsafe extern "C" fn(user_data: *mut c_void, request_id: u64, kind: *const c_char, payload_json: *const c_char),
+>;
 
 // ---------------------------------------------------------------------------------------------
 // Library
@@ -427,7 +429,9 @@ pub unsafe extern "C" fn copilot_client_get_status(
     user_data: *mut c_void,
     call_out: *mut u64,
 ) -> CopilotStatus {
-    unsafe { client_call(client, callback, user_data, call_out, |core| Ok(async move { to_json(&core.get_status().await?) })) }
+    unsafe {
+        client_call(client, callback, user_data, call_out, |core| Ok(async move { to_json(&core.get_status().await?) }))
+    }
 }
 
 /// `auth.getStatus`. Result `{"isAuthenticated","authType"?,"login"?,…}`.
@@ -439,7 +443,9 @@ pub unsafe extern "C" fn copilot_client_get_auth_status(
     call_out: *mut u64,
 ) -> CopilotStatus {
     unsafe {
-        client_call(client, callback, user_data, call_out, |core| Ok(async move { to_json(&core.get_auth_status().await?) }))
+        client_call(client, callback, user_data, call_out, |core| {
+            Ok(async move { to_json(&core.get_auth_status().await?) })
+        })
     }
 }
 
@@ -451,14 +457,23 @@ pub unsafe extern "C" fn copilot_client_list_models(
     user_data: *mut c_void,
     call_out: *mut u64,
 ) -> CopilotStatus {
-    unsafe { client_call(client, callback, user_data, call_out, |core| Ok(async move { to_json(&core.list_models().await?) })) }
+    unsafe {
+        client_call(client, callback, user_data, call_out, |core| {
+            Ok(async move { to_json(&core.list_models().await?) })
+        })
+    }
 }
 
 fn list_filter(v: Value) -> Result<Option<SessionListFilter>, Failure> {
     let m = match v {
         Value::Null => return Ok(None),
         Value::Object(m) => m,
-        other => return Err(Failure::kind(ErrorKind::InvalidConfig, format!("a session list filter must be an object, got {other}"))),
+        other => {
+            return Err(Failure::kind(
+                ErrorKind::InvalidConfig,
+                format!("a session list filter must be an object, got {other}"),
+            ));
+        }
     };
     let mut f = SessionListFilter::default();
     for (k, v) in m {
@@ -467,7 +482,10 @@ fn list_filter(v: Value) -> Result<Option<SessionListFilter>, Failure> {
             Value::Null => continue,
             Value::String(s) => s,
             other => {
-                return Err(Failure::kind(ErrorKind::InvalidConfig, format!("session list filter `{key}` must be a string, got {other}")));
+                return Err(Failure::kind(
+                    ErrorKind::InvalidConfig,
+                    format!("session list filter `{key}` must be a string, got {other}"),
+                ));
             }
         };
         match key.as_str() {
@@ -529,7 +547,9 @@ pub unsafe extern "C" fn copilot_client_get_last_session_id(
     call_out: *mut u64,
 ) -> CopilotStatus {
     unsafe {
-        client_call(client, callback, user_data, call_out, |core| Ok(async move { to_json(&core.get_last_session_id().await?) }))
+        client_call(client, callback, user_data, call_out, |core| {
+            Ok(async move { to_json(&core.get_last_session_id().await?) })
+        })
     }
 }
 
@@ -629,16 +649,17 @@ unsafe fn open_session(
         let state = SessionState::new(id.clone(), c.inner.clone(), on_event, on_request, UserData(session_user_data));
         let mut cfg = state::session_config(raw, &state.ctx)?;
         let core = c.inner.core.clone();
-        let opener: std::pin::Pin<Box<dyn Future<Output = copilot_core::Result<copilot_core::Session>> + Send>> = match resume_id {
-            None => {
-                cfg.session_id = Some(id);
-                Box::pin(async move { core.create_session(cfg).await })
-            }
-            Some(id) => {
-                let needs_cfg = config_given || cfg.on_event.is_some();
-                Box::pin(async move { core.resume_session(&id, needs_cfg.then_some(cfg)).await })
-            }
-        };
+        let opener: std::pin::Pin<Box<dyn Future<Output = copilot_core::Result<copilot_core::Session>> + Send>> =
+            match resume_id {
+                None => {
+                    cfg.session_id = Some(id);
+                    Box::pin(async move { core.create_session(cfg).await })
+                }
+                Some(id) => {
+                    let needs_cfg = config_given || cfg.on_event.is_some();
+                    Box::pin(async move { core.resume_session(&id, needs_cfg.then_some(cfg)).await })
+                }
+            };
         let handle = Box::into_raw(Box::new(CopilotSession { inner: state.clone() }));
         let fut = state.clone().open(opener);
         match unsafe { start(state.gates(), callback, user_data, call_out, fut) } {
@@ -675,7 +696,18 @@ pub unsafe extern "C" fn copilot_client_create_session(
     call_out: *mut u64,
 ) -> CopilotStatus {
     unsafe {
-        open_session(client, None, config_json, on_event, on_request, session_user_data, callback, user_data, session_out, call_out)
+        open_session(
+            client,
+            None,
+            config_json,
+            on_event,
+            on_request,
+            session_user_data,
+            callback,
+            user_data,
+            session_out,
+            call_out,
+        )
     }
 }
 
@@ -835,7 +867,11 @@ pub unsafe extern "C" fn copilot_session_get_messages(
     user_data: *mut c_void,
     call_out: *mut u64,
 ) -> CopilotStatus {
-    unsafe { session_call(session, callback, user_data, call_out, |s, _| Ok(async move { to_json(&s.get_messages().await?) })) }
+    unsafe {
+        session_call(session, callback, user_data, call_out, |s, _| {
+            Ok(async move { to_json(&s.get_messages().await?) })
+        })
+    }
 }
 
 /// Switches the model (`reasoning_effort` may be NULL). Result: the server's result.
@@ -873,7 +909,10 @@ pub unsafe extern "C" fn copilot_session_rpc(
             let method = arg_str(method, "method")?.to_owned();
             let params = opt_json(params_json, "params_json")?;
             if !(params.is_null() || params.is_object()) {
-                return Err(Failure::abi(COPILOT_ERR_INVALID_ARGUMENT, "session rpc params must be a JSON object or NULL"));
+                return Err(Failure::abi(
+                    COPILOT_ERR_INVALID_ARGUMENT,
+                    "session rpc params must be a JSON object or NULL",
+                ));
             }
             Ok(async move { to_json(&s.rpc(&method, params).await?) })
         })

@@ -217,7 +217,8 @@ pub(crate) unsafe fn opt_json(p: *const c_char, name: &str) -> Result<Value, Fai
 }
 
 pub(crate) fn parse_json(text: &str, name: &str) -> Result<Value, Failure> {
-    serde_json::from_str(text).map_err(|e| Failure::abi(COPILOT_ERR_INVALID_ARGUMENT, format!("`{name}` is not valid JSON: {e}")))
+    serde_json::from_str(text)
+        .map_err(|e| Failure::abi(COPILOT_ERR_INVALID_ARGUMENT, format!("`{name}` is not valid JSON: {e}")))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -450,7 +451,8 @@ pub(crate) fn close_gate(gate: &Arc<Gate>) {
         let mut g = calls();
         gate.closing.store(true, Ordering::SeqCst);
         let map = g.as_mut().unwrap();
-        let ids: Vec<u64> = map.iter().filter(|(_, e)| e.owners.iter().any(|o| o.id == gate.id)).map(|(id, _)| *id).collect();
+        let ids: Vec<u64> =
+            map.iter().filter(|(_, e)| e.owners.iter().any(|o| o.id == gate.id)).map(|(id, _)| *id).collect();
         taken = ids
             .into_iter()
             .filter_map(|id| map.remove(&id))
@@ -524,10 +526,7 @@ impl Drop for RequestGuard {
 
 /// Sends a handler request to the host through `invoke` (run on the dispatcher) and waits for
 /// `copilot_request_reply` / `copilot_request_fail`.
-pub(crate) async fn ask(
-    owners: Gates,
-    invoke: impl FnOnce(u64) + Send + 'static,
-) -> Result<Value, CoreError> {
+pub(crate) async fn ask(owners: Gates, invoke: impl FnOnce(u64) + Send + 'static) -> Result<Value, CoreError> {
     let id = next_id();
     let (tx, rx) = oneshot::channel();
     {
@@ -542,7 +541,9 @@ pub(crate) async fn ask(
     match rx.await {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(message)) => Err(CoreError::new(ErrorKind::HandlerFailed, message)),
-        Err(_) => Err(CoreError::new(ErrorKind::HandlerFailed, "the request was dropped (the session or client was freed)")),
+        Err(_) => {
+            Err(CoreError::new(ErrorKind::HandlerFailed, "the request was dropped (the session or client was freed)"))
+        }
     }
 }
 

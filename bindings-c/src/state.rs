@@ -165,7 +165,12 @@ pub(crate) fn session_config(v: Value, ctx: &Arc<SessionCtx>) -> Result<SessionC
     let mut v = match v {
         Value::Null => json!({}),
         o @ Value::Object(_) => o,
-        other => return Err(Failure::kind(ErrorKind::InvalidConfig, format!("session config must be an object, got {other}"))),
+        other => {
+            return Err(Failure::kind(
+                ErrorKind::InvalidConfig,
+                format!("session config must be an object, got {other}"),
+            ));
+        }
     };
     let kinds: Vec<String> = match v.as_object_mut().unwrap().remove("handlers") {
         None | Some(Value::Null) => vec![],
@@ -180,11 +185,17 @@ pub(crate) fn session_config(v: Value, ctx: &Arc<SessionCtx>) -> Result<SessionC
             })
             .collect::<Result<_, _>>()?,
         Some(other) => {
-            return Err(Failure::abi(COPILOT_ERR_INVALID_ARGUMENT, format!("\"handlers\" must be an array of kinds, got {other}")));
+            return Err(Failure::abi(
+                COPILOT_ERR_INVALID_ARGUMENT,
+                format!("\"handlers\" must be an array of kinds, got {other}"),
+            ));
         }
     };
     if !kinds.is_empty() && ctx.on_request.is_none() {
-        return Err(Failure::abi(COPILOT_ERR_INVALID_ARGUMENT, "\"handlers\" needs a request callback (on_request is NULL)"));
+        return Err(Failure::abi(
+            COPILOT_ERR_INVALID_ARGUMENT,
+            "\"handlers\" needs a request callback (on_request is NULL)",
+        ));
     }
     let mut cfg = SessionConfig::from_json(&v)?;
     if ctx.on_request.is_some() {
@@ -263,7 +274,9 @@ fn user_input_response(v: Value) -> copilot_core::Result<UserInputResponse> {
         }),
         other => Err(copilot_core::Error::new(
             ErrorKind::HandlerFailed,
-            format!("a user-input answer must be a string or {{\"answer\": string, \"wasFreeform\"?: bool}}, got {other}"),
+            format!(
+                "a user-input answer must be a string or {{\"answer\": string, \"wasFreeform\"?: bool}}, got {other}"
+            ),
         )),
     }
 }
@@ -309,7 +322,10 @@ impl SessionState {
             return Err(Failure::kind(ErrorKind::NotConnected, "the client of this session was freed"));
         }
         lock(&self.open).core.clone().ok_or_else(|| {
-            Failure::kind(ErrorKind::SessionNotFound, format!("session {} is not open (its create/resume did not succeed)", self.id))
+            Failure::kind(
+                ErrorKind::SessionNotFound,
+                format!("session {} is not open (its create/resume did not succeed)", self.id),
+            )
         })
     }
 

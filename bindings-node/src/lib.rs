@@ -13,9 +13,8 @@
 //!   Promise or an iterator is waiting.
 
 use copilot_core::{
-    self as core, ErrorKind, MessageOptions, PermissionDecision, PermissionRequest, SessionConfig,
-    SessionEvent, SessionListFilter, ToolInvocation, ToolResult, UserInputRequest,
-    UserInputResponse,
+    self as core, ErrorKind, MessageOptions, PermissionDecision, PermissionRequest, SessionConfig, SessionEvent,
+    SessionListFilter, ToolInvocation, ToolResult, UserInputRequest, UserInputResponse,
 };
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -59,10 +58,7 @@ fn error_json(e: &core::Error) -> Value {
 }
 
 fn to_napi(e: core::Error) -> napi::Error {
-    napi::Error::new(
-        Status::GenericFailure,
-        format!("{ERROR_MARK}{}", error_json(&e)),
-    )
+    napi::Error::new(Status::GenericFailure, format!("{ERROR_MARK}{}", error_json(&e)))
 }
 
 fn core_err(kind: ErrorKind, msg: impl Into<String>) -> core::Error {
@@ -74,15 +70,10 @@ fn invalid(msg: impl Into<String>) -> napi::Error {
 }
 
 /// Runs a core future on the core runtime and awaits it from napi's side.
-async fn on_core<T: Send + 'static>(
-    fut: impl Future<Output = core::Result<T>> + Send + 'static,
-) -> Result<T> {
+async fn on_core<T: Send + 'static>(fut: impl Future<Output = core::Result<T>> + Send + 'static) -> Result<T> {
     match core::runtime().spawn(fut).await {
         Ok(r) => r.map_err(to_napi),
-        Err(e) => Err(to_napi(core_err(
-            ErrorKind::Internal,
-            format!("core task failed: {e}"),
-        ))),
+        Err(e) => Err(to_napi(core_err(ErrorKind::Internal, format!("core task failed: {e}")))),
     }
 }
 
@@ -100,11 +91,7 @@ static PENDING: Mutex<Option<HashMap<u32, oneshot::Sender<Reply>>>> = Mutex::new
 
 fn pending_insert(tx: oneshot::Sender<Reply>) -> u32 {
     let id = NEXT_CALL.fetch_add(1, Ordering::Relaxed);
-    PENDING
-        .lock()
-        .unwrap()
-        .get_or_insert_with(HashMap::new)
-        .insert(id, tx);
+    PENDING.lock().unwrap().get_or_insert_with(HashMap::new).insert(id, tx);
     id
 }
 
@@ -125,12 +112,7 @@ pub fn reply(id: u32, ok: bool, value: Option<Value>) {
 /// The stable error table of the core: `[{code, number}]` in number order.
 #[napi]
 pub fn error_codes() -> Value {
-    Value::Array(
-        ErrorKind::ALL
-            .iter()
-            .map(|k| json!({"code": k.code(), "number": k.number()}))
-            .collect(),
-    )
+    Value::Array(ErrorKind::ALL.iter().map(|k| json!({"code": k.code(), "number": k.number()})).collect())
 }
 
 /// The Copilot CLI version this SDK is tested with.
@@ -156,13 +138,7 @@ struct Pump {
 
 impl Pump {
     fn new(sink: JsSink) -> Arc<Pump> {
-        Arc::new(Pump {
-            sink,
-            state: Mutex::new(PumpState {
-                recent: VecDeque::new(),
-                waiting: Vec::new(),
-            }),
-        })
+        Arc::new(Pump { sink, state: Mutex::new(PumpState { recent: VecDeque::new(), waiting: Vec::new() }) })
     }
 
     fn send_locked(&self, msg: Value) {
@@ -239,25 +215,15 @@ impl Pump {
         };
         if status != Status::Ok {
             pending_take(id);
-            return Err(core_err(
-                ErrorKind::HandlerFailed,
-                format!("{kind} handler could not be called ({status})"),
-            ));
+            return Err(core_err(ErrorKind::HandlerFailed, format!("{kind} handler could not be called ({status})")));
         }
         match rx.await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => {
-                let msg = e
-                    .get("message")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| e.to_string());
+                let msg = e.get("message").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| e.to_string());
                 Err(core_err(ErrorKind::HandlerFailed, msg))
             }
-            Err(_) => Err(core_err(
-                ErrorKind::HandlerFailed,
-                format!("{kind} handler was dropped"),
-            )),
+            Err(_) => Err(core_err(ErrorKind::HandlerFailed, format!("{kind} handler was dropped"))),
         }
     }
 }
@@ -284,11 +250,7 @@ fn build_config(config: Option<Value>, flags: &Value, pump: &Arc<Pump>) -> Resul
         .and_then(Value::as_array)
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
-    for tool in c
-        .tools
-        .iter_mut()
-        .filter(|t| with_handler.contains(&t.name.as_str()))
-    {
+    for tool in c.tools.iter_mut().filter(|t| with_handler.contains(&t.name.as_str())) {
         let name = tool.name.clone();
         let p = pump.clone();
         tool.handler = Some(Arc::new(move |inv: ToolInvocation| {
@@ -302,9 +264,7 @@ fn build_config(config: Option<Value>, flags: &Value, pump: &Arc<Pump>) -> Resul
                     "arguments": inv.arguments,
                     "workingDirectory": inv.working_directory,
                 });
-                p.call("tool", Some(&name), payload)
-                    .await
-                    .map(ToolResult::from_json)
+                p.call("tool", Some(&name), payload).await.map(ToolResult::from_json)
             }
         }));
     }
@@ -334,24 +294,14 @@ fn build_config(config: Option<Value>, flags: &Value, pump: &Arc<Pump>) -> Resul
                 });
                 let v = p.call("userInput", None, payload).await?;
                 match v {
-                    Value::String(answer) => Ok(UserInputResponse {
-                        answer,
-                        was_freeform: true,
+                    Value::String(answer) => Ok(UserInputResponse { answer, was_freeform: true }),
+                    Value::Object(ref o) if o.get("answer").is_some_and(Value::is_string) => Ok(UserInputResponse {
+                        answer: o["answer"].as_str().unwrap_or_default().to_owned(),
+                        was_freeform: o.get("wasFreeform").and_then(Value::as_bool).unwrap_or(false),
                     }),
-                    Value::Object(ref o) if o.get("answer").is_some_and(Value::is_string) => {
-                        Ok(UserInputResponse {
-                            answer: o["answer"].as_str().unwrap_or_default().to_owned(),
-                            was_freeform: o
-                                .get("wasFreeform")
-                                .and_then(Value::as_bool)
-                                .unwrap_or(false),
-                        })
-                    }
                     other => Err(core_err(
                         ErrorKind::HandlerFailed,
-                        format!(
-                            "the user input handler must return a string or {{answer, wasFreeform}}, got {other}"
-                        ),
+                        format!("the user input handler must return a string or {{answer, wasFreeform}}, got {other}"),
                     )),
                 }
             }
@@ -396,9 +346,7 @@ impl NativeClient {
     #[napi(constructor)]
     pub fn new(options: Option<Value>) -> Result<Self> {
         let o = core::ClientOptions::from_json(&options.unwrap_or(Value::Null)).map_err(to_napi)?;
-        Ok(NativeClient {
-            inner: core::Client::new(o),
-        })
+        Ok(NativeClient { inner: core::Client::new(o) })
     }
 
     #[napi]
@@ -450,12 +398,7 @@ impl NativeClient {
     /// `config`: session options without functions; `flags`: which handlers JS registered;
     /// `sink`: receives `{k: "event"|"call"|"done"|"closed", ...}` in order.
     #[napi(ts_args_type = "config: any, flags: any, sink: (msg: any) => void")]
-    pub async fn create_session(
-        &self,
-        config: Option<Value>,
-        flags: Value,
-        sink: JsSink,
-    ) -> Result<NativeSession> {
+    pub async fn create_session(&self, config: Option<Value>, flags: Value, sink: JsSink) -> Result<NativeSession> {
         let pump = Pump::new(sink);
         let cfg = build_config(config, &flags, &pump)?;
         let c = self.inner.clone();
@@ -474,8 +417,7 @@ impl NativeClient {
         let pump = Pump::new(sink);
         let cfg = build_config(config, &flags, &pump)?;
         let c = self.inner.clone();
-        let session =
-            on_core(async move { c.resume_session(&session_id, Some(cfg)).await }).await?;
+        let session = on_core(async move { c.resume_session(&session_id, Some(cfg)).await }).await?;
         Ok(NativeSession::new(session, pump))
     }
 
@@ -483,10 +425,7 @@ impl NativeClient {
     pub async fn list_sessions(&self, filter: Option<Value>) -> Result<Value> {
         let filter: Option<SessionListFilter> = match filter {
             None | Some(Value::Null) => None,
-            Some(f) => Some(
-                serde_json::from_value(f)
-                    .map_err(|e| invalid(format!("session list filter: {e}")))?,
-            ),
+            Some(f) => Some(serde_json::from_value(f).map_err(|e| invalid(format!("session list filter: {e}")))?),
         };
         let c = self.inner.clone();
         on_core(async move { c.list_sessions(filter).await.map(|l| to_value(&l)) }).await
@@ -574,11 +513,7 @@ pub struct NativeSession {
 
 impl NativeSession {
     fn new(inner: core::Session, pump: Arc<Pump>) -> Self {
-        NativeSession {
-            inner,
-            pump,
-            waits: Arc::default(),
-        }
+        NativeSession { inner, pump, waits: Arc::default() }
     }
 }
 
@@ -650,12 +585,8 @@ impl NativeSession {
             if let Some(h) = h {
                 h.abort();
             }
-            let e = core_err(
-                ErrorKind::Cancelled,
-                reason.unwrap_or_else(|| "sendAndWait was cancelled".into()),
-            );
-            self.pump
-                .send(json!({"k": "done", "id": id, "ok": false, "error": error_json(&e)}));
+            let e = core_err(ErrorKind::Cancelled, reason.unwrap_or_else(|| "sendAndWait was cancelled".into()));
+            self.pump.send(json!({"k": "done", "id": id, "ok": false, "error": error_json(&e)}));
         }
     }
 
@@ -672,11 +603,7 @@ impl NativeSession {
     }
 
     #[napi]
-    pub async fn set_model(
-        &self,
-        model: String,
-        reasoning_effort: Option<String>,
-    ) -> Result<Value> {
+    pub async fn set_model(&self, model: String, reasoning_effort: Option<String>) -> Result<Value> {
         let s = self.inner.clone();
         on_core(async move { s.set_model(&model, reasoning_effort.as_deref()).await }).await
     }

@@ -170,13 +170,20 @@ impl PyDispatch {
         });
         Box::pin(async move {
             if let Err(e) = started {
-                return Err(Error::new(ErrorKind::HandlerFailed, format!("cannot call the Python {kind} handler: {e}")));
+                return Err(Error::new(
+                    ErrorKind::HandlerFailed,
+                    format!("cannot call the Python {kind} handler: {e}"),
+                ));
             }
             match rx.await {
-                Ok(Ok(text)) => serde_json::from_str(&text)
-                    .map_err(|e| Error::new(ErrorKind::HandlerFailed, format!("the {kind} handler returned invalid JSON: {e}"))),
+                Ok(Ok(text)) => serde_json::from_str(&text).map_err(|e| {
+                    Error::new(ErrorKind::HandlerFailed, format!("the {kind} handler returned invalid JSON: {e}"))
+                }),
                 Ok(Err(msg)) => Err(Error::new(ErrorKind::HandlerFailed, msg)),
-                Err(_) => Err(Error::new(ErrorKind::HandlerFailed, format!("the {kind} handler never answered (event loop closed?)"))),
+                Err(_) => Err(Error::new(
+                    ErrorKind::HandlerFailed,
+                    format!("the {kind} handler never answered (event loop closed?)"),
+                )),
             }
         })
     }
@@ -211,7 +218,10 @@ impl UserInputHandler for PyDispatch {
                     answer: o["answer"].as_str().unwrap_or_default().to_owned(),
                     was_freeform: o.get("wasFreeform").and_then(Value::as_bool).unwrap_or(true),
                 }),
-                other => Err(Error::new(ErrorKind::HandlerFailed, format!("the user input handler returned {other}; expected a string or {{\"answer\": ...}}"))),
+                other => Err(Error::new(
+                    ErrorKind::HandlerFailed,
+                    format!("the user input handler returned {other}; expected a string or {{\"answer\": ...}}"),
+                )),
             }
         })
     }
@@ -251,7 +261,8 @@ fn build_config(
             }
         }
         for k in kinds {
-            let h = |kind: &'static str| -> Arc<dyn JsonHandler> { Arc::new(KindHandler { kind, dispatch: d.clone() }) };
+            let h =
+                |kind: &'static str| -> Arc<dyn JsonHandler> { Arc::new(KindHandler { kind, dispatch: d.clone() }) };
             match k.as_str() {
                 "permission" => c.on_permission_request = Some(Arc::new(d.clone())),
                 "user_input" => c.on_user_input_request = Some(Arc::new(d.clone())),
@@ -314,10 +325,14 @@ impl NativeClient {
 
     fn force_stop<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let c = self.inner.clone();
-        spawn_py(py, async move {
-            c.force_stop().await;
-            Ok(Out::None)
-        }, None)
+        spawn_py(
+            py,
+            async move {
+                c.force_stop().await;
+                Ok(Out::None)
+            },
+            None,
+        )
     }
 
     /// Any client-level call by method name; params and result are JSON text. The typed
@@ -325,36 +340,49 @@ impl NativeClient {
     /// the dedicated methods below.
     fn call<'py>(&self, py: Python<'py>, name: String, arg: Option<String>) -> PyResult<Bound<'py, PyAny>> {
         let c = self.inner.clone();
-        spawn_py(py, async move {
-            let to_s = |v: Value| Out::Str(v.to_string());
-            match name.as_str() {
-                "ping" => c.ping(arg.as_deref()).await.map(|r| to_s(json!(r))),
-                "get_status" => c.get_status().await.map(|r| to_s(json!(r))),
-                "get_auth_status" => c.get_auth_status().await.map(|r| to_s(json!(r))),
-                "list_models" => c.list_models().await.map(|r| to_s(json!(r))),
-                "list_sessions" => {
-                    let filter = match arg {
-                        Some(f) => Some(serde_json::from_value(parse_json("filter", &f)?).map_err(|e| config_error(format!("invalid session filter: {e}")))?),
-                        None => None,
-                    };
-                    c.list_sessions(filter).await.map(|r| to_s(json!(r)))
+        spawn_py(
+            py,
+            async move {
+                let to_s = |v: Value| Out::Str(v.to_string());
+                match name.as_str() {
+                    "ping" => c.ping(arg.as_deref()).await.map(|r| to_s(json!(r))),
+                    "get_status" => c.get_status().await.map(|r| to_s(json!(r))),
+                    "get_auth_status" => c.get_auth_status().await.map(|r| to_s(json!(r))),
+                    "list_models" => c.list_models().await.map(|r| to_s(json!(r))),
+                    "list_sessions" => {
+                        let filter = match arg {
+                            Some(f) => Some(
+                                serde_json::from_value(parse_json("filter", &f)?)
+                                    .map_err(|e| config_error(format!("invalid session filter: {e}")))?,
+                            ),
+                            None => None,
+                        };
+                        c.list_sessions(filter).await.map(|r| to_s(json!(r)))
+                    }
+                    "delete_session" => c.delete_session(arg.as_deref().unwrap_or_default()).await.map(|_| Out::None),
+                    "get_last_session_id" => c.get_last_session_id().await.map(Out::OptStr),
+                    "get_foreground_session_id" => c.get_foreground_session_id().await.map(Out::OptStr),
+                    "set_foreground_session_id" => {
+                        c.set_foreground_session_id(arg.as_deref().unwrap_or_default()).await.map(|_| Out::None)
+                    }
+                    other => Err(Error::new(ErrorKind::Internal, format!("unknown native call {other}"))),
                 }
-                "delete_session" => c.delete_session(arg.as_deref().unwrap_or_default()).await.map(|_| Out::None),
-                "get_last_session_id" => c.get_last_session_id().await.map(Out::OptStr),
-                "get_foreground_session_id" => c.get_foreground_session_id().await.map(Out::OptStr),
-                "set_foreground_session_id" => c.set_foreground_session_id(arg.as_deref().unwrap_or_default()).await.map(|_| Out::None),
-                other => Err(Error::new(ErrorKind::Internal, format!("unknown native call {other}"))),
-            }
-        }, None)
+            },
+            None,
+        )
     }
 
     /// The generic escape hatch: any server method, params and result as JSON text.
     fn rpc<'py>(&self, py: Python<'py>, method: String, params_json: String) -> PyResult<Bound<'py, PyAny>> {
         let c = self.inner.clone();
-        spawn_py(py, async move {
-            let params = parse_json("params", &params_json)?;
-            c.rpc(&method, params).await.map(|v| Out::Str(v.to_string()))
-        }, None)
+        spawn_py(
+            py,
+            async move {
+                let params = parse_json("params", &params_json)?;
+                c.rpc(&method, params).await.map(|v| Out::Str(v.to_string()))
+            },
+            None,
+        )
     }
 
     #[pyo3(signature = (resume_id, config_json, dispatch, kinds, tools_with_handlers, on_event, on_event_end))]
@@ -373,13 +401,17 @@ impl NativeClient {
         let c = self.inner.clone();
         let config = build_config(&config_json, dispatch, kinds, tools_with_handlers, on_event, on_event_end)
             .map_err(|e| py_error(py, &e))?;
-        spawn_py(py, async move {
-            let s = match resume_id {
-                Some(id) => c.resume_session(&id, Some(config)).await?,
-                None => c.create_session(config).await?,
-            };
-            Ok(Out::Session(s))
-        }, None)
+        spawn_py(
+            py,
+            async move {
+                let s = match resume_id {
+                    Some(id) => c.resume_session(&id, Some(config)).await?,
+                    None => c.create_session(config).await?,
+                };
+                Ok(Out::Session(s))
+            },
+            None,
+        )
     }
 
     /// Lifecycle notifications: `callback(json_text)` from a library thread, in order.
@@ -440,10 +472,14 @@ impl NativeSession {
 
     fn send<'py>(&self, py: Python<'py>, message_json: String) -> PyResult<Bound<'py, PyAny>> {
         let s = self.inner.clone();
-        spawn_py(py, async move {
-            let m = MessageOptions::from_json(&parse_json("message options", &message_json)?)?;
-            s.send(m).await.map(Out::Str)
-        }, None)
+        spawn_py(
+            py,
+            async move {
+                let m = MessageOptions::from_json(&parse_json("message options", &message_json)?)?;
+                s.send(m).await.map(Out::Str)
+            },
+            None,
+        )
     }
 
     /// Resolves to the last assistant.message event as JSON text, or None. Cancelling the
@@ -458,10 +494,14 @@ impl NativeSession {
                 }
             });
         });
-        spawn_py(py, async move {
-            let m = MessageOptions::from_json(&parse_json("message options", &message_json)?)?;
-            s.send_and_wait(m).await.map(|ev| Out::OptStr(ev.as_ref().map(event_json)))
-        }, Some(on_cancel))
+        spawn_py(
+            py,
+            async move {
+                let m = MessageOptions::from_json(&parse_json("message options", &message_json)?)?;
+                s.send_and_wait(m).await.map(|ev| Out::OptStr(ev.as_ref().map(event_json)))
+            },
+            Some(on_cancel),
+        )
     }
 
     fn abort<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
@@ -475,9 +515,18 @@ impl NativeSession {
     }
 
     #[pyo3(signature = (model, reasoning_effort=None))]
-    fn set_model<'py>(&self, py: Python<'py>, model: String, reasoning_effort: Option<String>) -> PyResult<Bound<'py, PyAny>> {
+    fn set_model<'py>(
+        &self,
+        py: Python<'py>,
+        model: String,
+        reasoning_effort: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let s = self.inner.clone();
-        spawn_py(py, async move { s.set_model(&model, reasoning_effort.as_deref()).await.map(|v| Out::Str(v.to_string())) }, None)
+        spawn_py(
+            py,
+            async move { s.set_model(&model, reasoning_effort.as_deref()).await.map(|v| Out::Str(v.to_string())) },
+            None,
+        )
     }
 
     fn disconnect<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
@@ -487,10 +536,14 @@ impl NativeSession {
 
     fn rpc<'py>(&self, py: Python<'py>, method: String, params_json: String) -> PyResult<Bound<'py, PyAny>> {
         let s = self.inner.clone();
-        spawn_py(py, async move {
-            let params = parse_json("params", &params_json)?;
-            s.rpc(&method, params).await.map(|v| Out::Str(v.to_string()))
-        }, None)
+        spawn_py(
+            py,
+            async move {
+                let params = parse_json("params", &params_json)?;
+                s.rpc(&method, params).await.map(|v| Out::Str(v.to_string()))
+            },
+            None,
+        )
     }
 
     /// Events from now on: `callback(json_text)` from a library thread, in wire order.

@@ -104,7 +104,12 @@ impl Client {
             Transport::Stdio => (transport::spawn_stdio(self.spawn_spec(None)?).await?, None),
             Transport::Tcp { port } => {
                 let token = o.connection_token.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-                let stream = transport::spawn_tcp(self.spawn_spec(Some((*port, token.clone())))?, o.start_timeout, o.tcp_quickack).await?;
+                let stream = transport::spawn_tcp(
+                    self.spawn_spec(Some((*port, token.clone())))?,
+                    o.start_timeout,
+                    o.tcp_quickack,
+                )
+                .await?;
                 (stream, Some(token))
             }
             Transport::Url(url) => {
@@ -117,7 +122,10 @@ impl Client {
                     ));
                 }
                 let addr = transport::parse_cli_url(url)?;
-                (transport::connect_tcp(&addr.host, addr.port, o.start_timeout, o.tcp_quickack).await?, o.connection_token.clone())
+                (
+                    transport::connect_tcp(&addr.host, addr.port, o.start_timeout, o.tcp_quickack).await?,
+                    o.connection_token.clone(),
+                )
             }
         };
         self.start_with(stream, token).await
@@ -167,12 +175,17 @@ impl Client {
             registry.clone(),
             ConnectionOptions {
                 max_message_size: o.max_message_size,
-                stderr_tail: tail.clone().map(|t| Arc::new(move || t.text()) as Arc<dyn Fn() -> Option<String> + Send + Sync>),
+                stderr_tail: tail
+                    .clone()
+                    .map(|t| Arc::new(move || t.text()) as Arc<dyn Fn() -> Option<String> + Send + Sync>),
                 stderr_done: tail.map(|t| t.done()),
             },
         );
         let hs = tokio::time::timeout(o.start_timeout, handshake(&conn, token)).await.unwrap_or_else(|_| {
-            Err(Error::new(ErrorKind::Timeout, format!("the CLI did not answer the handshake within {:?}", o.start_timeout)))
+            Err(Error::new(
+                ErrorKind::Timeout,
+                format!("the CLI did not answer the handshake within {:?}", o.start_timeout),
+            ))
         });
         match hs {
             Ok((protocol_version, server_version)) => {
@@ -200,23 +213,29 @@ impl Client {
         }
     }
 
-    fn conn(&self) -> Result<Connection> {
-        self.running(|r| r.conn.clone())
-    }
-
+    /// The connection, started if need be. The one rule for implicit start, in every
+    /// language: a client that was never started starts on the first call that needs the
+    /// server (unless `auto_start` is off); a stopped client stays stopped until `start()`.
     async fn started_conn(&self) -> Result<(Connection, Arc<Registry>)> {
         if let Ok(x) = self.running(|r| (r.conn.clone(), r.registry.clone())) {
             return Ok(x);
         }
         if matches!(*self.inner.state.lock().unwrap(), State::Stopped) {
-            return Err(Error::new(ErrorKind::NotConnected, "the client is stopped; call start() again"));
+            return Err(Error::new(ErrorKind::NotConnected, "the client is stopped; call start() to use it again"));
+        }
+        if !self.inner.options.auto_start {
+            return Err(Error::new(
+                ErrorKind::NotConnected,
+                "the client is not started (auto_start is off); call start() first",
+            ));
         }
         self.start().await?;
         self.running(|r| (r.conn.clone(), r.registry.clone()))
     }
 
     async fn call(&self, method: &str, params: Value) -> Result<Value> {
-        self.conn()?.request_timeout(method, params, self.inner.options.request_timeout).await
+        let conn = self.started_conn().await?.0;
+        conn.request_timeout(method, params, self.inner.options.request_timeout).await
     }
 
     /// The protocol version the server reported in the handshake.
@@ -267,7 +286,10 @@ impl Client {
         let stop_grace = self.inner.options.stop_grace;
         if let Some(child) = r.child.as_mut() {
             if !r.conn.is_closed() {
-                let _ = r.conn.request_timeout("runtime.shutdown", json!({}), Some(std::time::Duration::from_secs(2))).await;
+                let _ = r
+                    .conn
+                    .request_timeout("runtime.shutdown", json!({}), Some(std::time::Duration::from_secs(2)))
+                    .await;
             }
             r.conn.close(Error::new(ErrorKind::NotConnected, "the client is stopped"));
             child.reap(stop_grace).await;
@@ -367,7 +389,8 @@ impl Client {
             None => json!({}),
         };
         let r = self.call("session.list", p).await?;
-        let list: Vec<SessionMetadata> = parse("session.list", r.get("sessions").cloned().unwrap_or_else(|| json!([])))?;
+        let list: Vec<SessionMetadata> =
+            parse("session.list", r.get("sessions").cloned().unwrap_or_else(|| json!([])))?;
         Ok(list.into_iter().map(SessionMetadata::normalize).collect())
     }
 
@@ -425,15 +448,17 @@ impl Client {
 
     /// Any server method by name: the escape hatch for everything not wrapped here.
     pub async fn rpc(&self, method: &str, params: Value) -> Result<Value> {
-        let conn = self.started_conn().await?.0;
-        conn.request_timeout(method, params, self.inner.options.request_timeout).await
+        self.call(method, params).await
     }
 }
 
 async fn detach(conn: &Connection, s: &SessionInner) -> Result<()> {
     let mut last = None;
     for delay in [100u64, 200, 0] {
-        match conn.request_timeout("session.destroy", json!({"sessionId": s.id()}), Some(std::time::Duration::from_secs(5))).await {
+        match conn
+            .request_timeout("session.destroy", json!({"sessionId": s.id()}), Some(std::time::Duration::from_secs(5)))
+            .await
+        {
             Ok(_) => return Ok(()),
             Err(e) if e.is_transport_failure() => return Ok(()),
             Err(e) => last = Some(e),
@@ -465,7 +490,9 @@ async fn handshake(conn: &Connection, token: Option<String>) -> Result<(u32, Opt
         )),
         None => Err(Error::new(
             ErrorKind::VersionMismatch,
-            format!("the server did not report a protocol version; this SDK supports {MIN_PROTOCOL_VERSION}..={MAX_PROTOCOL_VERSION}"),
+            format!(
+                "the server did not report a protocol version; this SDK supports {MIN_PROTOCOL_VERSION}..={MAX_PROTOCOL_VERSION}"
+            ),
         )),
     }
 }

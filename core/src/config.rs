@@ -1,9 +1,9 @@
 //! Client options, session configuration, message options and the typed results of
 //! client-level calls.
 
+use crate::events::SessionEvent;
 use crate::framing::DEFAULT_MAX_MESSAGE_SIZE;
 use crate::handlers::{JsonHandler, PermissionHandler, Tool, UserInputHandler};
-use crate::events::SessionEvent;
 use crate::transport::Transport;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -47,6 +47,9 @@ pub struct ClientOptions {
     pub stop_grace: Duration,
     /// Re-arm TCP_QUICKACK after each read (Linux, TCP transports).
     pub tcp_quickack: bool,
+    /// Start (spawn or connect) on the first call that needs the server (default). When
+    /// false, calls before [`crate::Client::start`] fail with `not_connected`.
+    pub auto_start: bool,
 }
 
 impl Default for ClientOptions {
@@ -68,6 +71,7 @@ impl Default for ClientOptions {
             start_timeout: Duration::from_secs(30),
             stop_grace: Duration::from_secs(5),
             tcp_quickack: true,
+            auto_start: true,
         }
     }
 }
@@ -118,6 +122,11 @@ pub struct SessionConfig {
     pub on_exit_plan_mode: Option<Arc<dyn JsonHandler>>,
     /// `providerToken.getToken`: input `{providerName}`, output `{token}` or a string.
     pub on_provider_token: Option<Arc<dyn JsonHandler>>,
+    /// `autoModeSwitch.request`: input `{errorCode?, retryAfterSeconds?}`, output `"yes"`,
+    /// `"yes_always"`, `"no"`, a boolean or `{response}` (default: no).
+    pub on_auto_mode_switch: Option<Arc<dyn JsonHandler>>,
+    /// A language binding's end of the host bridge (set by [`crate::host::attach`]).
+    pub host: Option<crate::host::HostPort>,
     /// Receives every event from the very first one (registered before `session.create`).
     pub on_event: Option<EventCallback>,
     /// Called once when the stream `on_event` reads ends (disconnect, client stop, lost
@@ -383,7 +392,9 @@ fn normalize(v: &Value, what: &str) -> Result<Map<String, Value>> {
                     other => other.to_owned(),
                 };
                 if out.insert(key.clone(), v.clone()).is_some() {
-                    return Err(Error::config(format!("{what} option `{key}` is given twice (camelCase and snake_case)")));
+                    return Err(Error::config(format!(
+                        "{what} option `{key}` is given twice (camelCase and snake_case)"
+                    )));
                 }
             }
             Ok(out)
@@ -471,7 +482,8 @@ impl Reader<'_> {
 impl ClientOptions {
     /// Client options from JSON (`cliUrl`/`cli_url`, `useStdio`, `port`, `cliPath`, `cliArgs`,
     /// `env`, `cwd`, `logLevel`, `githubToken`, `useLoggedInUser`, `sessionIdleTimeoutSeconds`,
-    /// `connectionToken`, `copilotHome`/`baseDirectory`, `maxMessageSize`, and the durations
+    /// `connectionToken`, `copilotHome`/`baseDirectory`, `maxMessageSize`, `autoStart`,
+    /// `tcpQuickack`, and the durations
     /// `requestTimeout`, `startTimeout`, `stopGrace` in seconds). Unknown keys are an error.
     pub fn from_json(v: &Value) -> Result<ClientOptions> {
         let mut r = Reader { what: "client", m: normalize(v, "client options")? };
@@ -480,12 +492,20 @@ impl ClientOptions {
         let use_stdio = r.boolean("useStdio")?;
         let port = r.uint("port", 65535)?;
         o.transport = match (url, use_stdio, port) {
-            (Some(_), Some(true), _) => return Err(Error::config("cliUrl connects to a running server; it cannot be combined with useStdio: true")),
-            (Some(_), _, Some(_)) => return Err(Error::config("cliUrl and port cannot be combined (the port goes in the URL)")),
+            (Some(_), Some(true), _) => {
+                return Err(Error::config(
+                    "cliUrl connects to a running server; it cannot be combined with useStdio: true",
+                ));
+            }
+            (Some(_), _, Some(_)) => {
+                return Err(Error::config("cliUrl and port cannot be combined (the port goes in the URL)"));
+            }
             (Some(u), _, None) => Transport::Url(u),
             (None, Some(false), p) | (None, None, p @ Some(_)) => Transport::Tcp { port: p.unwrap_or(0) as u16 },
             (None, _, None) => Transport::Stdio,
-            (None, Some(true), Some(_)) => return Err(Error::config("port applies to a TCP child; set useStdio: false")),
+            (None, Some(true), Some(_)) => {
+                return Err(Error::config("port applies to a TCP child; set useStdio: false"));
+            }
         };
         o.cli_path = r.string("cliPath")?.map(PathBuf::from);
         o.cli_args = r.strings("cliArgs")?.unwrap_or_default();
@@ -526,6 +546,9 @@ impl ClientOptions {
         if let Some(q) = r.boolean("tcpQuickack")? {
             o.tcp_quickack = q;
         }
+        if let Some(a) = r.boolean("autoStart")? {
+            o.auto_start = a;
+        }
         if let Some(k) = r.m.keys().next() {
             return Err(Error::config(format!("unknown client option `{k}`")));
         }
@@ -536,12 +559,18 @@ impl ClientOptions {
 /// A tool declared in JSON: the binding attaches the host handler by name afterwards.
 pub fn tool_from_json(v: &Value) -> Result<Tool> {
     let mut r = Reader { what: "tool", m: normalize(v, "a tool definition")? };
-    let name = r.string("name")?.filter(|n| !n.is_empty()).ok_or_else(|| Error::config("a tool needs a non-empty `name`"))?;
+    let name =
+        r.string("name")?.filter(|n| !n.is_empty()).ok_or_else(|| Error::config("a tool needs a non-empty `name`"))?;
     let description = r.string("description")?;
     let parameters = match r.take("parameters") {
         None => None,
         Some(p @ Value::Object(_)) => Some(p),
-        Some(other) => return Err(Error::config(format!("tool `{name}`: `parameters` must be a JSON Schema object, got {}", type_name(&other)))),
+        Some(other) => {
+            return Err(Error::config(format!(
+                "tool `{name}`: `parameters` must be a JSON Schema object, got {}",
+                type_name(&other)
+            )));
+        }
     };
     let skip_permission = r.boolean("skipPermission")?.unwrap_or(false);
     let overrides_built_in_tool = r.boolean("overridesBuiltInTool")?.unwrap_or(false);
@@ -631,7 +660,10 @@ mod json_tests {
         assert_eq!(camel_key("cli_url"), "cliUrl");
         assert_eq!(camel_key("session_idle_timeout_seconds"), "sessionIdleTimeoutSeconds");
         assert_eq!(camel_key("cliUrl"), "cliUrl");
-        let o = ClientOptions::from_json(&json!({"cli_url": "localhost:4321", "connectionToken": "t", "request_timeout": 2.5})).unwrap();
+        let o = ClientOptions::from_json(
+            &json!({"cli_url": "localhost:4321", "connectionToken": "t", "request_timeout": 2.5}),
+        )
+        .unwrap();
         assert_eq!(o.transport, Transport::Url("localhost:4321".into()));
         assert_eq!(o.connection_token.as_deref(), Some("t"));
         assert_eq!(o.request_timeout, Some(Duration::from_millis(2500)));
@@ -695,7 +727,10 @@ mod json_tests {
 
     #[test]
     fn message_options_from_json() {
-        let m = MessageOptions::from_json(&json!({"prompt": "hi", "timeout": 5, "abort_on_timeout": true, "agentMode": "plan"})).unwrap();
+        let m = MessageOptions::from_json(
+            &json!({"prompt": "hi", "timeout": 5, "abort_on_timeout": true, "agentMode": "plan"}),
+        )
+        .unwrap();
         assert_eq!(m.timeout, Duration::from_secs(5));
         assert!(m.abort_on_timeout);
         assert_eq!(m.to_wire("s")["agentMode"], "plan");

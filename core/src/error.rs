@@ -171,7 +171,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { inner: Box::new(ErrorInner { kind, message: message.into(), rpc: None, stderr_tail: None, source: None }) }
+        Error {
+            inner: Box::new(ErrorInner { kind, message: message.into(), rpc: None, stderr_tail: None, source: None }),
+        }
     }
 
     pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
@@ -317,7 +319,11 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::Authentication);
         let e = Error::rpc(
             "session.send",
-            RpcErrorData { code: -32603, message: "Request session.send failed with message: Session not found for sessionId: x".into(), data: None },
+            RpcErrorData {
+                code: -32603,
+                message: "Request session.send failed with message: Session not found for sessionId: x".into(),
+                data: None,
+            },
         );
         assert_eq!(e.kind(), ErrorKind::SessionNotFound);
         assert_eq!(e.rpc_code(), Some(-32603));

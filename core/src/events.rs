@@ -45,14 +45,45 @@ pub struct ToolRequest {
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum TypedEvent {
-    AssistantMessage { message_id: String, content: String, tool_requests: Vec<ToolRequest> },
-    AssistantMessageDelta { message_id: String, delta_content: String },
-    AssistantReasoningDelta { reasoning_id: String, delta_content: String },
-    AssistantUsage { model: Option<String>, input_tokens: Option<u64>, output_tokens: Option<u64>, cost: Option<f64>, duration_ms: Option<f64> },
-    ToolExecutionStart { tool_call_id: String, tool_name: String, arguments: Value },
-    ToolExecutionComplete { tool_call_id: String, success: bool, result: Option<String>, error: Option<String> },
-    SessionIdle { aborted: bool },
-    SessionError { error_type: String, message: String, status_code: Option<u64> },
+    AssistantMessage {
+        message_id: String,
+        content: String,
+        tool_requests: Vec<ToolRequest>,
+    },
+    AssistantMessageDelta {
+        message_id: String,
+        delta_content: String,
+    },
+    AssistantReasoningDelta {
+        reasoning_id: String,
+        delta_content: String,
+    },
+    AssistantUsage {
+        model: Option<String>,
+        input_tokens: Option<u64>,
+        output_tokens: Option<u64>,
+        cost: Option<f64>,
+        duration_ms: Option<f64>,
+    },
+    ToolExecutionStart {
+        tool_call_id: String,
+        tool_name: String,
+        arguments: Value,
+    },
+    ToolExecutionComplete {
+        tool_call_id: String,
+        success: bool,
+        result: Option<String>,
+        error: Option<String>,
+    },
+    SessionIdle {
+        aborted: bool,
+    },
+    SessionError {
+        error_type: String,
+        message: String,
+        status_code: Option<u64>,
+    },
     Other,
 }
 
@@ -79,9 +110,10 @@ impl SessionEvent {
             "assistant.message_delta" => {
                 TypedEvent::AssistantMessageDelta { message_id: s(d, "messageId"), delta_content: s(d, "deltaContent") }
             }
-            "assistant.reasoning_delta" => {
-                TypedEvent::AssistantReasoningDelta { reasoning_id: s(d, "reasoningId"), delta_content: s(d, "deltaContent") }
-            }
+            "assistant.reasoning_delta" => TypedEvent::AssistantReasoningDelta {
+                reasoning_id: s(d, "reasoningId"),
+                delta_content: s(d, "deltaContent"),
+            },
             "assistant.usage" => TypedEvent::AssistantUsage {
                 model: os(d, "model"),
                 input_tokens: d.get("inputTokens").and_then(Value::as_u64),
@@ -100,7 +132,9 @@ impl SessionEvent {
                 result: d.get("result").and_then(|r| os(r, "content")),
                 error: d.get("error").and_then(|e| os(e, "message").or_else(|| e.as_str().map(str::to_owned))),
             },
-            "session.idle" => TypedEvent::SessionIdle { aborted: d.get("aborted").and_then(Value::as_bool).unwrap_or(false) },
+            "session.idle" => {
+                TypedEvent::SessionIdle { aborted: d.get("aborted").and_then(Value::as_bool).unwrap_or(false) }
+            }
             "session.error" => TypedEvent::SessionError {
                 error_type: s(d, "errorType"),
                 message: s(d, "message"),
@@ -221,8 +255,14 @@ mod tests {
         }
         let ev: SessionEvent = serde_json::from_value(json!({"type":"session.idle","data":{"aborted":true}})).unwrap();
         assert_eq!(ev.typed(), TypedEvent::SessionIdle { aborted: true });
-        let ev: SessionEvent = serde_json::from_value(json!({"type":"session.error","data":{"errorType":"query","message":"boom","statusCode":500}})).unwrap();
-        assert_eq!(ev.typed(), TypedEvent::SessionError { error_type: "query".into(), message: "boom".into(), status_code: Some(500) });
+        let ev: SessionEvent = serde_json::from_value(
+            json!({"type":"session.error","data":{"errorType":"query","message":"boom","statusCode":500}}),
+        )
+        .unwrap();
+        assert_eq!(
+            ev.typed(),
+            TypedEvent::SessionError { error_type: "query".into(), message: "boom".into(), status_code: Some(500) }
+        );
     }
 
     #[tokio::test]

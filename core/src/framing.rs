@@ -122,7 +122,10 @@ fn parse_headers(block: &[u8]) -> Result<usize> {
         if name.eq_ignore_ascii_case("content-length") {
             let v = value.trim();
             if v.is_empty() || !v.bytes().all(|c| c.is_ascii_digit()) {
-                return Err(Error::new(ErrorKind::FrameLength, format!("Content-Length is not a number: {:?}", clip(v))));
+                return Err(Error::new(
+                    ErrorKind::FrameLength,
+                    format!("Content-Length is not a number: {:?}", clip(v)),
+                ));
             }
             let n: usize = v
                 .parse()
@@ -175,7 +178,9 @@ mod tests {
     #[tokio::test]
     async fn round_trip_and_extra_headers() {
         let mut input = encode_frame(&serde_json::json!({"a": "é"})).unwrap();
-        input.extend_from_slice(b"Content-Type: application/vscode-jsonrpc; charset=utf-8\r\ncontent-length: 2\r\n\r\n{}");
+        input.extend_from_slice(
+            b"Content-Type: application/vscode-jsonrpc; charset=utf-8\r\ncontent-length: 2\r\n\r\n{}",
+        );
         let (frames, err) = read_all(&input, 1024).await;
         assert!(err.is_none(), "{err:?}");
         assert_eq!(frames, vec!["{\"a\":\"é\"}".as_bytes().to_vec(), b"{}".to_vec()]);

@@ -7,7 +7,10 @@
 //! - user input, provider token: a JSON-RPC error (the CLI reports the failure);
 //! - hook: `{"output":{}}` (no-op, as the official SDKs do), logged;
 //! - system-message transform: the sections unchanged;
-//! - exit plan mode: `{"approved":false,"feedback":<error>}`.
+//! - exit plan mode: `{"approved":false,"feedback":<error>}`;
+//! - auto-mode switch: `{"response":"no"}`.
+//!
+//! The bare reply forms every JSON-shaped handler may use are listed in [`crate::host`].
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::rpc::BoxFuture;
@@ -120,9 +123,9 @@ impl ToolResult {
             Value::String(s) => ToolResult::Text(s),
             Value::Object(ref m)
                 if m.get("textResultForLlm").is_some_and(Value::is_string)
-                    && m.get("resultType").and_then(Value::as_str).is_some_and(|t| {
-                        matches!(t, "success" | "failure" | "rejected" | "denied" | "timeout")
-                    }) =>
+                    && m.get("resultType")
+                        .and_then(Value::as_str)
+                        .is_some_and(|t| matches!(t, "success" | "failure" | "rejected" | "denied" | "timeout")) =>
             {
                 ToolResult::Object(v)
             }
@@ -182,7 +185,9 @@ pub struct PermissionRequest {
 pub enum PermissionDecision {
     ApproveOnce,
     ApproveForSession,
-    Reject { feedback: Option<String> },
+    Reject {
+        feedback: Option<String>,
+    },
     UserNotAvailable,
     /// Send nothing: another client (or a later call) answers.
     NoResult,
@@ -203,16 +208,26 @@ impl PermissionDecision {
         })
     }
 
-    /// Reads a decision from JSON: `{"kind": ...}` or a bare kind string. Outcome-only kinds
-    /// (`approved`, `denied-…`) are refused: the CLI would fail the tool on them.
+    /// Reads a decision from JSON: `{"kind": ...}`, a bare kind string, or a boolean (`true`:
+    /// approve once, `false`: reject). Outcome-only kinds (`approved`, `denied-…`) are
+    /// refused: the CLI would fail the tool on them.
     pub fn from_json(v: &Value) -> Result<PermissionDecision> {
+        if let Value::Bool(b) = v {
+            return Ok(if *b {
+                PermissionDecision::ApproveOnce
+            } else {
+                PermissionDecision::Reject { feedback: None }
+            });
+        }
         let kind = v.as_str().or_else(|| v.get("kind").and_then(Value::as_str)).ok_or_else(|| {
             Error::config(format!("a permission decision needs a \"kind\" (approve-once, approve-for-session, reject, user-not-available, no-result), got {v}"))
         })?;
         Ok(match kind {
             "approve-once" => PermissionDecision::ApproveOnce,
             "approve-for-session" => PermissionDecision::ApproveForSession,
-            "reject" => PermissionDecision::Reject { feedback: v.get("feedback").and_then(Value::as_str).map(str::to_owned) },
+            "reject" => {
+                PermissionDecision::Reject { feedback: v.get("feedback").and_then(Value::as_str).map(str::to_owned) }
+            }
             "user-not-available" => PermissionDecision::UserNotAvailable,
             "no-result" => PermissionDecision::NoResult,
             "approve-for-location" | "approve-permanently" if v.is_object() => PermissionDecision::Custom(v.clone()),
@@ -257,6 +272,43 @@ pub struct UserInputRequest {
 pub struct UserInputResponse {
     pub answer: String,
     pub was_freeform: bool,
+}
+
+impl UserInputResponse {
+    /// Reads a host's answer: a string, or `{answer, wasFreeform?}` (`was_freeform` also
+    /// accepted). Without `wasFreeform`, the answer counts as freeform unless it is one of the
+    /// offered `choices`.
+    pub fn from_json(v: &Value, choices: &[String]) -> Result<UserInputResponse> {
+        let (answer, flag) = match v {
+            Value::String(s) => (s.clone(), None),
+            Value::Object(o) => match o.get("answer") {
+                Some(Value::String(a)) => {
+                    let flag = o.get("wasFreeform").or_else(|| o.get("was_freeform"));
+                    match flag {
+                        None | Some(Value::Null) => (a.clone(), None),
+                        Some(Value::Bool(b)) => (a.clone(), Some(*b)),
+                        Some(other) => {
+                            return Err(Error::new(
+                                ErrorKind::HandlerFailed,
+                                format!("`wasFreeform` must be a boolean, got {other}"),
+                            ));
+                        }
+                    }
+                }
+                _ => return Err(Self::bad(v)),
+            },
+            _ => return Err(Self::bad(v)),
+        };
+        let was_freeform = flag.unwrap_or_else(|| !choices.contains(&answer));
+        Ok(UserInputResponse { answer, was_freeform })
+    }
+
+    fn bad(v: &Value) -> Error {
+        Error::new(
+            ErrorKind::HandlerFailed,
+            format!("a user-input answer must be a string or {{\"answer\": string, \"wasFreeform\"?: bool}}, got {v}"),
+        )
+    }
 }
 
 pub trait UserInputHandler: Send + Sync {
@@ -330,8 +382,27 @@ mod tests {
             json!({"kind": "reject", "feedback": "no"})
         );
         assert_eq!(PermissionDecision::NoResult.to_wire(), None);
+        assert_eq!(PermissionDecision::from_json(&json!(true)).unwrap(), PermissionDecision::ApproveOnce);
+        assert_eq!(
+            PermissionDecision::from_json(&json!(false)).unwrap(),
+            PermissionDecision::Reject { feedback: None }
+        );
         for bad in [json!("approved"), json!("denied-interactively-by-user"), json!(3), json!({})] {
             assert_eq!(PermissionDecision::from_json(&bad).unwrap_err().kind(), ErrorKind::InvalidConfig, "{bad}");
+        }
+    }
+
+    #[test]
+    fn user_input_answers() {
+        let choices = vec!["red".to_owned(), "blue".to_owned()];
+        let r = |v: Value| UserInputResponse::from_json(&v, &choices);
+        assert_eq!(r(json!("blue")).unwrap(), UserInputResponse { answer: "blue".into(), was_freeform: false });
+        assert_eq!(r(json!("teal")).unwrap(), UserInputResponse { answer: "teal".into(), was_freeform: true });
+        assert!(!r(json!({"answer": "red"})).unwrap().was_freeform);
+        assert!(r(json!({"answer": "red", "wasFreeform": true})).unwrap().was_freeform);
+        assert!(!r(json!({"answer": "x", "was_freeform": false})).unwrap().was_freeform);
+        for bad in [json!(null), json!(3), json!({"answer": 1}), json!({"answer": "a", "wasFreeform": "yes"})] {
+            assert_eq!(r(bad.clone()).unwrap_err().kind(), ErrorKind::HandlerFailed, "{bad}");
         }
     }
 

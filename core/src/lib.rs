@@ -25,21 +25,23 @@ pub mod error;
 pub mod events;
 pub mod framing;
 pub mod handlers;
+pub mod host;
 pub mod rpc;
 pub mod session;
 pub mod transport;
 
 pub use client::{Client, MAX_PROTOCOL_VERSION, MIN_PROTOCOL_VERSION};
-pub use config::{camel_key, tool_from_json, 
+pub use config::{
     AuthStatus, ClientOptions, MessageOptions, PingResponse, SessionConfig, SessionListFilter, SessionMetadata,
-    StatusResponse,
+    StatusResponse, camel_key, tool_from_json,
 };
 pub use error::{Error, ErrorKind, Result, RpcErrorData};
 pub use events::{EventStream, LifecycleEvent, SessionEvent, ToolRequest, TypedEvent};
 pub use handlers::{
-    JsonHandler, PermissionDecision, PermissionHandler, PermissionRequest, Tool, ToolHandler, ToolInvocation, ToolResult,
-    UserInputHandler, UserInputRequest, UserInputResponse, approve_all,
+    JsonHandler, PermissionDecision, PermissionHandler, PermissionRequest, Tool, ToolHandler, ToolInvocation,
+    ToolResult, UserInputHandler, UserInputRequest, UserInputResponse, approve_all,
 };
+pub use host::{HostMessage, HostOptions, HostPort, HostRequest, HostStream, RequestKind, Responder};
 pub use session::{Session, Subscription};
 pub use transport::{PINNED_CLI_VERSION, Transport};
 

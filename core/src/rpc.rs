@@ -11,13 +11,13 @@ use crate::framing::{FrameReader, encode_frame};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
-use std::collections::VecDeque;
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{Notify, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -194,13 +194,7 @@ impl Connection {
 
     /// The error that ended the connection, or a generic one.
     pub fn closed_error(&self) -> Error {
-        self.inner
-            .pending
-            .lock()
-            .unwrap()
-            .closed
-            .clone()
-            .unwrap_or_else(|| Error::closed("connection closed"))
+        self.inner.pending.lock().unwrap().closed.clone().unwrap_or_else(|| Error::closed("connection closed"))
     }
 
     pub fn is_closed(&self) -> bool {
@@ -397,7 +391,10 @@ async fn read_loop<R: AsyncRead + Unpin>(
             Err(e) => {
                 break Error::new(
                     ErrorKind::InvalidJson,
-                    format!("the CLI sent a frame that is not valid JSON ({e}): {}", String::from_utf8_lossy(&frame[..frame.len().min(120)])),
+                    format!(
+                        "the CLI sent a frame that is not valid JSON ({e}): {}",
+                        String::from_utf8_lossy(&frame[..frame.len().min(120)])
+                    ),
                 );
             }
         };
@@ -501,7 +498,11 @@ mod tests {
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         Ok(json!("slow"))
                     }
-                    _ => Err(RpcErrorData { code: codes::METHOD_NOT_FOUND, message: format!("Unhandled method {method}"), data: None }),
+                    _ => Err(RpcErrorData {
+                        code: codes::METHOD_NOT_FOUND,
+                        message: format!("Unhandled method {method}"),
+                        data: None,
+                    }),
                 }
             })
         }

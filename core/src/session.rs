@@ -23,6 +23,7 @@ pub(crate) struct Handlers {
     transform: Option<Arc<dyn JsonHandler>>,
     exit_plan: Option<Arc<dyn JsonHandler>>,
     provider_token: Option<Arc<dyn JsonHandler>>,
+    auto_mode_switch: Option<Arc<dyn JsonHandler>>,
 }
 
 impl Handlers {
@@ -35,6 +36,7 @@ impl Handlers {
             transform: c.on_system_message_transform.clone(),
             exit_plan: c.on_exit_plan_mode.clone(),
             provider_token: c.on_provider_token.clone(),
+            auto_mode_switch: c.on_auto_mode_switch.clone(),
         }
     }
 }
@@ -57,6 +59,8 @@ pub(crate) struct SessionInner {
     /// may still produce an idle that is not the next turn's.
     busy: std::sync::atomic::AtomicBool,
     request_timeout: Option<Duration>,
+    /// A language binding's host bridge: sees every event first.
+    host: Option<crate::host::HostPort>,
 }
 
 /// A conversation with the agent. Cheap to clone; all clones are the same session.
@@ -84,8 +88,7 @@ impl Subscription {
 /// runtime, through `spawn_blocking`, a batch of ready events at a time), so a slow or blocking
 /// callback (a host language waiting for its lock) delays only its own subscription.
 fn pump_callback(mut stream: EventStream, cb: EventCallback, on_end: Option<Arc<dyn Fn() + Send + Sync>>) {
-    let off_workers =
-        tokio::runtime::Handle::current().runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread;
+    let off_workers = tokio::runtime::Handle::current().runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread;
     // Runs `f` on the blocking pool (multi-thread runtime) or inline (current-thread runtime,
     // where nothing may block anyway); a panic is logged and ends nothing.
     let call = move |what: &'static str, f: Box<dyn FnOnce() + Send>| async move {
@@ -107,12 +110,17 @@ fn pump_callback(mut stream: EventStream, cb: EventCallback, on_end: Option<Arc<
                 batch.push(ev);
             }
             let cb = cb.clone();
-            call("an event callback", Box::new(move || batch.iter().for_each(|ev| {
-                // One event's panic must not skip the rest of the batch.
-                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(ev))).is_err() {
-                    tracing::error!(event = ev.event_type, "an event callback panicked");
-                }
-            })))
+            call(
+                "an event callback",
+                Box::new(move || {
+                    batch.iter().for_each(|ev| {
+                        // One event's panic must not skip the rest of the batch.
+                        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(ev))).is_err() {
+                            tracing::error!(event = ev.event_type, "an event callback panicked");
+                        }
+                    })
+                }),
+            )
             .await;
         }
         if let Some(end) = on_end {
@@ -122,7 +130,12 @@ fn pump_callback(mut stream: EventStream, cb: EventCallback, on_end: Option<Arc<
 }
 
 impl SessionInner {
-    pub(crate) fn new(id: String, conn: Connection, config: &SessionConfig, request_timeout: Option<Duration>) -> Arc<Self> {
+    pub(crate) fn new(
+        id: String,
+        conn: Connection,
+        config: &SessionConfig,
+        request_timeout: Option<Duration>,
+    ) -> Arc<Self> {
         let inner = Arc::new(SessionInner {
             id,
             conn,
@@ -132,7 +145,11 @@ impl SessionInner {
             turn: tokio::sync::Mutex::new(()),
             busy: std::sync::atomic::AtomicBool::new(false),
             request_timeout,
+            host: config.host.clone(),
         });
+        if let Some(h) = &inner.host {
+            h.set_session_id(&inner.id);
+        }
         if let Some(cb) = config.on_event.clone() {
             let (_, stream) = inner.events.lock().unwrap().subscribe(None);
             pump_callback(stream, cb, config.on_event_end.clone());
@@ -155,7 +172,15 @@ impl SessionInner {
     /// Ends local state: streams end, handlers stop answering.
     pub(crate) fn mark_disconnected(&self) {
         self.state.lock().unwrap().disconnected = true;
+        self.close_streams();
+    }
+
+    /// Ends every event stream of this handle (and the host stream's events).
+    pub(crate) fn close_streams(&self) {
         self.events.lock().unwrap().close();
+        if let Some(h) = &self.host {
+            h.end();
+        }
     }
 
     /// Called on the reader task for every `session.event` of this session, in wire order.
@@ -167,6 +192,11 @@ impl SessionInner {
             _ => {}
         }
         let ev = Arc::new(ev);
+        // The host stream first: a host call completes only after a task saw the event, so its
+        // completion is queued behind it.
+        if let Some(h) = &self.host {
+            h.publish(&ev);
+        }
         self.events.lock().unwrap().publish(&ev.event_type, &ev);
     }
 
@@ -260,7 +290,11 @@ impl SessionInner {
         match method.as_str() {
             "userInput.request" => {
                 let Some(h) = self.handlers.user_input.clone() else {
-                    return Err(RpcErrorData { code: codes::INTERNAL_ERROR, message: "User input requested but no handler registered".into(), data: None });
+                    return Err(RpcErrorData {
+                        code: codes::INTERNAL_ERROR,
+                        message: "User input requested but no handler registered".into(),
+                        data: None,
+                    });
                 };
                 let req = UserInputRequest {
                     session_id: self.id.clone(),
@@ -293,9 +327,7 @@ impl SessionInner {
                 let sections = params.get("sections").cloned().unwrap_or_else(|| json!({}));
                 let Some(h) = self.handlers.transform.clone() else { return Ok(json!({"sections": sections})) };
                 match guarded("system message transform", h.handle(params)).await {
-                    Ok(v) if v.get("sections").is_some() => Ok(v),
-                    Ok(v) if v.is_object() => Ok(json!({"sections": v})),
-                    Ok(_) => Ok(json!({"sections": sections})),
+                    Ok(v) => Ok(json!({"sections": merge_sections(sections, v)})),
                     Err(e) => {
                         tracing::warn!("system message transform failed (keeping the sections): {e}");
                         Ok(json!({"sections": sections}))
@@ -305,24 +337,51 @@ impl SessionInner {
             "exitPlanMode.request" => {
                 let Some(h) = self.handlers.exit_plan.clone() else { return Ok(json!({"approved": true})) };
                 match guarded("exit plan mode", h.handle(params)).await {
-                    Ok(Value::Bool(b)) => Ok(json!({"approved": b})),
-                    Ok(v) => Ok(v),
+                    Ok(v) => Ok(exit_plan_reply(v)),
                     Err(e) => Ok(json!({"approved": false, "feedback": e.message()})),
                 }
             }
-            "autoModeSwitch.request" => Ok(json!({"response": "no"})),
+            "autoModeSwitch.request" => {
+                let Some(h) = self.handlers.auto_mode_switch.clone() else { return Ok(json!({"response": "no"})) };
+                let answer = match guarded("auto mode switch", h.handle(params)).await {
+                    Ok(Value::Bool(true)) => "yes".to_owned(),
+                    Ok(Value::String(s)) if matches!(s.as_str(), "yes" | "yes_always" | "no") => s,
+                    Ok(Value::Object(o)) => match o.get("response").and_then(Value::as_str) {
+                        Some(r @ ("yes" | "yes_always" | "no")) => r.to_owned(),
+                        _ => "no".to_owned(),
+                    },
+                    Ok(_) => "no".to_owned(),
+                    Err(e) => {
+                        tracing::warn!("auto mode switch handler failed (answering no): {e}");
+                        "no".to_owned()
+                    }
+                };
+                Ok(json!({"response": answer}))
+            }
             "providerToken.getToken" => {
                 let Some(h) = self.handlers.provider_token.clone() else {
-                    return Err(RpcErrorData { code: codes::INTERNAL_ERROR, message: "no bearer token provider registered".into(), data: None });
+                    return Err(RpcErrorData {
+                        code: codes::INTERNAL_ERROR,
+                        message: "no bearer token provider registered".into(),
+                        data: None,
+                    });
                 };
                 match guarded("provider token", h.handle(params)).await {
                     Ok(Value::String(t)) => Ok(json!({"token": t})),
                     Ok(v) if v.get("token").is_some_and(Value::is_string) => Ok(v),
-                    Ok(v) => Err(RpcErrorData { code: codes::INTERNAL_ERROR, message: format!("provider token handler returned {v}, expected a string"), data: None }),
+                    Ok(v) => Err(RpcErrorData {
+                        code: codes::INTERNAL_ERROR,
+                        message: format!("provider token handler returned {v}, expected a string"),
+                        data: None,
+                    }),
                     Err(e) => Err(failed("provider token", e)),
                 }
             }
-            _ => Err(RpcErrorData { code: codes::METHOD_NOT_FOUND, message: format!("Unhandled method {method}"), data: None }),
+            _ => Err(RpcErrorData {
+                code: codes::METHOD_NOT_FOUND,
+                message: format!("Unhandled method {method}"),
+                data: None,
+            }),
         }
     }
 }
@@ -360,7 +419,11 @@ impl Session {
     }
 
     /// Calls `f` for every event of one type.
-    pub fn on_type(&self, event_type: impl Into<String>, f: impl Fn(&SessionEvent) + Send + Sync + 'static) -> Subscription {
+    pub fn on_type(
+        &self,
+        event_type: impl Into<String>,
+        f: impl Fn(&SessionEvent) + Send + Sync + 'static,
+    ) -> Subscription {
         self.on_filtered(Some(event_type.into()), Arc::new(f))
     }
 
@@ -372,7 +435,10 @@ impl Session {
 
     fn check_connected(&self) -> Result<()> {
         if self.inner.is_disconnected() {
-            return Err(Error::new(ErrorKind::SessionNotFound, format!("session {} was disconnected on this client", self.inner.id)));
+            return Err(Error::new(
+                ErrorKind::SessionNotFound,
+                format!("session {} was disconnected on this client", self.inner.id),
+            ));
         }
         Ok(())
     }
@@ -421,7 +487,10 @@ impl Session {
                     return Err(if self.inner.conn.is_closed() {
                         self.inner.conn.closed_error()
                     } else {
-                        Error::new(ErrorKind::SessionNotFound, format!("session {} was disconnected while waiting", self.inner.id))
+                        Error::new(
+                            ErrorKind::SessionNotFound,
+                            format!("session {} was disconnected while waiting", self.inner.id),
+                        )
                     });
                 };
                 match ev.event_type.as_str() {
@@ -453,7 +522,10 @@ impl Session {
                         tracing::warn!("abort after timeout failed: {e}");
                     }
                 }
-                Err(Error::new(ErrorKind::Timeout, format!("Timeout after {}ms waiting for session.idle", timeout.as_millis())))
+                Err(Error::new(
+                    ErrorKind::Timeout,
+                    format!("Timeout after {}ms waiting for session.idle", timeout.as_millis()),
+                ))
             }
         }
     }
@@ -469,7 +541,8 @@ impl Session {
         self.check_connected()?;
         let r = self.inner.call("session.getMessages", Map::new()).await?;
         let events = r.get("events").cloned().unwrap_or_else(|| json!([]));
-        serde_json::from_value(events).map_err(|e| Error::protocol(format!("session.getMessages: unexpected events: {e}")))
+        serde_json::from_value(events)
+            .map_err(|e| Error::protocol(format!("session.getMessages: unexpected events: {e}")))
     }
 
     /// Switches the model (`session.model.switchTo`).
@@ -540,7 +613,7 @@ impl Registry {
     pub fn insert(&self, s: Arc<SessionInner>) {
         if let Some(old) = self.sessions.lock().unwrap().insert(s.id.clone(), s) {
             // A second handle for the same id on this client: the old one stops receiving.
-            old.events.lock().unwrap().close();
+            old.close_streams();
         }
     }
     pub fn remove(&self, id: &str) -> Option<Arc<SessionInner>> {
@@ -603,8 +676,89 @@ impl Inbound for Registry {
     }
 }
 
+/// The transform's answer, section by section: `{sections: {...}}` or the sections object
+/// itself; each section as `{content}` or a string; sections it leaves out (or null) keep
+/// their content.
+fn merge_sections(mut sections: Value, reply: Value) -> Value {
+    let reply = match reply {
+        Value::Object(mut o) if o.get("sections").is_some_and(Value::is_object) => {
+            o.remove("sections").unwrap_or_default()
+        }
+        other => other,
+    };
+    let (Value::Object(out), Value::Object(changes)) = (&mut sections, reply) else { return sections };
+    for (id, change) in changes {
+        let content = match change {
+            Value::String(s) => s,
+            Value::Object(ref o) => match o.get("content").and_then(Value::as_str) {
+                Some(c) => c.to_owned(),
+                None => continue,
+            },
+            _ => continue,
+        };
+        if let Some(Value::Object(section)) = out.get_mut(&id) {
+            section.insert("content".into(), Value::String(content));
+        } else if out.contains_key(&id) {
+            out.insert(id, json!({"content": content}));
+        }
+    }
+    sections
+}
+
+/// Exit-plan-mode answers: a boolean, an action name (approved with it), an object (its
+/// `approved` defaults to true), or null (approved).
+fn exit_plan_reply(v: Value) -> Value {
+    match v {
+        Value::Bool(b) => json!({"approved": b}),
+        Value::String(action) => json!({"approved": true, "selectedAction": action}),
+        Value::Object(mut o) => {
+            let approved = o.get("approved").and_then(Value::as_bool).unwrap_or(true);
+            o.insert("approved".into(), json!(approved));
+            o.retain(|k, v| matches!(k.as_str(), "approved" | "selectedAction" | "feedback") && !v.is_null());
+            Value::Object(o)
+        }
+        _ => json!({"approved": true}),
+    }
+}
+
 impl SessionEvent {
     fn deserialize_owned(raw: &Value) -> serde_json::Result<SessionEvent> {
         serde::Deserialize::deserialize(raw)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transform_answers_merge_section_by_section() {
+        let sections = json!({"tone": {"content": "old tone"}, "safety": {"content": "old safety"}});
+        let merged = |reply: Value| merge_sections(sections.clone(), reply);
+        assert_eq!(
+            merged(json!({"tone": "new"})),
+            json!({"tone": {"content": "new"}, "safety": {"content": "old safety"}})
+        );
+        assert_eq!(
+            merged(json!({"sections": {"safety": {"content": "s"}, "unknown": "x"}})),
+            json!({"tone": {"content": "old tone"}, "safety": {"content": "s"}})
+        );
+        assert_eq!(merged(Value::Null), sections);
+        assert_eq!(merged(json!({"tone": 3})), sections);
+    }
+
+    #[test]
+    fn exit_plan_answers() {
+        assert_eq!(exit_plan_reply(json!(false)), json!({"approved": false}));
+        assert_eq!(exit_plan_reply(json!("autopilot")), json!({"approved": true, "selectedAction": "autopilot"}));
+        assert_eq!(exit_plan_reply(Value::Null), json!({"approved": true}));
+        assert_eq!(
+            exit_plan_reply(json!({"feedback": "later", "approved": false, "x": 1})),
+            json!({"approved": false, "feedback": "later"})
+        );
+        assert_eq!(
+            exit_plan_reply(json!({"selectedAction": "interactive"})),
+            json!({"approved": true, "selectedAction": "interactive"})
+        );
     }
 }

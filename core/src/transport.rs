@@ -40,7 +40,11 @@ pub struct ServerAddr {
 
 /// Parses the `cliUrl` forms the official SDKs accept.
 pub fn parse_cli_url(url: &str) -> Result<ServerAddr> {
-    let bad = |why: &str| Error::config(format!("invalid CLI URL {url:?}: {why} (expected \"host:port\", \"port\" or \"http://host:port\")"));
+    let bad = |why: &str| {
+        Error::config(format!(
+            "invalid CLI URL {url:?}: {why} (expected \"host:port\", \"port\" or \"http://host:port\")"
+        ))
+    };
     let s = url.trim();
     let s = s.strip_prefix("http://").or_else(|| s.strip_prefix("https://")).unwrap_or(s);
     let s = s.strip_suffix('/').unwrap_or(s);
@@ -101,8 +105,7 @@ pub fn resolve_cli_path(explicit: Option<&Path>) -> Result<PathBuf> {
 
 /// The path `tests/install-cli.sh` installs the pinned CLI to in this checkout.
 pub fn installed_cli_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../.copilot-cli/node_modules/@github/copilot-linux-x64/copilot")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../.copilot-cli/node_modules/@github/copilot-linux-x64/copilot")
 }
 
 /// The last lines a child wrote to stderr, and whether its stderr has ended.
@@ -267,8 +270,14 @@ pub async fn spawn_stdio(spec: SpawnSpec) -> Result<Stream> {
     let mut child = spawn_child(cmd).await.map_err(|e| spawn_error(&spec, e))?;
     let stdin = child.stdin.take().ok_or_else(|| Error::new(ErrorKind::Internal, "child has no stdin"))?;
     let stdout = child.stdout.take().ok_or_else(|| Error::new(ErrorKind::Internal, "child has no stdout"))?;
-    let stderr = capture_stderr(child.stderr.take().ok_or_else(|| Error::new(ErrorKind::Internal, "child has no stderr"))?);
-    Ok(Stream { reader: Box::new(stdout), writer: Box::new(stdin), child: Some(ChildProcess { child, stderr }), port: None })
+    let stderr =
+        capture_stderr(child.stderr.take().ok_or_else(|| Error::new(ErrorKind::Internal, "child has no stderr"))?);
+    Ok(Stream {
+        reader: Box::new(stdout),
+        writer: Box::new(stdin),
+        child: Some(ChildProcess { child, stderr }),
+        port: None,
+    })
 }
 
 /// Spawns the CLI with `--port`, reads the port it announces on stdout, and connects.
@@ -276,7 +285,8 @@ pub async fn spawn_tcp(spec: SpawnSpec, announce_timeout: Duration, quickack: bo
     let mut cmd = command(&spec);
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = spawn_child(cmd).await.map_err(|e| spawn_error(&spec, e))?;
-    let stderr = capture_stderr(child.stderr.take().ok_or_else(|| Error::new(ErrorKind::Internal, "child has no stderr"))?);
+    let stderr =
+        capture_stderr(child.stderr.take().ok_or_else(|| Error::new(ErrorKind::Internal, "child has no stderr"))?);
     let stdout = child.stdout.take().ok_or_else(|| Error::new(ErrorKind::Internal, "child has no stdout"))?;
     let mut lines = BufReader::new(stdout).lines();
     let found = tokio::time::timeout(announce_timeout, async {
@@ -296,15 +306,22 @@ pub async fn spawn_tcp(spec: SpawnSpec, announce_timeout: Duration, quickack: bo
             let mut done = process.stderr.done();
             let _ = tokio::time::timeout(Duration::from_millis(500), done.wait_for(|d| *d)).await;
             let status = tokio::time::timeout(Duration::from_secs(2), process.child.wait()).await;
-            let status = status.ok().and_then(|s| s.ok()).map(|s| s.to_string()).unwrap_or_else(|| "still running".into());
+            let status =
+                status.ok().and_then(|s| s.ok()).map(|s| s.to_string()).unwrap_or_else(|| "still running".into());
             process.kill().await;
-            return Err(Error::new(ErrorKind::Connect, format!("the CLI exited before announcing its port ({status})"))
-                .with_stderr(process.stderr.text()));
+            return Err(Error::new(
+                ErrorKind::Connect,
+                format!("the CLI exited before announcing its port ({status})"),
+            )
+            .with_stderr(process.stderr.text()));
         }
         Err(_) => {
             process.kill().await;
-            return Err(Error::new(ErrorKind::Timeout, format!("the CLI did not announce a port within {announce_timeout:?}"))
-                .with_stderr(process.stderr.text()));
+            return Err(Error::new(
+                ErrorKind::Timeout,
+                format!("the CLI did not announce a port within {announce_timeout:?}"),
+            )
+            .with_stderr(process.stderr.text()));
         }
     };
     // Keep draining stdout so the child never blocks on a full pipe.
@@ -329,7 +346,8 @@ pub async fn spawn_tcp(spec: SpawnSpec, announce_timeout: Duration, quickack: bo
 pub fn announced_port(line: &str) -> Option<u16> {
     let lower = line.to_ascii_lowercase();
     let i = lower.find("listening on port")?;
-    let digits: String = lower[i + "listening on port".len()..].trim_start().chars().take_while(char::is_ascii_digit).collect();
+    let digits: String =
+        lower[i + "listening on port".len()..].trim_start().chars().take_while(char::is_ascii_digit).collect();
     digits.parse().ok()
 }
 
@@ -337,16 +355,27 @@ pub fn announced_port(line: &str) -> Option<u16> {
 pub async fn connect_tcp(host: &str, port: u16, timeout: Duration, quickack: bool) -> Result<Stream> {
     let stream = tokio::time::timeout(timeout, TcpStream::connect((host, port)))
         .await
-        .map_err(|_| Error::new(ErrorKind::Timeout, format!("connecting to {host}:{port} timed out after {timeout:?}")))?
-        .map_err(|e| Error::new(ErrorKind::Connect, format!("cannot connect to the CLI at {host}:{port}: {e}")).with_source(e))?;
+        .map_err(|_| {
+            Error::new(ErrorKind::Timeout, format!("connecting to {host}:{port} timed out after {timeout:?}"))
+        })?
+        .map_err(|e| {
+            Error::new(ErrorKind::Connect, format!("cannot connect to the CLI at {host}:{port}: {e}")).with_source(e)
+        })?;
     stream.set_nodelay(true).map_err(|e| Error::io("TCP_NODELAY", e))?;
     #[cfg(target_os = "linux")]
-    let fd = { use std::os::fd::AsRawFd; stream.as_raw_fd() };
+    let fd = {
+        use std::os::fd::AsRawFd;
+        stream.as_raw_fd()
+    };
     let (r, w) = stream.into_split();
     #[cfg(target_os = "linux")]
-    let reader: Box<dyn AsyncRead + Send + Unpin> = if quickack { Box::new(QuickAck { inner: r, fd }) } else { Box::new(r) };
+    let reader: Box<dyn AsyncRead + Send + Unpin> =
+        if quickack { Box::new(QuickAck { inner: r, fd }) } else { Box::new(r) };
     #[cfg(not(target_os = "linux"))]
-    let reader: Box<dyn AsyncRead + Send + Unpin> = { let _ = quickack; Box::new(r) };
+    let reader: Box<dyn AsyncRead + Send + Unpin> = {
+        let _ = quickack;
+        Box::new(r)
+    };
     Ok(Stream { reader, writer: Box::new(w), child: None, port: Some(port) })
 }
 

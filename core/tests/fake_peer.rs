@@ -58,7 +58,8 @@ async fn falls_back_to_ping_when_connect_is_unknown() {
     let (r, w, mut peer) = streams();
     let client = tokio::spawn(Client::from_streams(r, w, ClientOptions::default()));
     let hello = peer.recv().await;
-    peer.send(json!({"jsonrpc":"2.0","id":hello["id"],"error":{"code":-32601,"message":"Unhandled method connect"}})).await;
+    peer.send(json!({"jsonrpc":"2.0","id":hello["id"],"error":{"code":-32601,"message":"Unhandled method connect"}}))
+        .await;
     let ping = peer.recv().await;
     assert_eq!(ping["method"], "ping");
     peer.reply(&ping, json!({"message": "pong", "timestamp": "t", "protocolVersion": 3})).await;
@@ -103,20 +104,29 @@ async fn oversized_and_garbage_frames_are_typed_errors() {
 async fn server_requests_without_a_handler_get_defaults_or_method_not_found() {
     let (client, mut peer) = connected(1 << 20).await;
     let c = client.clone();
-    let create = tokio::spawn(async move { c.create_session(SessionConfig { session_id: Some("s1".into()), ..Default::default() }).await });
+    let create = tokio::spawn(async move {
+        c.create_session(SessionConfig { session_id: Some("s1".into()), ..Default::default() }).await
+    });
     let req = peer.recv().await;
     assert_eq!(req["method"], "session.create");
     assert_eq!(req["params"]["sessionId"], "s1");
     assert_eq!(req["params"]["requestPermission"], false);
     // Before the create reply, the session is already routable.
-    peer.send(json!({"jsonrpc":"2.0","id":1,"method":"exitPlanMode.request","params":{"sessionId":"s1","summary":"x"}})).await;
+    peer.send(
+        json!({"jsonrpc":"2.0","id":1,"method":"exitPlanMode.request","params":{"sessionId":"s1","summary":"x"}}),
+    )
+    .await;
     assert_eq!(peer.recv().await, json!({"jsonrpc":"2.0","id":1,"result":{"approved":true}}));
     peer.reply(&req, json!({"sessionId": "s1", "workspacePath": "/w"})).await;
     let session = create.await.unwrap().unwrap();
     assert_eq!(session.workspace_path().as_deref(), Some("/w"));
     let cases = [
         (json!({"sessionId":"s1","hookType":"preToolUse","input":{}}), "hooks.invoke", json!({"result":{"output":{}}})),
-        (json!({"sessionId":"s1","sections":{"tone":{"content":"c"}}}), "systemMessage.transform", json!({"result":{"sections":{"tone":{"content":"c"}}}})),
+        (
+            json!({"sessionId":"s1","sections":{"tone":{"content":"c"}}}),
+            "systemMessage.transform",
+            json!({"result":{"sections":{"tone":{"content":"c"}}}}),
+        ),
         (json!({"sessionId":"s1"}), "autoModeSwitch.request", json!({"result":{"response":"no"}})),
     ];
     for (i, (params, method, want)) in cases.into_iter().enumerate() {

@@ -69,7 +69,10 @@ async fn stdio_child_lifecycle_and_graceful_stop() {
     client.stop().await.unwrap();
     assert!(wait_dead(pid, Duration::from_secs(10)).await, "the CLI outlived stop()");
     let e = session.send("again").await.unwrap_err();
-    assert!(matches!(e.kind(), ErrorKind::SessionNotFound | ErrorKind::NotConnected | ErrorKind::TransportClosed), "{e}");
+    assert!(
+        matches!(e.kind(), ErrorKind::SessionNotFound | ErrorKind::NotConnected | ErrorKind::TransportClosed),
+        "{e}"
+    );
     client.stop().await.unwrap(); // idempotent
 }
 
@@ -103,12 +106,16 @@ async fn cli_killed_mid_turn() {
     let session = client.create_session(config(&model)).await.unwrap();
     let mut events = session.subscribe();
     let s2 = session.clone();
-    let turn = tokio::spawn(async move { s2.send_and_wait(MessageOptions::new("HANG").timeout(Duration::from_secs(120))).await });
+    let turn =
+        tokio::spawn(
+            async move { s2.send_and_wait(MessageOptions::new("HANG").timeout(Duration::from_secs(120))).await },
+        );
     wait_for(&mut events, |e| e.event_type == "assistant.turn_start").await;
     // Kill the CLI while the turn is in flight.
     unsafe { libc::kill(pid as i32, libc::SIGKILL) };
     let started = std::time::Instant::now();
-    let e = tokio::time::timeout(Duration::from_secs(20), turn).await.expect("send_and_wait hung").unwrap().unwrap_err();
+    let e =
+        tokio::time::timeout(Duration::from_secs(20), turn).await.expect("send_and_wait hung").unwrap().unwrap_err();
     assert_eq!(e.kind(), ErrorKind::TransportClosed, "{e}");
     assert!(e.is_transport_failure());
     assert!(started.elapsed() < Duration::from_secs(20));
@@ -142,7 +149,10 @@ async fn send_and_wait_timeout_and_abort_on_timeout() {
     let client = connect_shared().await;
     let session = client.create_session(config(&model)).await.unwrap();
     let mut events = session.subscribe();
-    let e = session.send_and_wait(MessageOptions::new("HANG").timeout(Duration::from_millis(1500)).abort_on_timeout(true)).await.unwrap_err();
+    let e = session
+        .send_and_wait(MessageOptions::new("HANG").timeout(Duration::from_millis(1500)).abort_on_timeout(true))
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Timeout);
     assert!(e.message().contains("1500ms"), "{e}");
     let idle = wait_for(&mut events, |e| e.event_type == "session.idle").await;
@@ -217,7 +227,10 @@ async fn connection_token() {
     let s = common::shared();
     let url = format!("http://127.0.0.1:{}", s.port);
     for token in [None, Some("wrong-token")] {
-        let c = Client::new(ClientOptions { connection_token: token.map(str::to_owned), ..ClientOptions::url(url.clone()) });
+        let c = Client::new(ClientOptions {
+            connection_token: token.map(str::to_owned),
+            ..ClientOptions::url(url.clone())
+        });
         let e = c.start().await.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Authentication, "{token:?}: {e}");
         assert!(matches!(e.rpc_code(), Some(-32002..=-32001)), "{e:?}");
@@ -251,7 +264,8 @@ async fn events_arrive_in_wire_order_with_lifecycle_and_on_event() {
     let mut deltas = session.subscribe_type("assistant.message_delta");
     let typed = Arc::new(Mutex::new(Vec::new()));
     let t2 = typed.clone();
-    let sub = session.on_type("assistant.message", move |e| t2.lock().unwrap().push(e.content().unwrap_or_default().to_owned()));
+    let sub = session
+        .on_type("assistant.message", move |e| t2.lock().unwrap().push(e.content().unwrap_or_default().to_owned()));
     session.send_and_wait("REPLY a b c d").await.unwrap();
     // The subscriber saw wire order: its persisted events are exactly the server's stored
     // history, in the same order.
@@ -297,7 +311,8 @@ async fn many_concurrent_sessions_on_one_client() {
     // Concurrent send_and_wait on ONE session queue up and each gets its own answer.
     let s = client.create_session(config(&model)).await.unwrap();
     let (x, y) = tokio::join!(s.send_and_wait("REPLY x"), s.send_and_wait("REPLY y"));
-    let mut got = vec![x.unwrap().unwrap().content().unwrap().to_owned(), y.unwrap().unwrap().content().unwrap().to_owned()];
+    let mut got =
+        vec![x.unwrap().unwrap().content().unwrap().to_owned(), y.unwrap().unwrap().content().unwrap().to_owned()];
     got.sort();
     assert_eq!(got, vec!["x", "y"]);
     client.stop().await.unwrap();
@@ -364,7 +379,8 @@ async fn github_token_on_an_external_server_is_each_sessions_identity() {
         use_logged_in_user: Some(false),
         ..ClientOptions::url(format!("127.0.0.1:{}", s.port))
     });
-    let e = client.create_session(SessionConfig { model: Some("gpt-4.1".into()), ..Default::default() }).await.unwrap_err();
+    let e =
+        client.create_session(SessionConfig { model: Some("gpt-4.1".into()), ..Default::default() }).await.unwrap_err();
     assert!(e.message().contains("GitHub token"), "{e}");
     client.stop().await.unwrap();
 }
@@ -623,4 +639,31 @@ async fn cli_dies_with_a_killed_host_process() {
     child.start_kill().unwrap();
     child.wait().await.unwrap();
     assert!(wait_dead(pid, Duration::from_secs(10)).await, "the CLI outlived its killed host");
+}
+
+/// The one implicit-start rule (every language runs this as `ping_before_start`): a client that
+/// was never started starts on its first call; a stopped client stays stopped until `start()`;
+/// with `auto_start: false` a call before `start()` fails with `not_connected`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ping_before_start() {
+    let s = common::shared();
+    let url = || ClientOptions {
+        connection_token: Some(s.token.clone()),
+        ..ClientOptions::url(format!("127.0.0.1:{}", s.port))
+    };
+    let client = Client::new(url());
+    let pong = client.ping(Some("implicit")).await.unwrap();
+    assert_eq!(pong.message, "pong: implicit");
+    assert!(client.protocol_version().is_some());
+    client.stop().await.unwrap();
+    let e = client.ping(None).await.unwrap_err();
+    assert_eq!(e.kind(), copilot_core::ErrorKind::NotConnected, "{e}");
+    client.start().await.unwrap();
+    client.ping(None).await.unwrap();
+    client.stop().await.unwrap();
+    let manual = Client::new(ClientOptions { auto_start: false, ..url() });
+    assert_eq!(manual.list_sessions(None).await.unwrap_err().kind(), copilot_core::ErrorKind::NotConnected);
+    manual.start().await.unwrap();
+    manual.ping(None).await.unwrap();
+    manual.stop().await.unwrap();
 }

@@ -37,14 +37,21 @@ async fn run() -> copilot_core::Result<()> {
         let m = fake_model::FakeModel::start().await.map_err(|e| {
             copilot_core::Error::new(copilot_core::ErrorKind::Io, format!("cannot start the fake model: {e}"))
         })?;
-        eprintln!("[demo] model: offline fake model at {} (set OPENAI_API_KEY or COPILOT_GITHUB_TOKEN for a real one)", m.base_url());
+        eprintln!(
+            "[demo] model: offline fake model at {} (set OPENAI_API_KEY or COPILOT_GITHUB_TOKEN for a real one)",
+            m.base_url()
+        );
         let p = m.provider();
         fake = Some(m);
         Some(p)
     };
     // Offline, the fake model follows directives: ask it to call our tool.
     let question = if question.is_empty() {
-        if fake.is_some() { r#"CALL get_weather {"city":"Paris"}"#.to_string() } else { "What is the weather in Paris?".to_string() }
+        if fake.is_some() {
+            r#"CALL get_weather {"city":"Paris"}"#.to_string()
+        } else {
+            "What is the weather in Paris?".to_string()
+        }
     } else {
         question
     };

@@ -26,12 +26,8 @@ pub struct Head {
 }
 
 impl Head {
-    #[cfg(test)]
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     fn header_has_token(&self, name: &str, token: &str) -> bool {
@@ -74,10 +70,7 @@ impl Head {
         let mut len: Option<usize> = None;
         for (_, v) in self.headers.iter().filter(|(k, _)| k == "content-length") {
             for part in v.split(',') {
-                let n: usize = part
-                    .trim()
-                    .parse()
-                    .map_err(|_| ReadError::Bad(400, "invalid content-length"))?;
+                let n: usize = part.trim().parse().map_err(|_| ReadError::Bad(400, "invalid content-length"))?;
                 if len.is_some_and(|l| l != n) {
                     return Err(ReadError::Bad(400, "conflicting content-length"));
                 }
@@ -113,10 +106,7 @@ impl From<io::Error> for ReadError {
 
 /// Read one line terminated by LF (CR before it stripped). `Ok(None)` on EOF
 /// before any byte.
-async fn read_line<R: AsyncBufRead + Unpin>(
-    r: &mut R,
-    max: usize,
-) -> Result<Option<Vec<u8>>, ReadError> {
+async fn read_line<R: AsyncBufRead + Unpin>(r: &mut R, max: usize) -> Result<Option<Vec<u8>>, ReadError> {
     let mut line = Vec::new();
     loop {
         let buf = r.fill_buf().await?;
@@ -162,11 +152,9 @@ pub async fn read_head<R: AsyncBufRead + Unpin>(r: &mut R) -> Result<Option<Head
         }
     }
     let request_line = request_line.ok_or(ReadError::Bad(400, "missing request line"))?;
-    let request_line =
-        String::from_utf8(request_line).map_err(|_| ReadError::Bad(400, "bad request line"))?;
+    let request_line = String::from_utf8(request_line).map_err(|_| ReadError::Bad(400, "bad request line"))?;
     let mut parts = request_line.split(' ').filter(|p| !p.is_empty());
-    let (Some(method), Some(target), Some(version), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(method), Some(target), Some(version), None) = (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(ReadError::Bad(400, "bad request line"));
     };
@@ -182,9 +170,7 @@ pub async fn read_head<R: AsyncBufRead + Unpin>(r: &mut R) -> Result<Option<Head
     let mut headers = Vec::new();
     let mut total = request_line.len();
     loop {
-        let line = read_line(r, MAX_LINE)
-            .await?
-            .ok_or(ReadError::Io)?;
+        let line = read_line(r, MAX_LINE).await?.ok_or(ReadError::Io)?;
         if line.is_empty() {
             break;
         }
@@ -199,18 +185,10 @@ pub async fn read_head<R: AsyncBufRead + Unpin>(r: &mut R) -> Result<Option<Head
         if name.is_empty() || name.contains(|c: char| c.is_whitespace()) {
             return Err(ReadError::Bad(400, "bad header name"));
         }
-        headers.push((
-            name.to_ascii_lowercase(),
-            value.trim_matches([' ', '\t']).to_string(),
-        ));
+        headers.push((name.to_ascii_lowercase(), value.trim_matches([' ', '\t']).to_string()));
     }
 
-    Ok(Some(Head {
-        method: method.to_string(),
-        target: strip_absolute_form(target).to_string(),
-        http11,
-        headers,
-    }))
+    Ok(Some(Head { method: method.to_string(), target: strip_absolute_form(target).to_string(), http11, headers }))
 }
 
 /// `http://host:port/path?q` → `/path?q`.
@@ -228,10 +206,7 @@ fn strip_absolute_form(target: &str) -> &str {
 }
 
 /// Read the request body described by `head`.
-pub async fn read_body<R: AsyncBufRead + Unpin>(
-    r: &mut R,
-    head: &Head,
-) -> Result<Vec<u8>, ReadError> {
+pub async fn read_body<R: AsyncBufRead + Unpin>(r: &mut R, head: &Head) -> Result<Vec<u8>, ReadError> {
     if head.has_transfer_encoding() {
         if !head.is_chunked() {
             return Err(ReadError::Bad(501, "unsupported transfer-encoding"));
@@ -253,8 +228,7 @@ async fn read_chunked<R: AsyncBufRead + Unpin>(r: &mut R) -> Result<Vec<u8>, Rea
         let line = read_line(r, MAX_LINE).await?.ok_or(ReadError::Io)?;
         let line = String::from_utf8_lossy(&line);
         let size = line.split(';').next().unwrap_or("").trim();
-        let size = usize::from_str_radix(size, 16)
-            .map_err(|_| ReadError::Bad(400, "bad chunk size"))?;
+        let size = usize::from_str_radix(size, 16).map_err(|_| ReadError::Bad(400, "bad chunk size"))?;
         if size == 0 {
             // Trailer section, terminated by an empty line.
             loop {
@@ -338,11 +312,7 @@ impl<'a, W: AsyncWrite + Unpin> EventStream<'a, W> {
     /// closed after the stream.
     pub async fn start(w: &'a mut W, chunked: bool, keep_alive: bool) -> io::Result<Self> {
         let keep_alive = keep_alive && chunked;
-        let framing = if chunked {
-            "transfer-encoding: chunked\r\n"
-        } else {
-            ""
-        };
+        let framing = if chunked { "transfer-encoding: chunked\r\n" } else { "" };
         let head = format!(
             "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n{framing}connection: {}\r\n\r\n",
             connection_header(keep_alive),
@@ -355,11 +325,7 @@ impl<'a, W: AsyncWrite + Unpin> EventStream<'a, W> {
     /// Send one SSE event `data: <data>\n\n`.
     pub async fn data(&mut self, data: &str) -> io::Result<()> {
         let event = format!("data: {data}\n\n");
-        let out = if self.chunked {
-            format!("{:x}\r\n{event}\r\n", event.len())
-        } else {
-            event
-        };
+        let out = if self.chunked { format!("{:x}\r\n{event}\r\n", event.len()) } else { event };
         self.w.write_all(out.as_bytes()).await?;
         self.w.flush().await
     }
@@ -391,10 +357,12 @@ mod tests {
 
     #[tokio::test]
     async fn parses_content_length() {
-        let (h, b) = parse(b"POST /v1/chat/completions?x=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nX-Thing:  v \r\n\r\nabcdef")
-            .await
-            .unwrap()
-            .unwrap();
+        let (h, b) = parse(
+            b"POST /v1/chat/completions?x=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nX-Thing:  v \r\n\r\nabcdef",
+        )
+        .await
+        .unwrap()
+        .unwrap();
         assert_eq!(h.method, "POST");
         assert_eq!(h.path(), "/v1/chat/completions");
         assert_eq!(h.target, "/v1/chat/completions?x=1");
@@ -413,10 +381,7 @@ mod tests {
 
     #[tokio::test]
     async fn absolute_form_and_http10() {
-        let (h, _) = parse(b"GET http://127.0.0.1:1/v1/models HTTP/1.0\r\n\r\n")
-            .await
-            .unwrap()
-            .unwrap();
+        let (h, _) = parse(b"GET http://127.0.0.1:1/v1/models HTTP/1.0\r\n\r\n").await.unwrap().unwrap();
         assert_eq!(h.target, "/v1/models");
         assert!(!h.keep_alive());
     }
@@ -424,10 +389,7 @@ mod tests {
     #[tokio::test]
     async fn rejects_garbage() {
         assert!(matches!(parse(b"nonsense\r\n\r\n").await, Err(ReadError::Bad(400, _))));
-        assert!(matches!(
-            parse(b"POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n").await,
-            Err(ReadError::Bad(400, _))
-        ));
+        assert!(matches!(parse(b"POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n").await, Err(ReadError::Bad(400, _))));
         assert!(parse(b"").await.unwrap().is_none());
     }
 }

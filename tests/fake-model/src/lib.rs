@@ -48,10 +48,7 @@ pub struct RecordedRequest {
 impl RecordedRequest {
     /// First header with this name (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }
 
@@ -75,10 +72,7 @@ impl State {
             // Logging is best effort; a full disk must not break the server.
             let _ = file.write_all(line.as_bytes()).and_then(|()| file.flush());
         }
-        self.requests
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(req);
+        self.requests.lock().unwrap_or_else(PoisonError::into_inner).push(req);
     }
 }
 
@@ -110,28 +104,17 @@ impl FakeModel {
     /// Start on the given address and append every request as one JSON line
     /// `{"method","path","body","authorization"}` to the file at `log`.
     pub async fn start_with_log(addr: SocketAddr, log: impl AsRef<Path>) -> io::Result<FakeModel> {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log.as_ref())?;
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(log.as_ref())?;
         Self::start_inner(addr, Some(file)).await
     }
 
     async fn start_inner(addr: SocketAddr, log: Option<std::fs::File>) -> io::Result<FakeModel> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let state = Arc::new(State {
-            requests: Mutex::new(Vec::new()),
-            log: log.map(Mutex::new),
-        });
+        let state = Arc::new(State { requests: Mutex::new(Vec::new()), log: log.map(Mutex::new) });
         let (stop_tx, stop_rx) = oneshot::channel();
         let task = tokio::spawn(accept_loop(listener, state.clone(), stop_rx));
-        Ok(FakeModel {
-            addr,
-            state,
-            stop: Some(stop_tx),
-            task: Some(task),
-        })
+        Ok(FakeModel { addr, state, stop: Some(stop_tx), task: Some(task) })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -154,27 +137,16 @@ impl FakeModel {
 
     /// Every request received so far, in order.
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.state
-            .requests
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.state.requests.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     /// Only the chat-completions requests received so far, in order.
     pub fn chat_requests(&self) -> Vec<RecordedRequest> {
-        self.requests()
-            .into_iter()
-            .filter(|r| is_chat_path(route_path(&r.path)))
-            .collect()
+        self.requests().into_iter().filter(|r| is_chat_path(route_path(&r.path))).collect()
     }
 
     pub fn clear_requests(&self) {
-        self.state
-            .requests
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
+        self.state.requests.lock().unwrap_or_else(PoisonError::into_inner).clear();
     }
 
     /// Stop accepting and close every open connection; returns once done.
@@ -253,11 +225,8 @@ async fn handle_connection(stream: TcpStream, state: Arc<State>) {
             }
         };
         let keep_alive = head.keep_alive();
-        let json_body = if body.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&body).unwrap_or(Value::Null)
-        };
+        let json_body =
+            if body.is_empty() { Value::Null } else { serde_json::from_slice(&body).unwrap_or(Value::Null) };
         let request = RecordedRequest {
             method: head.method.clone(),
             path: head.target.clone(),
@@ -303,8 +272,7 @@ async fn respond<W: AsyncWrite + Unpin>(
     match path {
         "/v1/models" | "/models" => {
             if req.method != "GET" {
-                write_error(w, 405, "method not allowed", "invalid_request_error", keep_alive)
-                    .await?;
+                write_error(w, 405, "method not allowed", "invalid_request_error", keep_alive).await?;
                 return Ok(Next::Continue);
             }
             let body = json!({
@@ -320,19 +288,11 @@ async fn respond<W: AsyncWrite + Unpin>(
         }
         p if is_chat_path(p) => {
             if req.method != "POST" {
-                write_error(w, 405, "method not allowed", "invalid_request_error", keep_alive)
-                    .await?;
+                write_error(w, 405, "method not allowed", "invalid_request_error", keep_alive).await?;
                 return Ok(Next::Continue);
             }
             if !body_is_json || !req.body.is_object() {
-                write_error(
-                    w,
-                    400,
-                    "request body must be a JSON object",
-                    "invalid_request_error",
-                    keep_alive,
-                )
-                .await?;
+                write_error(w, 400, "request body must be a JSON object", "invalid_request_error", keep_alive).await?;
                 return Ok(Next::Continue);
             }
             chat(w, head, &req.body, keep_alive).await
@@ -345,14 +305,8 @@ async fn respond<W: AsyncWrite + Unpin>(
     }
 }
 
-async fn write_json<W: AsyncWrite + Unpin>(
-    w: &mut W,
-    status: u16,
-    body: &Value,
-    keep_alive: bool,
-) -> io::Result<()> {
-    http::write_response(w, status, "application/json", body.to_string().as_bytes(), keep_alive)
-        .await
+async fn write_json<W: AsyncWrite + Unpin>(w: &mut W, status: u16, body: &Value, keep_alive: bool) -> io::Result<()> {
+    http::write_response(w, status, "application/json", body.to_string().as_bytes(), keep_alive).await
 }
 
 async fn write_error<W: AsyncWrite + Unpin>(
@@ -371,9 +325,7 @@ fn usage() -> Value {
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// A random-looking 64-bit value (no `rand` dependency needed).
@@ -381,11 +333,7 @@ fn random_u64() -> u64 {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let mut h = RandomState::new().build_hasher();
     h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    h.write_u128(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
+    h.write_u128(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
     h.finish()
 }
 
@@ -426,31 +374,18 @@ impl Meta {
     }
 }
 
-async fn chat<W: AsyncWrite + Unpin>(
-    w: &mut W,
-    head: &http::Head,
-    body: &Value,
-    keep_alive: bool,
-) -> io::Result<Next> {
-    let plan = script::plan(body);
+async fn chat<W: AsyncWrite + Unpin>(w: &mut W, head: &http::Head, body: &Value, keep_alive: bool) -> io::Result<Next> {
+    let plan = script::plan_request(body, head.header("authorization"));
     let stream = body.get("stream").and_then(Value::as_bool) == Some(true);
     let meta = Meta {
         id: format!("chatcmpl-{:016x}", random_u64()),
         created: unix_now(),
-        model: body
-            .get("model")
-            .filter(|m| !m.is_null())
-            .cloned()
-            .unwrap_or_else(|| json!("fake-model")),
+        model: body.get("model").filter(|m| !m.is_null()).cloned().unwrap_or_else(|| json!("fake-model")),
     };
     // Streams use chunked coding on HTTP/1.1; on HTTP/1.0 they are
     // close-delimited.
     let chunked = head.http11;
-    let after_stream = if keep_alive && chunked {
-        Next::Continue
-    } else {
-        Next::Close
-    };
+    let after_stream = if keep_alive && chunked { Next::Continue } else { Next::Close };
 
     match plan {
         Plan::Hang => Ok(Next::Hang),
@@ -459,8 +394,7 @@ async fn chat<W: AsyncWrite + Unpin>(
             Ok(Next::Continue)
         }
         Plan::ToolCalls(calls) => {
-            let calls: Vec<(String, ToolCall)> =
-                calls.into_iter().map(|c| (new_call_id(), c)).collect();
+            let calls: Vec<(String, ToolCall)> = calls.into_iter().map(|c| (new_call_id(), c)).collect();
             if !stream {
                 let tool_calls: Vec<Value> = calls
                     .iter()
@@ -472,8 +406,7 @@ async fn chat<W: AsyncWrite + Unpin>(
                         })
                     })
                     .collect();
-                let message =
-                    json!({"role": "assistant", "content": null, "tool_calls": tool_calls});
+                let message = json!({"role": "assistant", "content": null, "tool_calls": tool_calls});
                 write_json(w, 200, &meta.completion(message, "tool_calls"), keep_alive).await?;
                 return Ok(Next::Continue);
             }
@@ -499,16 +432,11 @@ async fn chat<W: AsyncWrite + Unpin>(
                     sse.data(&meta.chunk(delta, None).to_string()).await?;
                 }
             }
-            sse.data(&meta.chunk(json!({}), Some("tool_calls")).to_string())
-                .await?;
+            sse.data(&meta.chunk(json!({}), Some("tool_calls")).to_string()).await?;
             sse.finish().await?;
             Ok(after_stream)
         }
-        Plan::Text {
-            text,
-            chunk_delay,
-            total_delay,
-        } => {
+        Plan::Text { text, chunk_delay, total_delay } => {
             if !stream {
                 if !total_delay.is_zero() {
                     tokio::time::sleep(total_delay).await;
@@ -522,15 +450,11 @@ async fn chat<W: AsyncWrite + Unpin>(
                 if i > 0 && !chunk_delay.is_zero() {
                     tokio::time::sleep(chunk_delay).await;
                 }
-                let delta = if i == 0 {
-                    json!({"role": "assistant", "content": word})
-                } else {
-                    json!({"content": word})
-                };
+                let delta =
+                    if i == 0 { json!({"role": "assistant", "content": word}) } else { json!({"content": word}) };
                 sse.data(&meta.chunk(delta, None).to_string()).await?;
             }
-            sse.data(&meta.chunk(json!({}), Some("stop")).to_string())
-                .await?;
+            sse.data(&meta.chunk(json!({}), Some("stop")).to_string()).await?;
             sse.finish().await?;
             Ok(after_stream)
         }

@@ -27,16 +27,10 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        port: 0,
-        log: None,
-        ignore_stdin: false,
-    };
+    let mut args = Args { port: 0, log: None, ignore_stdin: false };
     let mut it = std::env::args_os().skip(1);
     while let Some(arg) = it.next() {
-        let arg = arg
-            .into_string()
-            .map_err(|a| format!("invalid argument {a:?}"))?;
+        let arg = arg.into_string().map_err(|a| format!("invalid argument {a:?}"))?;
         let (flag, inline) = match arg.split_once('=') {
             Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
             _ => (arg.clone(), None),
@@ -44,10 +38,7 @@ fn parse_args() -> Result<Args, String> {
         let mut value = |name: &str| -> Result<String, String> {
             match &inline {
                 Some(v) => Ok(v.clone()),
-                None => it
-                    .next()
-                    .and_then(|v| v.into_string().ok())
-                    .ok_or_else(|| format!("{name} needs a value")),
+                None => it.next().and_then(|v| v.into_string().ok()).ok_or_else(|| format!("{name} needs a value")),
             }
         };
         match flag.as_str() {
@@ -98,11 +89,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("fake-model: cannot start runtime: {e}");

@@ -21,11 +21,7 @@ const SLOW_MAX_MS: u64 = 600_000;
 pub enum Plan {
     /// An assistant text message. Streamed: one chunk per word with `chunk_delay`
     /// between chunks. Non-streamed: sleep `total_delay`, then answer.
-    Text {
-        text: String,
-        chunk_delay: Duration,
-        total_delay: Duration,
-    },
+    Text { text: String, chunk_delay: Duration, total_delay: Duration },
     /// One tool call per entry: `(tool name, raw arguments string)`.
     ToolCalls(Vec<ToolCall>),
     /// An HTTP error with the given status.
@@ -42,11 +38,7 @@ pub struct ToolCall {
 
 impl Plan {
     fn text(text: impl Into<String>) -> Plan {
-        Plan::Text {
-            text: text.into(),
-            chunk_delay: Duration::ZERO,
-            total_delay: Duration::ZERO,
-        }
+        Plan::Text { text: text.into(), chunk_delay: Duration::ZERO, total_delay: Duration::ZERO }
     }
 }
 
@@ -62,15 +54,8 @@ pub fn content_text(content: Option<&Value>) -> String {
             .filter_map(|p| match p {
                 Value::String(s) => Some(s.as_str()),
                 Value::Object(o) => {
-                    let is_text = o
-                        .get("type")
-                        .and_then(Value::as_str)
-                        .is_none_or(|t| t == "text");
-                    if is_text {
-                        o.get("text").and_then(Value::as_str)
-                    } else {
-                        None
-                    }
+                    let is_text = o.get("type").and_then(Value::as_str).is_none_or(|t| t == "text");
+                    if is_text { o.get("text").and_then(Value::as_str) } else { None }
                 }
                 _ => None,
             })
@@ -82,15 +67,36 @@ pub fn content_text(content: Option<&Value>) -> String {
 
 /// Decide the plan for a chat-completions request body.
 pub fn plan(body: &Value) -> Plan {
-    let empty = Vec::new();
-    let messages = body
-        .get("messages")
-        .and_then(Value::as_array)
-        .unwrap_or(&empty);
+    plan_request(body, None)
+}
 
-    let last_is_tool = messages
-        .last()
-        .is_some_and(|m| m.get("role").and_then(Value::as_str) == Some("tool"));
+/// Decide the plan for a request, knowing its `Authorization` header. Besides the user-text
+/// directives, two look at the request itself: `SYSTEM <needle>` answers `system has <needle>`
+/// or `system lacks <needle>` (is the text in a system message?), and `AUTH` answers
+/// `auth: <Authorization header>` (`auth: none` without one).
+pub fn plan_request(body: &Value, authorization: Option<&str>) -> Plan {
+    plan_body(body, authorization)
+}
+
+/// Text of the request's system messages, joined with newlines.
+fn system_text(body: &Value) -> String {
+    body.get("messages")
+        .and_then(Value::as_array)
+        .map(|ms| {
+            ms.iter()
+                .filter(|m| m.get("role").and_then(Value::as_str) == Some("system"))
+                .map(|m| content_text(m.get("content")))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default()
+}
+
+fn plan_body(body: &Value, authorization: Option<&str>) -> Plan {
+    let empty = Vec::new();
+    let messages = body.get("messages").and_then(Value::as_array).unwrap_or(&empty);
+
+    let last_is_tool = messages.last().is_some_and(|m| m.get("role").and_then(Value::as_str) == Some("tool"));
     if last_is_tool {
         let last = &messages[messages.len() - 1];
         let content = content_text(last.get("content"));
@@ -105,7 +111,26 @@ pub fn plan(body: &Value) -> Plan {
         .map(|m| content_text(m.get("content")))
         .unwrap_or_default();
 
-    plan_for_user_text(&user_text)
+    let p = plan_for_user_text(&user_text);
+    // SYSTEM and AUTH rank after REPLY (and before ECHO and the default).
+    let weak = match &p {
+        Plan::Text { text, .. } => text == DEFAULT_REPLY || text == &user_text,
+        _ => false,
+    };
+    if weak {
+        let lines: Vec<&str> = user_text.lines().collect();
+        if let Some(needle) = lines
+            .iter()
+            .find_map(|l| find_word(l, "SYSTEM").map(|e| l[e..].trim().to_owned()).filter(|n| !n.is_empty()))
+        {
+            let verdict = if system_text(body).contains(&needle) { "has" } else { "lacks" };
+            return Plan::text(format!("system {verdict} {needle}"));
+        }
+        if lines.iter().any(|l| find_word(l, "AUTH").is_some()) {
+            return Plan::text(format!("auth: {}", authorization.unwrap_or("none")));
+        }
+    }
+    p
 }
 
 /// Decide the plan from the text of the last user message.
@@ -123,10 +148,7 @@ pub fn plan_for_user_text(text: &str) -> Plan {
         return Plan::Hang;
     }
     if let Some((n, ms)) = lines.iter().find_map(|l| parse_slow(l)) {
-        let text = (0..n)
-            .map(|i| format!("word{i}"))
-            .collect::<Vec<_>>()
-            .join(" ");
+        let text = (0..n).map(|i| format!("word{i}")).collect::<Vec<_>>().join(" ");
         return Plan::Text {
             text,
             chunk_delay: Duration::from_millis(ms),
@@ -201,9 +223,7 @@ fn parse_error(line: &str) -> Option<u16> {
 /// `SLOW` optionally followed by `<n>` and `<ms>`.
 fn parse_slow(line: &str) -> Option<(u64, u64)> {
     let end = find_word(line, "SLOW")?;
-    let mut nums = line[end..]
-        .split_whitespace()
-        .map_while(|t| t.parse::<u64>().ok());
+    let mut nums = line[end..].split_whitespace().map_while(|t| t.parse::<u64>().ok());
     let n = nums.next().unwrap_or(SLOW_DEFAULT_WORDS).min(SLOW_MAX_WORDS);
     let ms = nums.next().unwrap_or(SLOW_DEFAULT_MS).min(SLOW_MAX_MS);
     Some((n, ms))
@@ -217,10 +237,7 @@ fn parse_reply(line: &str) -> Option<String> {
         rest.is_empty() || rest.starts_with([' ', '\t'])
     })?;
     let rest = &line[end..];
-    let rest = rest
-        .strip_prefix(' ')
-        .or_else(|| rest.strip_prefix('\t'))
-        .unwrap_or(rest);
+    let rest = rest.strip_prefix(' ').or_else(|| rest.strip_prefix('\t')).unwrap_or(rest);
     let rest = rest.strip_suffix('\r').unwrap_or(rest);
     Some(rest.replace("\\n", "\n"))
 }
@@ -230,11 +247,7 @@ fn parse_reply(line: &str) -> Option<String> {
 pub fn word_chunks(text: &str) -> Vec<String> {
     let parts: Vec<&str> = text.split(' ').collect();
     let last = parts.len() - 1;
-    parts
-        .iter()
-        .enumerate()
-        .map(|(i, w)| if i < last { format!("{w} ") } else { (*w).to_string() })
-        .collect()
+    parts.iter().enumerate().map(|(i, w)| if i < last { format!("{w} ") } else { (*w).to_string() }).collect()
 }
 
 /// Split a string into two halves by characters.
@@ -337,6 +350,21 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn system_and_auth() {
+        let body = json!({"messages": [
+            {"role": "system", "content": "You are MARKER-1."},
+            {"role": "user", "content": "SYSTEM MARKER-1"}]});
+        assert_eq!(text_of(plan(&body)), "system has MARKER-1");
+        let body = json!({"messages": [{"role": "user", "content": "SYSTEM MARKER-2"}]});
+        assert_eq!(text_of(plan(&body)), "system lacks MARKER-2");
+        let body = json!({"messages": [{"role": "user", "content": "AUTH"}]});
+        assert_eq!(text_of(plan_request(&body, Some("Bearer t"))), "auth: Bearer t");
+        assert_eq!(text_of(plan(&body)), "auth: none");
+        let body = json!({"messages": [{"role": "user", "content": "REPLY x\nAUTH"}]});
+        assert_eq!(text_of(plan(&body)), "x");
     }
 
     #[test]

@@ -40,10 +40,7 @@ fn addr(port: u16) -> SocketAddr {
 }
 
 fn temp_path(name: &str) -> std::path::PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
     std::env::temp_dir().join(format!("fake-model-{}-{nanos}-{name}", std::process::id()))
 }
 
@@ -67,10 +64,8 @@ async fn binary_serves_logs_and_exits_on_stdin_eof() {
 
     // Closing stdin makes it exit.
     drop(child.stdin.take());
-    let status = tokio::time::timeout(STEP, child.wait())
-        .await
-        .expect("fake-model did not exit after stdin EOF")
-        .unwrap();
+    let status =
+        tokio::time::timeout(STEP, child.wait()).await.expect("fake-model did not exit after stdin EOF").unwrap();
     assert!(status.success(), "{status:?}");
 
     let text = std::fs::read_to_string(&log).unwrap();
@@ -116,12 +111,7 @@ async fn binary_ignore_stdin_flag() {
 
 #[tokio::test]
 async fn binary_rejects_bad_arguments() {
-    let out = Command::new(BIN)
-        .arg("--bogus")
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .unwrap();
+    let out = Command::new(BIN).arg("--bogus").stdin(Stdio::null()).output().await.unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
 }

@@ -247,10 +247,7 @@ async fn error_status() {
     ] {
         let r = chat(fm.addr(), &user_body(text, stream)).await;
         assert_eq!(r.status, status, "{text}");
-        assert_eq!(
-            r.json(),
-            json!({"error": {"message": "fake upstream failure", "type": "server_error"}})
-        );
+        assert_eq!(r.json(), json!({"error": {"message": "fake upstream failure", "type": "server_error"}}));
     }
 }
 
@@ -296,9 +293,7 @@ async fn keep_alive_two_requests() {
     assert_eq!(fm.requests().len(), 3);
 
     // Connection: close is honoured.
-    let r4 = c
-        .request("POST", "/v1/chat/completions", &[("Connection", "close")], Some(&user_body("x", false)))
-        .await;
+    let r4 = c.request("POST", "/v1/chat/completions", &[("Connection", "close")], Some(&user_body("x", false))).await;
     assert_eq!(r4.header("connection"), Some("close"));
     assert!(c.closed_within(STEP).await);
 }
@@ -311,7 +306,8 @@ async fn pipelined_requests() {
     for text in ["REPLY a", "REPLY b"] {
         let body = user_body(text, false).to_string();
         raw.extend_from_slice(
-            format!("POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\r\n{body}", body.len()).as_bytes(),
+            format!("POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\r\n{body}", body.len())
+                .as_bytes(),
         );
     }
     c.send_raw(&raw).await;

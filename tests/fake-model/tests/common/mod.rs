@@ -22,33 +22,24 @@ pub struct Response {
 
 impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!("body is not JSON ({e}): {}", String::from_utf8_lossy(&self.body))
-        })
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
 
     /// The JSON SSE chunks (without the final `[DONE]`), checking `[DONE]` ends the stream.
     pub fn chunks(&self) -> Vec<Value> {
         let (last, rest) = self.events.split_last().expect("no SSE events");
         assert_eq!(last.1, "[DONE]", "stream must end with [DONE]");
-        rest.iter()
-            .map(|(_, d)| serde_json::from_str(d).expect("SSE data is JSON"))
-            .collect()
+        rest.iter().map(|(_, d)| serde_json::from_str(d).expect("SSE data is JSON")).collect()
     }
 
     /// Concatenated `delta.content` of a streamed text reply.
     pub fn streamed_text(&self) -> String {
-        self.chunks()
-            .iter()
-            .filter_map(|c| c["choices"][0]["delta"]["content"].as_str().map(str::to_owned))
-            .collect()
+        self.chunks().iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str().map(str::to_owned)).collect()
     }
 }
 
@@ -58,13 +49,9 @@ pub struct Client {
 
 impl Client {
     pub async fn connect(addr: SocketAddr) -> Client {
-        let stream = tokio::time::timeout(STEP, TcpStream::connect(addr))
-            .await
-            .expect("connect timed out")
-            .expect("connect");
-        Client {
-            io: BufReader::new(stream),
-        }
+        let stream =
+            tokio::time::timeout(STEP, TcpStream::connect(addr)).await.expect("connect timed out").expect("connect");
+        Client { io: BufReader::new(stream) }
     }
 
     pub async fn send_raw(&mut self, bytes: &[u8]) {
@@ -106,9 +93,7 @@ impl Client {
     }
 
     pub async fn read_response(&mut self) -> Response {
-        tokio::time::timeout(STEP, self.read_response_inner())
-            .await
-            .expect("response timed out")
+        tokio::time::timeout(STEP, self.read_response_inner()).await.expect("response timed out")
     }
 
     async fn read_line(&mut self) -> Option<String> {
@@ -138,21 +123,14 @@ impl Client {
             if (100..200).contains(&status) {
                 continue; // interim response
             }
-            let mut resp = Response {
-                status,
-                headers,
-                body: Vec::new(),
-                events: Vec::new(),
-            };
+            let mut resp = Response { status, headers, body: Vec::new(), events: Vec::new() };
             let mut sse = SseSplitter::default();
-            let chunked = resp
-                .header("transfer-encoding")
-                .is_some_and(|v| v.eq_ignore_ascii_case("chunked"));
+            let chunked = resp.header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked"));
             if chunked {
                 loop {
                     let size_line = self.read_line().await.expect("eof in chunk size");
-                    let size = usize::from_str_radix(size_line.split(';').next().unwrap().trim(), 16)
-                        .expect("chunk size");
+                    let size =
+                        usize::from_str_radix(size_line.split(';').next().unwrap().trim(), 16).expect("chunk size");
                     if size == 0 {
                         while !self.read_line().await.expect("eof in trailer").is_empty() {}
                         break;
@@ -236,8 +214,5 @@ pub async fn chat(addr: SocketAddr, body: &Value) -> Response {
 pub fn message_text(resp: &Response) -> String {
     assert_eq!(resp.status, 200, "body: {}", String::from_utf8_lossy(&resp.body));
     let v = resp.json();
-    v["choices"][0]["message"]["content"]
-        .as_str()
-        .expect("content string")
-        .to_string()
+    v["choices"][0]["message"]["content"].as_str().expect("content string").to_string()
 }
