@@ -1,19 +1,36 @@
 #!/usr/bin/env bash
-# Runs every test of the project, in every language that has landed so far.
-# Sets up what it needs on a fresh machine: the pinned Copilot CLI (from npm) and Rust crates.
+# Runs every test of the project, in every language.
+# Sets up what it needs on a fresh machine: the pinned Copilot CLI (from npm) and Rust crates;
+# each binding's test.sh installs its own tools. Each stage prints how long it took.
 set -euo pipefail
 cd "$(dirname "$0")"
-echo "== installing the pinned Copilot CLI"
+T0=$SECONDS
+STAGE_START=$SECONDS
+STAGE=""
+stage() {
+  if [ -n "$STAGE" ]; then echo "== [$((SECONDS - STAGE_START)) s] $STAGE"; fi
+  STAGE="$1"; STAGE_START=$SECONDS
+  echo "== $1"
+}
+
+stage "installing the pinned Copilot CLI"
 CLI="$(tests/install-cli.sh)"
 export COPILOT_CLI_PATH="$CLI"
 "$CLI" --version | head -n 1
 
-echo "== checking the core's dependency boundary (no binding types in copilot-core)"
+stage "checking the core's dependency boundary (no binding types in copilot-core)"
 if cargo tree -p copilot-core -e normal --prefix none | grep -Ei '^(pyo3|napi|cbindgen)'; then
   echo "copilot-core must not depend on binding crates" >&2; exit 1
 fi
 
-echo "== Rust: core, fake model, examples, binding crates"
+stage "format and lints (cargo fmt --check, clippy -D warnings)"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+stage "generated files (error tables, request kinds) match the core"
+cargo run --quiet -p xtask -- codegen --check
+
+stage "Rust: core, fake model, examples, binding crates"
 cargo test --workspace --all-targets
 cargo test --workspace --doc
 cargo build -p fake-model
@@ -22,8 +39,9 @@ export FAKE_MODEL_BIN="$PWD/target/debug/fake-model"
 # Each language binding owns a test script; run every one that exists, in order.
 for b in bindings-python bindings-node bindings-c; do
   if [ -x "$b/test.sh" ]; then
-    echo "== $b"
+    stage "$b"
     "$b/test.sh"
   fi
 done
-echo "== all tests passed"
+stage "done"
+echo "== all tests passed in $((SECONDS - T0)) s"

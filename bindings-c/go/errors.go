@@ -49,54 +49,8 @@ func (e *Error) Is(target error) bool {
 	return ok && t.Code == e.Code
 }
 
-// The stable error codes (Error.Code).
-const (
-	CodeTransportClosed = "transport_closed"
-	CodeConnect         = "connect_failed"
-	CodeCLINotFound     = "cli_not_found"
-	CodeTimeout         = "timeout"
-	CodeCancelled       = "cancelled"
-	CodeFrameHeader     = "frame_header"
-	CodeFrameLength     = "frame_length"
-	CodeMessageTooLarge = "message_too_large"
-	CodeInvalidJSON     = "invalid_json"
-	CodeProtocol        = "protocol"
-	CodeVersionMismatch = "version_mismatch"
-	CodeRPC             = "rpc_error"
-	CodeAuthentication  = "authentication"
-	CodeSessionNotFound = "session_not_found"
-	CodeSessionError    = "session_error"
-	CodeInvalidConfig   = "invalid_config"
-	CodeHandlerFailed   = "handler_failed"
-	CodeNotConnected    = "not_connected"
-	CodeIO              = "io"
-	CodeInternal        = "internal"
-	CodeNullPointer     = "null_pointer"
-	CodeInvalidUTF8     = "invalid_utf8"
-	CodeInvalidArgument = "invalid_argument"
-	CodePanic           = "panic"
-	CodeUnknownID       = "unknown_id"
-	CodeInCallback      = "in_callback"
-)
-
-// Sentinels for errors.Is: errors.Is(err, copilot.ErrSessionNotFound).
-var (
-	ErrTransportClosed = &Error{Status: 1, Code: CodeTransportClosed}
-	ErrConnect         = &Error{Status: 2, Code: CodeConnect}
-	ErrCLINotFound     = &Error{Status: 3, Code: CodeCLINotFound}
-	ErrTimeout         = &Error{Status: 4, Code: CodeTimeout}
-	ErrCancelled       = &Error{Status: 5, Code: CodeCancelled}
-	ErrProtocol        = &Error{Status: 10, Code: CodeProtocol}
-	ErrVersionMismatch = &Error{Status: 11, Code: CodeVersionMismatch}
-	ErrRPC             = &Error{Status: 12, Code: CodeRPC}
-	ErrAuthentication  = &Error{Status: 13, Code: CodeAuthentication}
-	ErrSessionNotFound = &Error{Status: 14, Code: CodeSessionNotFound}
-	ErrSessionError    = &Error{Status: 15, Code: CodeSessionError}
-	ErrInvalidConfig   = &Error{Status: 16, Code: CodeInvalidConfig}
-	ErrHandlerFailed   = &Error{Status: 17, Code: CodeHandlerFailed}
-	ErrNotConnected    = &Error{Status: 18, Code: CodeNotConnected}
-	ErrInvalidArgument = &Error{Status: 102, Code: CodeInvalidArgument}
-)
+// The stable codes (CodeX), their errors.Is sentinels (ErrX) and the number table are in
+// error_codes.go, generated from the core's one error list.
 
 // parseError builds an *Error from libcopilot's error JSON.
 func parseError(status int, text string, cause error) *Error {

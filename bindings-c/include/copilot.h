@@ -62,106 +62,6 @@ typedef void (*CopilotRequestCallback)(void *user_data,
 #define COPILOT_OK 0
 
 /**
- * The connection to the CLI is gone (EOF, reset, child exited, client stopped).
- */
-#define COPILOT_ERR_TRANSPORT_CLOSED 1
-
-/**
- * Connecting to or spawning the CLI failed.
- */
-#define COPILOT_ERR_CONNECT 2
-
-/**
- * No CLI executable was found.
- */
-#define COPILOT_ERR_CLI_NOT_FOUND 3
-
-/**
- * A call or a wait exceeded its deadline.
- */
-#define COPILOT_ERR_TIMEOUT 4
-
-/**
- * The call was cancelled (`copilot_cancel`, or its client/session was freed).
- */
-#define COPILOT_ERR_CANCELLED 5
-
-/**
- * A frame header was malformed.
- */
-#define COPILOT_ERR_FRAME_HEADER 6
-
-/**
- * A frame's `Content-Length` was missing or wrong.
- */
-#define COPILOT_ERR_FRAME_LENGTH 7
-
-/**
- * A frame exceeded the maximum message size.
- */
-#define COPILOT_ERR_MESSAGE_TOO_LARGE 8
-
-/**
- * A frame body was not JSON-RPC 2.0.
- */
-#define COPILOT_ERR_INVALID_JSON 9
-
-/**
- * The peer broke the protocol.
- */
-#define COPILOT_ERR_PROTOCOL 10
-
-/**
- * The server speaks an unsupported protocol version.
- */
-#define COPILOT_ERR_VERSION_MISMATCH 11
-
-/**
- * The server answered with a JSON-RPC error (details in the error JSON's `rpc`).
- */
-#define COPILOT_ERR_RPC 12
-
-/**
- * The connection token was required or wrong.
- */
-#define COPILOT_ERR_AUTHENTICATION 13
-
-/**
- * The session is unknown to the server or closed on this client.
- */
-#define COPILOT_ERR_SESSION_NOT_FOUND 14
-
-/**
- * The turn failed: the CLI emitted `session.error`.
- */
-#define COPILOT_ERR_SESSION_ERROR 15
-
-/**
- * Options or configuration were invalid.
- */
-#define COPILOT_ERR_INVALID_CONFIG 16
-
-/**
- * A host handler failed.
- */
-#define COPILOT_ERR_HANDLER_FAILED 17
-
-/**
- * The client is not started, stopped, or freed.
- */
-#define COPILOT_ERR_NOT_CONNECTED 18
-
-/**
- * Another I/O error.
- */
-#define COPILOT_ERR_IO 19
-
-/**
- * A bug in the SDK.
- */
-#define COPILOT_ERR_INTERNAL 20
-
-/**
  * A required pointer argument was NULL.
  */
 #define COPILOT_ERR_NULL_POINTER 100
@@ -190,6 +90,106 @@ typedef void (*CopilotRequestCallback)(void *user_data,
  * The function may not be called from a callback (the dispatcher thread).
  */
 #define COPILOT_ERR_IN_CALLBACK 105
+
+/**
+ * The connection to the CLI is gone (EOF, socket reset, child exited, client stopped).
+ */
+#define COPILOT_ERR_TRANSPORT_CLOSED 1
+
+/**
+ * Connecting to or spawning the CLI failed (I/O, port announcement, refused socket).
+ */
+#define COPILOT_ERR_CONNECT 2
+
+/**
+ * No CLI executable was found (explicit path, `COPILOT_CLI_PATH`, installed copy).
+ */
+#define COPILOT_ERR_CLI_NOT_FOUND 3
+
+/**
+ * A call or a wait exceeded its deadline.
+ */
+#define COPILOT_ERR_TIMEOUT 4
+
+/**
+ * The call was cancelled by the caller.
+ */
+#define COPILOT_ERR_CANCELLED 5
+
+/**
+ * A frame header was malformed (not `Name: value`, not UTF-8, no `Content-Length`).
+ */
+#define COPILOT_ERR_FRAME_HEADER 6
+
+/**
+ * The `Content-Length` value was missing, not a number, or contradictory.
+ */
+#define COPILOT_ERR_FRAME_LENGTH 7
+
+/**
+ * A frame exceeded the configured maximum message size.
+ */
+#define COPILOT_ERR_MESSAGE_TOO_LARGE 8
+
+/**
+ * A frame body was not valid JSON, or not a JSON-RPC 2.0 message.
+ */
+#define COPILOT_ERR_INVALID_JSON 9
+
+/**
+ * The peer broke the protocol in some other way (bad handshake reply, missing fields).
+ */
+#define COPILOT_ERR_PROTOCOL 10
+
+/**
+ * The server speaks a protocol version this SDK does not support.
+ */
+#define COPILOT_ERR_VERSION_MISMATCH 11
+
+/**
+ * The server answered a request with a JSON-RPC error (see the RPC error code).
+ */
+#define COPILOT_ERR_RPC 12
+
+/**
+ * The connection token was required, wrong, or not configured on the server.
+ */
+#define COPILOT_ERR_AUTHENTICATION 13
+
+/**
+ * The session is unknown to the server or was destroyed on this client.
+ */
+#define COPILOT_ERR_SESSION_NOT_FOUND 14
+
+/**
+ * The turn failed: the CLI emitted `session.error`.
+ */
+#define COPILOT_ERR_SESSION_ERROR 15
+
+/**
+ * Options or configuration were invalid (wrong types, contradictory fields).
+ */
+#define COPILOT_ERR_INVALID_CONFIG 16
+
+/**
+ * A user-supplied handler (tool, permission, hook, …) failed or panicked.
+ */
+#define COPILOT_ERR_HANDLER_FAILED 17
+
+/**
+ * The client is not started, or already stopped.
+ */
+#define COPILOT_ERR_NOT_CONNECTED 18
+
+/**
+ * An I/O error that is none of the above.
+ */
+#define COPILOT_ERR_IO 19
+
+/**
+ * A bug in this SDK: an invariant was broken (please report it).
+ */
+#define COPILOT_ERR_INTERNAL 20
 
 #ifdef __cplusplus
 extern "C" {

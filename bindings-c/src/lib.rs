@@ -7,8 +7,11 @@
 
 #![allow(clippy::missing_safety_doc)]
 
+mod error_codes;
 mod rt;
 mod state;
+
+pub use error_codes::*;
 
 use copilot_core::{Client, ClientOptions, ErrorKind, MessageOptions, SessionListFilter};
 use rt::{Completion, Failure, UserData, arg_str, guard, guard_ptr, into_raw_string, opt_json, opt_str};
@@ -24,46 +27,6 @@ pub type CopilotStatus = i32;
 
 /// Success.
 pub const COPILOT_OK: CopilotStatus = 0;
-/// The connection to the CLI is gone (EOF, reset, child exited, client stopped).
-pub const COPILOT_ERR_TRANSPORT_CLOSED: CopilotStatus = 1;
-/// Connecting to or spawning the CLI failed.
-pub const COPILOT_ERR_CONNECT: CopilotStatus = 2;
-/// No CLI executable was found.
-pub const COPILOT_ERR_CLI_NOT_FOUND: CopilotStatus = 3;
-/// A call or a wait exceeded its deadline.
-pub const COPILOT_ERR_TIMEOUT: CopilotStatus = 4;
-/// The call was cancelled (`copilot_cancel`, or its client/session was freed).
-pub const COPILOT_ERR_CANCELLED: CopilotStatus = 5;
-/// A frame header was malformed.
-pub const COPILOT_ERR_FRAME_HEADER: CopilotStatus = 6;
-/// A frame's `Content-Length` was missing or wrong.
-pub const COPILOT_ERR_FRAME_LENGTH: CopilotStatus = 7;
-/// A frame exceeded the maximum message size.
-pub const COPILOT_ERR_MESSAGE_TOO_LARGE: CopilotStatus = 8;
-/// A frame body was not JSON-RPC 2.0.
-pub const COPILOT_ERR_INVALID_JSON: CopilotStatus = 9;
-/// The peer broke the protocol.
-pub const COPILOT_ERR_PROTOCOL: CopilotStatus = 10;
-/// The server speaks an unsupported protocol version.
-pub const COPILOT_ERR_VERSION_MISMATCH: CopilotStatus = 11;
-/// The server answered with a JSON-RPC error (details in the error JSON's `rpc`).
-pub const COPILOT_ERR_RPC: CopilotStatus = 12;
-/// The connection token was required or wrong.
-pub const COPILOT_ERR_AUTHENTICATION: CopilotStatus = 13;
-/// The session is unknown to the server or closed on this client.
-pub const COPILOT_ERR_SESSION_NOT_FOUND: CopilotStatus = 14;
-/// The turn failed: the CLI emitted `session.error`.
-pub const COPILOT_ERR_SESSION_ERROR: CopilotStatus = 15;
-/// Options or configuration were invalid.
-pub const COPILOT_ERR_INVALID_CONFIG: CopilotStatus = 16;
-/// A host handler failed.
-pub const COPILOT_ERR_HANDLER_FAILED: CopilotStatus = 17;
-/// The client is not started, stopped, or freed.
-pub const COPILOT_ERR_NOT_CONNECTED: CopilotStatus = 18;
-/// Another I/O error.
-pub const COPILOT_ERR_IO: CopilotStatus = 19;
-/// A bug in the SDK.
-pub const COPILOT_ERR_INTERNAL: CopilotStatus = 20;
 /// A required pointer argument was NULL.
 pub const COPILOT_ERR_NULL_POINTER: CopilotStatus = 100;
 /// A string argument was not valid UTF-8.
@@ -125,15 +88,24 @@ pub extern "C" fn copilot_abi_version() -> u32 {
     COPILOT_ABI_VERSION
 }
 
+/// The ABI's own result codes (100–199) as `(number, code, description)`. The core's kinds
+/// (1–99) come from `ErrorKind::ALL`; `cargo run -p xtask -- codegen` writes both into the error
+/// table of every language.
+pub fn abi_errors() -> &'static [(CopilotStatus, &'static str, &'static str)] {
+    &[
+        (COPILOT_ERR_NULL_POINTER, "null_pointer", "A required pointer argument was NULL."),
+        (COPILOT_ERR_INVALID_UTF8, "invalid_utf8", "A string argument was not valid UTF-8."),
+        (COPILOT_ERR_INVALID_ARGUMENT, "invalid_argument", "An argument was not valid JSON, or not an accepted value."),
+        (COPILOT_ERR_PANIC, "panic", "The library panicked; the panic was caught at the boundary."),
+        (COPILOT_ERR_UNKNOWN_ID, "unknown_id", "No pending call or handler request has this id."),
+        (COPILOT_ERR_IN_CALLBACK, "in_callback", "The function may not be called from a callback (the dispatcher thread)."),
+    ]
+}
+
 pub(crate) fn error_name(status: CopilotStatus) -> &'static str {
     match status {
         COPILOT_OK => "ok",
-        COPILOT_ERR_NULL_POINTER => "null_pointer",
-        COPILOT_ERR_INVALID_UTF8 => "invalid_utf8",
-        COPILOT_ERR_INVALID_ARGUMENT => "invalid_argument",
-        COPILOT_ERR_PANIC => "panic",
-        COPILOT_ERR_UNKNOWN_ID => "unknown_id",
-        COPILOT_ERR_IN_CALLBACK => "in_callback",
+        n if n >= 100 => abi_errors().iter().find(|e| e.0 == n).map_or("unknown", |e| e.1),
         n if n > 0 => ErrorKind::from_number(n as u32).map_or("unknown", ErrorKind::code),
         _ => "unknown",
     }

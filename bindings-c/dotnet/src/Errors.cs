@@ -127,47 +127,23 @@ namespace GitHub.Copilot.SDK
         public CopilotCancelledException(string code, int number, string message) : base(code, number, message) { }
     }
 
-    /// <summary>The stable string codes (see core/src/error.rs).</summary>
-    public static class ErrorCodes
+    /// <summary>Lookups over the generated table (ErrorCodes.g.cs).</summary>
+    public static partial class ErrorCodes
     {
-        public const string TransportClosed = "transport_closed";
-        public const string ConnectFailed = "connect_failed";
-        public const string CliNotFound = "cli_not_found";
-        public const string Timeout = "timeout";
-        public const string Cancelled = "cancelled";
-        public const string FrameHeader = "frame_header";
-        public const string FrameLength = "frame_length";
-        public const string MessageTooLarge = "message_too_large";
-        public const string InvalidJson = "invalid_json";
-        public const string Protocol = "protocol";
-        public const string VersionMismatch = "version_mismatch";
-        public const string Rpc = "rpc_error";
-        public const string Authentication = "authentication";
-        public const string SessionNotFound = "session_not_found";
-        public const string SessionError = "session_error";
-        public const string InvalidConfig = "invalid_config";
-        public const string HandlerFailed = "handler_failed";
-        public const string NotConnected = "not_connected";
-        public const string Io = "io";
-        public const string Internal = "internal";
+        /// <summary>Former name of <see cref="RpcError"/>.</summary>
+        public const string Rpc = RpcError;
 
-        static readonly string[] ByNumber =
-        {
-            null, TransportClosed, ConnectFailed, CliNotFound, Timeout, Cancelled, FrameHeader, FrameLength,
-            MessageTooLarge, InvalidJson, Protocol, VersionMismatch, Rpc, Authentication, SessionNotFound,
-            SessionError, InvalidConfig, HandlerFailed, NotConnected, Io, Internal,
-        };
-
-        /// <summary>The code of a core error number (null when unknown).</summary>
+        /// <summary>The code of a stable number (null when unknown).</summary>
         public static string FromNumber(int number)
         {
-            return number > 0 && number < ByNumber.Length ? ByNumber[number] : null;
+            foreach (var c in All) if (c.Number == number) return c.Code;
+            return null;
         }
 
-        /// <summary>The number of a core error code (0 when unknown).</summary>
+        /// <summary>The number of a stable code (0 when unknown).</summary>
         public static int ToNumber(string code)
         {
-            for (int i = 1; i < ByNumber.Length; i++) if (ByNumber[i] == code) return i;
+            foreach (var c in All) if (c.Code == code) return c.Number;
             return 0;
         }
 
@@ -191,7 +167,7 @@ namespace GitHub.Copilot.SDK
                 case Protocol:
                 case VersionMismatch:
                     return new CopilotProtocolException(code, number, message);
-                case Rpc: return new CopilotRpcException(code, number, message);
+                case RpcError: return new CopilotRpcException(code, number, message);
                 case Authentication: return new CopilotAuthenticationException(code, number, message);
                 case SessionNotFound: return new SessionNotFoundException(code, number, message);
                 case SessionError: return new SessionErrorException(code, number, message);
@@ -200,5 +176,16 @@ namespace GitHub.Copilot.SDK
                 default: return new CopilotException(code ?? "internal", number, message);
             }
         }
+    }
+
+    /// <summary>A stable error code and its number.</summary>
+    public struct CodeNumber
+    {
+        /// <summary>The stable code.</summary>
+        public readonly string Code;
+        /// <summary>Its stable number.</summary>
+        public readonly int Number;
+        /// <summary>A row of the table.</summary>
+        public CodeNumber(string code, int number) { Code = code; Number = number; }
     }
 }
