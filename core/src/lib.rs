@@ -45,6 +45,15 @@ pub use host::{HostMessage, HostOptions, HostPort, HostRequest, HostStream, Requ
 pub use session::{Session, Subscription};
 pub use transport::{PINNED_CLI_VERSION, Transport};
 
+/// How the core's runtime is built: multi-thread, 2 worker threads named `copilot-rt`, I/O and
+/// timers on. A binding whose host framework must own the runtime (napi-rs) builds it with
+/// this and hands it over, so the process still runs one runtime configured the core's way.
+pub fn runtime_builder() -> tokio::runtime::Builder {
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    b.worker_threads(2).thread_name("copilot-rt").enable_all();
+    b
+}
+
 /// The process-wide runtime the language bindings run the core on: a multi-thread tokio
 /// runtime with 2 worker threads named `copilot-rt`, created on first use. After `fork()` the
 /// child gets a fresh runtime (the parent's threads do not exist there); clients created
@@ -59,12 +68,7 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
             return rt;
         }
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("copilot-rt")
-        .enable_all()
-        .build()
-        .expect("cannot start the copilot-rt runtime");
+    let rt = runtime_builder().build().expect("cannot start the copilot-rt runtime");
     let rt: &'static tokio::runtime::Runtime = Box::leak(Box::new(rt));
     *slot = Some((pid, rt));
     rt
