@@ -6,8 +6,9 @@ use crate::config::{
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::{EventStream, Fanout, LifecycleEvent};
+use crate::router::Registry;
 use crate::rpc::{Connection, ConnectionOptions, codes};
-use crate::session::{Registry, Session, SessionInner};
+use crate::session::{Session, SessionInner};
 use crate::transport::{self, ChildProcess, SpawnSpec, Transport};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};

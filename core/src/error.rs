@@ -134,16 +134,24 @@ impl ErrorKind {
     /// it as documentation).
     pub const fn description(self) -> &'static str {
         match self {
-            ErrorKind::TransportClosed => "The connection to the CLI is gone (EOF, socket reset, child exited, client stopped).",
+            ErrorKind::TransportClosed => {
+                "The connection to the CLI is gone (EOF, socket reset, child exited, client stopped)."
+            }
             ErrorKind::Connect => "Connecting to or spawning the CLI failed (I/O, port announcement, refused socket).",
-            ErrorKind::CliNotFound => "No CLI executable was found (explicit path, `COPILOT_CLI_PATH`, installed copy).",
+            ErrorKind::CliNotFound => {
+                "No CLI executable was found (explicit path, `COPILOT_CLI_PATH`, installed copy)."
+            }
             ErrorKind::Timeout => "A call or a wait exceeded its deadline.",
             ErrorKind::Cancelled => "The call was cancelled by the caller.",
-            ErrorKind::FrameHeader => "A frame header was malformed (not `Name: value`, not UTF-8, no `Content-Length`).",
+            ErrorKind::FrameHeader => {
+                "A frame header was malformed (not `Name: value`, not UTF-8, no `Content-Length`)."
+            }
             ErrorKind::FrameLength => "The `Content-Length` value was missing, not a number, or contradictory.",
             ErrorKind::MessageTooLarge => "A frame exceeded the configured maximum message size.",
             ErrorKind::InvalidJson => "A frame body was not valid JSON, or not a JSON-RPC 2.0 message.",
-            ErrorKind::Protocol => "The peer broke the protocol in some other way (bad handshake reply, missing fields).",
+            ErrorKind::Protocol => {
+                "The peer broke the protocol in some other way (bad handshake reply, missing fields)."
+            }
             ErrorKind::VersionMismatch => "The server speaks a protocol version this SDK does not support.",
             ErrorKind::Rpc => "The server answered a request with a JSON-RPC error (see [`Error::rpc_code`]).",
             ErrorKind::Authentication => "The connection token was required, wrong, or not configured on the server.",

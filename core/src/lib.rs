@@ -26,6 +26,7 @@ pub mod events;
 pub mod framing;
 pub mod handlers;
 pub mod host;
+mod router;
 pub mod rpc;
 pub mod session;
 pub mod transport;

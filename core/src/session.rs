@@ -2,12 +2,12 @@
 
 use crate::config::{EventCallback, MessageOptions, SessionConfig};
 use crate::error::{Error, ErrorKind, Result, RpcErrorData};
-use crate::events::{EventStream, Fanout, LifecycleEvent, SessionEvent};
+use crate::events::{EventStream, Fanout, SessionEvent};
 use crate::handlers::{
     JsonHandler, PermissionDecision, PermissionHandler, PermissionRequest, ToolHandler, ToolInvocation, ToolResult,
     UserInputHandler, UserInputRequest, guarded,
 };
-use crate::rpc::{BoxFuture, Connection, Inbound, codes};
+use crate::rpc::{Connection, codes};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -184,7 +184,7 @@ impl SessionInner {
     }
 
     /// Called on the reader task for every `session.event` of this session, in wire order.
-    fn on_event(self: &Arc<Self>, ev: SessionEvent) {
+    pub(crate) fn on_event(self: &Arc<Self>, ev: SessionEvent) {
         match ev.event_type.as_str() {
             "external_tool.requested" => self.spawn_tool_call(&ev.data),
             "permission.requested" => self.spawn_permission(&ev.data),
@@ -278,7 +278,11 @@ impl SessionInner {
     }
 
     /// A direct server→client request for this session.
-    async fn serve(self: Arc<Self>, method: String, mut params: Value) -> std::result::Result<Value, RpcErrorData> {
+    pub(crate) async fn serve(
+        self: Arc<Self>,
+        method: String,
+        mut params: Value,
+    ) -> std::result::Result<Value, RpcErrorData> {
         let failed = |what: &str, e: Error| RpcErrorData {
             code: codes::INTERNAL_ERROR,
             message: format!("{what} handler failed: {}", e.message()),
@@ -596,86 +600,6 @@ impl std::fmt::Debug for Session {
     }
 }
 
-/// Routes a connection's server traffic to sessions and lifecycle subscribers.
-pub(crate) struct Registry {
-    pub sessions: Mutex<HashMap<String, Arc<SessionInner>>>,
-    /// The client's lifecycle subscribers (they outlive one connection).
-    pub lifecycle: Arc<Mutex<Fanout<LifecycleEvent>>>,
-}
-
-impl Registry {
-    pub fn new(lifecycle: Arc<Mutex<Fanout<LifecycleEvent>>>) -> Arc<Self> {
-        Arc::new(Registry { sessions: Mutex::new(HashMap::new()), lifecycle })
-    }
-    fn get(&self, id: &str) -> Option<Arc<SessionInner>> {
-        self.sessions.lock().unwrap().get(id).cloned()
-    }
-    pub fn insert(&self, s: Arc<SessionInner>) {
-        if let Some(old) = self.sessions.lock().unwrap().insert(s.id.clone(), s) {
-            // A second handle for the same id on this client: the old one stops receiving.
-            old.close_streams();
-        }
-    }
-    pub fn remove(&self, id: &str) -> Option<Arc<SessionInner>> {
-        self.sessions.lock().unwrap().remove(id)
-    }
-    pub fn take_all(&self) -> Vec<Arc<SessionInner>> {
-        self.sessions.lock().unwrap().drain().map(|(_, s)| s).collect()
-    }
-}
-
-impl Inbound for Registry {
-    fn notification(&self, method: &str, params: Value) {
-        match method {
-            "session.event" => {
-                let Some(sid) = params.get("sessionId").and_then(Value::as_str) else { return };
-                let Some(session) = self.get(sid) else {
-                    tracing::trace!(session = sid, "event for a session this client does not know");
-                    return;
-                };
-                let Some(raw) = params.get("event") else { return };
-                match SessionEvent::deserialize_owned(raw) {
-                    Ok(ev) => session.on_event(ev),
-                    Err(e) => tracing::warn!("dropping a malformed session.event ({e}): {raw}"),
-                }
-            }
-            "session.lifecycle" => match serde_json::from_value::<LifecycleEvent>(params) {
-                Ok(ev) => {
-                    let t = ev.event_type.clone();
-                    self.lifecycle.lock().unwrap().publish(&t, &ev);
-                }
-                Err(e) => tracing::warn!("malformed session.lifecycle: {e}"),
-            },
-            other => tracing::trace!(method = other, "ignoring notification"),
-        }
-    }
-
-    fn request(&self, method: String, params: Value) -> BoxFuture<'static, std::result::Result<Value, RpcErrorData>> {
-        let sid = params.get("sessionId").and_then(Value::as_str).map(str::to_owned);
-        let session = sid.as_deref().and_then(|s| self.get(s));
-        Box::pin(async move {
-            match session {
-                Some(s) => s.serve(method, params).await,
-                None => Err(RpcErrorData {
-                    code: if sid.is_none() { codes::INVALID_PARAMS } else { codes::METHOD_NOT_FOUND },
-                    message: match sid {
-                        Some(sid) => format!("Unhandled method {method}: session {sid} is not open on this client"),
-                        None => format!("Unhandled method {method}"),
-                    },
-                    data: None,
-                }),
-            }
-        })
-    }
-
-    fn closed(&self, error: &Error) {
-        tracing::debug!("connection closed: {error}");
-        for s in self.take_all() {
-            s.mark_disconnected();
-        }
-    }
-}
-
 /// The transform's answer, section by section: `{sections: {...}}` or the sections object
 /// itself; each section as `{content}` or a string; sections it leaves out (or null) keep
 /// their content.
@@ -718,12 +642,6 @@ fn exit_plan_reply(v: Value) -> Value {
             Value::Object(o)
         }
         _ => json!({"approved": true}),
-    }
-}
-
-impl SessionEvent {
-    fn deserialize_owned(raw: &Value) -> serde_json::Result<SessionEvent> {
-        serde::Deserialize::deserialize(raw)
     }
 }
 

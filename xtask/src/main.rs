@@ -187,7 +187,7 @@ fn files(root: &Path) -> Vec<(PathBuf, String)> {
         (root.join("bindings-python/python/copilot/_error_codes.py"), python(&rows)),
         (root.join("bindings-node/error-codes.js"), node_js(&rows)),
         (root.join("bindings-node/error-codes.d.ts"), node_dts(&rows)),
-        (root.join("tests/scenarios/request-kinds.json"), request_kinds_json()),
+        (root.join("tests/request-kinds.json"), request_kinds_json()),
     ]
 }
 

@@ -7,20 +7,21 @@
 //! breaks, every pending call fails at once with the same error.
 
 use crate::error::{Error, ErrorKind, Result, RpcErrorData};
+mod writer;
+
 use crate::framing::{FrameReader, encode_frame};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::HashMap;
-use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{Notify, oneshot, watch};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
+use writer::{Outbox, write_loop};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -45,8 +46,16 @@ pub trait Inbound: Send + Sync + 'static {
 
 type Reply = std::result::Result<Value, RpcErrorData>;
 
+/// What a pending call receives.
+enum Outcome {
+    /// The server's `result` or `error`.
+    Reply(Reply),
+    /// The connection closed before a reply came.
+    Closed,
+}
+
 struct Pending {
-    map: HashMap<u64, oneshot::Sender<Reply>>,
+    map: HashMap<u64, oneshot::Sender<Outcome>>,
     /// Set once the connection is closed; new calls fail with it.
     closed: Option<Error>,
 }
@@ -120,10 +129,7 @@ impl Connection {
         R: AsyncRead + Unpin + Send + 'static,
         W: AsyncWrite + Unpin + Send + 'static,
     {
-        let outbox = Arc::new(Outbox {
-            state: Mutex::new(OutState { io: Some(Box::new(writer)), queue: VecDeque::new(), closed: false }),
-            wake: Notify::new(),
-        });
+        let outbox = Outbox::new(Box::new(writer));
         let (closed_tx, _) = watch::channel(false);
         let inner = Arc::new(Inner {
             next_id: AtomicU64::new(1),
@@ -169,10 +175,9 @@ impl Connection {
         let reply = rx.await;
         std::mem::forget(guard);
         match reply {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(data)) if data.code == CLOSED_SENTINEL => Err(self.closed_error()),
-            Ok(Err(data)) => Err(Error::rpc(method, data)),
-            Err(_) => Err(self.closed_error()),
+            Ok(Outcome::Reply(Ok(v))) => Ok(v),
+            Ok(Outcome::Reply(Err(data))) => Err(Error::rpc(method, data)),
+            Ok(Outcome::Closed) | Err(_) => Err(self.closed_error()),
         }
     }
 
@@ -216,9 +221,6 @@ impl Connection {
     }
 }
 
-/// Marks replies synthesised for a closed connection.
-const CLOSED_SENTINEL: i64 = i64::MIN;
-
 struct PendingGuard<'a> {
     conn: &'a Connection,
     id: u64,
@@ -241,7 +243,7 @@ impl Inner {
             p.map.drain().map(|(_, tx)| tx).collect()
         };
         for tx in drained {
-            let _ = tx.send(Err(RpcErrorData { code: CLOSED_SENTINEL, message: String::new(), data: None }));
+            let _ = tx.send(Outcome::Closed);
         }
         let _ = self.closed_tx.send(true);
         self.out.close();
@@ -264,113 +266,6 @@ struct WeakConnection(std::sync::Weak<Inner>);
 impl WeakConnection {
     fn upgrade(&self) -> Option<Arc<Inner>> {
         self.0.upgrade()
-    }
-}
-
-type BoxWriter = Box<dyn AsyncWrite + Send + Unpin>;
-
-/// The write side. A frame is written straight from the caller when nothing is queued and the
-/// socket takes it whole without blocking (the common case: no task hop, one `write` call).
-/// Otherwise it is queued, in order, for the writer task. Either way a frame is never split by
-/// another frame, and a caller that is cancelled never leaves half a frame behind.
-struct Outbox {
-    state: Mutex<OutState>,
-    wake: Notify,
-}
-
-struct OutState {
-    /// None while the writer task is writing with it.
-    io: Option<BoxWriter>,
-    queue: VecDeque<Vec<u8>>,
-    closed: bool,
-}
-
-impl Outbox {
-    /// Queues or writes a frame; false when the connection is closed.
-    fn push(&self, frame: Vec<u8>) -> bool {
-        let mut st = self.state.lock().unwrap();
-        if st.closed {
-            return false;
-        }
-        let mut written = 0;
-        if st.queue.is_empty() {
-            if let Some(io) = st.io.as_mut() {
-                let mut cx = Context::from_waker(Waker::noop());
-                while written < frame.len() {
-                    match Pin::new(&mut *io).poll_write(&mut cx, &frame[written..]) {
-                        Poll::Ready(Ok(n)) if n > 0 => written += n,
-                        // Pending, an error or a zero write: the writer task takes over (and
-                        // reports errors).
-                        _ => break,
-                    }
-                }
-                if written == frame.len() && Pin::new(&mut *io).poll_flush(&mut cx).is_ready() {
-                    return true;
-                }
-            }
-        }
-        let rest = if written == 0 { frame } else { frame[written..].to_vec() };
-        if !rest.is_empty() {
-            st.queue.push_back(rest);
-        }
-        drop(st);
-        self.wake.notify_one();
-        true
-    }
-
-    /// Refuses new frames and drops the write half (closing the pipe or the socket's write
-    /// side) unless the writer task is using it, in which case it does so itself.
-    fn close(&self) {
-        let io = {
-            let mut st = self.state.lock().unwrap();
-            st.closed = true;
-            st.queue.clear();
-            st.io.take()
-        };
-        drop(io);
-        self.wake.notify_one();
-    }
-}
-
-async fn write_loop(out: Arc<Outbox>, conn: WeakConnection) {
-    loop {
-        let (mut io, batch, closing) = {
-            let mut st = out.state.lock().unwrap();
-            let closing = st.closed && st.queue.is_empty();
-            match st.io.take() {
-                Some(io) => (io, st.queue.drain(..).collect::<Vec<_>>(), closing),
-                None => return,
-            }
-        };
-        if closing {
-            let _ = io.shutdown().await;
-            return;
-        }
-        let mut res = Ok(());
-        for f in &batch {
-            res = io.write_all(f).await;
-            if res.is_err() {
-                break;
-            }
-        }
-        if res.is_ok() {
-            res = io.flush().await;
-        }
-        if let Err(e) = res {
-            if let Some(inner) = conn.upgrade() {
-                let tail = inner.stderr_tail.as_ref().and_then(|f| f());
-                inner.fail_all(Error::closed(format!("write to the CLI failed: {e}")).with_source(e).with_stderr(tail));
-            }
-            return;
-        }
-        let idle = {
-            let mut st = out.state.lock().unwrap();
-            st.io = Some(io);
-            st.queue.is_empty() && !st.closed
-        };
-        if idle {
-            out.wake.notified().await;
-        }
     }
 }
 
@@ -465,7 +360,7 @@ fn dispatch(inner: &Arc<Inner>, mut msg: Value) {
             let tx = inner.pending.lock().unwrap().map.remove(&n);
             match tx {
                 Some(tx) => {
-                    let _ = tx.send(reply);
+                    let _ = tx.send(Outcome::Reply(reply));
                 }
                 None => tracing::debug!(id = n, "response for a request nobody waits for (cancelled?)"),
             }
@@ -479,7 +374,7 @@ mod tests {
     use super::*;
     use crate::framing::frame_bytes;
     use serde_json::json;
-    use tokio::io::{AsyncReadExt, DuplexStream};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
     #[derive(Default)]
     struct Recorder {
