@@ -2,10 +2,12 @@
 # Tests of the C ABI (libcopilot) and the SDKs over it, against the real Copilot CLI:
 #   1. builds libcopilot (release, only -p copilot-c), which regenerates include/copilot.h,
 #      and fails when the header differs from the committed one;
-#   2. builds tests/test_copilot.c with gcc and runs it, then runs it again under valgrind;
+#   2. builds the C tests with gcc and runs them: tests/test_copilot.c (every export, against
+#      the shared and the static library) and tests/test_scenarios.c (every shared scenario of
+#      tests/scenarios, JSON read with jansson), then both again under valgrind;
 #   3. go vet + go test -race for the Go SDK (bindings-c/go) and the Go sample (examples/go);
 #   4. bindings-c/dotnet/test.sh when it exists.
-# Installs valgrind and Go (Debian) when they are missing. Uses COPILOT_CLI_PATH and
+# Installs valgrind, libjansson-dev and Go (Debian) when they are missing. Uses COPILOT_CLI_PATH and
 # FAKE_MODEL_BIN when set (the root test.sh exports both), and sets them up otherwise.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -55,17 +57,26 @@ gcc -std=gnu11 -Wall -Werror -I bindings-c/include bindings-c/tests/test_copilot
   "$LIB/libcopilot.a" -lpthread -ldl -lm -o "$OUT/test_copilot_static"
 timeout 600 "$OUT/test_copilot_static" | tail -n 1 | sed 's/^/   static: /'
 
+say "C conformance: every shared scenario (tests/scenarios)"
+[ -f /usr/include/jansson.h ] || apt_install libjansson-dev
+gcc -std=gnu11 -Wall -Wextra -Werror -g -I bindings-c/include bindings-c/tests/test_scenarios.c \
+  -L "$LIB" -lcopilot -Wl,-rpath,"$LIB" -ljansson -lpthread -o "$OUT/test_scenarios"
+timeout 600 "$OUT/test_scenarios" tests/scenarios
+
 say "C tests under valgrind (memcheck)"
 command -v valgrind >/dev/null || apt_install valgrind
-timeout 1200 valgrind -q --leak-check=full --show-leak-kinds=definite,indirect,possible \
-  --errors-for-leak-kinds=definite,indirect,possible --suppressions=bindings-c/tests/valgrind.supp \
-  --error-exitcode=99 --num-callers=40 "$OUT/test_copilot" 2>"$OUT/valgrind.log" || {
-  rc=$?; cat "$OUT/valgrind.log" >&2; echo "valgrind run failed (rc $rc)" >&2; exit 1; }
-# The exit code carries every memcheck error and leak (--error-exitcode); what remains in the
-# log are notes such as "unhandled syscall 434" (pidfd_open, which tokio then does without).
-if grep -q '^==[0-9]*==' "$OUT/valgrind.log"; then cat "$OUT/valgrind.log" >&2; echo "valgrind reported errors" >&2; exit 1; fi
-sed 's/^/   valgrind note: /' "$OUT/valgrind.log" | sort -u | head -n 3
-echo "   valgrind: no errors, no leaks"
+for prog in test_copilot test_scenarios; do
+  timeout 1200 valgrind -q --leak-check=full --show-leak-kinds=definite,indirect,possible \
+    --errors-for-leak-kinds=definite,indirect,possible --suppressions=bindings-c/tests/valgrind.supp \
+    --error-exitcode=99 --num-callers=40 "$OUT/$prog" >"$OUT/$prog.valgrind.out" 2>"$OUT/$prog.valgrind.log" || {
+    rc=$?; cat "$OUT/$prog.valgrind.out" "$OUT/$prog.valgrind.log" >&2; echo "valgrind run of $prog failed (rc $rc)" >&2; exit 1; }
+  # The exit code carries every memcheck error and leak (--error-exitcode); what remains in the
+  # log are notes such as "unhandled syscall 434" (pidfd_open, which tokio then does without).
+  if grep -q '^==[0-9]*==' "$OUT/$prog.valgrind.log"; then
+    cat "$OUT/$prog.valgrind.log" >&2; echo "valgrind reported errors in $prog" >&2; exit 1
+  fi
+  echo "   valgrind, $prog: $(tail -n 1 "$OUT/$prog.valgrind.out"); no errors, no leaks"
+done
 
 say "Go SDK"
 if ! command -v go >/dev/null; then

@@ -18,21 +18,29 @@ import (
 //export goCompletion
 func goCompletion(userData unsafe.Pointer, status C.CopilotStatus, js *C.char) {
 	h := cgo.Handle(uintptr(userData))
-	ch := h.Value().(chan completion)
+	to := h.Value().(completer)
 	h.Delete() // the ABI calls a completion exactly once
-	ch <- completion{status: int(status), json: C.GoString(js)}
+	to.complete(completion{status: int(status), json: C.GoString(js)})
 }
 
+// goEvent is a session's create-time event callback (SessionConfig.OnEvent).
+//
 //export goEvent
 func goEvent(userData unsafe.Pointer, js *C.char) {
 	d := cgo.Handle(uintptr(userData)).Value().(*sessionDispatch)
-	d.push(C.GoString(js))
+	d.onEvent.push(C.GoString(js))
+}
+
+// goSubscriptionEvent is the callback of a copilot_session_subscribe subscription.
+//
+//export goSubscriptionEvent
+func goSubscriptionEvent(userData unsafe.Pointer, js *C.char) {
+	cgo.Handle(uintptr(userData)).Value().(*subscription).push(C.GoString(js))
 }
 
 //export goLifecycle
 func goLifecycle(userData unsafe.Pointer, js *C.char) {
-	d := cgo.Handle(uintptr(userData)).Value().(*eventQueue[SessionLifecycleEvent])
-	d.push(C.GoString(js))
+	cgo.Handle(uintptr(userData)).Value().(*lifecycle).push(C.GoString(js))
 }
 
 //export goRequest

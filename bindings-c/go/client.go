@@ -40,16 +40,17 @@ type clientCore struct {
 	mu       sync.RWMutex
 	h        *C.CopilotClient
 	newErr   error
-	lc       *eventQueue[SessionLifecycleEvent]
+	lc       *lifecycle
 	lcHandle cgo.Handle
 	sessions map[*sessionCore]struct{}
 	freed    bool
 }
 
-// NewClient creates a client; nothing starts until Start (or the first call that needs the
-// connection). Invalid options are reported by Start and every later call.
+// NewClient creates a client; nothing starts until Start or the first call (any call starts
+// a client that was never started, unless ClientOptions.AutoStart is false). Invalid options
+// are reported by Start and every later call.
 func NewClient(options *ClientOptions) *Client {
-	c := &clientCore{sessions: map[*sessionCore]struct{}{}, lc: newEventQueue[SessionLifecycleEvent]()}
+	c := &clientCore{sessions: map[*sessionCore]struct{}{}, lc: &lifecycle{q: newSerialQueue()}}
 	c.lcHandle = cgo.NewHandle(c.lc)
 	text, err := options.toJSON()
 	if err == nil {
@@ -63,7 +64,7 @@ func NewClient(options *ClientOptions) *Client {
 	}
 	if err != nil {
 		c.newErr = err
-		c.lc.close()
+		c.lc.q.close()
 		c.lcHandle.Delete()
 		c.freed = true
 	}
@@ -85,7 +86,7 @@ func (c *clientCore) usable() error {
 
 // do runs one asynchronous client call.
 func (c *clientCore) do(ctx context.Context, f func(h *C.CopilotClient, cb C.CopilotCallback, ud unsafe.Pointer, out *C.uint64_t) C.CopilotStatus) (json.RawMessage, error) {
-	return call(ctx, func(cb C.CopilotCallback, ud unsafe.Pointer, out *C.uint64_t) (C.CopilotStatus, error) {
+	return call(ctx, nil, func(cb C.CopilotCallback, ud unsafe.Pointer, out *C.uint64_t) (C.CopilotStatus, error) {
 		c.mu.RLock()
 		defer c.mu.RUnlock()
 		if err := c.usable(); err != nil {
@@ -164,7 +165,7 @@ func (c *clientCore) free() {
 	c.freed = true
 	C.copilot_client_free(c.h) // pending calls complete (cancelled) before this returns
 	c.h = nil
-	c.lc.close()
+	c.lc.q.close()
 	c.lcHandle.Delete()
 }
 
@@ -297,8 +298,8 @@ func (c *Client) Info() ClientInfo {
 	return info
 }
 
-// On calls handler for every session lifecycle notification (after Start); the returned
-// function unsubscribes.
+// On calls handler for every session lifecycle notification, in order, on the client's
+// lifecycle goroutine; the returned function unsubscribes.
 func (c *Client) On(handler func(SessionLifecycleEvent)) func() { return c.lc.subscribe("", handler) }
 
 // OnEventType calls handler for lifecycle notifications of one type (e.g. "session.deleted").
@@ -323,7 +324,7 @@ func (c *Client) openSession(ctx context.Context, resumeID *string, config *Sess
 	if err != nil {
 		return nil, err
 	}
-	sc := &sessionCore{disp: disp, client: c.clientCore}
+	sc := &sessionCore{disp: disp, client: c.clientCore, subs: map[uint64]cgo.Handle{}}
 	sc.handle = cgo.NewHandle(disp)
 	var cfg *C.char
 	if text != "" {
@@ -332,12 +333,20 @@ func (c *Client) openSession(ctx context.Context, resumeID *string, config *Sess
 	}
 	rid := optCstr(resumeID)
 	defer freeC(rid)
+	var onEvent C.CopilotEventCallback
+	if disp.onEvent != nil {
+		onEvent = eventCallback()
+	}
+	var onRequest C.CopilotRequestCallback
+	if disp.servesRequests {
+		onRequest = requestCallback()
+	}
 	var sh *C.CopilotSession
 	raw, err := c.do(ctx, func(h *C.CopilotClient, cb C.CopilotCallback, ud unsafe.Pointer, out *C.uint64_t) C.CopilotStatus {
 		if rid != nil {
-			return C.copilot_client_resume_session(h, rid, cfg, eventCallback(), requestCallback(), handlePtr(sc.handle), cb, ud, &sh, out)
+			return C.copilot_client_resume_session(h, rid, cfg, onEvent, onRequest, handlePtr(sc.handle), cb, ud, &sh, out)
 		}
-		return C.copilot_client_create_session(h, cfg, eventCallback(), requestCallback(), handlePtr(sc.handle), cb, ud, &sh, out)
+		return C.copilot_client_create_session(h, cfg, onEvent, onRequest, handlePtr(sc.handle), cb, ud, &sh, out)
 	})
 	sc.h = sh
 	if err != nil {

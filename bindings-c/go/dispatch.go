@@ -2,8 +2,12 @@ package copilot
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
+	"slices"
 	"sync"
+	"sync/atomic"
 )
 
 /*
@@ -12,159 +16,170 @@ import (
 */
 import "C"
 
-// event is what an eventQueue delivers: a JSON object with a type.
-type event interface{ eventType() string }
-
-func (e SessionEvent) eventType() string          { return e.Type }
-func (e SessionLifecycleEvent) eventType() string { return e.Type }
-
-// eventQueue receives events from the callback thread. They go through a queue drained by one
-// goroutine, so handlers see them in wire order and a slow handler never blocks the callback
-// thread.
-type eventQueue[E event] struct {
+// serialQueue runs functions one at a time, in the order they were pushed, on a goroutine of
+// its own. The callback thread pushes (it never waits for Go code).
+//
+// Each session has one: the callback thread pushes, in the order it delivers them, the
+// session's events (one entry per subscription it calls) and the completions of the
+// session's SendAndWait calls. The library runs a SendAndWait completion after every event
+// callback of its turn, so when SendAndWait returns, the handlers have run for the turn's
+// events: no wait is needed.
+type serialQueue struct {
 	mu     sync.Mutex
 	cond   *sync.Cond
-	queue  []string
-	pushed uint64
-	done   uint64
+	fns    []func()
 	closed bool
-	subs   []subscriber[E]
-	nextID int
 }
 
-type subscriber[E event] struct {
-	id      int
-	typ     string
-	handler func(E)
-}
-
-func newEventQueue[E event]() *eventQueue[E] {
-	q := &eventQueue[E]{}
+func newSerialQueue() *serialQueue {
+	q := &serialQueue{}
 	q.cond = sync.NewCond(&q.mu)
 	go q.run()
 	return q
 }
 
-func (q *eventQueue[E]) push(js string) {
+func (q *serialQueue) push(f func()) {
 	q.mu.Lock()
-	q.queue = append(q.queue, js)
-	q.pushed++
-	q.cond.Broadcast()
+	q.fns = append(q.fns, f)
 	q.mu.Unlock()
+	q.cond.Signal()
 }
 
-func (q *eventQueue[E]) run() {
+func (q *serialQueue) run() {
+	var batch []func()
 	for {
 		q.mu.Lock()
-		for len(q.queue) == 0 && !q.closed {
+		for len(q.fns) == 0 && !q.closed {
 			q.cond.Wait()
 		}
-		if len(q.queue) == 0 {
+		if len(q.fns) == 0 {
 			q.mu.Unlock()
 			return
 		}
-		js := q.queue[0]
-		q.queue = q.queue[1:]
-		subs := append([]subscriber[E](nil), q.subs...)
+		batch, q.fns = q.fns, batch[:0]
 		q.mu.Unlock()
-
-		var ev E
-		if err := json.Unmarshal([]byte(js), &ev); err == nil {
-			for _, s := range subs {
-				if s.typ == "" || s.typ == ev.eventType() {
-					safeCall(func() { s.handler(ev) })
-				}
-			}
+		for i, f := range batch {
+			f()
+			batch[i] = nil
 		}
-		q.mu.Lock()
-		q.done++
-		q.cond.Broadcast()
-		q.mu.Unlock()
 	}
 }
 
-// flush waits until the handlers have seen every event received so far.
-func (q *eventQueue[E]) flush() {
-	q.mu.Lock()
-	target := q.pushed
-	for q.done < target {
-		q.cond.Wait()
-	}
-	q.mu.Unlock()
-}
-
-// close ends the goroutine once the queued events are delivered.
-func (q *eventQueue[E]) close() {
+// close ends the goroutine once the queued functions have run.
+func (q *serialQueue) close() {
 	q.mu.Lock()
 	q.closed = true
-	q.cond.Broadcast()
 	q.mu.Unlock()
+	q.cond.Signal()
 }
 
-// subscribe adds a handler for the events of one type ("" for all); handlers run in the order
-// they subscribed. The returned function unsubscribes.
-func (q *eventQueue[E]) subscribe(typ string, h func(E)) func() {
-	q.mu.Lock()
-	q.nextID++
-	id := q.nextID
-	q.subs = append(q.subs, subscriber[E]{id: id, typ: typ, handler: h})
-	q.mu.Unlock()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			q.mu.Lock()
-			for i, s := range q.subs {
-				if s.id == id {
-					q.subs = append(q.subs[:i:i], q.subs[i+1:]...)
-					break
-				}
-			}
-			q.mu.Unlock()
-		})
-	}
+// subscription is one event handler of a session (SessionConfig.OnEvent, Session.On,
+// Session.OnType). active turns false when it unsubscribes: events already queued for it are
+// then dropped too.
+type subscription struct {
+	q       *serialQueue
+	handler func(SessionEvent)
+	active  atomic.Bool
 }
 
-// sessionDispatch receives one session's events (its eventQueue; SessionConfig.OnEvent is its
-// first subscriber) and handler requests from the callback thread. Handler requests each run
-// on a goroutine of their own and are answered with copilot_request_reply /
-// copilot_request_fail.
-type sessionDispatch struct {
-	*eventQueue[SessionEvent]
-
-	tools           map[string]ToolHandler
-	onPermission    PermissionHandlerFunc
-	onUserInput     UserInputHandler
-	onHook          HookHandler
-	onTransform     JSONHandler
-	onExitPlanMode  JSONHandler
-	onProviderToken func(string) (string, error)
+func newSubscription(q *serialQueue, handler func(SessionEvent)) *subscription {
+	s := &subscription{q: q, handler: handler}
+	s.active.Store(true)
+	return s
 }
 
-func newSessionDispatch() *sessionDispatch {
-	return &sessionDispatch{eventQueue: newEventQueue[SessionEvent](), tools: map[string]ToolHandler{}}
+// push queues an event for the handler (on the callback thread).
+func (s *subscription) push(js string) {
+	s.q.push(func() {
+		var ev SessionEvent
+		if s.active.Load() && json.Unmarshal([]byte(js), &ev) == nil {
+			safeCall(s.handler, ev)
+		}
+	})
 }
 
 // safeCall runs an event handler; a panic in it is reported on stderr and does not end the
 // subscription.
-func safeCall(f func()) {
+func safeCall[E any](handler func(E), ev E) {
 	defer func() {
 		if r := recover(); r != nil {
-			fmt.Printf("copilot: an event handler panicked: %v\n", r)
+			fmt.Fprintf(os.Stderr, "copilot: an event handler panicked: %v\n", r)
 		}
 	}()
-	f()
+	handler(ev)
+}
+
+// lifecycle delivers a client's lifecycle notifications to its handlers, in order. The C ABI
+// has one lifecycle callback per client and no type filter, so OnEventType's type is compared
+// here.
+type lifecycle struct {
+	q      *serialQueue
+	mu     sync.Mutex
+	subs   []lifecycleSub
+	nextID int
+}
+
+type lifecycleSub struct {
+	id      int
+	typ     string
+	handler func(SessionLifecycleEvent)
+}
+
+// push queues a notification (on the callback thread).
+func (l *lifecycle) push(js string) {
+	l.q.push(func() {
+		var ev SessionLifecycleEvent
+		if json.Unmarshal([]byte(js), &ev) != nil {
+			return
+		}
+		l.mu.Lock()
+		subs := slices.Clone(l.subs)
+		l.mu.Unlock()
+		for _, s := range subs {
+			if s.typ == "" || s.typ == ev.Type {
+				safeCall(s.handler, ev)
+			}
+		}
+	})
+}
+
+// subscribe adds a handler for the notifications of one type ("" for all); the returned
+// function unsubscribes.
+func (l *lifecycle) subscribe(typ string, h func(SessionLifecycleEvent)) func() {
+	l.mu.Lock()
+	l.nextID++
+	id := l.nextID
+	l.subs = append(l.subs, lifecycleSub{id: id, typ: typ, handler: h})
+	l.mu.Unlock()
+	return func() {
+		l.mu.Lock()
+		l.subs = slices.DeleteFunc(l.subs, func(s lifecycleSub) bool { return s.id == id })
+		l.mu.Unlock()
+	}
+}
+
+// sessionDispatch is what a session's create-time callbacks reach: its queue (with the
+// SessionConfig.OnEvent subscription) and its handlers. Each handler request runs on a
+// goroutine of its own and is answered with copilot_request_reply / copilot_request_fail.
+type sessionDispatch struct {
+	q       *serialQueue
+	onEvent *subscription
+	// servesRequests: the session needs the request callback.
+	servesRequests bool
+
+	// tools are the tool handlers by tool name; cfg holds the other handlers.
+	tools map[string]ToolHandler
+	cfg   SessionConfig
 }
 
 // serve runs one handler request and answers it.
 func (d *sessionDispatch) serve(id uint64, kind, payload string) {
 	result, err := d.handle(kind, json.RawMessage(payload))
-	var text string
+	var text []byte
 	if err == nil {
-		b, merr := json.Marshal(result)
-		if merr != nil {
+		var merr error
+		if text, merr = json.Marshal(result); merr != nil {
 			err = fmt.Errorf("cannot encode the %s handler's result: %w", kind, merr)
-		} else {
-			text = string(b)
 		}
 	}
 	if err != nil {
@@ -173,83 +188,89 @@ func (d *sessionDispatch) serve(id uint64, kind, payload string) {
 		freeC(m)
 		return
 	}
-	r := C.CString(text)
+	r := C.CString(string(text))
 	C.copilot_request_reply(C.uint64_t(id), r)
 	freeC(r)
 }
 
+// request is a request type: it keeps its payload in a Raw field.
+type request[T any] interface {
+	*T
+	rawField() *json.RawMessage
+}
+
+func (r *ToolInvocation) rawField() *json.RawMessage                { return &r.Raw }
+func (r *PermissionRequest) rawField() *json.RawMessage             { return &r.Raw }
+func (r *UserInputRequest) rawField() *json.RawMessage              { return &r.Raw }
+func (r *HookInvocation) rawField() *json.RawMessage                { return &r.Raw }
+func (r *SystemMessageTransformRequest) rawField() *json.RawMessage { return &r.Raw }
+func (r *ExitPlanModeRequest) rawField() *json.RawMessage           { return &r.Raw }
+func (r *ProviderTokenRequest) rawField() *json.RawMessage          { return &r.Raw }
+func (r *AutoModeSwitchRequest) rawField() *json.RawMessage         { return &r.Raw }
+
+// runHandler decodes a request payload into its Go type and runs the handler with it. A field whose
+// JSON type differs from the Go field's stays zero (Raw has it): the handler still runs.
+func runHandler[T any, P request[T], H ~func(T) (any, error)](payload json.RawMessage, h H) (any, error) {
+	var req T
+	err := json.Unmarshal(payload, &req)
+	var typeErr *json.UnmarshalTypeError
+	if err != nil && !errors.As(err, &typeErr) {
+		return nil, err
+	}
+	*P(&req).rawField() = payload
+	return h(req)
+}
+
+// handle picks the Go function for a request: by kind, then by tool name or hook type.
 func (d *sessionDispatch) handle(kind string, payload json.RawMessage) (result any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			result, err = nil, fmt.Errorf("%s handler panicked: %v", kind, r)
 		}
 	}()
+	missing := fmt.Errorf("this session has no Go handler for %s requests", kind)
 	switch kind {
 	case "tool":
-		var inv ToolInvocation
-		if err := json.Unmarshal(payload, &inv); err != nil {
-			return nil, err
-		}
-		h := d.tools[inv.ToolName]
-		if h == nil {
+		return runHandler(payload, func(inv ToolInvocation) (any, error) {
+			if h := d.tools[inv.ToolName]; h != nil {
+				return h(inv)
+			}
 			return nil, fmt.Errorf("tool %q has no handler in this process", inv.ToolName)
-		}
-		return h(inv)
-	case "permission":
-		var req PermissionRequest
-		if err := json.Unmarshal(payload, &req); err != nil {
-			return nil, err
-		}
-		if d.onPermission == nil {
-			return nil, fmt.Errorf("no permission handler")
-		}
-		dec, err := d.onPermission(req)
-		if err != nil {
-			return nil, err
-		}
-		if dec.Kind == "" {
-			return nil, fmt.Errorf("the permission handler returned no decision kind")
-		}
-		return dec, nil
-	case "userInput":
-		var req UserInputRequest
-		if err := json.Unmarshal(payload, &req); err != nil {
-			return nil, err
-		}
-		if d.onUserInput == nil {
-			return nil, fmt.Errorf("no user input handler")
-		}
-		return d.onUserInput(req)
+		})
 	case "hook":
-		var h HookInvocation
-		if err := json.Unmarshal(payload, &h); err != nil {
-			return nil, err
+		return runHandler(payload, func(inv HookInvocation) (any, error) {
+			if h := d.cfg.Hooks[inv.Type]; h != nil {
+				return h(inv)
+			}
+			if d.cfg.OnHook != nil {
+				return d.cfg.OnHook(inv)
+			}
+			return nil, fmt.Errorf("no Go handler for hook type %q", inv.Type)
+		})
+	case "permission":
+		if d.cfg.OnPermissionRequest != nil {
+			return runHandler(payload, d.cfg.OnPermissionRequest)
 		}
-		if d.onHook == nil {
-			return nil, nil
+	case "userInput":
+		if d.cfg.OnUserInputRequest != nil {
+			return runHandler(payload, d.cfg.OnUserInputRequest)
 		}
-		return d.onHook(h)
 	case "systemMessageTransform":
-		if d.onTransform == nil {
-			return nil, fmt.Errorf("no system message transform handler")
+		if d.cfg.OnSystemMessageTransform != nil {
+			return runHandler(payload, d.cfg.OnSystemMessageTransform)
 		}
-		return d.onTransform(payload)
 	case "exitPlanMode":
-		if d.onExitPlanMode == nil {
-			return nil, fmt.Errorf("no exit plan mode handler")
+		if d.cfg.OnExitPlanMode != nil {
+			return runHandler(payload, d.cfg.OnExitPlanMode)
 		}
-		return d.onExitPlanMode(payload)
 	case "providerToken":
-		var p struct {
-			ProviderName string `json:"providerName"`
+		if d.cfg.OnProviderToken != nil {
+			return runHandler(payload, func(req ProviderTokenRequest) (any, error) { return d.cfg.OnProviderToken(req) })
 		}
-		if err := json.Unmarshal(payload, &p); err != nil {
-			return nil, err
+	case "autoModeSwitch":
+		if d.cfg.OnAutoModeSwitch != nil {
+			return runHandler(payload, d.cfg.OnAutoModeSwitch)
 		}
-		if d.onProviderToken == nil {
-			return nil, fmt.Errorf("no provider token handler")
-		}
-		return d.onProviderToken(p.ProviderName)
 	}
-	return nil, fmt.Errorf("unknown handler request kind %q", kind)
+	return nil, missing
 }

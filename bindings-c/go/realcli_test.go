@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -518,7 +519,7 @@ func TestToolsAndPermissions(t *testing.T) {
 		Name: "explode", Parameters: map[string]any{"type": "object", "properties": map[string]any{}}, SkipPermission: true,
 		Handler: func(ToolInvocation) (any, error) { panic("tool blew up") },
 	}}
-	cfg.OnPermissionRequest = func(req PermissionRequest) (PermissionDecision, error) {
+	cfg.OnPermissionRequest = func(req PermissionRequest) (any, error) {
 		mu.Lock()
 		kinds = append(kinds, req.Kind)
 		mu.Unlock()
@@ -548,20 +549,20 @@ func TestToolsAndPermissions(t *testing.T) {
 func TestHookDeniesToolAndExitPlanMode(t *testing.T) {
 	ctx := ctxT(t)
 	c := connect(t)
-	plans := make(chan json.RawMessage, 4)
+	plans := make(chan ExitPlanModeRequest, 4)
 	cfg := config()
 	cfg.Tools = []Tool{{Name: "get_weather", Parameters: weatherParams, SkipPermission: true,
 		Handler: func(ToolInvocation) (any, error) { return "never", nil }}}
 	cfg.OnPermissionRequest = ApproveAll
-	cfg.OnHook = func(h HookInvocation) (any, error) {
-		if h.Type == "preToolUse" && strings.Contains(string(h.Input), "get_weather") {
+	cfg.Hooks = map[string]HookHandler{"preToolUse": func(h HookInvocation) (any, error) {
+		if strings.Contains(string(h.Input), "get_weather") {
 			return map[string]any{"permissionDecision": "deny", "permissionDecisionReason": "hooks say no"}, nil
 		}
 		return nil, nil
-	}
-	cfg.OnExitPlanMode = func(in json.RawMessage) (any, error) {
-		plans <- in
-		return map[string]any{"approved": true, "selectedAction": "interactive"}, nil
+	}}
+	cfg.OnExitPlanMode = func(req ExitPlanModeRequest) (any, error) {
+		plans <- req
+		return ExitPlanModeResponse{SelectedAction: "interactive"}, nil
 	}
 	s, err := c.CreateSession(ctx, cfg)
 	if err != nil {
@@ -579,8 +580,8 @@ func TestHookDeniesToolAndExitPlanMode(t *testing.T) {
 	}
 	select {
 	case p := <-plans:
-		if !strings.Contains(string(p), "Do the thing") {
-			t.Fatalf("plan %s", p)
+		if p.Summary != "Do the thing" || p.RecommendedAction != "interactive" || !slices.Contains(p.Actions, "autopilot") || !strings.Contains(string(p.Raw), `"sessionId":"`+s.SessionID+`"`) {
+			t.Fatalf("plan %+v %s", p, p.Raw)
 		}
 	default:
 		t.Fatal("exit plan mode handler not called")
@@ -595,21 +596,16 @@ func TestProviderTokenAndSystemMessageTransform(t *testing.T) {
 	var names []string
 	cfg := config()
 	cfg.SystemMessage = &SystemMessageConfig{Mode: "customize", Sections: map[string]any{"tone": map[string]any{"action": "transform"}}}
-	cfg.OnSystemMessageTransform = func(in json.RawMessage) (any, error) {
-		var p struct {
-			Sections map[string]map[string]any `json:"sections"`
+	cfg.OnSystemMessageTransform = func(req SystemMessageTransformRequest) (any, error) {
+		out := map[string]SystemMessageSection{}
+		for id, s := range req.Sections {
+			out[id] = SystemMessageSection{Content: s.Content + "\nTRANSFORMED-BY-GO"}
 		}
-		if err := json.Unmarshal(in, &p); err != nil {
-			return nil, err
-		}
-		for _, s := range p.Sections {
-			s["content"] = fmt.Sprint(s["content"]) + "\nTRANSFORMED-BY-GO"
-		}
-		return map[string]any{"sections": p.Sections}, nil
+		return out, nil
 	}
-	cfg.OnProviderToken = func(name string) (string, error) {
+	cfg.OnProviderToken = func(req ProviderTokenRequest) (string, error) {
 		mu.Lock()
-		names = append(names, name)
+		names = append(names, req.ProviderName)
 		mu.Unlock()
 		return "dynamic-token", nil
 	}
@@ -640,10 +636,10 @@ func TestUserInputFailureAndPermissionFailure(t *testing.T) {
 	ctx := ctxT(t)
 	c := connect(t)
 	cfg := config()
-	cfg.OnUserInputRequest = func(UserInputRequest) (UserInputResponse, error) {
-		return UserInputResponse{}, errors.New("nobody home")
+	cfg.OnUserInputRequest = func(UserInputRequest) (any, error) {
+		return nil, errors.New("nobody home")
 	}
-	cfg.OnPermissionRequest = func(PermissionRequest) (PermissionDecision, error) { panic("permission handler panicked") }
+	cfg.OnPermissionRequest = func(PermissionRequest) (any, error) { panic("permission handler panicked") }
 	s, err := c.CreateSession(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -787,6 +783,96 @@ func TestLifecycleWithImplicitStart(t *testing.T) {
 			}
 		case <-deadline:
 			t.Fatal("no session.created lifecycle event after an implicit start")
+		}
+	}
+}
+
+// ping_before_start: a client that was never started answers by starting; after Stop calls
+// fail with not_connected until Start; with AutoStart false a call before Start fails.
+func TestPingBeforeStart(t *testing.T) {
+	ctx := ctxT(t)
+	c := NewClient(&ClientOptions{CLIUrl: sharedURL(), ConnectionToken: testToken})
+	t.Cleanup(func() { _ = c.Close() })
+	if c.Info().Running {
+		t.Fatal("running before any call")
+	}
+	pong, err := c.Ping(ctx, "first")
+	if err != nil || pong.Message != "pong: first" || !c.Info().Running {
+		t.Fatalf("ping before start: %+v %v (info %+v)", pong, err, c.Info())
+	}
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Ping(ctx, ""); !errors.Is(err, ErrNotConnected) {
+		t.Fatalf("ping after stop: %v", err)
+	}
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Ping(ctx, ""); err != nil {
+		t.Fatalf("ping after start: %v", err)
+	}
+	manual := NewClient(&ClientOptions{CLIUrl: sharedURL(), ConnectionToken: testToken, AutoStart: Bool(false)})
+	t.Cleanup(func() { _ = manual.Close() })
+	if _, err := manual.Ping(ctx, ""); !errors.Is(err, ErrNotConnected) {
+		t.Fatalf("autoStart false, ping before start: %v", err)
+	}
+	if err := manual.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := manual.Ping(ctx, ""); err != nil {
+		t.Fatalf("autoStart false, ping after start: %v", err)
+	}
+}
+
+// Calls wait for their completion on the calling thread (in C) up to maxThreadWaits at once,
+// and through a channel beyond: both paths return results and honour cancellation.
+func TestCallWaitPaths(t *testing.T) {
+	ctx := ctxT(t)
+	c := connect(t)
+	s, err := c.CreateSession(ctx, config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Disconnect()
+	tail, err := s.RPC(ctx, "session.eventLog.tail", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cursor struct {
+		Cursor any `json:"cursor"`
+	}
+	if err := json.Unmarshal(tail, &cursor); err != nil {
+		t.Fatal(err)
+	}
+	old := maxThreadWaits
+	defer func() { maxThreadWaits = old }()
+	for _, limit := range []int32{old, 0} {
+		maxThreadWaits = limit
+		var wg sync.WaitGroup
+		errs := make(chan error, 100)
+		for i := 0; i < 100; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				msg := fmt.Sprint("p", i)
+				if pong, err := c.Ping(ctx, msg); err != nil || pong.Message != "pong: "+msg {
+					errs <- fmt.Errorf("ping %d: %+v %v", i, pong, err)
+				}
+			}(i)
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Errorf("limit %d: %v", limit, err)
+		}
+		// A long-poll of the event log, cancelled through its context.
+		cctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		t0 := time.Now()
+		_, err := s.RPC(cctx, "session.eventLog.read", map[string]any{"cursor": cursor.Cursor, "waitMs": 20000})
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, ErrCancelled) || time.Since(t0) > 10*time.Second {
+			t.Errorf("limit %d: cancelled long poll: %v after %v", limit, err, time.Since(t0))
 		}
 	}
 }

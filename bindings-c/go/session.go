@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/json"
 	"runtime/cgo"
+	"sort"
 	"sync"
 	"time"
 	"unsafe"
@@ -32,6 +33,8 @@ type sessionCore struct {
 	h      *C.CopilotSession
 	handle cgo.Handle
 	disp   *sessionDispatch
+	// subs holds the handles of the active subscriptions, by subscription id.
+	subs   map[uint64]cgo.Handle
 	client *clientCore
 	freed  bool
 }
@@ -47,13 +50,25 @@ func (s *sessionCore) free() {
 		C.copilot_session_free(s.h) // no callback of the session runs after this returns
 		s.h = nil
 	}
+	for _, h := range s.subs {
+		h.Delete()
+	}
+	s.subs = nil
 	s.handle.Delete()
-	s.disp.close()
+	s.disp.q.close()
 }
 
+type sessionCall func(h *C.CopilotSession, cb C.CopilotCallback, ud unsafe.Pointer, out *C.uint64_t) C.CopilotStatus
+
 // do runs one asynchronous session call.
-func (s *sessionCore) do(ctx context.Context, f func(h *C.CopilotSession, cb C.CopilotCallback, ud unsafe.Pointer, out *C.uint64_t) C.CopilotStatus) (json.RawMessage, error) {
-	return call(ctx, func(cb C.CopilotCallback, ud unsafe.Pointer, out *C.uint64_t) (C.CopilotStatus, error) {
+func (s *sessionCore) do(ctx context.Context, f sessionCall) (json.RawMessage, error) {
+	return s.doVia(ctx, nil, f)
+}
+
+// doVia runs one asynchronous session call whose completion travels through the queue q
+// (nil: straight to the caller).
+func (s *sessionCore) doVia(ctx context.Context, q *serialQueue, f sessionCall) (json.RawMessage, error) {
+	return call(ctx, q, func(cb C.CopilotCallback, ud unsafe.Pointer, out *C.uint64_t) (C.CopilotStatus, error) {
 		if s == nil {
 			return -1, &Error{Status: 14, Code: CodeSessionNotFound, Message: "no session (nil *Session)"}
 		}
@@ -80,14 +95,60 @@ func (s *Session) ID() string { return s.SessionID }
 // WorkspacePath is the session's workspace folder on the CLI's machine.
 func (s *Session) WorkspacePath() string { return s.workspacePath }
 
-// On calls handler for every event of the session, in wire order, on the session's event
-// goroutine. The returned function unsubscribes. Do not call SendAndWait from inside a
-// handler (it waits for the handlers to see its turn): start a goroutine.
-func (s *Session) On(handler func(SessionEvent)) func() { return s.core.disp.subscribe("", handler) }
+// On calls handler for the session's events from now on: every event, or with types only
+// the events of those types (the library filters them). Handlers run in wire order, one at a
+// time, on the session's event goroutine. The returned function unsubscribes: the handler is
+// not called after it returns. Do not call SendAndWait from inside a handler (its result
+// travels behind the handlers on the same goroutine): start a goroutine.
+func (s *Session) On(handler func(SessionEvent), types ...string) func() {
+	if len(types) == 0 {
+		types = nil
+	}
+	return s.c().subscribe(types, handler)
+}
 
 // OnType calls handler for the events of one type ("assistant.message_delta", …).
 func (s *Session) OnType(eventType string, handler func(SessionEvent)) func() {
-	return s.core.disp.subscribe(eventType, handler)
+	return s.On(handler, eventType)
+}
+
+// subscribe makes a copilot_session_subscribe subscription (types nil: every type) whose
+// events run handler on the session's queue. On a released session it does nothing.
+func (s *sessionCore) subscribe(types []string, handler func(SessionEvent)) func() {
+	if s == nil {
+		return func() {}
+	}
+	var filter *C.char
+	if types != nil {
+		b, _ := json.Marshal(types)
+		filter = cstr(string(b))
+		defer freeC(filter)
+	}
+	sub := newSubscription(s.disp.q, handler)
+	h := cgo.NewHandle(sub)
+	var id C.uint64_t
+	s.mu.Lock()
+	if s.freed || C.copilot_session_subscribe(s.h, filter, subscriptionCallback(), handlePtr(h), &id) != C.COPILOT_OK {
+		s.mu.Unlock()
+		h.Delete()
+		return func() {}
+	}
+	s.subs[uint64(id)] = h
+	s.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			sub.active.Store(false) // drops its events already queued
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if h, ok := s.subs[uint64(id)]; ok {
+				// After this returns the library starts no callback of the subscription.
+				C.copilot_session_unsubscribe(s.h, id)
+				delete(s.subs, uint64(id))
+				h.Delete()
+			}
+		})
+	}
 }
 
 func messageJSON(m map[string]any) *C.char {
@@ -110,8 +171,9 @@ func (s *Session) Send(ctx context.Context, options MessageOptions) (string, err
 // SendAndWait sends a prompt and waits until the session is idle. It returns the turn's last
 // assistant.message (nil when the turn produced none); ErrSessionError when the turn failed;
 // ErrTimeout after options.Timeout (default: the context's deadline, or 60 s). Cancelling ctx
-// stops the wait (the turn goes on; use Abort to stop it). When it returns, the On handlers
-// have seen the turn's events.
+// stops the wait (the turn goes on; use Abort to stop it). When it returns, the OnEvent, On
+// and OnType handlers have run for the turn's events: its result reaches it through the
+// session's event goroutine, behind them.
 func (s *Session) SendAndWait(ctx context.Context, options MessageOptions) (*SessionEvent, error) {
 	m := options.toMap()
 	switch {
@@ -125,12 +187,14 @@ func (s *Session) SendAndWait(ctx context.Context, options MessageOptions) (*Ses
 	}
 	o := messageJSON(m)
 	defer freeC(o)
-	raw, err := s.c().do(ctx, func(h *C.CopilotSession, cb C.CopilotCallback, ud unsafe.Pointer, out *C.uint64_t) C.CopilotStatus {
+	c := s.c()
+	var q *serialQueue
+	if c != nil {
+		q = c.disp.q
+	}
+	raw, err := c.doVia(ctx, q, func(h *C.CopilotSession, cb C.CopilotCallback, ud unsafe.Pointer, out *C.uint64_t) C.CopilotStatus {
 		return C.copilot_session_send_and_wait(h, o, cb, ud, out)
 	})
-	if c := s.c(); c != nil {
-		c.disp.flush()
-	}
 	if err != nil {
 		return nil, err
 	}
@@ -216,14 +280,10 @@ func (s *sessionCore) isFreed() bool {
 	return s.freed
 }
 
-// buildSessionConfig turns a SessionConfig into libcopilot's config JSON and the dispatch
-// that serves its handlers. For a resume without config the JSON is empty (NULL).
+// buildSessionConfig turns a SessionConfig into libcopilot's config JSON (empty for a resume
+// without config: NULL) and the dispatch that serves its handlers and events.
 func buildSessionConfig(c *SessionConfig, resume bool) (string, *sessionDispatch, error) {
-	d := newSessionDispatch()
 	if c == nil {
-		if resume {
-			return "", d, nil
-		}
 		c = &SessionConfig{}
 	}
 	m := map[string]any{}
@@ -247,11 +307,11 @@ func buildSessionConfig(c *SessionConfig, resume bool) (string, *sessionDispatch
 	put("mode", c.Mode, c.Mode != "")
 	put("githubToken", c.GitHubToken, c.GitHubToken != "")
 	put("clientName", c.ClientName, c.ClientName != "")
+	d := &sessionDispatch{tools: map[string]ToolHandler{}, cfg: *c}
 	if len(c.Tools) > 0 {
 		tools := make([]map[string]any, 0, len(c.Tools))
 		for _, t := range c.Tools {
 			if t.Name == "" {
-				d.close()
 				return "", nil, configError("a tool needs a Name")
 			}
 			tm := map[string]any{"name": t.Name}
@@ -274,9 +334,8 @@ func buildSessionConfig(c *SessionConfig, resume bool) (string, *sessionDispatch
 		}
 		m["tools"] = tools
 	}
-	d.onPermission, d.onUserInput, d.onHook = c.OnPermissionRequest, c.OnUserInputRequest, c.OnHook
-	d.onTransform, d.onExitPlanMode, d.onProviderToken = c.OnSystemMessageTransform, c.OnExitPlanMode, c.OnProviderToken
-	var handlers []string // the handler requests this process serves
+	// The request kinds this process answers ("handlers") and the hook types ("hooks").
+	var handlers []string
 	handler := func(kind string, set bool) {
 		if set {
 			handlers = append(handlers, kind)
@@ -284,20 +343,36 @@ func buildSessionConfig(c *SessionConfig, resume bool) (string, *sessionDispatch
 	}
 	handler("permission", c.OnPermissionRequest != nil)
 	handler("userInput", c.OnUserInputRequest != nil)
-	handler("hook", c.OnHook != nil)
+	handler("hook", c.OnHook != nil) // every hook type
 	handler("systemMessageTransform", c.OnSystemMessageTransform != nil)
 	handler("exitPlanMode", c.OnExitPlanMode != nil)
 	handler("providerToken", c.OnProviderToken != nil)
+	handler("autoModeSwitch", c.OnAutoModeSwitch != nil)
 	if len(handlers) > 0 {
 		m["handlers"] = handlers
 	}
+	if c.OnHook == nil && len(c.Hooks) > 0 {
+		hooks := make([]string, 0, len(c.Hooks))
+		for t, h := range c.Hooks {
+			if h != nil {
+				hooks = append(hooks, t)
+			}
+		}
+		sort.Strings(hooks)
+		m["hooks"] = hooks
+	}
+	text := ""
+	if !resume || len(m) > 0 {
+		b, err := json.Marshal(m)
+		if err != nil {
+			return "", nil, configError("session config: %v", err)
+		}
+		text = string(b)
+	}
+	d.servesRequests = len(d.tools) > 0 || m["handlers"] != nil || m["hooks"] != nil
+	d.q = newSerialQueue()
 	if c.OnEvent != nil {
-		d.subscribe("", c.OnEvent) // the first subscriber: it sees each event before On's handlers
+		d.onEvent = newSubscription(d.q, c.OnEvent)
 	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		d.close()
-		return "", nil, configError("session config: %v", err)
-	}
-	return string(b), d, nil
+	return text, d, nil
 }

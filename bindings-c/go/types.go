@@ -45,6 +45,9 @@ type ClientOptions struct {
 	RequestTimeout time.Duration
 	// StartTimeout bounds spawning, port detection and the handshake (0: 30 s).
 	StartTimeout time.Duration
+	// AutoStart false makes calls on a client that was never started fail with
+	// ErrNotConnected instead of starting it (default true: the first call starts the client).
+	AutoStart *bool
 }
 
 func (o *ClientOptions) toJSON() (string, error) {
@@ -86,6 +89,9 @@ func (o *ClientOptions) toJSON() (string, error) {
 	put("sessionIdleTimeoutSeconds", o.SessionIdleTimeoutSeconds, o.SessionIdleTimeoutSeconds != 0)
 	put("requestTimeout", o.RequestTimeout.Seconds(), o.RequestTimeout > 0)
 	put("startTimeout", o.StartTimeout.Seconds(), o.StartTimeout > 0)
+	if o.AutoStart != nil {
+		m["autoStart"] = *o.AutoStart
+	}
 	b, err := json.Marshal(m)
 	return string(b), err
 }
@@ -116,7 +122,7 @@ type SessionConfig struct {
 	// ReasoningEffort: low, medium, high, xhigh, max.
 	ReasoningEffort string
 	Provider        *ProviderConfig
-	// Tools the model may call; each runs its Handler in this process.
+	// Tools the model may call; each runs its Handler in this process (see Tool.Handler).
 	Tools            []Tool
 	SystemMessage    *SystemMessageConfig
 	AvailableTools   []string
@@ -129,136 +135,39 @@ type SessionConfig struct {
 	GitHubToken string
 	ClientName  string
 
+	// Handlers. Each runs on a goroutine of its own, with the request the core delivered
+	// (its Raw field holds the payload exactly as received); what it returns is sent to the
+	// core as JSON, as given: the core reads it and applies its defaults to whatever is left
+	// out (bindings-c/README.md lists the forms each kind accepts). An error or a panic is the
+	// kind's failure answer. A kind without a handler gets the core's default answer.
+
 	// OnPermissionRequest decides tool permission prompts (ApproveAll approves everything).
 	OnPermissionRequest PermissionHandlerFunc
 	// OnUserInputRequest answers the agent's questions (the ask_user tool).
 	OnUserInputRequest UserInputHandler
-	// OnHook serves lifecycle hooks (preToolUse, postToolUse, …); return nil for no change.
+	// Hooks serves lifecycle hooks by hook type ("preToolUse", "postToolUse",
+	// "userPromptSubmitted", …, as the request's HookInvocation.Type names them). Only the
+	// types listed are called.
+	Hooks map[string]HookHandler
+	// OnHook serves every hook type that Hooks does not list (setting it registers them all).
 	OnHook HookHandler
-	// OnSystemMessageTransform receives {sections} and returns the new sections.
-	OnSystemMessageTransform JSONHandler
-	// OnExitPlanMode answers exit-plan-mode requests ({approved, selectedAction?, feedback?}).
-	OnExitPlanMode JSONHandler
+	// OnSystemMessageTransform rewrites the system-message sections configured with the
+	// "transform" action.
+	OnSystemMessageTransform SystemMessageTransformHandler
+	// OnExitPlanMode answers exit-plan-mode requests.
+	OnExitPlanMode ExitPlanModeHandler
 	// OnProviderToken returns a bearer token for the BYOK provider before each model request.
-	OnProviderToken func(providerName string) (string, error)
+	OnProviderToken ProviderTokenHandler
+	// OnAutoModeSwitch answers the CLI's offer to switch to auto mode after a rate limit.
+	OnAutoModeSwitch AutoModeSwitchHandler
 	// OnEvent receives every event from the very first one (session.start), like a handler
-	// registered with Session.On before the session exists.
+	// registered with Session.On before the session exists. It runs on the session's event
+	// goroutine, before the Session.On handlers of the same event.
 	OnEvent func(SessionEvent)
 
 	// Extra passes any other session.create field through as is.
 	Extra map[string]any
 }
-
-// Tool is a client-side tool.
-type Tool struct {
-	Name        string
-	Description string
-	// Parameters is the JSON Schema of the arguments object.
-	Parameters map[string]any
-	// SkipPermission runs the tool without a permission prompt.
-	SkipPermission bool
-	// OverridesBuiltInTool is required to replace a built-in tool of the same name.
-	OverridesBuiltInTool bool
-	// Handler runs the tool. Its result may be a string (the text the model sees), a
-	// ToolResult, or any value (sent as its JSON text). An error becomes a failure result
-	// whose message the model sees.
-	Handler ToolHandler
-}
-
-// ToolHandler runs a tool call.
-type ToolHandler func(inv ToolInvocation) (any, error)
-
-// ToolInvocation is one call of a tool by the model.
-type ToolInvocation struct {
-	SessionID        string          `json:"sessionId"`
-	RequestID        string          `json:"requestId"`
-	ToolCallID       string          `json:"toolCallId"`
-	ToolName         string          `json:"toolName"`
-	Arguments        json.RawMessage `json:"arguments"`
-	WorkingDirectory string          `json:"workingDirectory,omitempty"`
-}
-
-// Args decodes the arguments into v.
-func (i ToolInvocation) Args(v any) error { return json.Unmarshal(i.Arguments, v) }
-
-// ToolResult is a full tool result; ResultType is success, failure, rejected, denied or timeout.
-type ToolResult struct {
-	TextResultForLLM string `json:"textResultForLlm"`
-	ResultType       string `json:"resultType"`
-	Error            string `json:"error,omitempty"`
-	SessionLog       string `json:"sessionLog,omitempty"`
-}
-
-// PermissionRequest is a permission prompt of the agent.
-type PermissionRequest struct {
-	SessionID string `json:"sessionId"`
-	RequestID string `json:"requestId"`
-	// Kind: shell, write, read, custom-tool, mcp, url, …
-	Kind       string          `json:"kind"`
-	ToolCallID string          `json:"toolCallId,omitempty"`
-	Request    json.RawMessage `json:"request"`
-}
-
-// Permission decision kinds.
-const (
-	PermissionApproveOnce       = "approve-once"
-	PermissionApproveForSession = "approve-for-session"
-	PermissionReject            = "reject"
-	PermissionUserNotAvailable  = "user-not-available"
-	// PermissionNoResult sends nothing: another client answers.
-	PermissionNoResult = "no-result"
-)
-
-// PermissionDecision answers a permission prompt.
-type PermissionDecision struct {
-	Kind     string `json:"kind"`
-	Feedback string `json:"feedback,omitempty"`
-}
-
-// PermissionHandlerFunc decides a permission prompt. An error denies the tool
-// (user-not-available).
-type PermissionHandlerFunc func(req PermissionRequest) (PermissionDecision, error)
-
-// ApproveAll approves every permission prompt once.
-func ApproveAll(PermissionRequest) (PermissionDecision, error) {
-	return PermissionDecision{Kind: PermissionApproveOnce}, nil
-}
-
-// PermissionHandler groups the ready-made permission handlers (PermissionHandler.ApproveAll).
-var PermissionHandler = struct {
-	ApproveAll PermissionHandlerFunc
-}{ApproveAll: ApproveAll}
-
-// UserInputRequest is a question of the agent for the user.
-type UserInputRequest struct {
-	SessionID     string   `json:"sessionId"`
-	Question      string   `json:"question"`
-	Choices       []string `json:"choices"`
-	AllowFreeform bool     `json:"allowFreeform"`
-}
-
-// UserInputResponse is the user's answer.
-type UserInputResponse struct {
-	Answer      string `json:"answer"`
-	WasFreeform bool   `json:"wasFreeform"`
-}
-
-// UserInputHandler answers a question. An error makes the question fail.
-type UserInputHandler func(req UserInputRequest) (UserInputResponse, error)
-
-// HookInvocation is one hook call: Type is sessionStart, userPromptSubmitted, preToolUse,
-// postToolUse, agentStop, …; Input is the hook's input object.
-type HookInvocation struct {
-	Type  string          `json:"hookType"`
-	Input json.RawMessage `json:"input"`
-}
-
-// HookHandler serves a hook: return the hook output (for example
-// {"permissionDecision":"deny","permissionDecisionReason":"…"} for preToolUse) or nil.
-type HookHandler func(h HookInvocation) (any, error)
-
-// JSONHandler takes the request's JSON and returns a value sent back as JSON.
-type JSONHandler func(input json.RawMessage) (any, error)
 
 // MessageOptions is a prompt and how to send it.
 type MessageOptions struct {

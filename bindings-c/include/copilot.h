@@ -12,7 +12,7 @@
 /**
  * Raised by each additive ABI change (README, section 1.10).
  */
-#define COPILOT_ABI_VERSION 1
+#define COPILOT_ABI_VERSION 2
 
 /**
  * A connection to one Copilot CLI (opaque). Created by `copilot_client_new`, freed by
@@ -46,10 +46,12 @@ typedef void (*CopilotEventCallback)(void *user_data, const char *event_json);
 typedef void (*CopilotCallback)(void *user_data, CopilotStatus status, const char *json);
 
 /**
- * A handler request (`kind`: "tool", "permission", "userInput", "hook",
- * "systemMessageTransform", "exitPlanMode", "providerToken"), on the dispatcher thread. Answer
- * it once with `copilot_request_reply` or `copilot_request_fail`, now or later, from any thread.
- * `kind` and `payload_json` are valid only during the call.
+ * A host request (`kind`: "tool", "permission", "userInput", "hook",
+ * "systemMessageTransform", "exitPlanMode", "providerToken", "autoModeSwitch") with the
+ * payload the core built for that kind (README 1.8), on the dispatcher thread, in wire order
+ * with the session's events. Answer it once with `copilot_request_reply` or
+ * `copilot_request_fail`, now or later, from any thread. `kind` and `payload_json` are valid
+ * only during the call.
  */
 typedef void (*CopilotRequestCallback)(void *user_data,
                                        uint64_t request_id,
@@ -201,7 +203,7 @@ extern "C" {
 const char *copilot_version(void);
 
 /**
- * The ABI version: 1, raised by each additive change.
+ * The ABI version (`COPILOT_ABI_VERSION`), raised by each additive change.
  */
 uint32_t copilot_abi_version(void);
 
@@ -243,12 +245,14 @@ CopilotStatus copilot_cancel(uint64_t call_id);
 CopilotStatus copilot_shutdown(void);
 
 /**
- * Answers a handler request with a JSON result (see README 1.8 for each kind).
+ * Answers a host request with the JSON the handler returned, in any form its kind accepts
+ * (the core reads it; README 1.8). `COPILOT_ERR_UNKNOWN_ID` when the request is not pending.
  */
 CopilotStatus copilot_request_reply(uint64_t request_id, const char *result_json);
 
 /**
- * Answers a handler request with a failure (the kind's failure rule applies, README 1.8).
+ * Answers a host request as failed: the handler threw (`message` may be NULL). The core's
+ * failure rule of the kind applies (README 1.8).
  */
 CopilotStatus copilot_request_fail(uint64_t request_id, const char *message);
 
@@ -257,10 +261,10 @@ CopilotStatus copilot_request_fail(uint64_t request_id, const char *message);
  * `ClientOptions::from_json`: `cliUrl`, `useStdio`, `port`, `cliPath`, `cliArgs`, `env`, `cwd`,
  * `logLevel`, `githubToken`, `useLoggedInUser`, `sessionIdleTimeoutSeconds`,
  * `connectionToken`, `copilotHome`, `maxMessageSize`, `requestTimeout`, `startTimeout`,
- * `stopGrace`. Nothing starts until `copilot_client_start` (or the first call that needs the
- * connection). `on_lifecycle` (may be NULL) receives `session.lifecycle` notifications
- * (`{"type","sessionId","metadata"?}`) while the client is started. Writes the handle to
- * `*client_out` (NULL on failure).
+ * `stopGrace`, `autoStart`. Nothing starts until `copilot_client_start` or, unless `autoStart`
+ * is false, the first call that needs the connection. `on_lifecycle` (may be NULL) receives
+ * `session.lifecycle` notifications (`{"type","sessionId","metadata"?}`) while the client is
+ * started. Writes the handle to `*client_out` (NULL on failure).
  */
 CopilotStatus copilot_client_new(const char *options_json,
                                  CopilotEventCallback on_lifecycle,
@@ -396,11 +400,14 @@ CopilotStatus copilot_client_rpc(const CopilotClient *client,
 /**
  * Creates a session from config JSON (NULL = defaults): `sessionId`, `model`, `provider`,
  * `tools`, `systemMessage`, `streaming`, … (the core's `SessionConfig::from_json`; other keys
- * pass through to `session.create`), plus the ABI-only `"handlers"`: the handler kinds the
- * request callback serves besides tools (`"permission"`, `"userInput"`, `"hook"`,
- * `"systemMessageTransform"`, `"exitPlanMode"`, `"providerToken"`). `on_event` and
- * `on_request` may be NULL; both get `session_user_data`. `*session_out` receives the handle
- * at once (before the server answers; NULL if the call did not start). Result: the
+ * pass through to `session.create`), plus two ABI-only keys: `"handlers"`, the request kinds
+ * the request callback answers besides tools (`"permission"`, `"userInput"`, `"hook"`,
+ * `"systemMessageTransform"`, `"exitPlanMode"`, `"providerToken"`, `"autoModeSwitch"`), and
+ * `"hooks"`, the hook types it answers (any spelling; default: all of them with `"hook"`). With
+ * a request callback every declared tool is answered by it (kind `"tool"`). `on_event` and
+ * `on_request` may be NULL; both get `session_user_data`; `on_event` sees every event from the
+ * first one (`copilot_session_subscribe` adds more event callbacks). `*session_out` receives
+ * the handle at once (before the server answers; NULL if the call did not start). Result: the
  * `session.create` result (`sessionId`, `workspacePath`, …).
  */
 CopilotStatus copilot_client_create_session(const CopilotClient *client,
@@ -447,6 +454,29 @@ char *copilot_session_id(const CopilotSession *session);
 char *copilot_session_info(const CopilotSession *session);
 
 /**
+ * Subscribes to the session's events from now on: `callback` receives each event whose type is
+ * in `types_json` (a JSON array of event type strings; NULL or `"null"`: every type), as JSON,
+ * on the dispatcher thread, in wire order (each event is serialized once, however many
+ * subscriptions match). The session's `on_event` (given at create/resume) is the way to see the
+ * first events; a subscription sees the events after it is made. `*out_subscription` receives
+ * the subscription id (for `copilot_session_unsubscribe`). The completion of
+ * `copilot_session_send_and_wait` runs after every event callback (`on_event` and every
+ * subscription) for the events of its turn, `session.idle` included.
+ */
+CopilotStatus copilot_session_subscribe(CopilotSession *session,
+                                        const char *types_json,
+                                        CopilotEventCallback callback,
+                                        void *user_data,
+                                        uint64_t *out_subscription);
+
+/**
+ * Ends a subscription made with `copilot_session_subscribe`: after this returns, no callback of
+ * that subscription starts (called from another thread, it waits for a callback of the
+ * subscription that is running). `COPILOT_ERR_UNKNOWN_ID` when the subscription is not active.
+ */
+CopilotStatus copilot_session_unsubscribe(CopilotSession *session, uint64_t subscription);
+
+/**
  * Queues a prompt. Options JSON: `{"prompt","attachments"?,"mode"?,"requestHeaders"?}` or a JSON
  * string. Result `{"messageId"}`.
  */
@@ -460,8 +490,9 @@ CopilotStatus copilot_session_send(const CopilotSession *session,
  * Sends a prompt and waits for `session.idle`. Options as `copilot_session_send`, plus
  * `timeout` (seconds, default 60) and `abortOnTimeout`. Result: the turn's last
  * `assistant.message` event, or `null`. Fails with `COPILOT_ERR_SESSION_ERROR` when the turn
- * fails, `COPILOT_ERR_TIMEOUT` after the timeout. The completion is queued after the turn's
- * events reached the event callback.
+ * fails, `COPILOT_ERR_TIMEOUT` after the timeout. Ordering guarantee: the completion runs on
+ * the dispatcher thread after every event callback (`on_event` and every subscription) for
+ * the events of its turn, `session.idle` included.
  */
 CopilotStatus copilot_session_send_and_wait(const CopilotSession *session,
                                             const char *options_json,

@@ -1,22 +1,26 @@
 //! # libcopilot: the C ABI of the Copilot CLI server-mode SDK
 //!
-//! Opaque handles, UTF-8 JSON in and out, one completion callback per asynchronous call, an
-//! event callback and a request callback per session, every callback on one library-owned
-//! dispatcher thread. The conventions are written in `bindings-c/README.md`; the header
+//! Opaque handles, UTF-8 JSON in and out, one completion callback per asynchronous call, event
+//! callbacks and a request callback per session, every callback on one library-owned
+//! dispatcher thread. The core decides everything between the protocol and the host (payloads,
+//! reply forms, defaults, ordering: `copilot_core::host`); this crate converts values and
+//! delivers them. The conventions are written in `bindings-c/README.md`; the header
 //! `include/copilot.h` is generated from this file by cbindgen.
 
 #![allow(clippy::missing_safety_doc)]
 
+#[macro_use]
+mod boundary;
 mod error_codes;
 mod rt;
 mod state;
 
 pub use error_codes::*;
 
-use copilot_core::{Client, ClientOptions, ErrorKind, MessageOptions, SessionListFilter};
-use rt::{Completion, Failure, UserData, arg_str, guard, guard_ptr, into_raw_string, opt_json, opt_str};
+use copilot_core::{Client, ClientOptions, Error as CoreError, ErrorKind, MessageOptions, SessionListFilter};
+use rt::{Failure, UserData, into_raw_string};
 use serde_json::{Value, json};
-use state::{ClientState, SessionState};
+use state::{Callbacks, ClientState, SessionState};
 use std::ffi::{c_char, c_void};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -41,7 +45,7 @@ pub const COPILOT_ERR_UNKNOWN_ID: CopilotStatus = 104;
 pub const COPILOT_ERR_IN_CALLBACK: CopilotStatus = 105;
 
 /// Raised by each additive ABI change (README, section 1.10).
-pub const COPILOT_ABI_VERSION: u32 = 1;
+pub const COPILOT_ABI_VERSION: u32 = 2;
 
 /// A connection to one Copilot CLI (opaque). Created by `copilot_client_new`, freed by
 /// `copilot_client_free`.
@@ -65,10 +69,12 @@ pub type CopilotCallback =
 /// dispatcher thread, in wire order.
 pub type CopilotEventCallback = Option<unsafe extern "C" fn(user_data: *mut c_void, event_json: *const c_char)>;
 
-/// A handler request (`kind`: "tool", "permission", "userInput", "hook",
-/// "systemMessageTransform", "exitPlanMode", "providerToken"), on the dispatcher thread. Answer
-/// it once with `copilot_request_reply` or `copilot_request_fail`, now or later, from any thread.
-/// `kind` and `payload_json` are valid only during the call.
+/// A host request (`kind`: "tool", "permission", "userInput", "hook",
+/// "systemMessageTransform", "exitPlanMode", "providerToken", "autoModeSwitch") with the
+/// payload the core built for that kind (README 1.8), on the dispatcher thread, in wire order
+/// with the session's events. Answer it once with `copilot_request_reply` or
+/// `copilot_request_fail`, now or later, from any thread. `kind` and `payload_json` are valid
+/// only during the call.
 pub type CopilotRequestCallback = Option<
     unsafe extern "C" fn(user_data: *mut c_void, request_id: u64, kind: *const c_char, payload_json: *const c_char),
 >;
@@ -82,7 +88,7 @@ pub extern "C" fn copilot_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
 }
 
-/// The ABI version: 1, raised by each additive change.
+/// The ABI version (`COPILOT_ABI_VERSION`), raised by each additive change.
 #[unsafe(no_mangle)]
 pub extern "C" fn copilot_abi_version() -> u32 {
     COPILOT_ABI_VERSION
@@ -98,7 +104,11 @@ pub fn abi_errors() -> &'static [(CopilotStatus, &'static str, &'static str)] {
         (COPILOT_ERR_INVALID_ARGUMENT, "invalid_argument", "An argument was not valid JSON, or not an accepted value."),
         (COPILOT_ERR_PANIC, "panic", "The library panicked; the panic was caught at the boundary."),
         (COPILOT_ERR_UNKNOWN_ID, "unknown_id", "No pending call or handler request has this id."),
-        (COPILOT_ERR_IN_CALLBACK, "in_callback", "The function may not be called from a callback (the dispatcher thread)."),
+        (
+            COPILOT_ERR_IN_CALLBACK,
+            "in_callback",
+            "The function may not be called from a callback (the dispatcher thread).",
+        ),
     ]
 }
 
@@ -116,20 +126,21 @@ pub(crate) fn error_name(status: CopilotStatus) -> &'static str {
 #[unsafe(no_mangle)]
 pub extern "C" fn copilot_error_name(status: CopilotStatus) -> *const c_char {
     static NAMES: Mutex<Vec<(CopilotStatus, std::ffi::CString)>> = Mutex::new(Vec::new());
-    let name = error_name(status);
-    let mut names = rt::lock(&NAMES);
-    if let Some((_, c)) = names.iter().find(|(s, _)| *s == status) {
-        return c.as_ptr();
+    ffi_boundary! {
+        let mut names = rt::lock(&NAMES);
+        if let Some((_, c)) = names.iter().find(|(s, _)| *s == status) {
+            return Ok(c.as_ptr());
+        }
+        names.push((status, rt::c_string(error_name(status).to_owned())));
+        Ok(names.last().unwrap().1.as_ptr())
     }
-    names.push((status, rt::c_string(name.to_owned())));
-    names.last().unwrap().1.as_ptr()
 }
 
 /// The message of the last error of a synchronous call on this thread, or NULL. Owned: free
 /// with `copilot_string_free`.
 #[unsafe(no_mangle)]
 pub extern "C" fn copilot_last_error_message() -> *mut c_char {
-    guard_ptr(|| Ok(rt::last_error().map_or(std::ptr::null_mut(), |f| into_raw_string(f.message))))
+    ffi_boundary! { Ok(rt::last_error().map_or(std::ptr::null_mut(), |f| into_raw_string(f.message))) }
 }
 
 /// The last error of a synchronous call on this thread as the error JSON
@@ -137,14 +148,17 @@ pub extern "C" fn copilot_last_error_message() -> *mut c_char {
 /// with `copilot_string_free`.
 #[unsafe(no_mangle)]
 pub extern "C" fn copilot_last_error_json() -> *mut c_char {
-    guard_ptr(|| Ok(rt::last_error().map_or(std::ptr::null_mut(), |f| into_raw_string(f.to_json()))))
+    ffi_boundary! { Ok(rt::last_error().map_or(std::ptr::null_mut(), |f| into_raw_string(f.to_json()))) }
 }
 
 /// Frees a string returned by the library. NULL is allowed.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn copilot_string_free(s: *mut c_char) {
-    if !s.is_null() {
-        let _ = std::panic::catch_unwind(|| drop(unsafe { std::ffi::CString::from_raw(s) }));
+    ffi_boundary! {
+        if !s.is_null() {
+            drop(unsafe { std::ffi::CString::from_raw(s) });
+        }
+        Ok(())
     }
 }
 
@@ -152,7 +166,7 @@ pub unsafe extern "C" fn copilot_string_free(s: *mut c_char) {
 /// `COPILOT_ERR_UNKNOWN_ID` when the call already completed.
 #[unsafe(no_mangle)]
 pub extern "C" fn copilot_cancel(call_id: u64) -> CopilotStatus {
-    guard(|| rt::cancel(call_id))
+    ffi_boundary! { rt::cancel(call_id) }
 }
 
 /// Runs the callbacks already queued, then ends and joins the dispatcher thread. Call it after
@@ -160,26 +174,27 @@ pub extern "C" fn copilot_cancel(call_id: u64) -> CopilotStatus {
 /// (`COPILOT_ERR_IN_CALLBACK`). A later use of the library starts a new dispatcher thread.
 #[unsafe(no_mangle)]
 pub extern "C" fn copilot_shutdown() -> CopilotStatus {
-    guard(rt::shutdown)
+    ffi_boundary! { rt::shutdown() }
 }
 
-/// Answers a handler request with a JSON result (see README 1.8 for each kind).
+/// Answers a host request with the JSON the handler returned, in any form its kind accepts
+/// (the core reads it; README 1.8). `COPILOT_ERR_UNKNOWN_ID` when the request is not pending.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn copilot_request_reply(request_id: u64, result_json: *const c_char) -> CopilotStatus {
-    guard(|| {
-        let text = unsafe { arg_str(result_json, "result_json") }?;
-        let v = rt::parse_json(text, "result_json")?;
+    ffi_boundary! {
+        let v = rt::parse_json(try_str!(result_json), "result_json")?;
         rt::answer(request_id, Ok(v))
-    })
+    }
 }
 
-/// Answers a handler request with a failure (the kind's failure rule applies, README 1.8).
+/// Answers a host request as failed: the handler threw (`message` may be NULL). The core's
+/// failure rule of the kind applies (README 1.8).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn copilot_request_fail(request_id: u64, message: *const c_char) -> CopilotStatus {
-    guard(|| {
-        let msg = unsafe { opt_str(message, "message") }?.unwrap_or("the host handler failed");
-        rt::answer(request_id, Err(msg.to_owned()))
-    })
+    ffi_boundary! {
+        let message = try_opt_str!(message).unwrap_or("the host handler failed");
+        rt::answer(request_id, Err(message.to_owned()))
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -189,66 +204,6 @@ fn to_json<T: serde::Serialize>(v: &T) -> Result<String, Failure> {
     serde_json::to_string(v).map_err(|e| Failure::kind(ErrorKind::Internal, format!("cannot serialize a result: {e}")))
 }
 
-/// Starts an asynchronous call: writes the call id, then runs `fut` on the core's runtime.
-unsafe fn start<Fut>(
-    owners: rt::Gates,
-    callback: CopilotCallback,
-    user_data: *mut c_void,
-    call_out: *mut u64,
-    fut: Fut,
-) -> Result<(), Failure>
-where
-    Fut: Future<Output = Result<String, Failure>> + Send + 'static,
-{
-    let completion = Completion { cb: callback, ud: UserData(user_data) };
-    let id = rt::start_call(owners, completion, fut, |id| {
-        if !call_out.is_null() {
-            unsafe { *call_out = id };
-        }
-    });
-    if id.is_err() && !call_out.is_null() {
-        unsafe { *call_out = 0 };
-    }
-    id.map(drop)
-}
-
-/// The body of every asynchronous client export.
-unsafe fn client_call<Fut>(
-    client: *const CopilotClient,
-    callback: CopilotCallback,
-    user_data: *mut c_void,
-    call_out: *mut u64,
-    make: impl FnOnce(Client) -> Result<Fut, Failure>,
-) -> CopilotStatus
-where
-    Fut: Future<Output = Result<String, Failure>> + Send + 'static,
-{
-    guard(|| {
-        let c = unsafe { client.as_ref() }.ok_or_else(|| Failure::null("client"))?;
-        let fut = make(c.inner.core.clone())?;
-        unsafe { start(c.inner.gates(), callback, user_data, call_out, fut) }
-    })
-}
-
-/// The body of every asynchronous session export.
-unsafe fn session_call<Fut>(
-    session: *const CopilotSession,
-    callback: CopilotCallback,
-    user_data: *mut c_void,
-    call_out: *mut u64,
-    make: impl FnOnce(copilot_core::Session, &Arc<SessionState>) -> Result<Fut, Failure>,
-) -> CopilotStatus
-where
-    Fut: Future<Output = Result<String, Failure>> + Send + 'static,
-{
-    guard(|| {
-        let s = unsafe { session.as_ref() }.ok_or_else(|| Failure::null("session"))?;
-        let core = s.inner.core()?;
-        let fut = make(core, &s.inner)?;
-        unsafe { start(s.inner.gates(), callback, user_data, call_out, fut) }
-    })
-}
-
 // ---------------------------------------------------------------------------------------------
 // Client
 
@@ -256,10 +211,10 @@ where
 /// `ClientOptions::from_json`: `cliUrl`, `useStdio`, `port`, `cliPath`, `cliArgs`, `env`, `cwd`,
 /// `logLevel`, `githubToken`, `useLoggedInUser`, `sessionIdleTimeoutSeconds`,
 /// `connectionToken`, `copilotHome`, `maxMessageSize`, `requestTimeout`, `startTimeout`,
-/// `stopGrace`. Nothing starts until `copilot_client_start` (or the first call that needs the
-/// connection). `on_lifecycle` (may be NULL) receives `session.lifecycle` notifications
-/// (`{"type","sessionId","metadata"?}`) while the client is started. Writes the handle to
-/// `*client_out` (NULL on failure).
+/// `stopGrace`, `autoStart`. Nothing starts until `copilot_client_start` or, unless `autoStart`
+/// is false, the first call that needs the connection. `on_lifecycle` (may be NULL) receives
+/// `session.lifecycle` notifications (`{"type","sessionId","metadata"?}`) while the client is
+/// started. Writes the handle to `*client_out` (NULL on failure).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn copilot_client_new(
     options_json: *const c_char,
@@ -267,25 +222,21 @@ pub unsafe extern "C" fn copilot_client_new(
     user_data: *mut c_void,
     client_out: *mut *mut CopilotClient,
 ) -> CopilotStatus {
-    guard(|| {
-        if client_out.is_null() {
-            return Err(Failure::null("client_out"));
-        }
-        unsafe { *client_out = std::ptr::null_mut() };
-        let v = unsafe { opt_json(options_json, "options_json") }?;
-        let options = ClientOptions::from_json(&v)?;
+    ffi_boundary! {
+        try_out!(client_out, std::ptr::null_mut());
+        let options = ClientOptions::from_json(&try_json!(options_json))?;
         let inner = Arc::new(ClientState {
             gate: rt::Gate::new(),
             core: Client::new(options),
-            lifecycle: on_lifecycle.map(|cb| (Some(cb), UserData(user_data))),
+            lifecycle: on_lifecycle.map(|cb| (cb, UserData(user_data))),
             lifecycle_task: Mutex::new(None),
         });
         // The core keeps lifecycle subscribers per client, so following from here also covers
-        // an implicit start (create/resume on a client never started) and restarts.
+        // an implicit start and restarts.
         inner.follow_lifecycle();
         unsafe { *client_out = Box::into_raw(Box::new(CopilotClient { inner })) };
         Ok(())
-    })
+    }
 }
 
 /// Frees a client (NULL is allowed). Pending calls of the client and its sessions complete
@@ -294,23 +245,20 @@ pub unsafe extern "C" fn copilot_client_new(
 /// graceful stop). Session handles stay valid (inert) until freed.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn copilot_client_free(client: *mut CopilotClient) {
-    if client.is_null() {
-        return;
-    }
-    let _ = guard(|| {
-        let c = unsafe { Box::from_raw(client) };
-        c.inner.close();
+    ffi_boundary! {
+        if !client.is_null() {
+            unsafe { Box::from_raw(client) }.inner.close();
+        }
         Ok(())
-    });
+    }
 }
 
 /// `{"running","port","cliPid","protocolVersion","serverVersion"}` (owned JSON; NULL on a
 /// NULL client).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn copilot_client_info(client: *const CopilotClient) -> *mut c_char {
-    guard_ptr(|| {
-        let c = unsafe { client.as_ref() }.ok_or_else(|| Failure::null("client"))?;
-        let core = &c.inner.core;
+    ffi_boundary! {
+        let core = &try_ref!(client).inner.core;
         let info = json!({
             "running": core.protocol_version().is_some(),
             "port": core.port(),
@@ -319,7 +267,7 @@ pub unsafe extern "C" fn copilot_client_info(client: *const CopilotClient) -> *m
             "serverVersion": core.server_version(),
         });
         Ok(into_raw_string(info.to_string()))
-    })
+    }
 }
 
 /// Starts the client: spawns or connects to the CLI and performs the handshake. Result `null`.
@@ -330,14 +278,12 @@ pub unsafe extern "C" fn copilot_client_start(
     user_data: *mut c_void,
     call_out: *mut u64,
 ) -> CopilotStatus {
-    unsafe {
-        client_call(client, callback, user_data, call_out, move |core| {
-            Ok(async move {
-                core.start().await?;
-                Ok("null".to_owned())
-            })
-        })
-    }
+    client_call!(client, callback, user_data, call_out, |core| {
+        async move {
+            core.start().await?;
+            Ok("null".to_owned())
+        }
+    })
 }
 
 /// Stops gracefully: detaches the client's sessions, shuts down a CLI it spawned. Result `null`.
@@ -348,14 +294,12 @@ pub unsafe extern "C" fn copilot_client_stop(
     user_data: *mut c_void,
     call_out: *mut u64,
 ) -> CopilotStatus {
-    unsafe {
-        client_call(client, callback, user_data, call_out, |core| {
-            Ok(async move {
-                core.stop().await?;
-                Ok("null".to_owned())
-            })
-        })
-    }
+    client_call!(client, callback, user_data, call_out, |core| {
+        async move {
+            core.stop().await?;
+            Ok("null".to_owned())
+        }
+    })
 }
 
 /// Stops at once: no RPCs, the connection is dropped and a spawned CLI killed. Result `null`.
@@ -366,14 +310,12 @@ pub unsafe extern "C" fn copilot_client_force_stop(
     user_data: *mut c_void,
     call_out: *mut u64,
 ) -> CopilotStatus {
-    unsafe {
-        client_call(client, callback, user_data, call_out, |core| {
-            Ok(async move {
-                core.force_stop().await;
-                Ok("null".to_owned())
-            })
-        })
-    }
+    client_call!(client, callback, user_data, call_out, |core| {
+        async move {
+            core.force_stop().await;
+            Ok("null".to_owned())
+        }
+    })
 }
 
 /// `ping` with an optional message (NULL = none). Result `{"message","timestamp","protocolVersion"}`.
@@ -385,12 +327,10 @@ pub unsafe extern "C" fn copilot_client_ping(
     user_data: *mut c_void,
     call_out: *mut u64,
 ) -> CopilotStatus {
-    unsafe {
-        client_call(client, callback, user_data, call_out, |core| {
-            let message = opt_str(message, "message")?.map(str::to_owned);
-            Ok(async move { to_json(&core.ping(message.as_deref()).await?) })
-        })
-    }
+    client_call!(client, callback, user_data, call_out, |core| {
+        let message = try_opt_str!(message).map(str::to_owned);
+        async move { to_json(&core.ping(message.as_deref()).await?) }
+    })
 }
 
 /// `status.get`. Result `{"version","protocolVersion",…}`.
@@ -401,9 +341,7 @@ pub unsafe extern "C" fn copilot_client_get_status(
     user_data: *mut c_void,
     call_out: *mut u64,
 ) -> CopilotStatus {
-    unsafe {
-        client_call(client, callback, user_data, call_out, |core| Ok(async move { to_json(&core.get_status().await?) }))
-    }
+    client_call!(client, callback, user_data, call_out, |core| async move { to_json(&core.get_status().await?) })
 }
 
 /// `auth.getStatus`. Result `{"isAuthenticated","authType"?,"login"?,…}`.
@@ -414,11 +352,9 @@ pub unsafe extern "C" fn copilot_client_get_auth_status(
     user_data: *mut c_void,
     call_out: *mut u64,
 ) -> CopilotStatus {
-    unsafe {
-        client_call(client, callback, user_data, call_out, |core| {
-            Ok(async move { to_json(&core.get_auth_status().await?) })
-        })
-    }
+    client_call!(client, callback, user_data, call_out, |core| {
+        async move { to_json(&core.get_auth_status().await?) }
+    })
 }
 
 /// `models.list`. Result: an array of model objects.
@@ -429,46 +365,18 @@ pub unsafe extern "C" fn copilot_client_list_models(
     user_data: *mut c_void,
     call_out: *mut u64,
 ) -> CopilotStatus {
-    unsafe {
-        client_call(client, callback, user_data, call_out, |core| {
-            Ok(async move { to_json(&core.list_models().await?) })
-        })
-    }
+    client_call!(client, callback, user_data, call_out, |core| async move { to_json(&core.list_models().await?) })
 }
 
+/// The core reads the filter (`SessionListFilter`: camelCase or snake_case keys, unknown keys
+/// refused).
 fn list_filter(v: Value) -> Result<Option<SessionListFilter>, Failure> {
-    let m = match v {
-        Value::Null => return Ok(None),
-        Value::Object(m) => m,
-        other => {
-            return Err(Failure::kind(
-                ErrorKind::InvalidConfig,
-                format!("a session list filter must be an object, got {other}"),
-            ));
-        }
-    };
-    let mut f = SessionListFilter::default();
-    for (k, v) in m {
-        let key = copilot_core::camel_key(&k);
-        let s = match v {
-            Value::Null => continue,
-            Value::String(s) => s,
-            other => {
-                return Err(Failure::kind(
-                    ErrorKind::InvalidConfig,
-                    format!("session list filter `{key}` must be a string, got {other}"),
-                ));
-            }
-        };
-        match key.as_str() {
-            "cwd" => f.cwd = Some(s),
-            "gitRoot" => f.git_root = Some(s),
-            "repository" => f.repository = Some(s),
-            "branch" => f.branch = Some(s),
-            _ => return Err(Failure::kind(ErrorKind::InvalidConfig, format!("unknown session list filter `{key}`"))),
-        }
+    if v.is_null() {
+        return Ok(None);
     }
-    Ok(Some(f))
+    serde_json::from_value(v)
+        .map(Some)
+        .map_err(|e| Failure::kind(ErrorKind::InvalidConfig, format!("invalid session list filter: {e}")))
 }
 
 /// `session.list` with an optional filter JSON (`cwd`, `gitRoot`, `repository`, `branch`; NULL
@@ -481,12 +389,10 @@ pub unsafe extern "C" fn copilot_client_list_sessions(
     user_data: *mut c_void,
     call_out: *mut u64,
 ) -> CopilotStatus {
-    unsafe {
-        client_call(client, callback, user_data, call_out, |core| {
-            let filter = list_filter(opt_json(filter_json, "filter_json")?)?;
-            Ok(async move { to_json(&core.list_sessions(filter).await?) })
-        })
-    }
+    client_call!(client, callback, user_data, call_out, |core| {
+        let filter = list_filter(try_json!(filter_json))?;
+        async move { to_json(&core.list_sessions(filter).await?) }
+    })
 }
 
 /// `session.delete`: removes a session from disk. Result `null`; `COPILOT_ERR_SESSION_NOT_FOUND`
@@ -499,15 +405,13 @@ pub unsafe extern "C" fn copilot_client_delete_session(
     user_data: *mut c_void,
     call_out: *mut u64,
 ) -> CopilotStatus {
-    unsafe {
-        client_call(client, callback, user_data, call_out, |core| {
-            let id = arg_str(session_id, "session_id")?.to_owned();
-            Ok(async move {
-                core.delete_session(&id).await?;
-                Ok("null".to_owned())
-            })
-        })
-    }
+    client_call!(client, callback, user_data, call_out, |core| {
+        let id = try_str!(session_id).to_owned();
+        async move {
+            core.delete_session(&id).await?;
+            Ok("null".to_owned())
+        }
+    })
 }
 
 /// `session.getLastId`. Result: the id as a JSON string, or `null`.
@@ -518,11 +422,9 @@ pub unsafe extern "C" fn copilot_client_get_last_session_id(
     user_data: *mut c_void,
     call_out: *mut u64,
 ) -> CopilotStatus {
-    unsafe {
-        client_call(client, callback, user_data, call_out, |core| {
-            Ok(async move { to_json(&core.get_last_session_id().await?) })
-        })
-    }
+    client_call!(client, callback, user_data, call_out, |core| {
+        async move { to_json(&core.get_last_session_id().await?) }
+    })
 }
 
 /// `session.getForeground` (TUI+server mode). Result: the id as a JSON string, or `null`.
@@ -533,11 +435,9 @@ pub unsafe extern "C" fn copilot_client_get_foreground_session_id(
     user_data: *mut c_void,
     call_out: *mut u64,
 ) -> CopilotStatus {
-    unsafe {
-        client_call(client, callback, user_data, call_out, |core| {
-            Ok(async move { to_json(&core.get_foreground_session_id().await?) })
-        })
-    }
+    client_call!(client, callback, user_data, call_out, |core| {
+        async move { to_json(&core.get_foreground_session_id().await?) }
+    })
 }
 
 /// `session.setForeground` (TUI+server mode; an error otherwise). Result `null`.
@@ -549,15 +449,13 @@ pub unsafe extern "C" fn copilot_client_set_foreground_session_id(
     user_data: *mut c_void,
     call_out: *mut u64,
 ) -> CopilotStatus {
-    unsafe {
-        client_call(client, callback, user_data, call_out, |core| {
-            let id = arg_str(session_id, "session_id")?.to_owned();
-            Ok(async move {
-                core.set_foreground_session_id(&id).await?;
-                Ok("null".to_owned())
-            })
-        })
-    }
+    client_call!(client, callback, user_data, call_out, |core| {
+        let id = try_str!(session_id).to_owned();
+        async move {
+            core.set_foreground_session_id(&id).await?;
+            Ok("null".to_owned())
+        }
+    })
 }
 
 /// Any server method by name, with params JSON (NULL = `{}`). Result: the method's result.
@@ -570,16 +468,14 @@ pub unsafe extern "C" fn copilot_client_rpc(
     user_data: *mut c_void,
     call_out: *mut u64,
 ) -> CopilotStatus {
-    unsafe {
-        client_call(client, callback, user_data, call_out, |core| {
-            let method = arg_str(method, "method")?.to_owned();
-            let params = match opt_json(params_json, "params_json")? {
-                Value::Null => json!({}),
-                v => v,
-            };
-            Ok(async move { to_json(&core.rpc(&method, params).await?) })
-        })
-    }
+    client_call!(client, callback, user_data, call_out, |core| {
+        let method = try_str!(method).to_owned();
+        let params = match try_json!(params_json) {
+            Value::Null => json!({}),
+            v => v,
+        };
+        async move { to_json(&core.rpc(&method, params).await?) }
+    })
 }
 
 /// Shared body of create and resume.
@@ -596,45 +492,28 @@ unsafe fn open_session(
     session_out: *mut *mut CopilotSession,
     call_out: *mut u64,
 ) -> CopilotStatus {
-    guard(|| {
-        if session_out.is_null() {
-            return Err(Failure::null("session_out"));
-        }
-        unsafe { *session_out = std::ptr::null_mut() };
-        let c = unsafe { client.as_ref() }.ok_or_else(|| Failure::null("client"))?;
+    ffi_boundary! {
+        try_out!(session_out, std::ptr::null_mut());
+        unsafe { boundary::reset_call_out(call_out) };
+        let client = try_ref!(client);
         let resume_id = match resume_id {
-            Some(p) => Some(unsafe { arg_str(p, "session_id") }?.to_owned()),
+            Some(session_id) => Some(try_str!(session_id).to_owned()),
             None => None,
         };
-        let raw = unsafe { opt_json(config_json, "config_json") }?;
-        let config_given = !raw.is_null();
-        // The id is known before the server answers, so copilot_session_id works at once.
-        let id = match &resume_id {
-            Some(id) => id.clone(),
-            None => raw
-                .get("sessionId")
-                .or_else(|| raw.get("session_id"))
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
-        };
-        let state = SessionState::new(id.clone(), c.inner.clone(), on_event, on_request, UserData(session_user_data));
-        let mut cfg = state::session_config(raw, &state.ctx)?;
-        let core = c.inner.core.clone();
+        let config = try_json!(config_json);
+        let callbacks = Callbacks { on_event, on_request, ud: UserData(session_user_data) };
+        let (state, cfg) = SessionState::new(resume_id.clone(), client.inner.clone(), config, callbacks)?;
+        let core = client.inner.core.clone();
         let opener: std::pin::Pin<Box<dyn Future<Output = copilot_core::Result<copilot_core::Session>> + Send>> =
             match resume_id {
-                None => {
-                    cfg.session_id = Some(id);
-                    Box::pin(async move { core.create_session(cfg).await })
-                }
-                Some(id) => {
-                    let needs_cfg = config_given || cfg.on_event.is_some();
-                    Box::pin(async move { core.resume_session(&id, needs_cfg.then_some(cfg)).await })
-                }
+                None => Box::pin(async move { core.create_session(cfg).await }),
+                // The config carries the host bridge even when the JSON was NULL (an empty
+                // config re-sends nothing).
+                Some(id) => Box::pin(async move { core.resume_session(&id, Some(cfg)).await }),
             };
         let handle = Box::into_raw(Box::new(CopilotSession { inner: state.clone() }));
-        let fut = state.clone().open(opener);
-        match unsafe { start(state.gates(), callback, user_data, call_out, fut) } {
+        let launch = state.clone().open(opener);
+        match unsafe { boundary::start(state.gates(), callback, user_data, call_out, launch) } {
             Ok(()) => {
                 unsafe { *session_out = handle };
                 Ok(())
@@ -644,16 +523,19 @@ unsafe fn open_session(
                 Err(e)
             }
         }
-    })
+    }
 }
 
 /// Creates a session from config JSON (NULL = defaults): `sessionId`, `model`, `provider`,
 /// `tools`, `systemMessage`, `streaming`, … (the core's `SessionConfig::from_json`; other keys
-/// pass through to `session.create`), plus the ABI-only `"handlers"`: the handler kinds the
-/// request callback serves besides tools (`"permission"`, `"userInput"`, `"hook"`,
-/// `"systemMessageTransform"`, `"exitPlanMode"`, `"providerToken"`). `on_event` and
-/// `on_request` may be NULL; both get `session_user_data`. `*session_out` receives the handle
-/// at once (before the server answers; NULL if the call did not start). Result: the
+/// pass through to `session.create`), plus two ABI-only keys: `"handlers"`, the request kinds
+/// the request callback answers besides tools (`"permission"`, `"userInput"`, `"hook"`,
+/// `"systemMessageTransform"`, `"exitPlanMode"`, `"providerToken"`, `"autoModeSwitch"`), and
+/// `"hooks"`, the hook types it answers (any spelling; default: all of them with `"hook"`). With
+/// a request callback every declared tool is answered by it (kind `"tool"`). `on_event` and
+/// `on_request` may be NULL; both get `session_user_data`; `on_event` sees every event from the
+/// first one (`copilot_session_subscribe` adds more event callbacks). `*session_out` receives
+/// the handle at once (before the server answers; NULL if the call did not start). Result: the
 /// `session.create` result (`sessionId`, `workspacePath`, …).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn copilot_client_create_session(
@@ -722,33 +604,60 @@ pub unsafe extern "C" fn copilot_client_resume_session(
 /// of the session fires afterwards. A session still attached is detached in the background.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn copilot_session_free(session: *mut CopilotSession) {
-    if session.is_null() {
-        return;
-    }
-    let _ = guard(|| {
-        let s = unsafe { Box::from_raw(session) };
-        s.inner.close();
+    ffi_boundary! {
+        if !session.is_null() {
+            unsafe { Box::from_raw(session) }.inner.close();
+        }
         Ok(())
-    });
+    }
 }
 
 /// The session id (owned text; NULL on a NULL session).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn copilot_session_id(session: *const CopilotSession) -> *mut c_char {
-    guard_ptr(|| {
-        let s = unsafe { session.as_ref() }.ok_or_else(|| Failure::null("session"))?;
-        Ok(into_raw_string(s.inner.id.clone()))
-    })
+    ffi_boundary! { Ok(into_raw_string(try_ref!(session).inner.id.clone())) }
 }
 
 /// `{"sessionId","workspacePath","info"}` where `info` is the create/resume result (`null`
 /// while not open). Owned JSON; NULL on a NULL session.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn copilot_session_info(session: *const CopilotSession) -> *mut c_char {
-    guard_ptr(|| {
-        let s = unsafe { session.as_ref() }.ok_or_else(|| Failure::null("session"))?;
-        Ok(into_raw_string(s.inner.info().to_string()))
-    })
+    ffi_boundary! { Ok(into_raw_string(try_ref!(session).inner.info().to_string())) }
+}
+
+/// Subscribes to the session's events from now on: `callback` receives each event whose type is
+/// in `types_json` (a JSON array of event type strings; NULL or `"null"`: every type), as JSON,
+/// on the dispatcher thread, in wire order (each event is serialized once, however many
+/// subscriptions match). The session's `on_event` (given at create/resume) is the way to see the
+/// first events; a subscription sees the events after it is made. `*out_subscription` receives
+/// the subscription id (for `copilot_session_unsubscribe`). The completion of
+/// `copilot_session_send_and_wait` runs after every event callback (`on_event` and every
+/// subscription) for the events of its turn, `session.idle` included.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_session_subscribe(
+    session: *mut CopilotSession,
+    types_json: *const c_char,
+    callback: CopilotEventCallback,
+    user_data: *mut c_void,
+    out_subscription: *mut u64,
+) -> CopilotStatus {
+    ffi_boundary! {
+        try_out!(out_subscription, 0);
+        let session = try_ref!(session);
+        let callback = callback.ok_or_else(|| Failure::null("callback"))?;
+        let types = state::event_types(try_json!(types_json))?;
+        let id = session.inner.subscribe(types, callback, UserData(user_data))?;
+        unsafe { *out_subscription = id };
+        Ok(())
+    }
+}
+
+/// Ends a subscription made with `copilot_session_subscribe`: after this returns, no callback of
+/// that subscription starts (called from another thread, it waits for a callback of the
+/// subscription that is running). `COPILOT_ERR_UNKNOWN_ID` when the subscription is not active.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_session_unsubscribe(session: *mut CopilotSession, subscription: u64) -> CopilotStatus {
+    ffi_boundary! { try_ref!(session).inner.unsubscribe(subscription) }
 }
 
 fn message_options(text: &str) -> Result<MessageOptions, Failure> {
@@ -766,22 +675,21 @@ pub unsafe extern "C" fn copilot_session_send(
     user_data: *mut c_void,
     call_out: *mut u64,
 ) -> CopilotStatus {
-    unsafe {
-        session_call(session, callback, user_data, call_out, |s, _| {
-            let opts = message_options(arg_str(options_json, "options_json")?)?;
-            Ok(async move {
-                let id = s.send(opts).await?;
-                Ok(json!({"messageId": id}).to_string())
-            })
-        })
-    }
+    session_call!(session, callback, user_data, call_out, |s, _| {
+        let opts = message_options(try_str!(options_json))?;
+        async move {
+            let id = s.send(opts).await?;
+            Ok(json!({"messageId": id}).to_string())
+        }
+    })
 }
 
 /// Sends a prompt and waits for `session.idle`. Options as `copilot_session_send`, plus
 /// `timeout` (seconds, default 60) and `abortOnTimeout`. Result: the turn's last
 /// `assistant.message` event, or `null`. Fails with `COPILOT_ERR_SESSION_ERROR` when the turn
-/// fails, `COPILOT_ERR_TIMEOUT` after the timeout. The completion is queued after the turn's
-/// events reached the event callback.
+/// fails, `COPILOT_ERR_TIMEOUT` after the timeout. Ordering guarantee: the completion runs on
+/// the dispatcher thread after every event callback (`on_event` and every subscription) for
+/// the events of its turn, `session.idle` included.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn copilot_session_send_and_wait(
     session: *const CopilotSession,
@@ -790,27 +698,13 @@ pub unsafe extern "C" fn copilot_session_send_and_wait(
     user_data: *mut c_void,
     call_out: *mut u64,
 ) -> CopilotStatus {
-    unsafe {
-        session_call(session, callback, user_data, call_out, |s, state| {
-            let opts = message_options(arg_str(options_json, "options_json")?)?;
-            let ctx = state.ctx.clone();
-            Ok(async move {
-                let waiter = ctx.flush_waiter();
-                let mut seen = waiter.as_ref().map(|_| s.subscribe());
-                let r = s.send_and_wait(opts).await;
-                if let (Some(w), Some(stream)) = (waiter, seen.as_mut()) {
-                    let mut last = None;
-                    while let Some(ev) = stream.try_recv() {
-                        last = Some(ev);
-                    }
-                    if let Some(ev) = last.filter(|e| !e.id.is_empty()) {
-                        w.wait_for(&ev.id).await;
-                    }
-                }
-                to_json(&r?)
-            })
+    session_call!(session, callback, user_data, call_out, |s, state| {
+        let opts = message_options(try_str!(options_json))?;
+        state.ordered(async move {
+            let last = s.send_and_wait(opts).await?;
+            serde_json::to_value(last).map_err(|e| CoreError::new(ErrorKind::Internal, e.to_string()))
         })
-    }
+    })
 }
 
 /// Aborts the running turn (fine when idle). Result `null`.
@@ -821,14 +715,12 @@ pub unsafe extern "C" fn copilot_session_abort(
     user_data: *mut c_void,
     call_out: *mut u64,
 ) -> CopilotStatus {
-    unsafe {
-        session_call(session, callback, user_data, call_out, |s, _| {
-            Ok(async move {
-                s.abort().await?;
-                Ok("null".to_owned())
-            })
-        })
-    }
+    session_call!(session, callback, user_data, call_out, |s, _| {
+        async move {
+            s.abort().await?;
+            Ok("null".to_owned())
+        }
+    })
 }
 
 /// The persisted events of the session. Result: an array of events.
@@ -839,11 +731,7 @@ pub unsafe extern "C" fn copilot_session_get_messages(
     user_data: *mut c_void,
     call_out: *mut u64,
 ) -> CopilotStatus {
-    unsafe {
-        session_call(session, callback, user_data, call_out, |s, _| {
-            Ok(async move { to_json(&s.get_messages().await?) })
-        })
-    }
+    session_call!(session, callback, user_data, call_out, |s, _| async move { to_json(&s.get_messages().await?) })
 }
 
 /// Switches the model (`reasoning_effort` may be NULL). Result: the server's result.
@@ -856,13 +744,11 @@ pub unsafe extern "C" fn copilot_session_set_model(
     user_data: *mut c_void,
     call_out: *mut u64,
 ) -> CopilotStatus {
-    unsafe {
-        session_call(session, callback, user_data, call_out, |s, _| {
-            let model = arg_str(model, "model")?.to_owned();
-            let effort = opt_str(reasoning_effort, "reasoning_effort")?.map(str::to_owned);
-            Ok(async move { to_json(&s.set_model(&model, effort.as_deref()).await?) })
-        })
-    }
+    session_call!(session, callback, user_data, call_out, |s, _| {
+        let model = try_str!(model).to_owned();
+        let effort = try_opt_str!(reasoning_effort).map(str::to_owned);
+        async move { to_json(&s.set_model(&model, effort.as_deref()).await?) }
+    })
 }
 
 /// Any session-scoped method; params JSON is an object or NULL (`sessionId` is added). Result:
@@ -876,19 +762,14 @@ pub unsafe extern "C" fn copilot_session_rpc(
     user_data: *mut c_void,
     call_out: *mut u64,
 ) -> CopilotStatus {
-    unsafe {
-        session_call(session, callback, user_data, call_out, |s, _| {
-            let method = arg_str(method, "method")?.to_owned();
-            let params = opt_json(params_json, "params_json")?;
-            if !(params.is_null() || params.is_object()) {
-                return Err(Failure::abi(
-                    COPILOT_ERR_INVALID_ARGUMENT,
-                    "session rpc params must be a JSON object or NULL",
-                ));
-            }
-            Ok(async move { to_json(&s.rpc(&method, params).await?) })
-        })
-    }
+    session_call!(session, callback, user_data, call_out, |s, _| {
+        let method = try_str!(method).to_owned();
+        let params = try_json!(params_json);
+        if !(params.is_null() || params.is_object()) {
+            return Err(Failure::abi(COPILOT_ERR_INVALID_ARGUMENT, "session rpc params must be a JSON object or NULL"));
+        }
+        async move { to_json(&s.rpc(&method, params).await?) }
+    })
 }
 
 /// Detaches this client from the session (`session.destroy`; the session stays on disk and can
@@ -900,14 +781,12 @@ pub unsafe extern "C" fn copilot_session_disconnect(
     user_data: *mut c_void,
     call_out: *mut u64,
 ) -> CopilotStatus {
-    unsafe {
-        session_call(session, callback, user_data, call_out, |s, _| {
-            Ok(async move {
-                s.disconnect().await?;
-                Ok("null".to_owned())
-            })
-        })
-    }
+    session_call!(session, callback, user_data, call_out, |s, _| {
+        async move {
+            s.disconnect().await?;
+            Ok("null".to_owned())
+        }
+    })
 }
 
 #[cfg(test)]

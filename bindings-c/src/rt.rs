@@ -1,16 +1,15 @@
 //! The machinery behind the exports: the dispatcher thread, gates (what `_free` closes), the
-//! table of in-flight calls, the table of pending handler requests, and the error type.
+//! table of in-flight calls, the table of pending host requests, and the error type.
 //!
 //! Locking rule: no lock of this module is held while a foreign callback runs (a callback may
 //! call back into the library). Jobs are queued while holding the calls lock where ordering
 //! matters, so a barrier queued by `_free` comes after every completion queued before it.
 
 use crate::{
-    COPILOT_ERR_CANCELLED, COPILOT_ERR_HANDLER_FAILED, COPILOT_ERR_IN_CALLBACK, COPILOT_ERR_INVALID_ARGUMENT,
-    COPILOT_ERR_INVALID_UTF8, COPILOT_ERR_NOT_CONNECTED, COPILOT_ERR_NULL_POINTER, COPILOT_ERR_PANIC,
-    COPILOT_ERR_UNKNOWN_ID, COPILOT_OK, CopilotCallback, CopilotStatus,
+    COPILOT_ERR_CANCELLED, COPILOT_ERR_IN_CALLBACK, COPILOT_ERR_INVALID_ARGUMENT, COPILOT_ERR_INVALID_UTF8,
+    COPILOT_ERR_NULL_POINTER, COPILOT_ERR_PANIC, COPILOT_ERR_UNKNOWN_ID, COPILOT_OK, CopilotCallback, CopilotStatus,
 };
-use copilot_core::{Error as CoreError, ErrorKind};
+use copilot_core::{Error as CoreError, ErrorKind, Responder};
 use serde_json::{Map, Value, json};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -149,38 +148,6 @@ pub(crate) fn last_error() -> Option<Failure> {
     LAST_ERROR.with(|l| l.borrow().clone())
 }
 
-/// Runs an export body: a panic becomes `COPILOT_ERR_PANIC`, a failure is recorded as the
-/// thread's last error.
-pub(crate) fn guard(f: impl FnOnce() -> Result<(), Failure>) -> CopilotStatus {
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(Ok(())) => COPILOT_OK,
-        Ok(Err(fail)) => {
-            let s = fail.status;
-            set_last_error(fail);
-            s
-        }
-        Err(p) => {
-            set_last_error(Failure::panic(p));
-            COPILOT_ERR_PANIC
-        }
-    }
-}
-
-/// Like [`guard`] for exports that return a pointer (NULL on failure or panic).
-pub(crate) fn guard_ptr<T>(f: impl FnOnce() -> Result<*mut T, Failure>) -> *mut T {
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(Ok(p)) => p,
-        Ok(Err(fail)) => {
-            set_last_error(fail);
-            std::ptr::null_mut()
-        }
-        Err(p) => {
-            set_last_error(Failure::panic(p));
-            std::ptr::null_mut()
-        }
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Arguments
 
@@ -311,6 +278,19 @@ pub(crate) fn enqueue_gated(gates: Gates, job: impl FnOnce() + Send + 'static) {
     }))
 }
 
+/// Waits until the dispatcher ran every job queued so far (nothing to wait for on the
+/// dispatcher itself: no other job runs while a callback does).
+pub(crate) fn barrier() {
+    if on_dispatcher() {
+        return;
+    }
+    let (tx, rx) = mpsc::channel::<()>();
+    enqueue(Box::new(move || {
+        let _ = tx.send(());
+    }));
+    let _ = rx.recv();
+}
+
 /// `copilot_shutdown`: runs what is queued, then ends and joins the dispatcher thread.
 pub(crate) fn shutdown() -> Result<(), Failure> {
     if on_dispatcher() {
@@ -376,7 +356,8 @@ fn deliver(id: u64) -> Job {
     })
 }
 
-fn finish(id: u64, result: Result<String, Failure>) {
+/// Hands a call's result to its completion (ignored when the call already completed).
+pub(crate) fn finish(id: u64, result: Result<String, Failure>) {
     let (status, json) = match result {
         Ok(j) => (COPILOT_OK, j),
         Err(f) => (f.status, f.to_json()),
@@ -390,37 +371,34 @@ fn finish(id: u64, result: Result<String, Failure>) {
     }
 }
 
-/// Starts an asynchronous call owned by `owners`; returns its id. The future runs on the core's
-/// runtime; its result (a JSON text) reaches the completion exactly once.
-pub(crate) fn start_call<F>(
-    owners: Gates,
-    completion: Completion,
-    fut: F,
-    before_spawn: impl FnOnce(u64),
-) -> Result<u64, Failure>
+/// The cancel signal of a call: fires when `copilot_cancel` or `_free` completed it.
+pub(crate) type Cancel = oneshot::Receiver<()>;
+
+/// Registers an asynchronous call owned by `owners`: its completion runs exactly once, with the
+/// result given to [`finish`] or as cancelled. The caller then launches the call's future,
+/// which stops on the [`Cancel`] signal.
+pub(crate) fn register_call(owners: Gates, completion: Completion) -> Result<(u64, Cancel), Failure> {
+    let id = next_id();
+    let (cancel_tx, cancel_rx) = oneshot::channel::<()>();
+    let mut g = calls();
+    if any_closing(&owners) {
+        return Err(Failure::kind(ErrorKind::NotConnected, "the client or session is being freed"));
+    }
+    g.as_mut().unwrap().insert(id, CallEntry { owners, completion, state: CallState::Pending(Some(cancel_tx)) });
+    Ok((id, cancel_rx))
+}
+
+/// Runs a registered call's future on the core's runtime; its result reaches the completion.
+pub(crate) fn run_task<F>(id: u64, cancel: Cancel, fut: F)
 where
     F: Future<Output = Result<String, Failure>> + Send + 'static,
 {
-    let id = next_id();
-    let (cancel_tx, cancel_rx) = oneshot::channel::<()>();
-    {
-        let mut g = calls();
-        if any_closing(&owners) {
-            return Err(Failure::kind(ErrorKind::NotConnected, "the client or session is being freed"));
-        }
-        g.as_mut().unwrap().insert(id, CallEntry { owners, completion, state: CallState::Pending(Some(cancel_tx)) });
-    }
-    before_spawn(id);
     copilot_core::runtime().spawn(async move {
-        let result = tokio::select! {
-            r = fut => Some(r),
-            _ = cancel_rx => None,
-        };
-        if let Some(r) = result {
-            finish(id, r);
+        tokio::select! {
+            r = fut => finish(id, r),
+            _ = cancel => {}
         }
     });
-    Ok(id)
 }
 
 /// `copilot_cancel`.
@@ -500,7 +478,7 @@ fn run_taken(taken: Vec<CallEntry>) {
 
 struct PendingRequest {
     owners: Gates,
-    tx: oneshot::Sender<Result<Value, String>>,
+    responder: Responder,
 }
 
 static REQUESTS: Mutex<Option<HashMap<u64, PendingRequest>>> = Mutex::new(None);
@@ -512,60 +490,29 @@ fn requests() -> MutexGuard<'static, Option<HashMap<u64, PendingRequest>>> {
 }
 
 fn purge_requests(gate_id: u64) {
-    // Dropping the senders fails the waiting handlers.
+    // Dropping a responder answers its request as failed.
     requests().as_mut().unwrap().retain(|_, r| !r.owners.iter().any(|o| o.id == gate_id));
 }
 
-/// Removes a request from the table when its handler future goes away.
-struct RequestGuard(u64);
-impl Drop for RequestGuard {
-    fn drop(&mut self) {
-        requests().as_mut().unwrap().remove(&self.0);
+/// Keeps a host request until `copilot_request_reply` / `copilot_request_fail` answers it;
+/// returns its id. Refused (the responder is handed back) while an owner is being freed.
+pub(crate) fn register_request(owners: Gates, responder: Responder) -> Result<u64, Responder> {
+    let mut g = requests();
+    if any_closing(&owners) {
+        return Err(responder);
     }
-}
-
-/// Sends a handler request to the host through `invoke` (run on the dispatcher) and waits for
-/// `copilot_request_reply` / `copilot_request_fail`.
-pub(crate) async fn ask(owners: Gates, invoke: impl FnOnce(u64) + Send + 'static) -> Result<Value, CoreError> {
     let id = next_id();
-    let (tx, rx) = oneshot::channel();
-    {
-        let mut g = requests();
-        if any_closing(&owners) {
-            return Err(CoreError::new(ErrorKind::HandlerFailed, "the session was freed"));
-        }
-        g.as_mut().unwrap().insert(id, PendingRequest { owners: owners.clone(), tx });
-    }
-    let _guard = RequestGuard(id);
-    enqueue_gated(owners, move || invoke(id));
-    match rx.await {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(message)) => Err(CoreError::new(ErrorKind::HandlerFailed, message)),
-        Err(_) => {
-            Err(CoreError::new(ErrorKind::HandlerFailed, "the request was dropped (the session or client was freed)"))
-        }
-    }
+    g.as_mut().unwrap().insert(id, PendingRequest { owners, responder });
+    Ok(id)
 }
 
 /// `copilot_request_reply` / `copilot_request_fail`.
 pub(crate) fn answer(id: u64, result: Result<Value, String>) -> Result<(), Failure> {
     let entry = requests().as_mut().unwrap().remove(&id);
-    match entry {
-        Some(r) => {
-            let _ = r.tx.send(result);
-            Ok(())
-        }
-        None => Err(Failure::abi(COPILOT_ERR_UNKNOWN_ID, format!("no pending handler request {id}"))),
+    match (entry, result) {
+        (Some(r), Ok(v)) => r.responder.reply(v),
+        (Some(r), Err(message)) => r.responder.fail(message),
+        (None, _) => return Err(Failure::abi(COPILOT_ERR_UNKNOWN_ID, format!("no pending handler request {id}"))),
     }
-}
-
-/// A handler failure with the host's message, as the core expects it.
-#[allow(dead_code)]
-pub(crate) fn handler_failed(message: &str) -> Failure {
-    Failure::abi(COPILOT_ERR_HANDLER_FAILED, message.to_owned())
-}
-
-#[allow(dead_code)]
-pub(crate) fn not_connected(message: &str) -> Failure {
-    Failure::abi(COPILOT_ERR_NOT_CONNECTED, message.to_owned())
+    Ok(())
 }

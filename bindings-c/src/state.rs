@@ -1,22 +1,28 @@
-//! What the opaque handles hold, and how host callbacks become the core's handlers.
+//! What the opaque handles hold, and how a session's host stream reaches the C callbacks.
+//!
+//! A session is attached to the core's host bridge (`copilot_core::host`): the core answers the
+//! protocol, builds every payload and reads every reply; this module only moves the stream's
+//! messages, in order, onto the dispatcher thread — events to the event callbacks, requests to
+//! the request callback, completions of `send_and_wait` to their call's callback.
 
-use crate::rt::{self, Failure, Gate, Gates, UserData, c_string, lock};
-use crate::{COPILOT_ERR_INVALID_ARGUMENT, CopilotEventCallback, CopilotRequestCallback};
-use copilot_core::{
-    Client, ErrorKind, JsonHandler, PermissionDecision, PermissionHandler, PermissionRequest, Session, SessionConfig,
-    SessionEvent, ToolHandler, ToolInvocation, ToolResult, UserInputHandler, UserInputRequest, UserInputResponse,
-};
-use serde_json::{Value, json};
+use crate::boundary::Launch;
+use crate::rt::{self, Cancel, Failure, Gate, Gates, UserData, c_string, lock};
+use crate::{COPILOT_ERR_INVALID_ARGUMENT, COPILOT_ERR_UNKNOWN_ID, CopilotEventCallback, CopilotRequestCallback};
+use copilot_core::host::{self, HostMessage, HostOptions, HostPort, HostRequest, HostStream};
+use copilot_core::{Client, Error as CoreError, ErrorKind, Session, SessionConfig, SessionEvent};
+use serde_json::{Map, Value, json};
+use std::ffi::{c_char, c_void};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
-use tokio::sync::oneshot;
+
+/// An event callback that is set (the non-NULL case of [`CopilotEventCallback`]).
+pub(crate) type EventFn = unsafe extern "C" fn(user_data: *mut c_void, event_json: *const c_char);
 
 /// Behind `CopilotClient *`.
 pub(crate) struct ClientState {
     pub gate: Arc<Gate>,
     pub core: Client,
-    pub lifecycle: Option<(CopilotEventCallback, UserData)>,
+    pub lifecycle: Option<(EventFn, UserData)>,
     pub lifecycle_task: Mutex<Option<tokio::task::AbortHandle>>,
 }
 
@@ -27,7 +33,7 @@ impl ClientState {
 
     /// From creation on: forward lifecycle notifications to the host.
     pub fn follow_lifecycle(self: &Arc<Self>) {
-        let Some((Some(cb), ud)) = self.lifecycle else { return };
+        let Some((cb, ud)) = self.lifecycle else { return };
         let Ok(mut stream) = self.core.subscribe_lifecycle() else { return };
         let gates = self.gates();
         let task = copilot_core::runtime().spawn(async move {
@@ -55,116 +61,92 @@ impl ClientState {
     }
 }
 
-/// Session state shared with the core's handler closures (never holds the client or the
-/// session itself, so no reference cycle keeps either alive).
-pub(crate) struct SessionCtx {
-    pub gates: Gates,
+/// The callbacks given to create/resume.
+pub(crate) struct Callbacks {
     pub on_event: CopilotEventCallback,
     pub on_request: CopilotRequestCallback,
     pub ud: UserData,
-    /// Send-and-wait calls waiting for the event callback to catch up (see [`FlushWaiter`]).
-    waiters: Mutex<Vec<Arc<Mutex<WaiterState>>>>,
 }
 
-#[derive(Default)]
-struct WaiterState {
-    seen: Vec<String>,
-    target: Option<String>,
-    done: Option<oneshot::Sender<()>>,
+/// One event callback: the session's `on_event` (id 0) or a `copilot_session_subscribe`.
+struct Sub {
+    /// The ABI's id (process-unique; 0 for `on_event`, which cannot be unsubscribed).
+    id: u64,
+    /// The host port's id, as [`HostMessage::Event`] lists it.
+    port_id: u64,
+    cb: EventFn,
+    ud: UserData,
 }
 
-/// Registered before a send-and-wait: records the ids of the events handed to the dispatcher,
-/// so the completion can be queued after the turn's last event.
-pub(crate) struct FlushWaiter {
-    ctx: Arc<SessionCtx>,
-    state: Arc<Mutex<WaiterState>>,
+/// What the session's drain task delivers to. Holds neither the port nor the core session, so
+/// the stream ends once the session is gone.
+struct Sinks {
+    gates: Gates,
+    on_request: CopilotRequestCallback,
+    ud: UserData,
+    subs: Mutex<Vec<Sub>>,
 }
 
-impl FlushWaiter {
-    /// Waits until the event with this id was queued for the event callback.
-    pub async fn wait_for(self, id: &str) {
-        let rx = {
-            let mut st = lock(&self.state);
-            if st.seen.iter().any(|s| s == id) {
-                None
-            } else {
-                let (tx, rx) = oneshot::channel();
-                st.target = Some(id.to_owned());
-                st.done = Some(tx);
-                Some(rx)
+impl Sinks {
+    /// The session's one reader of its host stream: every message becomes a dispatcher job (or
+    /// a call's completion) in stream order.
+    async fn drain(self: Arc<Self>, mut stream: HostStream) {
+        while let Some(msg) = stream.recv().await {
+            match msg {
+                HostMessage::Event { event, subscriptions } => self.event(&event, subscriptions),
+                HostMessage::Request(req) => self.request(req),
+                HostMessage::Completion { call, result } => {
+                    rt::finish(call, result.map(|v| v.to_string()).map_err(Failure::from));
+                }
+                HostMessage::End => {}
             }
-        };
-        if let Some(rx) = rx {
-            // The core's event pump is at most a few events behind; the deadline only guards
-            // against an id the pump never reports.
-            let _ = tokio::time::timeout(Duration::from_secs(10), rx).await;
         }
     }
-}
 
-impl Drop for FlushWaiter {
-    fn drop(&mut self) {
-        lock(&self.ctx.waiters).retain(|w| !Arc::ptr_eq(w, &self.state));
-    }
-}
-
-impl SessionCtx {
-    pub fn flush_waiter(self: &Arc<Self>) -> Option<FlushWaiter> {
-        self.on_event?;
-        let state = Arc::new(Mutex::new(WaiterState::default()));
-        lock(&self.waiters).push(state.clone());
-        Some(FlushWaiter { ctx: self.clone(), state })
-    }
-
-    /// Called by the core's event pump, in wire order.
-    fn forward_event(&self, ev: &SessionEvent) {
-        let Some(cb) = self.on_event else { return };
-        let text = serde_json::to_string(ev).unwrap_or_else(|_| "null".into());
-        let ud = self.ud;
+    /// One job per event: serialized once, handed to each matching subscription still active.
+    fn event(self: &Arc<Self>, event: &SessionEvent, subscriptions: Vec<u64>) {
+        let text = c_string(serde_json::to_string(event).unwrap_or_else(|_| "null".into()));
+        let me = self.clone();
         rt::enqueue_gated(self.gates.clone(), move || {
-            let t = c_string(text);
-            unsafe { cb(ud.ptr(), t.as_ptr()) };
-        });
-        if ev.id.is_empty() {
-            return;
-        }
-        for w in lock(&self.waiters).iter() {
-            let mut st = lock(w);
-            st.seen.push(ev.id.clone());
-            if st.target.as_deref() == Some(ev.id.as_str()) {
-                if let Some(tx) = st.done.take() {
-                    let _ = tx.send(());
+            for port_id in subscriptions {
+                let sub = lock(&me.subs).iter().find(|s| s.port_id == port_id).map(|s| (s.cb, s.ud));
+                if let Some((cb, ud)) = sub {
+                    unsafe { cb(ud.ptr(), text.as_ptr()) };
                 }
             }
-        }
+        });
     }
 
-    /// Sends one handler request to the host and waits for its answer.
-    async fn request(self: Arc<Self>, kind: &'static str, payload: Value) -> copilot_core::Result<Value> {
+    /// Hands a host request to the request callback under a request id; the host answers it
+    /// with `copilot_request_reply` / `copilot_request_fail` (see `rt::answer`).
+    fn request(&self, req: HostRequest) {
+        let HostRequest { kind, payload, responder, .. } = req;
         let Some(cb) = self.on_request else {
-            return Err(copilot_core::Error::new(ErrorKind::HandlerFailed, "no request callback"));
+            // Not reached: the core asks only for kinds attached with a request callback.
+            return responder.fail("the session has no request callback");
         };
-        let ud = self.ud;
-        let text = payload.to_string();
-        rt::ask(self.gates.clone(), move |id| {
-            let k = c_string(kind.to_owned());
-            let p = c_string(text);
-            unsafe { cb(ud.ptr(), id, k.as_ptr(), p.as_ptr()) };
-        })
-        .await
+        match rt::register_request(self.gates.clone(), responder) {
+            Ok(id) => {
+                let ud = self.ud;
+                let payload = payload.to_string();
+                rt::enqueue_gated(self.gates.clone(), move || {
+                    let k = c_string(kind.name().to_owned());
+                    let p = c_string(payload);
+                    unsafe { cb(ud.ptr(), id, k.as_ptr(), p.as_ptr()) };
+                });
+            }
+            Err(responder) => responder.fail("the session was freed"),
+        }
     }
 }
 
-/// The handler kinds a config may list in `"handlers"` (tools are implied by `tools`).
-pub(crate) const HANDLER_KINDS: &[&str] =
-    &["permission", "userInput", "hook", "systemMessageTransform", "exitPlanMode", "providerToken"];
-
-/// Parses a session config JSON (with the ABI-only `"handlers"` key) and wires the host
-/// callbacks in as the core's handlers.
-pub(crate) fn session_config(v: Value, ctx: &Arc<SessionCtx>) -> Result<SessionConfig, Failure> {
-    let mut v = match v {
-        Value::Null => json!({}),
-        o @ Value::Object(_) => o,
+/// Splits a session config JSON into the core's config and the host options from the ABI-only
+/// keys `"handlers"` (kinds besides tools) and `"hooks"` (hook types). Tools are the host's
+/// when there is a request callback.
+fn session_config(v: Value, has_request_callback: bool) -> Result<(SessionConfig, HostOptions), Failure> {
+    let mut obj = match v {
+        Value::Null => Map::new(),
+        Value::Object(o) => o,
         other => {
             return Err(Failure::kind(
                 ErrorKind::InvalidConfig,
@@ -172,121 +154,44 @@ pub(crate) fn session_config(v: Value, ctx: &Arc<SessionCtx>) -> Result<SessionC
             ));
         }
     };
-    let kinds: Vec<String> = match v.as_object_mut().unwrap().remove("handlers") {
-        None | Some(Value::Null) => vec![],
-        Some(Value::Array(a)) => a
-            .into_iter()
-            .map(|k| match k {
-                Value::String(s) if HANDLER_KINDS.contains(&s.as_str()) => Ok(s),
-                other => Err(Failure::abi(
-                    COPILOT_ERR_INVALID_ARGUMENT,
-                    format!("unknown handler kind {other} in \"handlers\"; known: {}", HANDLER_KINDS.join(", ")),
-                )),
-            })
-            .collect::<Result<_, _>>()?,
-        Some(other) => {
-            return Err(Failure::abi(
-                COPILOT_ERR_INVALID_ARGUMENT,
-                format!("\"handlers\" must be an array of kinds, got {other}"),
-            ));
+    let mut host = Map::new();
+    for key in ["handlers", "hooks"] {
+        if let Some(v) = obj.remove(key) {
+            host.insert(key.into(), v);
         }
-    };
-    if !kinds.is_empty() && ctx.on_request.is_none() {
+    }
+    host.insert("tools".into(), if has_request_callback { Value::Null } else { json!([]) });
+    let options = HostOptions::from_json(&Value::Object(host))?;
+    if !has_request_callback && (!options.kinds.is_empty() || options.hooks.as_ref().is_some_and(|h| !h.is_empty())) {
         return Err(Failure::abi(
             COPILOT_ERR_INVALID_ARGUMENT,
-            "\"handlers\" needs a request callback (on_request is NULL)",
+            "\"handlers\" and \"hooks\" need a request callback (on_request is NULL)",
         ));
     }
-    let mut cfg = SessionConfig::from_json(&v)?;
-    if ctx.on_request.is_some() {
-        for tool in &mut cfg.tools {
-            let c = ctx.clone();
-            let handler: Arc<dyn ToolHandler> = Arc::new(move |inv: ToolInvocation| {
-                let c = c.clone();
-                async move {
-                    let payload = json!({
-                        "sessionId": inv.session_id, "requestId": inv.request_id, "toolCallId": inv.tool_call_id,
-                        "toolName": inv.tool_name, "arguments": inv.arguments, "workingDirectory": inv.working_directory,
-                    });
-                    c.request("tool", payload).await.map(ToolResult::from_json)
-                }
-            });
-            tool.handler = Some(handler);
-        }
-    }
-    for kind in kinds {
-        let c = ctx.clone();
-        match kind.as_str() {
-            "permission" => {
-                let h: Arc<dyn PermissionHandler> = Arc::new(move |req: PermissionRequest| {
-                    let c = c.clone();
-                    async move {
-                        let payload = json!({
-                            "sessionId": req.session_id, "requestId": req.request_id, "kind": req.kind,
-                            "toolCallId": req.tool_call_id, "request": req.request,
-                        });
-                        let answer = c.request("permission", payload).await?;
-                        PermissionDecision::from_json(&answer)
-                    }
-                });
-                cfg.on_permission_request = Some(h);
-            }
-            "userInput" => {
-                let h: Arc<dyn UserInputHandler> = Arc::new(move |req: UserInputRequest| {
-                    let c = c.clone();
-                    async move {
-                        let payload = json!({
-                            "sessionId": req.session_id, "question": req.question, "choices": req.choices,
-                            "allowFreeform": req.allow_freeform,
-                        });
-                        let answer = c.request("userInput", payload).await?;
-                        user_input_response(answer)
-                    }
-                });
-                cfg.on_user_input_request = Some(h);
-            }
-            other => {
-                let kind: &'static str = HANDLER_KINDS.iter().find(|k| **k == other).copied().unwrap();
-                let h: Arc<dyn JsonHandler> = Arc::new(move |params: Value| c.clone().request(kind, params));
-                match kind {
-                    "hook" => cfg.on_hook = Some(h),
-                    "systemMessageTransform" => cfg.on_system_message_transform = Some(h),
-                    "exitPlanMode" => cfg.on_exit_plan_mode = Some(h),
-                    "providerToken" => cfg.on_provider_token = Some(h),
-                    _ => unreachable!(),
-                }
-            }
-        }
-    }
-    if ctx.on_event.is_some() {
-        let c = ctx.clone();
-        cfg.on_event = Some(Arc::new(move |ev: &SessionEvent| c.forward_event(ev)));
-    }
-    Ok(cfg)
+    Ok((SessionConfig::from_json(&Value::Object(obj))?, options))
 }
 
-fn user_input_response(v: Value) -> copilot_core::Result<UserInputResponse> {
+/// `types_json` of `copilot_session_subscribe`: null (every type) or an array of type names.
+pub(crate) fn event_types(v: Value) -> Result<Option<Vec<String>>, Failure> {
+    let bad = || Failure::abi(COPILOT_ERR_INVALID_ARGUMENT, "`types_json` must be null or an array of event types");
     match v {
-        Value::String(answer) => Ok(UserInputResponse { answer, was_freeform: true }),
-        Value::Object(ref m) if m.get("answer").is_some_and(Value::is_string) => Ok(UserInputResponse {
-            answer: m["answer"].as_str().unwrap().to_owned(),
-            was_freeform: m.get("wasFreeform").and_then(Value::as_bool).unwrap_or(false),
-        }),
-        other => Err(copilot_core::Error::new(
-            ErrorKind::HandlerFailed,
-            format!(
-                "a user-input answer must be a string or {{\"answer\": string, \"wasFreeform\"?: bool}}, got {other}"
-            ),
-        )),
+        Value::Null => Ok(None),
+        Value::Array(a) => {
+            a.into_iter().map(|t| t.as_str().map(str::to_owned).ok_or_else(bad)).collect::<Result<_, _>>().map(Some)
+        }
+        _ => Err(bad()),
     }
 }
 
 /// Behind `CopilotSession *`.
 pub(crate) struct SessionState {
     pub id: String,
-    pub gate: Arc<Gate>,
-    pub client: Arc<ClientState>,
-    pub ctx: Arc<SessionCtx>,
+    gate: Arc<Gate>,
+    gates: Gates,
+    client: Arc<ClientState>,
+    port: HostPort,
+    sinks: Arc<Sinks>,
+    drain: tokio::task::AbortHandle,
     open: Mutex<OpenState>,
 }
 
@@ -299,34 +204,57 @@ struct OpenState {
 }
 
 impl SessionState {
+    /// Attaches the callbacks to a session config (before create/resume, so `on_event` sees
+    /// the first event) and starts the session's drain task. Returns the config to open. The
+    /// id is known before the server answers (`copilot_session_id` works at once): the resumed
+    /// one, the config's, or a new one written into the config.
     pub fn new(
-        id: String,
+        resume_id: Option<String>,
         client: Arc<ClientState>,
-        on_event: CopilotEventCallback,
-        on_request: CopilotRequestCallback,
-        ud: UserData,
-    ) -> Arc<SessionState> {
+        config: Value,
+        callbacks: Callbacks,
+    ) -> Result<(Arc<SessionState>, SessionConfig), Failure> {
+        let (mut cfg, options) = session_config(config, callbacks.on_request.is_some())?;
+        let id = match resume_id {
+            Some(id) => id,
+            None => cfg.session_id.get_or_insert_with(|| uuid::Uuid::new_v4().to_string()).clone(),
+        };
+        let (port, stream) = host::attach(&mut cfg, options)?;
         let gate = Gate::new();
         let gates: Gates = Arc::from(vec![client.gate.clone(), gate.clone()]);
-        let ctx = Arc::new(SessionCtx { gates, on_event, on_request, ud, waiters: Mutex::new(Vec::new()) });
-        Arc::new(SessionState { id, gate, client, ctx, open: Mutex::new(OpenState::default()) })
+        let subs = callbacks.on_event.map(|cb| Sub { id: 0, port_id: port.subscribe(None), cb, ud: callbacks.ud });
+        let sinks = Arc::new(Sinks {
+            gates: gates.clone(),
+            on_request: callbacks.on_request,
+            ud: callbacks.ud,
+            subs: Mutex::new(subs.into_iter().collect()),
+        });
+        let drain = copilot_core::runtime().spawn(sinks.clone().drain(stream)).abort_handle();
+        let state =
+            SessionState { id, gate, gates, client, port, sinks, drain, open: Mutex::new(OpenState::default()) };
+        Ok((Arc::new(state), cfg))
     }
 
     pub fn gates(&self) -> Gates {
-        self.ctx.gates.clone()
+        self.gates.clone()
     }
 
     /// The open core session, or the error a call on a closed handle gets.
     pub fn core(&self) -> Result<Session, Failure> {
-        if self.client.gate.is_closing() {
-            return Err(Failure::kind(ErrorKind::NotConnected, "the client of this session was freed"));
-        }
+        self.check_client()?;
         lock(&self.open).core.clone().ok_or_else(|| {
             Failure::kind(
                 ErrorKind::SessionNotFound,
                 format!("session {} is not open (its create/resume did not succeed)", self.id),
             )
         })
+    }
+
+    fn check_client(&self) -> Result<(), Failure> {
+        if self.client.gate.is_closing() {
+            return Err(Failure::kind(ErrorKind::NotConnected, "the client of this session was freed"));
+        }
+        Ok(())
     }
 
     pub fn info(&self) -> Value {
@@ -336,6 +264,40 @@ impl SessionState {
             "workspacePath": core.as_ref().and_then(Session::workspace_path),
             "info": core.as_ref().map(Session::info).unwrap_or(Value::Null),
         })
+    }
+
+    /// `copilot_session_subscribe`.
+    pub fn subscribe(&self, types: Option<Vec<String>>, cb: EventFn, ud: UserData) -> Result<u64, Failure> {
+        self.check_client()?;
+        // Under the lock: a job for an event published right after `port.subscribe` finds it.
+        let mut subs = lock(&self.sinks.subs);
+        let id = rt::next_id();
+        subs.push(Sub { id, port_id: self.port.subscribe(types), cb, ud });
+        Ok(id)
+    }
+
+    /// `copilot_session_unsubscribe`: once it returns, no callback of the subscription starts.
+    pub fn unsubscribe(&self, id: u64) -> Result<(), Failure> {
+        let sub = {
+            let mut subs = lock(&self.sinks.subs);
+            let at = subs.iter().position(|s| s.id == id && id != 0);
+            at.map(|i| subs.remove(i))
+        };
+        let sub = sub.ok_or_else(|| Failure::abi(COPILOT_ERR_UNKNOWN_ID, format!("no active subscription {id}")))?;
+        self.port.unsubscribe(sub.port_id);
+        // A callback of it may be running on the dispatcher (jobs look the subscription up
+        // when they run): wait for that job.
+        rt::barrier();
+        Ok(())
+    }
+
+    /// A call whose completion comes through the session's host stream, after the events
+    /// queued before it finished (`send_and_wait`: its result follows its turn's events).
+    pub fn ordered<F>(&self, fut: F) -> Ordered<F>
+    where
+        F: Future<Output = copilot_core::Result<Value>> + Send + 'static,
+    {
+        Ordered { port: self.port.clone(), fut }
     }
 
     /// Runs a create/resume: the core call runs in a task of its own, so cancelling the call
@@ -368,15 +330,19 @@ impl SessionState {
         Ok(s.info().to_string())
     }
 
-    /// For `copilot_session_free`.
+    /// Marks the session abandoned and takes the open core session, if any.
+    fn abandon(&self) -> Option<Session> {
+        let mut st = lock(&self.open);
+        st.abandoned = true;
+        st.core.take()
+    }
+
+    /// For `copilot_session_free`: pending calls complete, pending requests fail, the stream's
+    /// reader stops; a session still attached is detached in the background.
     pub fn close(&self) {
         rt::close_gate(&self.gate);
-        let core = {
-            let mut st = lock(&self.open);
-            st.abandoned = true;
-            st.core.take()
-        };
-        if let Some(s) = core {
+        self.drain.abort();
+        if let Some(s) = self.abandon() {
             if !self.client.gate.is_closing() {
                 copilot_core::runtime().spawn(async move {
                     let _ = s.disconnect().await;
@@ -389,17 +355,33 @@ impl SessionState {
 struct AbandonOnDrop(Option<Arc<SessionState>>);
 impl Drop for AbandonOnDrop {
     fn drop(&mut self) {
-        if let Some(s) = self.0.take() {
-            let core = {
-                let mut st = lock(&s.open);
-                st.abandoned = true;
-                st.core.take()
-            };
-            if let Some(core) = core {
-                copilot_core::runtime().spawn(async move {
-                    let _ = core.disconnect().await;
-                });
-            }
+        if let Some(core) = self.0.take().and_then(|s| s.abandon()) {
+            copilot_core::runtime().spawn(async move {
+                let _ = core.disconnect().await;
+            });
         }
+    }
+}
+
+/// See [`SessionState::ordered`].
+pub(crate) struct Ordered<F> {
+    port: HostPort,
+    fut: F,
+}
+
+impl<F> Launch for Ordered<F>
+where
+    F: Future<Output = copilot_core::Result<Value>> + Send + 'static,
+{
+    fn launch(self, id: u64, cancel: Cancel) {
+        let Ordered { port, fut } = self;
+        let _rt = copilot_core::runtime().enter();
+        port.spawn_call(id, async move {
+            tokio::select! {
+                r = fut => r,
+                // Completed as cancelled already (rt::cancel); this result is ignored.
+                _ = cancel => Err(CoreError::new(ErrorKind::Cancelled, "the call was cancelled")),
+            }
+        });
     }
 }

@@ -4,152 +4,7 @@
  * Prints "N passed, M failed" and exits non-zero on any failure. Every wait has a deadline that
  * only detects hangs; no assertion depends on timing.
  */
-#define _GNU_SOURCE
-#include "copilot.h"
-
-#include <errno.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
-
-/* ------------------------------------------------------------------------------------------ */
-/* Test bookkeeping */
-
-static int g_failures_in_test;
-static const char *g_test;
-
-#define CHECK(cond, ...)                                                                      \
-    do {                                                                                      \
-        if (!(cond)) {                                                                        \
-            fprintf(stderr, "FAIL %s:%d [%s] %s: ", __FILE__, __LINE__, g_test, #cond);      \
-            fprintf(stderr, __VA_ARGS__);                                                     \
-            fprintf(stderr, "\n");                                                            \
-            g_failures_in_test++;                                                             \
-        }                                                                                     \
-    } while (0)
-
-#define REQUIRE(cond, ...)                                                                    \
-    do {                                                                                      \
-        if (!(cond)) {                                                                        \
-            CHECK(cond, __VA_ARGS__);                                                         \
-            return;                                                                           \
-        }                                                                                     \
-    } while (0)
-
-#define HANG_SECONDS 180
-
-static char *xstrdup(const char *s) {
-    char *d = strdup(s ? s : "");
-    if (!d) abort();
-    return d;
-}
-
-static char *fmt(const char *f, ...) {
-    va_list ap;
-    va_start(ap, f);
-    char *out = NULL;
-    if (vasprintf(&out, f, ap) < 0) abort();
-    va_end(ap);
-    return out;
-}
-
-/* Appends a JSON string literal of s to a malloc'd buffer. */
-static char *json_str(const char *s) {
-    size_t n = strlen(s);
-    char *out = malloc(n * 6 + 3), *p = out;
-    if (!out) abort();
-    *p++ = '"';
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') { *p++ = '\\'; *p++ = (char)c; }
-        else if (c < 0x20) { p += sprintf(p, "\\u%04x", c); }
-        else *p++ = (char)c;
-    }
-    *p++ = '"';
-    *p = 0;
-    return out;
-}
-
-static void deadline_in(struct timespec *ts, int seconds) {
-    clock_gettime(CLOCK_REALTIME, ts);
-    ts->tv_sec += seconds;
-}
-
-static char *last_error_message(void) {
-    char *m = copilot_last_error_message();
-    char *copy = xstrdup(m);
-    copilot_string_free(m);
-    return copy;
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* Completion waiter: one per asynchronous call */
-
-typedef struct {
-    pthread_mutex_t m;
-    pthread_cond_t c;
-    int calls; /* how many times the callback ran: must end at exactly 1 */
-    CopilotStatus status;
-    char *json;
-    void (*then)(void *arg, CopilotStatus status); /* optional extra work inside the callback */
-    void *then_arg;
-} Waiter;
-
-static void waiter_init(Waiter *w) {
-    memset(w, 0, sizeof *w);
-    pthread_mutex_init(&w->m, NULL);
-    pthread_cond_init(&w->c, NULL);
-}
-
-static void waiter_destroy(Waiter *w) {
-    free(w->json);
-    pthread_mutex_destroy(&w->m);
-    pthread_cond_destroy(&w->c);
-}
-
-static void on_done(void *ud, CopilotStatus status, const char *json) {
-    Waiter *w = ud;
-    if (w->then) w->then(w->then_arg, status);
-    pthread_mutex_lock(&w->m);
-    w->calls++;
-    w->status = status;
-    free(w->json);
-    w->json = xstrdup(json);
-    pthread_cond_broadcast(&w->c);
-    pthread_mutex_unlock(&w->m);
-}
-
-/* Waits for the completion; returns 0 on a hang. */
-static int waiter_wait(Waiter *w) {
-    struct timespec ts;
-    deadline_in(&ts, HANG_SECONDS);
-    pthread_mutex_lock(&w->m);
-    int rc = 0;
-    while (w->calls == 0 && rc != ETIMEDOUT) rc = pthread_cond_timedwait(&w->c, &w->m, &ts);
-    int ok = w->calls > 0;
-    pthread_mutex_unlock(&w->m);
-    return ok;
-}
-
-/* Runs an async call to completion; the result lands in *w. Returns the immediate status. */
-#define RUN(w, call)                                                                          \
-    ({                                                                                        \
-        waiter_init(w);                                                                       \
-        CopilotStatus st__ = (call);                                                          \
-        if (st__ == COPILOT_OK && !waiter_wait(w)) {                                          \
-            fprintf(stderr, "HANG waiting for %s\n", #call);                                  \
-            exit(3);                                                                          \
-        }                                                                                     \
-        st__;                                                                                 \
-    })
+#include "harness.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* Session event log and request handlers */
@@ -322,91 +177,6 @@ static void on_request(void *ud, uint64_t id, const char *kind, const char *payl
     if (st != COPILOT_OK) fprintf(stderr, "reply to %s failed: %d\n", kind, st);
 }
 
-/* ------------------------------------------------------------------------------------------ */
-/* Environment: the fake model, the shared CLI */
-
-static pid_t g_model_pid;
-static int g_model_stdin = -1;
-static char g_model_url[256];
-static char g_home[256], g_work[256];
-static const char *g_cli;
-static int g_port;
-static CopilotClient *g_owner;
-static const char *TOKEN = "c-abi-test-token";
-
-static void start_fake_model(void) {
-    const char *bin = getenv("FAKE_MODEL_BIN");
-    if (!bin || !*bin) {
-        fprintf(stderr, "FAKE_MODEL_BIN is not set\n");
-        exit(2);
-    }
-    int in[2], out[2];
-    if (pipe(in) || pipe(out)) abort();
-    g_model_pid = fork();
-    if (g_model_pid == 0) {
-        dup2(in[0], 0);
-        dup2(out[1], 1);
-        close(in[1]);
-        close(out[0]);
-        execl(bin, bin, (char *)NULL);
-        _exit(127);
-    }
-    close(in[0]);
-    close(out[1]);
-    g_model_stdin = in[1]; /* kept open: the model serves until its stdin closes */
-    char line[512];
-    size_t n = 0;
-    char c;
-    while (n + 1 < sizeof line && read(out[0], &c, 1) == 1 && c != '\n') line[n++] = c;
-    line[n] = 0;
-    close(out[0]);
-    const char *p = strstr(line, "http://");
-    if (!p) {
-        fprintf(stderr, "fake model said: %s\n", line);
-        exit(2);
-    }
-    snprintf(g_model_url, sizeof g_model_url, "%s", p);
-}
-
-static void stop_fake_model(void) {
-    close(g_model_stdin);
-    int status;
-    waitpid(g_model_pid, &status, 0);
-}
-
-/* Options for a CLI this test spawns: isolated HOME and working directory. */
-static char *own_cli_options(int tcp) {
-    char *cli = json_str(g_cli), *home = json_str(g_home), *work = json_str(g_work);
-    char *path = json_str(getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
-    char *o = fmt("{\"useStdio\":%s,%s\"cliPath\":%s,\"env\":{\"HOME\":%s,\"PATH\":%s},\"cwd\":%s,"
-                  "\"connectionToken\":\"%s\",\"useLoggedInUser\":false}",
-                  tcp ? "false" : "true", tcp ? "\"port\":0," : "", cli, home, path, work, TOKEN);
-    free(cli);
-    free(home);
-    free(work);
-    free(path);
-    return o;
-}
-
-static CopilotClient *connect_shared(void) {
-    char *o = fmt("{\"cliUrl\":\"127.0.0.1:%d\",\"connectionToken\":\"%s\"}", g_port, TOKEN);
-    CopilotClient *c = NULL;
-    CopilotStatus st = copilot_client_new(o, NULL, NULL, &c);
-    free(o);
-    if (st != COPILOT_OK) {
-        fprintf(stderr, "client_new failed: %d\n", st);
-        exit(2);
-    }
-    Waiter w;
-    st = RUN(&w, copilot_client_start(c, on_done, &w, NULL));
-    if (st != COPILOT_OK || w.status != COPILOT_OK) {
-        fprintf(stderr, "connect failed: %d %s\n", w.status, w.json);
-        exit(2);
-    }
-    waiter_destroy(&w);
-    return c;
-}
-
 /* A session config with the fake model as provider, plus extra members (may be ""). */
 static char *session_config(const char *extra) {
     return fmt("{\"model\":\"gpt-4.1\",\"provider\":{\"type\":\"openai\",\"baseUrl\":\"%s\",\"apiKey\":\"x\"}%s%s}",
@@ -460,33 +230,12 @@ static CopilotStatus say(CopilotSession *s, const char *p, char **json) {
     return st;
 }
 
-static CopilotStatus simple_call(CopilotStatus (*f)(const CopilotClient *, CopilotCallback, void *, uint64_t *),
-                                 const CopilotClient *c, char **json) {
-    Waiter w;
-    CopilotStatus st = RUN(&w, f(c, on_done, &w, NULL));
-    if (st != COPILOT_OK) {
-        *json = last_error_message();
-        return st;
-    }
-    *json = xstrdup(w.json);
-    st = w.status;
-    waiter_destroy(&w);
-    return st;
-}
-
-static void free_and_stop(CopilotClient *c) {
-    Waiter w;
-    RUN(&w, copilot_client_stop(c, on_done, &w, NULL));
-    waiter_destroy(&w);
-    copilot_client_free(c);
-}
-
 /* ------------------------------------------------------------------------------------------ */
 /* Tests */
 
 static void test_version_errors_and_guards(void) {
     CHECK(strlen(copilot_version()) > 0, "empty version");
-    CHECK(copilot_abi_version() == COPILOT_ABI_VERSION, "abi %u", copilot_abi_version());
+    CHECK(copilot_abi_version() == COPILOT_ABI_VERSION && COPILOT_ABI_VERSION == 2, "abi %u", copilot_abi_version());
     CHECK(strcmp(copilot_error_name(COPILOT_OK), "ok") == 0, "ok name");
     CHECK(strcmp(copilot_error_name(COPILOT_ERR_TIMEOUT), "timeout") == 0, "timeout name");
     CHECK(strcmp(copilot_error_name(COPILOT_ERR_RPC), "rpc_error") == 0, "rpc name");
@@ -520,12 +269,12 @@ static void test_version_errors_and_guards(void) {
     copilot_client_free(NULL);
     copilot_session_free(NULL);
 
-    /* A client that is never started: calls fail through the callback, typed. */
+    /* A client that is never started starts on its first call; here the connection fails, typed. */
     CopilotClient *idle = NULL;
     CHECK(copilot_client_new("{\"cliUrl\":\"127.0.0.1:1\"}", NULL, NULL, &idle) == COPILOT_OK, "new");
     char *json = NULL;
-    CHECK(simple_call(copilot_client_get_status, idle, &json) == COPILOT_ERR_NOT_CONNECTED, "%s", json);
-    CHECK(strstr(json, "\"code\":\"not_connected\""), "%s", json);
+    CHECK(simple_call(copilot_client_get_status, idle, &json) == COPILOT_ERR_CONNECT, "%s", json);
+    CHECK(strstr(json, "\"code\":\"connect_failed\""), "%s", json);
     free(json);
     CHECK(simple_call(copilot_client_start, idle, &json) == COPILOT_ERR_CONNECT, "%s", json);
     CHECK(strstr(json, "\"transportFailure\":"), "%s", json);
@@ -534,22 +283,11 @@ static void test_version_errors_and_guards(void) {
 }
 
 static void test_owner_spawns_tcp_cli(void) {
-    char *o = own_cli_options(1);
-    CopilotStatus st = copilot_client_new(o, NULL, NULL, &g_owner);
-    free(o);
-    REQUIRE(st == COPILOT_OK, "new owner: %d", st);
-    char *json = NULL;
-    st = simple_call(copilot_client_start, g_owner, &json);
-    REQUIRE(st == COPILOT_OK, "start owner: %d %s", st, json);
-    free(json);
+    REQUIRE(start_owner(), "the run's CLI did not start");
     char *info = copilot_client_info(g_owner);
     CHECK(strstr(info, "\"running\":true"), "%s", info);
     CHECK(strstr(info, "\"protocolVersion\":3"), "%s", info);
     CHECK(strstr(info, "\"serverVersion\":\"1.0.102\""), "%s", info);
-    const char *p = strstr(info, "\"port\":");
-    REQUIRE(p, "%s", info);
-    g_port = atoi(p + 7);
-    CHECK(g_port > 0, "%s", info);
     CHECK(strstr(info, "\"cliPid\":") && !strstr(info, "\"cliPid\":null"), "%s", info);
     copilot_string_free(info);
 }
@@ -579,7 +317,10 @@ static void test_connection_token(void) {
 static CopilotStatus ping(const CopilotClient *c, const char *m, char **json) {
     Waiter w;
     CopilotStatus st = RUN(&w, copilot_client_ping(c, m, on_done, &w, NULL));
-    if (st != COPILOT_OK) return st;
+    if (st != COPILOT_OK) {
+        *json = last_error_message();
+        return st;
+    }
     *json = xstrdup(w.json);
     st = w.status;
     waiter_destroy(&w);
@@ -638,6 +379,154 @@ static void test_client_methods(void) {
     CHECK(simple_call(copilot_client_stop, c, &json) == COPILOT_OK, "stop is idempotent: %s", json);
     free(json);
     copilot_client_free(c);
+}
+
+/* ping_before_start: a never-started client answers ping by starting; after stop() calls fail
+ * with not_connected until start(); with autoStart false a call before start() fails. */
+static void test_ping_before_start(void) {
+    char *o = fmt("{\"cliUrl\":\"127.0.0.1:%d\",\"connectionToken\":\"%s\"}", g_port, TOKEN);
+    CopilotClient *c = NULL;
+    CHECK(copilot_client_new(o, NULL, NULL, &c) == COPILOT_OK, "new");
+    free(o);
+    char *json = NULL;
+    CHECK(ping(c, "early", &json) == COPILOT_OK && strstr(json, "\"message\":\"pong: early\""), "%s", json);
+    free(json);
+    char *info = copilot_client_info(c);
+    CHECK(strstr(info, "\"running\":true"), "%s", info);
+    copilot_string_free(info);
+    CHECK(simple_call(copilot_client_stop, c, &json) == COPILOT_OK, "%s", json);
+    free(json);
+    CHECK(ping(c, NULL, &json) == COPILOT_ERR_NOT_CONNECTED && strstr(json, "\"code\":\"not_connected\""), "%s",
+          json);
+    free(json);
+    CHECK(simple_call(copilot_client_start, c, &json) == COPILOT_OK, "%s", json);
+    free(json);
+    CHECK(ping(c, "again", &json) == COPILOT_OK && strstr(json, "pong: again"), "%s", json);
+    free(json);
+    free_and_stop(c);
+
+    o = fmt("{\"cliUrl\":\"127.0.0.1:%d\",\"connectionToken\":\"%s\",\"autoStart\":false}", g_port, TOKEN);
+    CHECK(copilot_client_new(o, NULL, NULL, &c) == COPILOT_OK, "new");
+    free(o);
+    CHECK(ping(c, NULL, &json) == COPILOT_ERR_NOT_CONNECTED, "%s", json);
+    free(json);
+    CHECK(simple_call(copilot_client_start, c, &json) == COPILOT_OK, "%s", json);
+    free(json);
+    CHECK(ping(c, NULL, &json) == COPILOT_OK, "%s", json);
+    free(json);
+    free_and_stop(c);
+}
+
+/* What one subscription saw. */
+typedef struct {
+    pthread_mutex_t m;
+    char types[256][48];
+    int n;
+    CopilotSession *session; /* set: unsubscribe from inside the first callback */
+    uint64_t id;
+    CopilotStatus unsubscribed;
+} SubLog;
+
+static void sublog_init(SubLog *l) {
+    memset(l, 0, sizeof *l);
+    pthread_mutex_init(&l->m, NULL);
+    l->unsubscribed = -1;
+}
+
+static void on_sub_event(void *ud, const char *json) {
+    SubLog *l = ud;
+    char *t = event_type(json);
+    pthread_mutex_lock(&l->m);
+    if (l->n < 256) snprintf(l->types[l->n++], 48, "%s", t);
+    pthread_mutex_unlock(&l->m);
+    free(t);
+    if (l->session && l->unsubscribed < 0) l->unsubscribed = copilot_session_unsubscribe(l->session, l->id);
+}
+
+static int sublog_count(SubLog *l, const char *type) {
+    pthread_mutex_lock(&l->m);
+    int k = 0;
+    for (int i = 0; i < l->n; i++) k += type == NULL || strcmp(l->types[i], type) == 0;
+    pthread_mutex_unlock(&l->m);
+    return k;
+}
+
+/* Runs inside the send_and_wait completion: had the subscription seen the turn's idle? */
+static int g_idle_before_completion;
+static void idle_seen_at_completion(void *arg, CopilotStatus st) {
+    (void)st;
+    g_idle_before_completion = sublog_count(arg, "session.idle");
+}
+
+static void test_subscriptions(void) {
+    CopilotClient *c = connect_shared();
+    Session log;
+    session_init(&log);
+    CopilotSession *s = create_session(c, "", &log);
+    if (!s) {
+        session_destroy(&log);
+        free_and_stop(c);
+        return;
+    }
+    int from = event_count(&log); /* before subscribing: on_event's log from here has all's events */
+    SubLog all, idle, once;
+    sublog_init(&all);
+    sublog_init(&idle);
+    sublog_init(&once);
+    uint64_t a = 0, b = 0, x = 7;
+    CHECK(copilot_session_subscribe(s, NULL, on_sub_event, &all, &a) == COPILOT_OK && a != 0, "all");
+    CHECK(copilot_session_subscribe(s, "[\"session.idle\"]", on_sub_event, &idle, &b) == COPILOT_OK && b != a, "idle");
+    once.session = s;
+    CHECK(copilot_session_subscribe(s, "null", on_sub_event, &once, &once.id) == COPILOT_OK, "once");
+    CHECK(copilot_session_subscribe(s, "[1]", on_sub_event, &all, &x) == COPILOT_ERR_INVALID_ARGUMENT && x == 0,
+          "types must be strings");
+    CHECK(copilot_session_subscribe(s, "{\"a\":1}", on_sub_event, &all, &x) == COPILOT_ERR_INVALID_ARGUMENT, "object");
+    CHECK(copilot_session_subscribe(s, "[", on_sub_event, &all, &x) == COPILOT_ERR_INVALID_ARGUMENT, "bad json");
+    CHECK(copilot_session_subscribe(s, NULL, NULL, &all, &x) == COPILOT_ERR_NULL_POINTER, "NULL callback");
+    CHECK(copilot_session_subscribe(NULL, NULL, on_sub_event, &all, &x) == COPILOT_ERR_NULL_POINTER, "NULL session");
+    CHECK(copilot_session_subscribe(s, NULL, on_sub_event, &all, NULL) == COPILOT_ERR_NULL_POINTER, "NULL out");
+
+    Waiter w;
+    waiter_init(&w);
+    w.then = idle_seen_at_completion;
+    w.then_arg = &all;
+    char *o = prompt("Say hello");
+    CHECK(copilot_session_send_and_wait(s, o, on_done, &w, NULL) == COPILOT_OK, "start");
+    free(o);
+    CHECK(waiter_wait(&w) && w.status == COPILOT_OK, "%d %s", w.status, w.json);
+    waiter_destroy(&w);
+    CHECK(g_idle_before_completion == 1, "the completion ran before the subscription saw session.idle");
+    /* A subscription sees each event once, in the order on_event does: what it saw is the tail of
+     * on_event's log (an event queued before it subscribed may still reach on_event after). */
+    pthread_mutex_lock(&log.m);
+    pthread_mutex_lock(&all.m);
+    int tail = all.n <= log.n - from && all.n >= 5;
+    for (int i = 0; tail && i < all.n; i++) tail = strcmp(all.types[i], log.types[log.n - all.n + i]) == 0;
+    CHECK(tail, "all saw %d events, on_event %d since the subscription", all.n, log.n - from);
+    pthread_mutex_unlock(&all.m);
+    pthread_mutex_unlock(&log.m);
+    CHECK(sublog_count(&idle, NULL) == 1 && sublog_count(&idle, "session.idle") == 1, "filtered: %d",
+          sublog_count(&idle, NULL));
+    CHECK(sublog_count(&once, NULL) == 1 && once.unsubscribed == COPILOT_OK, "unsubscribed inside its callback: %d %d",
+          sublog_count(&once, NULL), once.unsubscribed);
+
+    CHECK(copilot_session_unsubscribe(s, b) == COPILOT_OK, "unsubscribe");
+    CHECK(copilot_session_unsubscribe(s, b) == COPILOT_ERR_UNKNOWN_ID, "twice");
+    CHECK(copilot_session_unsubscribe(s, once.id) == COPILOT_ERR_UNKNOWN_ID, "already gone");
+    CHECK(copilot_session_unsubscribe(s, 0) == COPILOT_ERR_UNKNOWN_ID, "0 is no subscription");
+    CHECK(copilot_session_unsubscribe(NULL, a) == COPILOT_ERR_NULL_POINTER, "NULL session");
+    int all_before = sublog_count(&all, NULL);
+    char *json = NULL;
+    CHECK(say(s, "REPLY again", &json) == COPILOT_OK, "%s", json);
+    free(json);
+    CHECK(sublog_count(&all, "session.idle") == 2 && sublog_count(&all, NULL) > all_before, "all goes on");
+    CHECK(sublog_count(&idle, NULL) == 1 && sublog_count(&once, NULL) == 1, "no callback after unsubscribe");
+    copilot_session_free(s);
+    session_destroy(&log);
+    pthread_mutex_destroy(&all.m);
+    pthread_mutex_destroy(&idle.m);
+    pthread_mutex_destroy(&once.m);
+    free_and_stop(c);
 }
 
 static void test_plain_turn_events_and_session_calls(void) {
@@ -821,7 +710,7 @@ static void test_permission_reject_user_input_and_hooks(void) {
     CopilotSession *bad = (CopilotSession *)0x1;
     Waiter w;
     CHECK(copilot_client_create_session(c, "{\"handlers\":[\"telepathy\"]}", NULL, on_request, NULL, on_done, &w, &bad,
-                                        NULL) == COPILOT_ERR_INVALID_ARGUMENT,
+                                        NULL) == COPILOT_ERR_INVALID_CONFIG,
           "unknown handler kind");
     CHECK(bad == NULL, "no handle on failure");
     CHECK(copilot_client_create_session(c, "{\"handlers\":[\"permission\"]}", NULL, NULL, NULL, on_done, &w, &bad,
@@ -1229,23 +1118,15 @@ typedef struct {
 } Test;
 
 int main(void) {
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    g_cli = getenv("COPILOT_CLI_PATH");
-    if (!g_cli || !*g_cli) {
-        fprintf(stderr, "COPILOT_CLI_PATH is not set\n");
-        return 2;
-    }
-    snprintf(g_home, sizeof g_home, "/tmp/copilot-c-test-%d-home", (int)getpid());
-    snprintf(g_work, sizeof g_work, "/tmp/copilot-c-test-%d-work", (int)getpid());
-    mkdir(g_home, 0700);
-    mkdir(g_work, 0700);
-    start_fake_model();
+    harness_setup("c-test");
 
     Test tests[] = {
         {"version_errors_and_guards", test_version_errors_and_guards},
         {"owner_spawns_tcp_cli", test_owner_spawns_tcp_cli},
         {"connection_token", test_connection_token},
         {"client_methods", test_client_methods},
+        {"ping_before_start", test_ping_before_start},
+        {"subscriptions", test_subscriptions},
         {"plain_turn_events_and_session_calls", test_plain_turn_events_and_session_calls},
         {"tool_and_permission", test_tool_and_permission},
         {"tool_fails_later_from_another_thread", test_tool_fails_later_from_another_thread},
@@ -1274,17 +1155,7 @@ int main(void) {
         if (i == 1 && g_failures_in_test) break; /* no shared CLI: nothing else can run */
     }
 
-    char *json = NULL;
-    if (g_owner) {
-        simple_call(copilot_client_stop, g_owner, &json);
-        free(json);
-        copilot_client_free(g_owner);
-    }
-    copilot_shutdown();
-    stop_fake_model();
-    char *cmd = fmt("rm -rf '%s' '%s'", g_home, g_work);
-    if (system(cmd) != 0) fprintf(stderr, "cleanup failed\n");
-    free(cmd);
+    harness_teardown();
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 && passed == n ? 0 : 1;
 }

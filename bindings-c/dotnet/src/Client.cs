@@ -11,25 +11,23 @@ using GitHub.Copilot.SDK.Interop;
 
 namespace GitHub.Copilot.SDK
 {
-    /// <summary>The client's connection state as this object knows it.</summary>
-    public enum ConnectionState { Disconnected, Connecting, Connected, Stopped, Disposed }
+    /// <summary>The client's connection state.</summary>
+    public enum ConnectionState { Disconnected, Connected, Stopped, Disposed }
 
     /// <summary>
-    /// A client of the Copilot CLI's server mode. Calls made before <see cref="StartAsync"/> start
-    /// the client (unless <see cref="CopilotClientOptions.AutoStart"/> is false). Dispose it (or
-    /// <see cref="StopAsync"/> then Dispose) when done; call <see cref="CopilotRuntime.Shutdown"/>
-    /// once at process exit on Mono.
+    /// A client of the Copilot CLI's server mode. A client that was never started starts on its
+    /// first call (unless <see cref="CopilotClientOptions.AutoStart"/> is false); after
+    /// <see cref="StopAsync"/> calls fail with <c>not_connected</c> until <see cref="StartAsync"/>.
+    /// Dispose it (or <see cref="StopAsync"/> then Dispose) when done.
     /// </summary>
     public sealed class CopilotClient : IDisposable, IAsyncDisposable
     {
         readonly CopilotClientOptions _options;
         readonly NativeHandle _handle;
         readonly ConcurrentDictionary<long, CopilotSession> _sessions = new ConcurrentDictionary<long, CopilotSession>();
-        readonly object _lifecycleGate = new object();
         readonly List<KeyValuePair<string, Action<SessionLifecycleEvent>>> _lifecycle = new List<KeyValuePair<string, Action<SessionLifecycleEvent>>>();
         readonly long _id;
-        Task _startTask;
-        volatile ConnectionState _state = ConnectionState.Disconnected;
+        volatile bool _stopped;
 
         static long _nextId;
         static readonly ConcurrentDictionary<long, CopilotClient> Live = new ConcurrentDictionary<long, CopilotClient>();
@@ -52,47 +50,25 @@ namespace GitHub.Copilot.SDK
         /// <summary>The options this client was made with.</summary>
         public CopilotClientOptions Options { get { return _options; } }
 
-        /// <summary>The state of the connection.</summary>
-        public ConnectionState State { get { return _state; } }
+        /// <summary>The state of the connection: Connected once started (by StartAsync or by a
+        /// first call), Stopped after StopAsync / ForceStopAsync.</summary>
+        public ConnectionState State
+        {
+            get
+            {
+                if (_handle.IsClosed) return ConnectionState.Disposed;
+                if (Info()["running"].AsBool()) return ConnectionState.Connected;
+                return _stopped ? ConnectionState.Stopped : ConnectionState.Disconnected;
+            }
+        }
 
         // ------------------------------------------------------------------ lifecycle
 
         /// <summary>Spawns or connects to the CLI and performs the handshake. Idempotent.</summary>
-        public Task StartAsync(CancellationToken cancellationToken = default(CancellationToken))
+        public async Task StartAsync(CancellationToken cancellationToken = default(CancellationToken))
         {
-            lock (_lifecycleGate)
-            {
-                if ((_state == ConnectionState.Connected || _state == ConnectionState.Connecting) && _startTask != null) return _startTask;
-                var t = StartCore(cancellationToken);
-                _startTask = t;
-                return t;
-            }
-        }
-
-        async Task StartCore(CancellationToken ct)
-        {
-            _state = ConnectionState.Connecting;
-            try
-            {
-                await Calls.Start(_handle, (IntPtr h, IntPtr ud, out ulong c) => Native.copilot_client_start(h, Calls.Completion, ud, out c), ct).ConfigureAwait(false);
-                _state = ConnectionState.Connected;
-            }
-            catch (Exception)
-            {
-                if (_state == ConnectionState.Connecting) _state = ConnectionState.Disconnected;
-                throw;
-            }
-        }
-
-        Task EnsureStarted(CancellationToken ct)
-        {
-            if (!_options.AutoStart) return Task.FromResult(0);
-            lock (_lifecycleGate)
-            {
-                if (_state == ConnectionState.Disconnected) return StartAsync(ct);
-                if (_state == ConnectionState.Connecting && _startTask != null) return _startTask;
-            }
-            return Task.FromResult(0);
+            await Calls.Start(_handle, (IntPtr h, IntPtr ud, out ulong c) => Native.copilot_client_start(h, Calls.Completion, ud, out c), cancellationToken).ConfigureAwait(false);
+            _stopped = false;
         }
 
         /// <summary>Stops gracefully: detaches the sessions this client opened, shuts a spawned CLI
@@ -101,8 +77,7 @@ namespace GitHub.Copilot.SDK
         public async Task StopAsync()
         {
             if (_handle.IsClosed) return;
-            lock (_lifecycleGate) _state = ConnectionState.Stopped;
-            foreach (var s in _sessions.Values) s.MarkDetached();
+            _stopped = true;
             await Calls.Start(_handle, (IntPtr h, IntPtr ud, out ulong c) => Native.copilot_client_stop(h, Calls.Completion, ud, out c), CancellationToken.None).ConfigureAwait(false);
         }
 
@@ -110,8 +85,7 @@ namespace GitHub.Copilot.SDK
         public async Task ForceStopAsync()
         {
             if (_handle.IsClosed) return;
-            lock (_lifecycleGate) _state = ConnectionState.Stopped;
-            foreach (var s in _sessions.Values) s.MarkDetached();
+            _stopped = true;
             await Calls.Start(_handle, (IntPtr h, IntPtr ud, out ulong c) => Native.copilot_client_force_stop(h, Calls.Completion, ud, out c), CancellationToken.None).ConfigureAwait(false);
         }
 
@@ -120,7 +94,6 @@ namespace GitHub.Copilot.SDK
         public void Dispose()
         {
             if (_handle.IsClosed) return;
-            _state = ConnectionState.Disposed;
             foreach (var s in _sessions.Values.ToList()) s.FreeNative();
             _handle.Close();
             CopilotClient ignored;
@@ -140,7 +113,7 @@ namespace GitHub.Copilot.SDK
             if (_handle.IsClosed) return;
             try
             {
-                if (_state == ConnectionState.Connected || _state == ConnectionState.Connecting) await StopAsync().ConfigureAwait(false);
+                await StopAsync().ConfigureAwait(false);
             }
             catch (CopilotException) { }
             Dispose();
@@ -164,38 +137,32 @@ namespace GitHub.Copilot.SDK
 
         // ------------------------------------------------------------------ client-level calls
 
-        async Task<JsonData> Started(Starter start, CancellationToken ct)
-        {
-            await EnsureStarted(ct).ConfigureAwait(false);
-            return await Calls.Start(_handle, start, ct).ConfigureAwait(false);
-        }
-
         /// <summary><c>ping</c>: a round trip to the server.</summary>
         public async Task<PingResponse> PingAsync(string message = null, CancellationToken cancellationToken = default(CancellationToken))
         {
             var m = Native.Utf8(message);
-            var r = await Started((IntPtr h, IntPtr ud, out ulong c) => Native.copilot_client_ping(h, m, Calls.Completion, ud, out c), cancellationToken).ConfigureAwait(false);
+            var r = await Calls.Start(_handle, (IntPtr h, IntPtr ud, out ulong c) => Native.copilot_client_ping(h, m, Calls.Completion, ud, out c), cancellationToken).ConfigureAwait(false);
             return PingResponse.FromJson(r);
         }
 
         /// <summary><c>status.get</c>: the CLI version and protocol version.</summary>
         public async Task<GetStatusResponse> GetStatusAsync(CancellationToken cancellationToken = default(CancellationToken))
         {
-            var r = await Started((IntPtr h, IntPtr ud, out ulong c) => Native.copilot_client_get_status(h, Calls.Completion, ud, out c), cancellationToken).ConfigureAwait(false);
+            var r = await Calls.Start(_handle, (IntPtr h, IntPtr ud, out ulong c) => Native.copilot_client_get_status(h, Calls.Completion, ud, out c), cancellationToken).ConfigureAwait(false);
             return GetStatusResponse.FromJson(r);
         }
 
         /// <summary><c>auth.getStatus</c>.</summary>
         public async Task<GetAuthStatusResponse> GetAuthStatusAsync(CancellationToken cancellationToken = default(CancellationToken))
         {
-            var r = await Started((IntPtr h, IntPtr ud, out ulong c) => Native.copilot_client_get_auth_status(h, Calls.Completion, ud, out c), cancellationToken).ConfigureAwait(false);
+            var r = await Calls.Start(_handle, (IntPtr h, IntPtr ud, out ulong c) => Native.copilot_client_get_auth_status(h, Calls.Completion, ud, out c), cancellationToken).ConfigureAwait(false);
             return GetAuthStatusResponse.FromJson(r);
         }
 
         /// <summary><c>models.list</c> (needs GitHub authentication on the CLI).</summary>
         public async Task<IReadOnlyList<JsonData>> ListModelsAsync(CancellationToken cancellationToken = default(CancellationToken))
         {
-            var r = await Started((IntPtr h, IntPtr ud, out ulong c) => Native.copilot_client_list_models(h, Calls.Completion, ud, out c), cancellationToken).ConfigureAwait(false);
+            var r = await Calls.Start(_handle, (IntPtr h, IntPtr ud, out ulong c) => Native.copilot_client_list_models(h, Calls.Completion, ud, out c), cancellationToken).ConfigureAwait(false);
             return r.ToList();
         }
 
@@ -216,7 +183,6 @@ namespace GitHub.Copilot.SDK
 
         async Task<CopilotSession> OpenSession(string resumeId, SessionConfig config, CancellationToken ct)
         {
-            await EnsureStarted(ct).ConfigureAwait(false);
             var session = new CopilotSession(this, config);
             try
             {
@@ -224,14 +190,15 @@ namespace GitHub.Copilot.SDK
                 var cfg = Native.Utf8(json != null ? json.ToJson() : null);
                 var id = Native.Utf8(resumeId);
                 var sud = session.UserData;
+                var onEvent = session.OnEventCallback;
                 var onRequest = session.ServesRequests ? CopilotSession.RequestCallback : null;
                 _sessions[session.LocalId] = session;
                 var info = await Calls.Start(_handle, (IntPtr h, IntPtr ud, out ulong c) =>
                 {
                     IntPtr sh;
                     int st = resumeId == null
-                        ? Native.copilot_client_create_session(h, cfg, CopilotSession.EventCallback, onRequest, sud, Calls.Completion, ud, out sh, out c)
-                        : Native.copilot_client_resume_session(h, id, cfg, CopilotSession.EventCallback, onRequest, sud, Calls.Completion, ud, out sh, out c);
+                        ? Native.copilot_client_create_session(h, cfg, onEvent, onRequest, sud, Calls.Completion, ud, out sh, out c)
+                        : Native.copilot_client_resume_session(h, id, cfg, onEvent, onRequest, sud, Calls.Completion, ud, out sh, out c);
                     if (sh != IntPtr.Zero) session.Attach(sh);
                     return st;
                 }, ct).ConfigureAwait(false);
@@ -253,13 +220,11 @@ namespace GitHub.Copilot.SDK
             _sessions.TryRemove(s.LocalId, out ignored);
         }
 
-        internal bool IsClosed { get { return _handle.IsClosed; } }
-
         /// <summary><c>session.list</c>: stored sessions (with StartTime, ModifiedTime, CreatedAt).</summary>
         public async Task<IReadOnlyList<SessionMetadata>> ListSessionsAsync(SessionListFilter filter = null, CancellationToken cancellationToken = default(CancellationToken))
         {
             var f = Native.Utf8(filter != null ? filter.ToJson().ToJson() : null);
-            var r = await Started((IntPtr h, IntPtr ud, out ulong c) => Native.copilot_client_list_sessions(h, f, Calls.Completion, ud, out c), cancellationToken).ConfigureAwait(false);
+            var r = await Calls.Start(_handle, (IntPtr h, IntPtr ud, out ulong c) => Native.copilot_client_list_sessions(h, f, Calls.Completion, ud, out c), cancellationToken).ConfigureAwait(false);
             return r.Select(SessionMetadata.FromJson).ToList();
         }
 
@@ -268,22 +233,20 @@ namespace GitHub.Copilot.SDK
         {
             if (sessionId == null) throw new ArgumentNullException("sessionId");
             var id = Native.Utf8(sessionId);
-            await Started((IntPtr h, IntPtr ud, out ulong c) => Native.copilot_client_delete_session(h, id, Calls.Completion, ud, out c), cancellationToken).ConfigureAwait(false);
-            foreach (var s in _sessions.Values)
-                if (s.SessionId == sessionId) s.MarkDetached();
+            await Calls.Start(_handle, (IntPtr h, IntPtr ud, out ulong c) => Native.copilot_client_delete_session(h, id, Calls.Completion, ud, out c), cancellationToken).ConfigureAwait(false);
         }
 
         /// <summary><c>session.getLastId</c>: the most recently modified session (null when none).</summary>
         public async Task<string> GetLastSessionIdAsync(CancellationToken cancellationToken = default(CancellationToken))
         {
-            var r = await Started((IntPtr h, IntPtr ud, out ulong c) => Native.copilot_client_get_last_session_id(h, Calls.Completion, ud, out c), cancellationToken).ConfigureAwait(false);
+            var r = await Calls.Start(_handle, (IntPtr h, IntPtr ud, out ulong c) => Native.copilot_client_get_last_session_id(h, Calls.Completion, ud, out c), cancellationToken).ConfigureAwait(false);
             return r.AsString();
         }
 
         /// <summary><c>session.getForeground</c> (TUI+server mode only; null otherwise).</summary>
         public async Task<string> GetForegroundSessionIdAsync(CancellationToken cancellationToken = default(CancellationToken))
         {
-            var r = await Started((IntPtr h, IntPtr ud, out ulong c) => Native.copilot_client_get_foreground_session_id(h, Calls.Completion, ud, out c), cancellationToken).ConfigureAwait(false);
+            var r = await Calls.Start(_handle, (IntPtr h, IntPtr ud, out ulong c) => Native.copilot_client_get_foreground_session_id(h, Calls.Completion, ud, out c), cancellationToken).ConfigureAwait(false);
             return r.AsString();
         }
 
@@ -292,7 +255,7 @@ namespace GitHub.Copilot.SDK
         {
             if (sessionId == null) throw new ArgumentNullException("sessionId");
             var id = Native.Utf8(sessionId);
-            await Started((IntPtr h, IntPtr ud, out ulong c) => Native.copilot_client_set_foreground_session_id(h, id, Calls.Completion, ud, out c), cancellationToken).ConfigureAwait(false);
+            await Calls.Start(_handle, (IntPtr h, IntPtr ud, out ulong c) => Native.copilot_client_set_foreground_session_id(h, id, Calls.Completion, ud, out c), cancellationToken).ConfigureAwait(false);
         }
 
         /// <summary>Any server method by name (the escape hatch); <paramref name="parameters"/> may be null.</summary>
@@ -301,7 +264,7 @@ namespace GitHub.Copilot.SDK
             if (method == null) throw new ArgumentNullException("method");
             var m = Native.Utf8(method);
             var p = Native.Utf8(parameters != null ? parameters.ToJson() : null);
-            return Started((IntPtr h, IntPtr ud, out ulong c) => Native.copilot_client_rpc(h, m, p, Calls.Completion, ud, out c), cancellationToken);
+            return Calls.Start(_handle, (IntPtr h, IntPtr ud, out ulong c) => Native.copilot_client_rpc(h, m, p, Calls.Completion, ud, out c), cancellationToken);
         }
 
         // ------------------------------------------------------------------ lifecycle events
@@ -399,6 +362,20 @@ namespace GitHub.Copilot.SDK
         {
             var h = Acquire();
             try { return f(h); }
+            finally { Release(); }
+        }
+
+        /// <summary>Runs <paramref name="f"/> with the handle unless it is closed.</summary>
+        public void UseIfOpen(Action<IntPtr> f)
+        {
+            IntPtr h;
+            lock (_gate)
+            {
+                if (_closed) return;
+                _users++;
+                h = _h;
+            }
+            try { f(h); }
             finally { Release(); }
         }
 

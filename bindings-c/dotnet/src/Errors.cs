@@ -29,27 +29,9 @@ namespace GitHub.Copilot.SDK
             Number = number;
         }
 
-        /// <summary>True when the connection is gone or could not be made: a new client may help.</summary>
-        public bool IsTransportFailure
-        {
-            get
-            {
-                switch (Code)
-                {
-                    case ErrorCodes.TransportClosed:
-                    case ErrorCodes.ConnectFailed:
-                    case ErrorCodes.FrameHeader:
-                    case ErrorCodes.FrameLength:
-                    case ErrorCodes.MessageTooLarge:
-                    case ErrorCodes.InvalidJson:
-                    case ErrorCodes.Io:
-                    case ErrorCodes.NotConnected:
-                        return true;
-                    default:
-                        return false;
-                }
-            }
-        }
+        /// <summary>True when the connection is gone or could not be made: a new client may help
+        /// (the core's verdict, <c>transportFailure</c> of the error JSON).</summary>
+        public bool IsTransportFailure { get; internal set; }
 
         public override string ToString()
         {
@@ -103,7 +85,8 @@ namespace GitHub.Copilot.SDK
         public SessionErrorException(string code, int number, string message) : base(code, number, message) { }
     }
 
-    /// <summary>Options or configuration were invalid (invalid_config, or a bad argument at the C ABI).</summary>
+    /// <summary>Options or configuration were invalid (invalid_config, or a bad argument at the C ABI:
+    /// null_pointer, invalid_utf8, invalid_argument).</summary>
     public class InvalidConfigException : CopilotException
     {
         public InvalidConfigException(string code, int number, string message) : base(code, number, message) { }
@@ -173,6 +156,10 @@ namespace GitHub.Copilot.SDK
                 case SessionError: return new SessionErrorException(code, number, message);
                 case InvalidConfig: return new InvalidConfigException(code, number, message);
                 case HandlerFailed: return new HandlerFailedException(code, number, message);
+                case NullPointer:
+                case InvalidUtf8:
+                case InvalidArgument:
+                    return new InvalidConfigException(code, number, message);
                 default: return new CopilotException(code ?? "internal", number, message);
             }
         }

@@ -24,12 +24,7 @@ namespace GitHub.Copilot.SDK.Interop
 
         public const int Ok = 0;
         public const int ErrCancelled = 5;
-        public const int ErrNullPointer = 100;
-        public const int ErrInvalidUtf8 = 101;
-        public const int ErrInvalidArgument = 102;
-        public const int ErrPanic = 103;
         public const int ErrUnknownId = 104;
-        public const int ErrInCallback = 105;
 
         // ---------------------------------------------------------------- process-wide
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
@@ -116,6 +111,10 @@ namespace GitHub.Copilot.SDK.Interop
         public static extern int copilot_session_set_model(IntPtr session, byte[] model, byte[] reasoningEffort, CopilotCallback cb, IntPtr ud, out ulong callId);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         public static extern int copilot_session_rpc(IntPtr session, byte[] method, byte[] paramsJson, CopilotCallback cb, IntPtr ud, out ulong callId);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_session_subscribe(IntPtr session, byte[] typesJson, CopilotEventCallback cb, IntPtr ud, out ulong subscription);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_session_unsubscribe(IntPtr session, ulong subscription);
 
         // ---------------------------------------------------------------- helpers
 

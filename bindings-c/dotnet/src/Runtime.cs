@@ -189,23 +189,8 @@ namespace GitHub.Copilot.SDK
             code = code ?? "unknown";
             var number = (int)j["status"].AsLong(status);
             var message = j["message"].AsString() ?? ("libcopilot error " + status + " (" + code + ")");
-            CopilotException e;
-            switch (number)
-            {
-                case Native.ErrNullPointer:
-                case Native.ErrInvalidUtf8:
-                case Native.ErrInvalidArgument:
-                    e = new InvalidConfigException(code, number, message);
-                    break;
-                case Native.ErrUnknownId:
-                case Native.ErrInCallback:
-                case Native.ErrPanic:
-                    e = new CopilotException(code, number, message);
-                    break;
-                default:
-                    e = ErrorCodes.Create(code, number, message);
-                    break;
-            }
+            var e = ErrorCodes.Create(code, number, message);
+            e.IsTransportFailure = j["transportFailure"].AsBool();
             var rpc = j["rpc"];
             if (rpc.IsObject)
             {
@@ -215,13 +200,6 @@ namespace GitHub.Copilot.SDK
             }
             e.StderrTail = j["stderr"].AsString();
             return e;
-        }
-
-        /// <summary>Awaits a call, converting its result.</summary>
-        internal static async Task<T> Map<T>(Task<JsonData> t, Func<JsonData, T> f)
-        {
-            var v = await t.ConfigureAwait(false);
-            return f(v);
         }
     }
 

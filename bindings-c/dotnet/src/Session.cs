@@ -1,6 +1,7 @@
 // CopilotSession: one conversation on the CLI, over libcopilot's CopilotSession handle. Events
-// and handler requests (tools, permissions, user input, hooks, ...) arrive through two static
-// callbacks whose user_data is the session's integer id.
+// reach .NET through the library's subscriptions (the core filters them by type) and handler
+// requests (tools, permissions, user input, hooks, ...) through one request callback; the
+// user_data of each is an integer id.
 
 using System;
 using System.Collections.Concurrent;
@@ -14,34 +15,31 @@ using GitHub.Copilot.SDK.Interop;
 namespace GitHub.Copilot.SDK
 {
     /// <summary>
-    /// A session. Event handlers (<see cref="On(Action{SessionEvent})"/>) run on the SDK's callback
-    /// thread, in wire order, before SendAndWaitAsync of the same turn completes: keep them short
-    /// and never block on an SDK call inside one. Tool, permission, user-input and hook handlers
-    /// run on the thread pool and may take as long as they need.
-    /// Dispose with <see cref="DisposeAsync"/> (<c>await using</c>) to detach from the session;
-    /// it stays on disk and can be resumed.
+    /// A session. Event handlers (<see cref="On(Action{SessionEvent})"/>, <see cref="SessionConfig.OnEvent"/>)
+    /// run on the SDK's callback thread, in wire order; the completion of SendAndWaitAsync comes
+    /// through that same thread after the turn's events, so when it returns the handlers have
+    /// seen them. Keep handlers short and never block on an SDK call inside one. Tool,
+    /// permission, user-input and hook handlers run on the thread pool and may take as long as
+    /// they need. Dispose with <see cref="DisposeAsync"/> (<c>await using</c>) to detach from the
+    /// session; it stays on disk and can be resumed.
     /// </summary>
     public sealed class CopilotSession : IDisposable, IAsyncDisposable
     {
         static long _nextId;
+        static long _nextSubscription;
         static readonly ConcurrentDictionary<long, CopilotSession> Live = new ConcurrentDictionary<long, CopilotSession>();
+        static readonly ConcurrentDictionary<long, Action<SessionEvent>> Subscriptions = new ConcurrentDictionary<long, Action<SessionEvent>>();
         internal static readonly CopilotEventCallback EventCallback = OnEventNative;
         internal static readonly CopilotRequestCallback RequestCallback = OnRequestNative;
+        static readonly CopilotEventCallback SubscriptionCallback = OnSubscriptionNative;
 
         readonly CopilotClient _client;
         readonly SessionConfig _config;
         readonly Dictionary<string, CopilotTool> _tools = new Dictionary<string, CopilotTool>();
-        readonly object _subsGate = new object();
         readonly CancellationTokenSource _closing = new CancellationTokenSource();
-        sealed class Sub
-        {
-            public string Type;
-            public Action<SessionEvent> Handler;
-        }
-
-        Sub[] _subs = new Sub[0];
+        /// <summary>This session's keys in <see cref="Subscriptions"/>.</summary>
+        readonly HashSet<long> _subscriptions = new HashSet<long>();
         NativeHandle _handle;
-        volatile bool _detached;
         JsonData _info = JsonData.Null;
 
         internal long LocalId { get; private set; }
@@ -77,17 +75,15 @@ namespace GitHub.Copilot.SDK
         /// <summary>The session's workspace folder on the CLI's machine.</summary>
         public string WorkspacePath { get { return _info["workspacePath"].AsString(); } }
 
+        /// <summary>The config JSON with the ABI's <c>handlers</c> (the kinds this session answers)
+        /// and <c>hooks</c> (the hook types it handles, when <see cref="SessionConfig.OnHook"/>
+        /// does not take them all).</summary>
         internal JsonData ConfigJson()
         {
             var j = _config.ToJson();
-            var kinds = new List<string>();
-            if (_config.OnPermissionRequest != null) kinds.Add("permission");
-            if (_config.OnUserInputRequest != null) kinds.Add("userInput");
-            if (_config.OnHook != null) kinds.Add("hook");
-            if (_config.OnSystemMessageTransform != null) kinds.Add("systemMessageTransform");
-            if (_config.OnExitPlanMode != null) kinds.Add("exitPlanMode");
-            if (_config.OnProviderToken != null) kinds.Add("providerToken");
+            var kinds = Kinds.Where(k => k.Handled(_config)).Select(k => k.Name).ToList();
             if (kinds.Count > 0) j.Set("handlers", JsonData.Array(kinds));
+            if (_config.OnHook == null && _config.Hooks != null && _config.Hooks.Count > 0) j.Set("hooks", JsonData.Array(_config.Hooks.Keys));
             return j;
         }
 
@@ -98,10 +94,16 @@ namespace GitHub.Copilot.SDK
             get
             {
                 if (_config == null) return false;
-                if (_tools.Values.Any(t => t.Handler != null)) return true;
-                return _config.OnPermissionRequest != null || _config.OnUserInputRequest != null || _config.OnHook != null
-                    || _config.OnSystemMessageTransform != null || _config.OnExitPlanMode != null || _config.OnProviderToken != null;
+                return _tools.Values.Any(t => t.Handler != null) || Kinds.Any(k => k.Handled(_config))
+                    || (_config.Hooks != null && _config.Hooks.Count > 0);
             }
+        }
+
+        /// <summary>The session's own event callback: only for <see cref="SessionConfig.OnEvent"/>
+        /// (it sees the events from the first one, before the create call returns).</summary>
+        internal CopilotEventCallback OnEventCallback
+        {
+            get { return _config != null && _config.OnEvent != null ? EventCallback : null; }
         }
 
         internal void Attach(IntPtr h)
@@ -116,8 +118,6 @@ namespace GitHub.Copilot.SDK
             if (id == null && _handle != null) id = _handle.Use(h => Native.TakeString(Native.copilot_session_id(h)));
             if (id != null) SessionId = id;
         }
-
-        internal void MarkDetached() { _detached = true; }
 
         NativeHandle Handle
         {
@@ -232,7 +232,6 @@ namespace GitHub.Copilot.SDK
                 await Calls.Start(handle, (IntPtr h, IntPtr ud, out ulong c) => Native.copilot_session_disconnect(h, Calls.Completion, ud, out c), CancellationToken.None).ConfigureAwait(false);
             }
             catch (ObjectDisposedException) { }
-            _detached = true;
         }
 
         /// <summary>Same as <see cref="DisconnectAsync"/> (the official SDKs' name).</summary>
@@ -250,7 +249,7 @@ namespace GitHub.Copilot.SDK
         {
             try
             {
-                if (!_detached && !_client.IsClosed) await DisconnectAsync().ConfigureAwait(false);
+                await DisconnectAsync().ConfigureAwait(false);
             }
             catch (CopilotException e)
             {
@@ -269,6 +268,10 @@ namespace GitHub.Copilot.SDK
             var h = _handle;
             if (h != null) h.Close();
             Live.TryRemove(LocalId, out ignored);
+            long[] subs;
+            lock (_subscriptions) subs = _subscriptions.ToArray();
+            Action<SessionEvent> handler;
+            foreach (var id in subs) Subscriptions.TryRemove(id, out handler);
             _client.Forget(this);
         }
 
@@ -276,18 +279,73 @@ namespace GitHub.Copilot.SDK
 
         /// <summary>Calls <paramref name="handler"/> for every event from now on, in wire order.
         /// Dispose the result to unsubscribe.</summary>
-        public IDisposable On(Action<SessionEvent> handler) { return On(null, handler); }
+        public IDisposable On(Action<SessionEvent> handler) { return Subscribe(JsonData.Null, handler); }
 
         /// <summary>Calls <paramref name="handler"/> for every event of one type (<c>assistant.message</c>, ...).</summary>
         public IDisposable On(string eventType, Action<SessionEvent> handler)
         {
+            if (eventType == null) throw new ArgumentNullException("eventType");
+            return Subscribe(JsonData.Array(new[] { eventType }), handler);
+        }
+
+        /// <summary>Calls <paramref name="handler"/> for every event of these types.</summary>
+        public IDisposable On(IEnumerable<string> eventTypes, Action<SessionEvent> handler)
+        {
+            if (eventTypes == null) throw new ArgumentNullException("eventTypes");
+            return Subscribe(JsonData.Array(eventTypes), handler);
+        }
+
+        IDisposable Subscribe(JsonData types, Action<SessionEvent> handler)
+        {
             if (handler == null) throw new ArgumentNullException("handler");
-            var entry = new Sub { Type = eventType, Handler = handler };
-            lock (_subsGate) _subs = _subs.Concat(new[] { entry }).ToArray();
+            var handle = Handle;
+            var id = Interlocked.Increment(ref _nextSubscription);
+            Subscriptions[id] = handler;
+            lock (_subscriptions) _subscriptions.Add(id);
+            var typesJson = Native.Utf8(types.IsNull ? null : types.ToJson());
+            ulong native = 0;
+            int st;
+            try
+            {
+                st = handle.Use(h => Native.copilot_session_subscribe(h, typesJson, SubscriptionCallback, new IntPtr(id), out native));
+            }
+            catch (Exception)
+            {
+                Forget(id);
+                throw;
+            }
+            if (st != Native.Ok)
+            {
+                Forget(id);
+                throw Calls.LastError(st);
+            }
             return new Unsubscriber(() =>
             {
-                lock (_subsGate) _subs = _subs.Where(x => !ReferenceEquals(x, entry)).ToArray();
+                // UNKNOWN_ID: the session was freed or the subscription already ended.
+                handle.UseIfOpen(h => Native.copilot_session_unsubscribe(h, native));
+                Forget(id);
             });
+        }
+
+        void Forget(long subscription)
+        {
+            Action<SessionEvent> ignored;
+            Subscriptions.TryRemove(subscription, out ignored);
+            lock (_subscriptions) _subscriptions.Remove(subscription);
+        }
+
+        static void OnSubscriptionNative(IntPtr userData, IntPtr json)
+        {
+            try
+            {
+                Action<SessionEvent> handler;
+                if (!Subscriptions.TryGetValue(userData.ToInt64(), out handler)) return;
+                Safe.Invoke(handler, SessionEvent.FromJson(CopilotJson.Parse(Native.FromUtf8(json))), "event handler");
+            }
+            catch (Exception e)
+            {
+                Trace.TraceError("copilot: event callback failed: " + e);
+            }
         }
 
         static void OnEventNative(IntPtr userData, IntPtr json)
@@ -296,10 +354,7 @@ namespace GitHub.Copilot.SDK
             {
                 CopilotSession s;
                 if (!Live.TryGetValue(userData.ToInt64(), out s)) return;
-                var ev = SessionEvent.FromJson(CopilotJson.Parse(Native.FromUtf8(json)));
-                if (s._config != null) Safe.Invoke(s._config.OnEvent, ev, "OnEvent");
-                foreach (var sub in s._subs)
-                    if (sub.Type == null || sub.Type == ev.Type) Safe.Invoke(sub.Handler, ev, "event handler");
+                Safe.Invoke(s._config.OnEvent, SessionEvent.FromJson(CopilotJson.Parse(Native.FromUtf8(json))), "OnEvent");
             }
             catch (Exception e)
             {
@@ -309,12 +364,57 @@ namespace GitHub.Copilot.SDK
 
         // ------------------------------------------------------------------ handler requests
 
+        /// <summary>A request kind: whether a config answers it (the ABI's <c>handlers</c>), and
+        /// how the .NET handler is called with the core's payload.</summary>
+        internal sealed class RequestKind
+        {
+            public readonly string Name;
+            public readonly Func<SessionConfig, bool> Handled;
+            public readonly Func<CopilotSession, JsonData, Task<JsonData>> Serve;
+
+            public RequestKind(string name, Func<SessionConfig, bool> handled, Func<CopilotSession, JsonData, Task<JsonData>> serve)
+            {
+                Name = name;
+                Handled = handled;
+                Serve = serve;
+            }
+        }
+
+        /// <summary>One entry per kind of the core (tests/scenarios/request-kinds.json; the
+        /// suite checks they agree). Tools are declared by <c>tools</c>; hook types by
+        /// <c>hooks</c> unless <see cref="SessionConfig.OnHook"/> takes every type.</summary>
+        internal static readonly RequestKind[] Kinds =
+        {
+            new RequestKind("tool", c => false, (s, p) => s.RunTool(p)),
+            new RequestKind("permission", c => c.OnPermissionRequest != null, async (s, p) =>
+            {
+                var d = await s._config.OnPermissionRequest(new PermissionRequest(p)).ConfigureAwait(false);
+                return d != null ? d.ToJson() : null;
+            }),
+            new RequestKind("userInput", c => c.OnUserInputRequest != null, async (s, p) =>
+            {
+                var r = await s._config.OnUserInputRequest(new UserInputRequest(p)).ConfigureAwait(false);
+                return r != null ? r.ToJson() : null;
+            }),
+            new RequestKind("hook", c => c.OnHook != null, (s, p) => s.RunHook(p)),
+            new RequestKind("systemMessageTransform", c => c.OnSystemMessageTransform != null,
+                (s, p) => s._config.OnSystemMessageTransform(new SystemMessageTransformRequest(p))),
+            new RequestKind("exitPlanMode", c => c.OnExitPlanMode != null, async (s, p) =>
+            {
+                var r = await s._config.OnExitPlanMode(new ExitPlanModeRequest(p)).ConfigureAwait(false);
+                return r != null ? r.ToJson() : null;
+            }),
+            new RequestKind("providerToken", c => c.OnProviderToken != null, async (s, p) =>
+                (JsonData)await s._config.OnProviderToken(new ProviderTokenRequest(p)).ConfigureAwait(false)),
+            new RequestKind("autoModeSwitch", c => c.OnAutoModeSwitch != null, async (s, p) =>
+                (JsonData)await s._config.OnAutoModeSwitch(new AutoModeSwitchRequest(p)).ConfigureAwait(false)),
+        };
+
         static void OnRequestNative(IntPtr userData, ulong requestId, IntPtr kindPtr, IntPtr payloadPtr)
         {
-            string kind = null;
             try
             {
-                kind = Native.FromUtf8(kindPtr);
+                var kind = Native.FromUtf8(kindPtr);
                 var payload = CopilotJson.Parse(Native.FromUtf8(payloadPtr) ?? "null");
                 CopilotSession s;
                 if (!Live.TryGetValue(userData.ToInt64(), out s))
@@ -337,7 +437,9 @@ namespace GitHub.Copilot.SDK
             JsonData answer;
             try
             {
-                answer = await HandleRequest(kind, payload).ConfigureAwait(false);
+                var k = Kinds.FirstOrDefault(x => x.Name == kind);
+                if (k == null) throw new InvalidOperationException("no .NET handler for requests of kind `" + kind + "`");
+                answer = await k.Serve(this, payload).ConfigureAwait(false);
             }
             catch (Exception e)
             {
@@ -366,89 +468,24 @@ namespace GitHub.Copilot.SDK
             }
         }
 
-        async Task<JsonData> HandleRequest(string kind, JsonData p)
+        async Task<JsonData> RunTool(JsonData payload)
         {
-            var c = _config ?? new SessionConfig();
-            switch (kind)
-            {
-                case "tool":
-                {
-                    var name = p["toolName"].AsString("");
-                    CopilotTool tool;
-                    if (!_tools.TryGetValue(name, out tool) || tool.Handler == null)
-                        throw new InvalidOperationException("no .NET handler for tool `" + name + "`");
-                    var inv = new ToolInvocation
-                    {
-                        SessionId = p["sessionId"].AsString(SessionId),
-                        ToolCallId = p["toolCallId"].AsString(""),
-                        ToolName = name,
-                        Arguments = p["arguments"],
-                        WorkingDirectory = p["workingDirectory"].AsString(),
-                        Json = p,
-                        CancellationToken = _closing.Token,
-                    };
-                    var task = tool.Handler(inv);
-                    if (task == null) throw new InvalidOperationException("tool `" + name + "` returned a null Task");
-                    return ToolResultJson(await task.ConfigureAwait(false));
-                }
-                case "permission":
-                {
-                    if (c.OnPermissionRequest == null) throw new InvalidOperationException("no permission handler");
-                    var req = new PermissionRequest
-                    {
-                        SessionId = p["sessionId"].AsString(SessionId),
-                        Kind = p["kind"].AsString(""),
-                        ToolCallId = p["toolCallId"].AsString(),
-                        Request = p["request"],
-                        Json = p,
-                    };
-                    var d = await c.OnPermissionRequest(req).ConfigureAwait(false);
-                    if (d == null) throw new InvalidOperationException("the permission handler returned null");
-                    return d.ToJson();
-                }
-                case "userInput":
-                {
-                    if (c.OnUserInputRequest == null) throw new InvalidOperationException("no user-input handler");
-                    var req = new UserInputRequest
-                    {
-                        SessionId = p["sessionId"].AsString(SessionId),
-                        Question = p["question"].AsString(""),
-                        Choices = p["choices"].AsStringList(),
-                        AllowFreeform = p["allowFreeform"].AsBool(true),
-                        Json = p,
-                    };
-                    var r = await c.OnUserInputRequest(req).ConfigureAwait(false);
-                    if (r == null) throw new InvalidOperationException("the user-input handler returned null");
-                    return r.ToJson();
-                }
-                case "hook":
-                {
-                    if (c.OnHook == null) return JsonData.Null;
-                    var inv = new HookInvocation { SessionId = SessionId, HookType = p["hookType"].AsString(""), Input = p["input"], Json = p };
-                    return await c.OnHook(inv).ConfigureAwait(false) ?? JsonData.Null;
-                }
-                case "systemMessageTransform":
-                    if (c.OnSystemMessageTransform == null) throw new InvalidOperationException("no system-message transform handler");
-                    return await c.OnSystemMessageTransform(p).ConfigureAwait(false);
-                case "exitPlanMode":
-                    if (c.OnExitPlanMode == null) throw new InvalidOperationException("no exit-plan-mode handler");
-                    return await c.OnExitPlanMode(p).ConfigureAwait(false);
-                case "providerToken":
-                    if (c.OnProviderToken == null) throw new InvalidOperationException("no provider-token handler");
-                    return await c.OnProviderToken(p).ConfigureAwait(false);
-                default:
-                    throw new InvalidOperationException("no .NET handler for requests of kind `" + kind + "`");
-            }
+            var inv = new ToolInvocation(payload, _closing.Token);
+            CopilotTool tool;
+            if (!_tools.TryGetValue(inv.ToolName ?? "", out tool) || tool.Handler == null)
+                throw new InvalidOperationException("no .NET handler for tool `" + inv.ToolName + "`");
+            var result = await tool.Handler(inv).ConfigureAwait(false);
+            var full = result as ToolResult;
+            return full != null ? full.ToJson() : CopilotJson.FromObject(result);
         }
 
-        /// <summary>The official SDKs' conversion: strings are text, a ToolResult is sent as is,
-        /// null is empty text, anything else goes as JSON (the library sends its JSON text).</summary>
-        static JsonData ToolResultJson(object r)
+        Task<JsonData> RunHook(JsonData payload)
         {
-            if (r == null) return JsonData.String("");
-            var tr = r as ToolResult;
-            if (tr != null) return tr.ToJson();
-            return CopilotJson.FromObject(r);
+            var inv = new HookInvocation(payload);
+            Func<HookInvocation, Task<JsonData>> handler = null;
+            if (_config.Hooks == null || !_config.Hooks.TryGetValue(inv.HookType ?? "", out handler)) handler = _config.OnHook;
+            if (handler == null) throw new InvalidOperationException("no .NET handler for hook `" + inv.HookType + "`");
+            return handler(inv);
         }
     }
 }

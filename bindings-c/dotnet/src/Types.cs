@@ -51,13 +51,10 @@ namespace GitHub.Copilot.SDK
         public TimeSpan? StartTimeout { get; set; }
         /// <summary>How long StopAsync waits for a spawned CLI before killing it. Default 5 s.</summary>
         public TimeSpan? StopGrace { get; set; }
-        /// <summary>Start on first use (default true): calls made before StartAsync start the client.</summary>
-        public bool AutoStart { get; set; }
-
-        public CopilotClientOptions()
-        {
-            AutoStart = true;
-        }
+        /// <summary>False: calls made before <see cref="CopilotClient.StartAsync"/> fail with
+        /// <c>not_connected</c>. Unset (or true): a client that was never started starts on its
+        /// first call (the core's rule; a stopped client stays stopped until StartAsync).</summary>
+        public bool? AutoStart { get; set; }
 
         /// <summary>The JSON form read by the core (ClientOptions::from_json).</summary>
         public JsonData ToJson()
@@ -85,6 +82,7 @@ namespace GitHub.Copilot.SDK
             if (RequestTimeout.HasValue) o.Set("requestTimeout", RequestTimeout.Value.TotalSeconds);
             if (StartTimeout.HasValue) o.Set("startTimeout", StartTimeout.Value.TotalSeconds);
             if (StopGrace.HasValue) o.Set("stopGrace", StopGrace.Value.TotalSeconds);
+            if (AutoStart.HasValue) o.Set("autoStart", AutoStart.Value);
             return o;
         }
     }
@@ -123,10 +121,13 @@ namespace GitHub.Copilot.SDK
         /// <summary>For <c>customize</c>: <c>{sectionName: {action, content?}}</c>.</summary>
         public JsonData Sections { get; set; }
 
+        /// <summary>The content alone when neither Mode nor Sections is set (the core reads it as
+        /// <c>append</c>); otherwise the object with the fields that are set.</summary>
         public JsonData ToJson()
         {
+            if (Mode == null && Sections == null) return Content;
             var o = JsonData.Object();
-            o.Set("mode", Mode ?? "append");
+            o.SetIfNotNull("mode", Mode);
             o.SetIfNotNull("content", Content);
             o.SetIfNotNull("sections", Sections);
             return o;
@@ -166,14 +167,23 @@ namespace GitHub.Copilot.SDK
         public Func<PermissionRequest, Task<PermissionDecision>> OnPermissionRequest { get; set; }
         /// <summary>Answers questions for the user (the <c>ask_user</c> tool).</summary>
         public Func<UserInputRequest, Task<UserInputResponse>> OnUserInputRequest { get; set; }
-        /// <summary>Hooks (<c>preToolUse</c>, <c>postToolUse</c>, ...): return the hook output or null.</summary>
+        /// <summary>Hook handlers by hook type as the CLI names it (<c>preToolUse</c>,
+        /// <c>postToolUse</c>, <c>userPromptSubmitted</c>, <c>sessionStart</c>, <c>sessionEnd</c>,
+        /// <c>agentStop</c>, ...). Only these hook types reach this client (unless
+        /// <see cref="OnHook"/> is set). A handler returns the hook output, or null.</summary>
+        public IDictionary<string, Func<HookInvocation, Task<JsonData>>> Hooks { get; set; }
+        /// <summary>Every hook type that <see cref="Hooks"/> does not name: return the hook output, or null.</summary>
         public Func<HookInvocation, Task<JsonData>> OnHook { get; set; }
-        /// <summary><c>systemMessage.transform</c>: input <c>{sections}</c>, output <c>{sections}</c>.</summary>
-        public Func<JsonData, Task<JsonData>> OnSystemMessageTransform { get; set; }
-        /// <summary><c>exitPlanMode.request</c>: output <c>{approved, selectedAction?, feedback?}</c>.</summary>
-        public Func<JsonData, Task<JsonData>> OnExitPlanMode { get; set; }
-        /// <summary>Provider bearer token: input <c>{providerName}</c>, output a token string or <c>{token}</c>.</summary>
-        public Func<JsonData, Task<JsonData>> OnProviderToken { get; set; }
+        /// <summary><c>systemMessage.transform</c> (sections configured with action <c>transform</c>):
+        /// return <c>{sections: {id: {content}}}</c> or the sections object itself (a section as
+        /// <c>{content}</c> or a string); sections left out, or null, stay unchanged.</summary>
+        public Func<SystemMessageTransformRequest, Task<JsonData>> OnSystemMessageTransform { get; set; }
+        /// <summary><c>exitPlanMode.request</c>. Null approves.</summary>
+        public Func<ExitPlanModeRequest, Task<ExitPlanModeResponse>> OnExitPlanMode { get; set; }
+        /// <summary>Provider bearer token, asked before each model request: return the token.</summary>
+        public Func<ProviderTokenRequest, Task<string>> OnProviderToken { get; set; }
+        /// <summary><c>autoModeSwitch.request</c>: one of <see cref="AutoModeSwitchResponse"/>'s answers.</summary>
+        public Func<AutoModeSwitchRequest, Task<string>> OnAutoModeSwitch { get; set; }
         /// <summary>Receives every event from the very first one (registered before the session
         /// exists on the server, so <c>session.start</c> is seen).</summary>
         public Action<SessionEvent> OnEvent { get; set; }
@@ -441,196 +451,5 @@ namespace GitHub.Copilot.SDK
                 Json = j,
             };
         }
-    }
-
-    // ------------------------------------------------------------------------------ handlers
-
-    /// <summary>A client-side tool the model may call.</summary>
-    public sealed class CopilotTool
-    {
-        public string Name { get; set; }
-        public string Description { get; set; }
-        /// <summary>JSON Schema of the arguments object (JsonData, or any object CopilotJson.FromObject converts).</summary>
-        public object Parameters { get; set; }
-        /// <summary>Run without a permission prompt.</summary>
-        public bool SkipPermission { get; set; }
-        /// <summary>Required to replace a built-in tool of the same name.</summary>
-        public bool OverridesBuiltInTool { get; set; }
-        /// <summary>The handler. Its result is converted like the official SDKs do: a string is the
-        /// text for the model; a <see cref="ToolResult"/> is sent as is; null is empty text; any
-        /// other value is sent as its JSON text. An exception becomes a failure result whose
-        /// message the model sees. Null: the tool is declared but run by another connection.</summary>
-        public Func<ToolInvocation, Task<object>> Handler { get; set; }
-        /// <summary>Other wire fields of the tool definition.</summary>
-        public JsonData Extra { get; set; }
-
-        public CopilotTool() { }
-
-        public CopilotTool(string name, string description, object parameters, Func<ToolInvocation, Task<object>> handler)
-        {
-            Name = name;
-            Description = description;
-            Parameters = parameters;
-            Handler = handler;
-        }
-
-        /// <summary>A tool with an asynchronous handler.</summary>
-        public static CopilotTool Create(string name, string description, object parameters, Func<ToolInvocation, Task<object>> handler)
-        {
-            return new CopilotTool(name, description, parameters, handler);
-        }
-
-        /// <summary>A tool with a synchronous handler.</summary>
-        public static CopilotTool Create(string name, string description, object parameters, Func<ToolInvocation, object> handler)
-        {
-            if (handler == null) throw new ArgumentNullException("handler");
-            return new CopilotTool(name, description, parameters, inv => Task.FromResult(handler(inv)));
-        }
-
-        public JsonData ToJson()
-        {
-            if (string.IsNullOrEmpty(Name)) throw new ArgumentException("a tool needs a Name");
-            var o = JsonData.Object();
-            if (Extra != null) foreach (var kv in Extra.Properties) o.Set(kv.Key, kv.Value);
-            o.Set("name", Name);
-            o.SetIfNotNull("description", Description);
-            if (Parameters != null)
-            {
-                var p = Parameters as string;
-                o.Set("parameters", p != null ? CopilotJson.Parse(p) : CopilotJson.FromObject(Parameters));
-            }
-            if (SkipPermission) o.Set("skipPermission", true);
-            if (OverridesBuiltInTool) o.Set("overridesBuiltInTool", true);
-            return o;
-        }
-    }
-
-    /// <summary>What a tool call carries.</summary>
-    public sealed class ToolInvocation
-    {
-        public string SessionId { get; internal set; }
-        public string ToolCallId { get; internal set; }
-        public string ToolName { get; internal set; }
-        /// <summary>The arguments object the model produced.</summary>
-        public JsonData Arguments { get; internal set; }
-        public string WorkingDirectory { get; internal set; }
-        /// <summary>The whole request payload.</summary>
-        public JsonData Json { get; internal set; }
-        /// <summary>Cancelled when the SDK gives up on the call (client disposed).</summary>
-        public CancellationToken CancellationToken { get; internal set; }
-    }
-
-    /// <summary>A full tool result (sent as is).</summary>
-    public sealed class ToolResult
-    {
-        /// <summary>The text the model sees.</summary>
-        public string TextResultForLlm { get; set; }
-        /// <summary><c>success</c>, <c>failure</c>, <c>rejected</c>, <c>denied</c> or <c>timeout</c>.</summary>
-        public string ResultType { get; set; }
-        public string Error { get; set; }
-        public string SessionLog { get; set; }
-        /// <summary>Other result fields (binaryResultsForLlm, toolTelemetry, ...).</summary>
-        public JsonData Extra { get; set; }
-
-        public static ToolResult Success(string text) { return new ToolResult { TextResultForLlm = text, ResultType = "success" }; }
-        public static ToolResult Failure(string message) { return new ToolResult { TextResultForLlm = message, ResultType = "failure", Error = message }; }
-
-        public JsonData ToJson()
-        {
-            var o = JsonData.Object();
-            if (Extra != null) foreach (var kv in Extra.Properties) o.Set(kv.Key, kv.Value);
-            o.Set("textResultForLlm", TextResultForLlm ?? "");
-            o.Set("resultType", ResultType ?? "success");
-            o.SetIfNotNull("error", Error);
-            o.SetIfNotNull("sessionLog", SessionLog);
-            return o;
-        }
-    }
-
-    /// <summary>A permission prompt.</summary>
-    public sealed class PermissionRequest
-    {
-        public string SessionId { get; internal set; }
-        /// <summary><c>shell</c>, <c>write</c>, <c>read</c>, <c>custom-tool</c>, <c>mcp</c>, <c>url</c>, ...</summary>
-        public string Kind { get; internal set; }
-        public string ToolCallId { get; internal set; }
-        /// <summary>The prompt's details (<c>data.permissionRequest</c>).</summary>
-        public JsonData Request { get; internal set; }
-        /// <summary>The whole payload.</summary>
-        public JsonData Json { get; internal set; }
-    }
-
-    /// <summary>An answer to a permission prompt.</summary>
-    public sealed class PermissionDecision
-    {
-        /// <summary><c>approve-once</c>, <c>approve-for-session</c>, <c>reject</c>, <c>user-not-available</c>, <c>no-result</c>, ...</summary>
-        public string Kind { get; private set; }
-        public string Feedback { get; private set; }
-        JsonData _custom;
-
-        PermissionDecision(string kind, string feedback) { Kind = kind; Feedback = feedback; }
-
-        public static readonly PermissionDecision ApproveOnce = new PermissionDecision("approve-once", null);
-        public static readonly PermissionDecision ApproveForSession = new PermissionDecision("approve-for-session", null);
-        public static readonly PermissionDecision UserNotAvailable = new PermissionDecision("user-not-available", null);
-        /// <summary>Send nothing: another client (or a later call) answers.</summary>
-        public static readonly PermissionDecision NoResult = new PermissionDecision("no-result", null);
-        public static PermissionDecision Reject(string feedback = null) { return new PermissionDecision("reject", feedback); }
-        /// <summary>Any other decision object (<c>{"kind": ...}</c>), sent as is.</summary>
-        public static PermissionDecision Custom(JsonData decision)
-        {
-            return new PermissionDecision(decision["kind"].AsString(""), decision["feedback"].AsString()) { _custom = decision };
-        }
-
-        public JsonData ToJson()
-        {
-            if (_custom != null) return _custom;
-            var o = JsonData.Object().Set("kind", Kind);
-            o.SetIfNotNull("feedback", Feedback);
-            return o;
-        }
-    }
-
-    /// <summary>Ready-made permission handlers.</summary>
-    public static class PermissionHandler
-    {
-        /// <summary>Approves every prompt once.</summary>
-        public static readonly Func<PermissionRequest, Task<PermissionDecision>> ApproveAll =
-            req => Task.FromResult(PermissionDecision.ApproveOnce);
-    }
-
-    /// <summary>A question for the user (<c>ask_user</c>).</summary>
-    public sealed class UserInputRequest
-    {
-        public string SessionId { get; internal set; }
-        public string Question { get; internal set; }
-        public IList<string> Choices { get; internal set; }
-        public bool AllowFreeform { get; internal set; }
-        public JsonData Json { get; internal set; }
-    }
-
-    /// <summary>The user's answer.</summary>
-    public sealed class UserInputResponse
-    {
-        public string Answer { get; set; }
-        public bool WasFreeform { get; set; }
-
-        public UserInputResponse() { }
-        public UserInputResponse(string answer, bool wasFreeform = false) { Answer = answer; WasFreeform = wasFreeform; }
-
-        public JsonData ToJson()
-        {
-            return JsonData.Object().Set("answer", Answer ?? "").Set("wasFreeform", WasFreeform);
-        }
-    }
-
-    /// <summary>A hook call: <c>hookType</c> (<c>preToolUse</c>, <c>postToolUse</c>,
-    /// <c>userPromptSubmitted</c>, <c>sessionStart</c>, <c>agentStop</c>, ...) and its input.</summary>
-    public sealed class HookInvocation
-    {
-        public string SessionId { get; internal set; }
-        public string HookType { get; internal set; }
-        public JsonData Input { get; internal set; }
-        public JsonData Json { get; internal set; }
     }
 }

@@ -1,5 +1,6 @@
 // The .NET suite: every shared scenario, the named code-level tests (abort_mid_stream,
-// resume_from_second_client, list_and_delete, connection_token, cli_killed_mid_turn), the C#
+// resume_from_second_client, list_and_delete, connection_token, cli_killed_mid_turn,
+// ping_before_start), the C#
 // sample of BACKEND-SERVICES.md, and the rest of the surface, all against the real CLI.
 //
 // mcs (C# 7.2) has no `await using` and no `async Task Main`: the tests call DisposeAsync()
@@ -39,12 +40,13 @@ namespace GitHub.Copilot.SDK.Tests
             int failed;
             try
             {
-                // Every scenario file is registered above; check the count anyway so that a
-                // change to the registration can never skip one silently.
-                var registered = runner.Names.Count(n => n.StartsWith("scenario:"));
-                if (registered != files.Count || files.Count == 0)
+                // Every scenario file is registered above; check anyway (against the folder, read
+                // again) so that a change to the registration can never skip one silently.
+                var registered = string.Join(",", runner.Names.Where(n => n.StartsWith("scenario:")).Select(n => n.Substring("scenario:".Length)));
+                var onDisk = string.Join(",", Scenarios.Files());
+                if (registered != onDisk || files.Count == 0)
                 {
-                    Console.WriteLine("FAIL every_scenario_file_is_run: " + registered + " registered, " + files.Count + " files");
+                    Console.WriteLine("FAIL every_scenario_file_is_run: registered [" + registered + "], files [" + onDisk + "]");
                     return 1;
                 }
                 failed = runner.Run(filter, 240);
@@ -74,6 +76,9 @@ namespace GitHub.Copilot.SDK.Tests
             r.Add("list_and_delete", ListAndDelete);
             r.Add("connection_token", ConnectionToken);
             r.Add("cli_killed_mid_turn", CliKilledMidTurn);
+            r.Add("ping_before_start", PingBeforeStart);
+            r.Add("request_kinds_match_the_core", RequestKindsMatchTheCore);
+            r.Add("scenario_payload_patterns", PayloadPatterns);
             r.Add("client_level_methods", ClientLevelMethods);
             r.Add("typed_errors_for_bad_options_and_unreachable_servers", TypedErrors);
             r.Add("cancellation_token_cancels_a_wait_and_the_turn_goes_on", CancellationTokenCancels);
@@ -237,6 +242,55 @@ namespace GitHub.Copilot.SDK.Tests
                 await session.DisposeAsync();
                 await client.DisposeAsync();
             }
+        }
+
+        /// <summary>The core's implicit-start rule, seen from .NET: a never-started client starts
+        /// on its first call; after StopAsync calls fail until StartAsync; with AutoStart = false
+        /// a call before StartAsync fails.</summary>
+        static async Task PingBeforeStart()
+        {
+            var client = new CopilotClient(new CopilotClientOptions { CliUrl = Shared.Url, ConnectionToken = Shared.Token });
+            Assert.Equal(ConnectionState.Disconnected, client.State, "a new client");
+            Assert.Equal("pong: first", (await client.PingAsync("first")).Message);
+            Assert.Equal(ConnectionState.Connected, client.State, "started by the ping");
+            await client.StopAsync();
+            Assert.Equal(ConnectionState.Stopped, client.State);
+            var e = await Assert.ThrowsAsync<CopilotConnectionException>(() => client.PingAsync("after stop"));
+            Assert.Equal(ErrorCodes.NotConnected, e.Code, e.Message);
+            await client.StartAsync();
+            Assert.Equal("pong: again", (await client.PingAsync("again")).Message);
+            await client.DisposeAsync();
+
+            var manual = new CopilotClient(new CopilotClientOptions { CliUrl = Shared.Url, ConnectionToken = Shared.Token, AutoStart = false });
+            var e2 = await Assert.ThrowsAsync<CopilotConnectionException>(() => manual.PingAsync("too early"));
+            Assert.Equal(ErrorCodes.NotConnected, e2.Code, e2.Message);
+            await Assert.ThrowsAsync<CopilotConnectionException>(() => manual.CreateSessionAsync(), "create before start");
+            await manual.StartAsync();
+            Assert.Equal("pong: started", (await manual.PingAsync("started")).Message);
+            await manual.DisposeAsync();
+        }
+
+        /// <summary>The binding answers exactly the core's request kinds (the generated list).</summary>
+        static Task RequestKindsMatchTheCore()
+        {
+            var core = CopilotJson.Parse(File.ReadAllText(Scenarios.RequestKindsFile)).AsStringList();
+            Assert.True(core.Count > 0, "request-kinds.json lists kinds");
+            Assert.Equal(string.Join(",", core), string.Join(",", CopilotSession.Kinds.Select(k => k.Name)), "request kinds");
+            return Task.FromResult(0);
+        }
+
+        static Task PayloadPatterns()
+        {
+            var p = CopilotJson.Parse("{\"sessionId\":\"<sessionId>\",\"n\":\"<number>\",\"o\":{\"a\":[1,\"<string>\"]},\"x\":\"<string|null>\"}");
+            Func<string, string, bool, bool> ok = (value, sid, subset) => Scenarios.Match(p, CopilotJson.Parse(value), sid, subset, "p") == null;
+            Assert.True(ok("{\"sessionId\":\"s\",\"n\":1,\"o\":{\"a\":[1,\"b\"]},\"x\":null}", "s", false), "a match");
+            Assert.True(!ok("{\"sessionId\":\"t\",\"n\":1,\"o\":{\"a\":[1,\"b\"]},\"x\":null}", "s", false), "another session id");
+            Assert.True(!ok("{\"sessionId\":\"s\",\"n\":\"1\",\"o\":{\"a\":[1,\"b\"]},\"x\":null}", "s", false), "a string for a number");
+            Assert.True(!ok("{\"sessionId\":\"s\",\"n\":1,\"o\":{\"a\":[1,\"b\"]},\"x\":null,\"more\":1}", "s", false), "an extra key");
+            Assert.True(!ok("{\"sessionId\":\"s\",\"n\":1,\"o\":{\"a\":[1]},\"x\":null}", "s", false), "a shorter array");
+            Assert.True(Scenarios.Match(CopilotJson.Parse("{\"a\":1}"), CopilotJson.Parse("{\"a\":1,\"b\":2}"), "s", true, "p") == null, "subset");
+            Assert.True(Scenarios.Match(CopilotJson.Parse("{\"a\":true}"), CopilotJson.Parse("{\"a\":\"true\"}"), "s", true, "p") != null, "kinds differ");
+            return Task.FromResult(0);
         }
 
         // ------------------------------------------------------------------ the rest of the surface
@@ -453,30 +507,48 @@ namespace GitHub.Copilot.SDK.Tests
             using (var model = FakeModel.Start())
             {
                 var client = await Shared.ConnectAsync();
-                var plans = new List<JsonData>();
+                var plans = new List<ExitPlanModeRequest>();
                 var cfg = Config(model);
                 cfg.Tools = new List<CopilotTool>
                 {
                     new CopilotTool { Name = "get_weather", SkipPermission = true, Parameters = "{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}}}", Handler = inv => Task.FromResult((object)"never") },
                 };
                 cfg.OnPermissionRequest = PermissionHandler.ApproveAll;
-                cfg.OnHook = inv => Task.FromResult(inv.HookType == "preToolUse" && inv.Input.ToJson().Contains("get_weather")
-                    ? JsonData.Object().Set("permissionDecision", "deny").Set("permissionDecisionReason", "hooks say no")
-                    : null);
+                var otherHooks = new List<string>();
+                // One hook type by name; every other type reaches OnHook.
+                cfg.Hooks = new Dictionary<string, Func<HookInvocation, Task<JsonData>>>
+                {
+                    { "preToolUse", inv => Task.FromResult(inv.Input.ToJson().Contains("get_weather")
+                        ? JsonData.Object().Set("permissionDecision", "deny").Set("permissionDecisionReason", "hooks say no")
+                        : null) },
+                };
+                cfg.OnHook = inv =>
+                {
+                    lock (otherHooks) otherHooks.Add(inv.HookType);
+                    return Task.FromResult<JsonData>(null);
+                };
                 cfg.OnExitPlanMode = p =>
                 {
                     lock (plans) plans.Add(p);
-                    return Task.FromResult(JsonData.Object().Set("approved", true).Set("selectedAction", "interactive"));
+                    return Task.FromResult(new ExitPlanModeResponse { SelectedAction = "interactive" });
                 };
                 var session = await client.CreateSessionAsync(cfg);
                 var answer = await session.SendAndWaitAsync("CALL get_weather {\"city\":\"Rome\"}");
                 Assert.Contains(answer.Data.Content, "hooks say no");
+                lock (otherHooks)
+                {
+                    Assert.True(otherHooks.Contains("userPromptSubmitted"), "OnHook saw the other hook types: " + string.Join(",", otherHooks));
+                    Assert.True(!otherHooks.Contains("preToolUse"), "preToolUse went to its own handler");
+                }
                 await session.RpcAsync("session.mode.set", JsonData.Object().Set("mode", "plan"));
                 await session.SendAndWaitAsync("CALL exit_plan_mode {\"summary\":\"Do the thing\",\"actions\":[\"autopilot\",\"interactive\"],\"recommendedAction\":\"interactive\"}");
                 lock (plans)
                 {
                     Assert.Equal(1, plans.Count, "exit-plan-mode requests");
-                    Assert.Equal("Do the thing", plans[0]["summary"].AsString());
+                    Assert.Equal("Do the thing", plans[0].Summary);
+                    Assert.True(plans[0].Actions.Contains("interactive"), "actions: " + string.Join(",", plans[0].Actions));
+                    Assert.Equal("interactive", plans[0].RecommendedAction);
+                    Assert.Equal(session.SessionId, plans[0].SessionId);
                 }
                 await session.DisposeAsync();
                 await client.DisposeAsync();
@@ -494,15 +566,15 @@ namespace GitHub.Copilot.SDK.Tests
                 cfg.OnSystemMessageTransform = p =>
                 {
                     var sections = JsonData.Object();
-                    foreach (var kv in p["sections"].Properties)
+                    foreach (var kv in p.Sections.Properties)
                         sections.Set(kv.Key, JsonData.Object().Set("content", kv.Value["content"].AsString("") + "\nTRANSFORMED-BY-DOTNET"));
                     return Task.FromResult(JsonData.Object().Set("sections", sections));
                 };
                 cfg.OnProviderToken = p =>
                 {
                     Interlocked.Increment(ref tokenCalls);
-                    Assert.Equal("default", p["providerName"].AsString());
-                    return Task.FromResult<JsonData>("dynamic-token-456");
+                    Assert.Equal("default", p.ProviderName);
+                    return Task.FromResult("dynamic-token-456");
                 };
                 var session = await client.CreateSessionAsync(cfg);
                 await session.SendAndWaitAsync("Say hello");
@@ -621,7 +693,7 @@ namespace GitHub.Copilot.SDK.Tests
                     var done = events.Snapshot().Last(e => e.Type == "tool.execution_complete");
                     // The CLI turns a failed user-input request into this answer for the model.
                     Assert.Contains(done.Data["result"]["content"].AsString(), "unable to respond", "a failed user-input handler");
-                    // A permission handler returning null is a failure: the tool is denied.
+                    // A permission handler returning null answers null, which the core refuses: the tool is denied.
                     await session.SendAndWaitAsync("CALL bash {\"command\":\"echo never\",\"description\":\"echo\",\"mode\":\"sync\"}");
                     done = events.Snapshot().Last(e => e.Type == "tool.execution_complete");
                     Assert.Equal(false, done.Data.Success, "denied: " + done.Data);
