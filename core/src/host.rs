@@ -196,7 +196,10 @@ pub enum HostMessage {
 #[derive(Debug)]
 pub struct HostRequest {
     pub kind: RequestKind,
-    /// The tool name (`tool`) or the hook type (`hook`); None for the other kinds.
+    /// The tool name (`tool`), or for `hook` the hook type spelled as the host registered it in
+    /// [`HostOptions::hooks`] (`on_pre_tool_use`, `onPreToolUse`, …; the CLI's own spelling
+    /// when the host registered none), so a binding finds its function by exact key. None for
+    /// the other kinds.
     pub name: Option<String>,
     pub payload: Value,
     pub responder: Responder,
@@ -267,7 +270,8 @@ struct PortInner {
     tx: mpsc::UnboundedSender<HostMessage>,
     state: Mutex<PortState>,
     tools: Option<HashSet<String>>,
-    hooks: Option<HashSet<String>>,
+    /// Registered hook types: the CLI's spelling → the host's.
+    hooks: Option<HashMap<String, String>>,
     /// Set when the session is opened (the config may not name its id).
     session_id: Mutex<String>,
 }
@@ -296,7 +300,8 @@ pub fn attach(config: &mut SessionConfig, options: HostOptions) -> Result<(HostP
         }
     }
     let (tx, rx) = mpsc::unbounded_channel();
-    let hooks = options.hooks.as_ref().map(|h| h.iter().map(|n| hook_type_name(n)).collect::<HashSet<_>>());
+    let hooks =
+        options.hooks.as_ref().map(|h| h.iter().map(|n| (hook_type_name(n), n.clone())).collect::<HashMap<_, _>>());
     let port = HostPort {
         inner: Arc::new(PortInner {
             tx,
@@ -501,10 +506,13 @@ impl JsonHandler for KindHandler {
             };
             let name = if kind == RequestKind::Hook {
                 let t = payload.get("hookType").and_then(Value::as_str).unwrap_or_default().to_owned();
-                if port.inner.hooks.as_ref().is_some_and(|h| !h.contains(&t)) {
-                    return Ok(Value::Null); // a hook type the host did not register
+                match &port.inner.hooks {
+                    None => Some(t),
+                    Some(h) => match h.get(&t) {
+                        Some(host_name) => Some(host_name.clone()),
+                        None => return Ok(Value::Null), // a hook type the host did not register
+                    },
                 }
-                Some(t)
             } else {
                 None
             };
@@ -592,6 +600,27 @@ mod tests {
         assert!(matches!(stream.recv().await.unwrap(), HostMessage::End));
         port.publish(&ev("session.idle"));
         assert!(stream.try_recv().is_none());
+    }
+
+    #[tokio::test]
+    async fn hooks_reach_the_host_under_its_own_names_and_only_registered_ones() {
+        let mut cfg = SessionConfig::default();
+        let opts = HostOptions { hooks: Some(vec!["on_pre_tool_use".into()]), ..Default::default() };
+        let (_port, mut stream) = attach(&mut cfg, opts).unwrap();
+        let hook = cfg.on_hook.clone().unwrap();
+        let skipped = hook.handle(json!({"hookType": "sessionStart", "input": {}})).await.unwrap();
+        assert_eq!(skipped, Value::Null);
+        assert!(stream.try_recv().is_none(), "an unregistered hook type reached the host");
+        let call = tokio::spawn(hook.handle(json!({"hookType": "preToolUse", "input": {"toolName": "x"}})));
+        match stream.recv().await.unwrap() {
+            HostMessage::Request(req) => {
+                assert_eq!((req.kind, req.name.as_deref()), (RequestKind::Hook, Some("on_pre_tool_use")));
+                assert_eq!(req.payload["hookType"], "preToolUse");
+                req.responder.reply(json!({"permissionDecision": "deny"}));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(call.await.unwrap().unwrap(), json!({"permissionDecision": "deny"}));
     }
 
     #[tokio::test]
