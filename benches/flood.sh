@@ -41,13 +41,16 @@ if command -v mcs >/dev/null && [ -f target/dotnet/GitHub.Copilot.SDK.dll ]; the
 fi
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-declare -A RATE OK
+declare -A RATE OK EXITS
 for lang in rust python node go dotnet; do
   if [ -z "${CMD[$lang]:-}" ]; then OK[$lang]="skipped (not built)"; continue; fi
   rates=()
   OK[$lang]="yes"
   for _ in $(seq "$RUNS"); do
-    line=$(${CMD[$lang]} | tail -n 1)
+    rc=0
+    ${CMD[$lang]} > "$OUT/$lang.out" 2> "$OUT/$lang.err" || rc=$?
+    line=$(tail -n 1 "$OUT/$lang.out" | tr -d " ")
+    if [ "$rc" != 0 ]; then EXITS[$lang]="${EXITS[$lang]:-} exit $rc"; fi
     rates+=("$(sed -E 's/.*"per_sec":([0-9.]+).*/\1/' <<<"$line")")
     if ! grep -q '"in_order":true' <<<"$line" || ! grep -Eq "\"events\":$N[,}]" <<<"$line"; then OK[$lang]="NO: $line"; fi
   done
@@ -57,5 +60,6 @@ printf '%-8s %12s %10s  %s\n' language "events/s" "x Rust" "all $N delivered in 
 for lang in rust python node go dotnet; do
   r="${RATE[$lang]:-}"
   if [ -z "$r" ]; then printf '%-8s %12s %10s  %s\n' "$lang" - - "${OK[$lang]}"; continue; fi
-  printf '%-8s %12.0f %10.2f  %s\n' "$lang" "$r" "$(awk -v a="$r" -v b="${RATE[rust]}" 'BEGIN{print a/b}')" "${OK[$lang]}"
+  printf '%-8s %12.0f %10.2f  %s%s\n' "$lang" "$r" "$(awk -v a="$r" -v b="${RATE[rust]}" 'BEGIN{print a/b}')" "${OK[$lang]}" \
+    "${EXITS[$lang]:+ (process ended badly:${EXITS[$lang]})}"
 done

@@ -44,6 +44,8 @@ def render() -> str:
             lines.append("__version__: str")
         elif name.startswith("__"):
             continue
+        elif isinstance(obj, int):
+            lines.append(f"{name}: int")
         elif inspect.isclass(obj):
             lines.append(f"class {name}:")
             lines.append(doc(obj, "    "))

@@ -14,9 +14,9 @@ import pytest
 import copilot
 from copilot import (AuthenticationError, CliNotFoundError, CopilotClient, CopilotError, CopilotTimeoutError,
                      InvalidConfigError, NativeCause, NotConnectedError, RpcError, SessionError, SessionNotFoundError,
-                     TransportClosedError, approve_all, tool)
+                     TransportClosedError, tool)
 
-from conftest import TOKEN, FakeModel, cli_path, own_cli_options, pid_alive, wait_dead
+from conftest import TOKEN, FakeModel, own_cli_options, wait_dead
 
 
 async def test_client_level_methods(client: CopilotClient) -> None:
@@ -150,6 +150,33 @@ async def test_cli_killed_mid_turn(sandbox: Dict[str, str], base_config: Dict[st
     await client.stop()
 
 
+async def test_ping_before_start(shared_cli: CopilotClient) -> None:
+    # The core's one implicit-start rule: a never-started client starts on its first call;
+    # after stop() calls fail with not_connected until start(); with auto_start off, a call
+    # before start() fails with not_connected.
+    url = f"127.0.0.1:{shared_cli.port}"
+    c = CopilotClient(cli_url=url, connection_token=TOKEN)
+    assert c.protocol_version is None
+    assert (await c.ping("early")).message == "pong: early"
+    assert c.protocol_version == 3
+    await c.stop()
+    with pytest.raises(NotConnectedError):
+        await c.ping()
+    with pytest.raises(NotConnectedError):
+        await c.list_sessions()
+    await c.start()
+    assert (await c.ping("again")).message == "pong: again"
+    await c.stop()
+    off = CopilotClient(cli_url=url, connection_token=TOKEN, auto_start=False)
+    with pytest.raises(NotConnectedError):
+        await off.ping()
+    with pytest.raises(NotConnectedError):
+        await off.create_session({"model": "gpt-4.1"})
+    await off.start()
+    assert (await off.ping()).message.startswith("pong")
+    await off.stop()
+
+
 async def test_stdio_lifecycle_and_context_managers(sandbox: Dict[str, str], base_config: Dict[str, Any]) -> None:
     async with CopilotClient(own_cli_options(sandbox, log_level="info")) as client:
         pid = client.cli_pid
@@ -197,6 +224,63 @@ async def test_tool_decorator_schemas_and_calls(client: CopilotClient, base_conf
         answer = await session.send_and_wait('CALL convert {"value": 21.5, "unit": "f"}')
     assert calls == [(21.5, "f", None)]
     assert answer.data.content == "Tool returned: 21.5f"
+
+
+async def test_handler_values_cross_as_python_objects(client: CopilotClient, base_config: Dict[str, Any]) -> None:
+    import dataclasses
+
+    @dataclasses.dataclass
+    class Reading:
+        temp: int
+        sky: str
+
+    replies: List[Any] = [Reading(21, "clear"), ("a", 1, None, 2.5, True), {1: "x"}, object(), 2 ** 70, "text"]
+
+    @tool(skip_permission=True)
+    def reading(n: int) -> Any:
+        """Reading n."""
+        return replies[n]
+
+    async with await client.create_session({**base_config, "tools": [reading]}) as session:
+        answers = [(await session.send_and_wait(f'CALL reading {{"n": {i}}}')).data.content for i in range(6)]
+        # The core writes a non-result object as its JSON text (keys sorted).
+        assert answers[:3] == ['Tool returned: {"sky":"clear","temp":21}', 'Tool returned: ["a",1,null,2.5,true]',
+                               'Tool returned: {"1":"x"}']
+        assert "cannot be sent to the CLI" in answers[3]  # a TypeError: the handler failed
+        assert "does not fit in 64 bits" in answers[4]
+        assert answers[5] == "Tool returned: text"
+        # Event data arrives as plain Python objects.
+        got = await session.get_messages()
+        assert isinstance(got[0].raw, dict) and isinstance(got[0].data, dict)
+
+
+async def test_a_dropped_session_is_freed(client: CopilotClient, base_config: Dict[str, Any]) -> None:
+    # A handler that references its session must not keep it alive once the session ended
+    # (the session's drain task lets go of the handlers at the end of its stream).
+    import gc
+    import weakref
+
+    def make() -> Any:
+        box: Dict[str, Any] = {}
+
+        @tool(skip_permission=True)
+        def whoami() -> str:
+            """Session id."""
+            return box["session"].session_id
+        return box, whoami
+
+    box, whoami = make()
+    session = box["session"] = await client.create_session({**base_config, "tools": [whoami]})
+    assert (await session.send_and_wait("CALL whoami {}")).data.content == f"Tool returned: {session.session_id}"
+    await session.disconnect()
+    ref = weakref.ref(session)
+    del session, box, whoami
+    for _ in range(100):
+        gc.collect()
+        if ref() is None:
+            break
+        await asyncio.sleep(0.05)
+    assert ref() is None, "the session is still referenced"
 
 
 async def test_pydantic_model_tool(client: CopilotClient, base_config: Dict[str, Any]) -> None:
@@ -322,13 +406,22 @@ async def test_invalid_session_config(client: CopilotClient) -> None:
         await client.create_session({"on_permission_request": "yes"})
 
 
-def test_error_table_matches_the_core() -> None:
-    from copilot import _copilot
+def test_error_table_is_the_generated_one() -> None:
+    from copilot import _copilot, _error_codes
     from copilot.errors import BY_CODE
-    core = dict(_copilot.error_codes())
-    assert {code: cls.number for code, cls in BY_CODE.items()} == core
-    for cls in BY_CODE.values():
-        assert issubclass(cls, CopilotError)
+    # The generated table is the compiled core's (codegen --check guards the file itself).
+    assert list(_error_codes.ALL) == [tuple(x) for x in _copilot.error_codes()]
+    classes, stack = [], [CopilotError]
+    while stack:
+        cls = stack.pop()
+        stack.extend(cls.__subclasses__())
+        if "code" in vars(cls) and cls is not CopilotError:
+            classes.append(cls)
+    for code, number in _error_codes.ALL:
+        owners = [c for c in classes if (c.code, c.number) == (code, number)]
+        assert len(owners) == 1, f"{code}: {owners}"
+    assert {(c.code, c.number) for c in classes} == set(_error_codes.ALL)
+    assert {code: cls.number for code, cls in BY_CODE.items()} == dict(_error_codes.ALL)
     assert issubclass(BY_CODE["timeout"], TimeoutError)
 
 

@@ -15,9 +15,10 @@ from .errors import (AuthenticationError, CliNotFoundError, ConnectError, Copilo
                      NotConnectedError, ProtocolError, RpcError, SessionError, SessionNotFoundError, TransportClosedError,
                      TransportError, VersionMismatchError)
 from .tools import Tool, tool
-from .types import (AuthStatus, ClientOptions, EventData, HookInvocation, LifecycleEvent, MessageOptions,
-                    PermissionRequest, PingResponse, ProviderConfig, SessionConfig, SessionEvent, SessionMetadata,
-                    StatusResponse, ToolInvocation, UserInputRequest)
+from .types import (AuthStatus, AutoModeSwitchRequest, ClientOptions, EventData, HookInvocation, LifecycleEvent,
+                    MessageOptions, PermissionRequest, PingResponse, ProviderConfig, ProviderTokenRequest,
+                    SessionConfig, SessionEvent, SessionMetadata, StatusResponse, SystemMessageTransformRequest,
+                    ToolInvocation, UserInputRequest)
 
 __all__ = [
     "CopilotClient", "CopilotSession", "approve_all", "tool", "Tool", "DEFAULT_TIMEOUT", "pinned_cli_version",
@@ -31,5 +32,6 @@ __all__ = [
     # types
     "ClientOptions", "SessionConfig", "MessageOptions", "ProviderConfig", "SessionEvent", "EventData",
     "SessionMetadata", "PingResponse", "StatusResponse", "AuthStatus", "LifecycleEvent", "ToolInvocation",
-    "PermissionRequest", "UserInputRequest", "HookInvocation",
+    "PermissionRequest", "UserInputRequest", "HookInvocation", "SystemMessageTransformRequest",
+    "ProviderTokenRequest", "AutoModeSwitchRequest",
 ]

@@ -5,11 +5,14 @@ Some classes also derive from the builtin that fits, so ordinary ``except`` clau
 timeouts are :class:`TimeoutError`, transport failures :class:`ConnectionError`, a missing CLI
 :class:`FileNotFoundError`, invalid options :class:`ValueError`.
 
+Each class's ``(code, number)`` comes from ``_error_codes`` (generated from the core's table).
 The Rust-side error is chained as ``__cause__`` (a :class:`NativeCause` with its full detail).
 """
 from __future__ import annotations
 
 from typing import Any, Dict, Optional, Type
+
+from . import _error_codes as _codes
 
 
 class NativeCause(Exception):
@@ -52,98 +55,99 @@ class TransportError(CopilotError, ConnectionError):
 
 
 class TransportClosedError(TransportError):
-    code, number = "transport_closed", 1
+    code, number = _codes.TRANSPORT_CLOSED
 
 
 class ConnectError(TransportError):
-    code, number = "connect_failed", 2
+    code, number = _codes.CONNECT
 
 
 class CliNotFoundError(CopilotError, FileNotFoundError):
-    code, number = "cli_not_found", 3
+    code, number = _codes.CLI_NOT_FOUND
 
 
 class CopilotTimeoutError(CopilotError, TimeoutError):
-    code, number = "timeout", 4
+    code, number = _codes.TIMEOUT
 
 
 class CopilotCancelledError(CopilotError):
-    code, number = "cancelled", 5
+    code, number = _codes.CANCELLED
 
 
 class ProtocolError(CopilotError):
     """The peer broke the wire protocol."""
 
-    code, number = "protocol", 10
+    code, number = _codes.PROTOCOL
 
 
 class FrameHeaderError(ProtocolError):
-    code, number = "frame_header", 6
+    code, number = _codes.FRAME_HEADER
 
 
 class FrameLengthError(ProtocolError):
-    code, number = "frame_length", 7
+    code, number = _codes.FRAME_LENGTH
 
 
 class MessageTooLargeError(ProtocolError):
-    code, number = "message_too_large", 8
+    code, number = _codes.MESSAGE_TOO_LARGE
 
 
 class InvalidJsonError(ProtocolError):
-    code, number = "invalid_json", 9
+    code, number = _codes.INVALID_JSON
 
 
 class VersionMismatchError(CopilotError):
-    code, number = "version_mismatch", 11
+    code, number = _codes.VERSION_MISMATCH
 
 
 class RpcError(CopilotError):
     """The server answered with a JSON-RPC error (see ``rpc_code`` / ``rpc_error``)."""
 
-    code, number = "rpc_error", 12
+    code, number = _codes.RPC
 
 
 class AuthenticationError(CopilotError, PermissionError):
-    code, number = "authentication", 13
+    code, number = _codes.AUTHENTICATION
 
 
 class SessionNotFoundError(CopilotError, LookupError):
-    code, number = "session_not_found", 14
+    code, number = _codes.SESSION_NOT_FOUND
 
 
 class SessionError(CopilotError):
     """The turn failed: the CLI emitted ``session.error``."""
 
-    code, number = "session_error", 15
+    code, number = _codes.SESSION_ERROR
 
 
 class InvalidConfigError(CopilotError, ValueError):
-    code, number = "invalid_config", 16
+    code, number = _codes.INVALID_CONFIG
 
 
 class HandlerError(CopilotError):
-    code, number = "handler_failed", 17
+    code, number = _codes.HANDLER_FAILED
 
 
 class NotConnectedError(CopilotError):
-    code, number = "not_connected", 18
+    code, number = _codes.NOT_CONNECTED
 
 
 class CopilotIOError(CopilotError, OSError):
-    code, number = "io", 19
+    code, number = _codes.IO
 
 
 class InternalError(CopilotError):
-    code, number = "internal", 20
+    code, number = _codes.INTERNAL
 
 
 def _all_classes() -> Dict[str, Type[CopilotError]]:
+    """The classes that define a code of their own, by code."""
     out: Dict[str, Type[CopilotError]] = {}
     stack = [CopilotError]
     while stack:
         cls = stack.pop()
         stack.extend(cls.__subclasses__())
-        if cls.number:
+        if "code" in vars(cls) and cls.number:
             out[cls.code] = cls
     return out
 

@@ -2,9 +2,8 @@
 values the SDK returns (dataclasses)."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Awaitable, Callable, Dict, List, Literal, Optional, TypedDict, Union
 
 # --------------------------------------------------------------------------------- options
@@ -61,12 +60,14 @@ class SessionConfig(TypedDict, total=False):
     mode: str
     infinite_sessions: Union[bool, Dict[str, Any]]
     client_name: str
-    on_permission_request: Handler  # (PermissionRequest) -> "approve-once" | {"kind": ...}
-    on_user_input_request: Handler  # (UserInputRequest) -> str | {"answer", "was_freeform"}
-    hooks: Dict[str, Handler]       # {"pre_tool_use": fn(input, invocation) -> dict | None, ...}
-    on_system_message_transform: Handler  # (sections: dict) -> dict
-    on_exit_plan_mode: Handler      # (request: dict) -> bool | dict
-    on_provider_token: Handler      # (provider_name: str) -> str
+    # Handlers (sync or async); what they may return is the core's reply table (README).
+    on_permission_request: Handler  # (PermissionRequest) -> "approve-once" | True | {"kind": ...} | ...
+    on_user_input_request: Handler  # (UserInputRequest) -> str | {"answer", "wasFreeform"?}
+    hooks: Dict[str, Handler]       # {"pre_tool_use": fn(input, HookInvocation) -> dict | None, ...}
+    on_system_message_transform: Handler  # (sections[, SystemMessageTransformRequest]) -> sections
+    on_exit_plan_mode: Handler      # (request: dict) -> bool | action name | dict | None
+    on_provider_token: Handler      # (provider_name[, ProviderTokenRequest]) -> str
+    on_auto_mode_switch: Handler    # (AutoModeSwitchRequest) -> "yes" | "yes_always" | "no" | bool
     on_event: Callable[["SessionEvent"], Any]
 
 
@@ -130,10 +131,6 @@ class SessionEvent:
             agent_id=obj.get("agentId"),
             raw=obj,
         )
-
-    @classmethod
-    def from_json(cls, text: str) -> "SessionEvent":
-        return cls.from_wire(json.loads(text))
 
     @property
     def content(self) -> Optional[str]:
@@ -205,13 +202,20 @@ class LifecycleEvent:
     metadata: Optional[Dict[str, Any]] = None
 
 
+# ------------------------------------------------------------------------- handler requests
+# What handlers receive. ``raw`` is always the core's payload of the request, as it is (the
+# same in every language of this SDK; see the core's host-bridge documentation).
+
+
 @dataclass
 class ToolInvocation:
     session_id: str
     tool_call_id: str
     tool_name: str
-    arguments: Dict[str, Any]
+    arguments: Any
     working_directory: Optional[str] = None
+    request_id: str = ""
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 @dataclass
@@ -219,8 +223,9 @@ class PermissionRequest:
     kind: str                       # shell, write, read, custom-tool, mcp, url, ...
     request_id: str
     tool_call_id: Optional[str]
-    request: Dict[str, Any]         # data.permissionRequest
+    request: Dict[str, Any]         # the CLI's permissionRequest
     raw: Dict[str, Any] = field(default_factory=dict, repr=False)
+    session_id: str = ""
 
 
 @dataclass
@@ -229,10 +234,35 @@ class UserInputRequest:
     choices: List[str]
     allow_freeform: bool
     raw: Dict[str, Any] = field(default_factory=dict, repr=False)
+    session_id: str = ""
 
 
 @dataclass
 class HookInvocation:
     hook_type: str
+    session_id: str
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass
+class SystemMessageTransformRequest:
+    """The second argument of a two-parameter ``on_system_message_transform(sections, request)``."""
+    sections: Dict[str, Any]
+    session_id: str
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass
+class ProviderTokenRequest:
+    """The second argument of a two-parameter ``on_provider_token(provider_name, request)``."""
+    provider_name: str
+    session_id: str
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass
+class AutoModeSwitchRequest:
+    error_code: Any
+    retry_after_seconds: Any
     session_id: str
     raw: Dict[str, Any] = field(default_factory=dict, repr=False)
