@@ -31,20 +31,21 @@ func goEvent(userData unsafe.Pointer, js *C.char) {
 	d.onEvent.push(C.GoString(js))
 }
 
-// goSubscriptionEvent is the callback of a copilot_session_subscribe subscription.
+// goSubscriptionEvent is the callback of a copilot_session_subscribe or
+// copilot_client_subscribe_lifecycle subscription.
 //
 //export goSubscriptionEvent
 func goSubscriptionEvent(userData unsafe.Pointer, js *C.char) {
-	cgo.Handle(uintptr(userData)).Value().(*subscription).push(C.GoString(js))
+	cgo.Handle(uintptr(userData)).Value().(pusher).push(C.GoString(js))
 }
 
-//export goLifecycle
-func goLifecycle(userData unsafe.Pointer, js *C.char) {
-	cgo.Handle(uintptr(userData)).Value().(*lifecycle).push(C.GoString(js))
-}
-
+// goRequest is a session's request callback. The request's name (tool name or hook type as
+// registered) is read while the request is pending.
+//
 //export goRequest
 func goRequest(userData unsafe.Pointer, requestID C.uint64_t, kind *C.char, payload *C.char) {
 	d := cgo.Handle(uintptr(userData)).Value().(*sessionDispatch)
-	go d.serve(uint64(requestID), C.GoString(kind), C.GoString(payload))
+	var name *C.char
+	C.copilot_request_name(requestID, &name)
+	go d.serve(uint64(requestID), C.GoString(kind), takeString(name), C.GoString(payload))
 }

@@ -10,13 +10,11 @@ package copilot
 extern void goCompletion(void *user_data, CopilotStatus status, char *json);
 extern void goEvent(void *user_data, char *event_json);
 extern void goSubscriptionEvent(void *user_data, char *event_json);
-extern void goLifecycle(void *user_data, char *event_json);
 extern void goRequest(void *user_data, uint64_t request_id, char *kind, char *payload_json);
 
 static CopilotCallback completion_cb(void) { return (CopilotCallback)goCompletion; }
 static CopilotEventCallback event_cb(void) { return (CopilotEventCallback)goEvent; }
 static CopilotEventCallback subscription_cb(void) { return (CopilotEventCallback)goSubscriptionEvent; }
-static CopilotEventCallback lifecycle_cb(void) { return (CopilotEventCallback)goLifecycle; }
 static CopilotRequestCallback request_cb(void) { return (CopilotRequestCallback)goRequest; }
 
 // A completion the calling thread waits for in C (see callOnThread): the library's callback
@@ -279,5 +277,4 @@ func Shutdown() error {
 // The callbacks, for the other files (a preamble's static functions are visible in its file only).
 func eventCallback() C.CopilotEventCallback        { return C.event_cb() }
 func subscriptionCallback() C.CopilotEventCallback { return C.subscription_cb() }
-func lifecycleCallback() C.CopilotEventCallback    { return C.lifecycle_cb() }
 func requestCallback() C.CopilotRequestCallback    { return C.request_cb() }

@@ -27,7 +27,6 @@ import (
 	"encoding/json"
 	"runtime"
 	"runtime/cgo"
-	"sync"
 	"unsafe"
 )
 
@@ -37,36 +36,33 @@ type Client struct {
 }
 
 type clientCore struct {
-	mu       sync.RWMutex
-	h        *C.CopilotClient
-	newErr   error
-	lc       *lifecycle
-	lcHandle cgo.Handle
-	sessions map[*sessionCore]struct{}
-	freed    bool
+	// subscriptions holds the lifecycle subscriptions and the lock over h and sessions.
+	subscriptions
+	h      *C.CopilotClient
+	newErr error
+	// lifecycle runs the lifecycle handlers, in order.
+	lifecycle *serialQueue
+	sessions  map[*sessionCore]struct{}
 }
 
 // NewClient creates a client; nothing starts until Start or the first call (any call starts
 // a client that was never started, unless ClientOptions.AutoStart is false). Invalid options
 // are reported by Start and every later call.
 func NewClient(options *ClientOptions) *Client {
-	c := &clientCore{sessions: map[*sessionCore]struct{}{}, lc: &lifecycle{q: newSerialQueue()}}
-	c.lcHandle = cgo.NewHandle(c.lc)
+	c := &clientCore{subscriptions: subscriptions{subs: map[uint64]cgo.Handle{}}, sessions: map[*sessionCore]struct{}{}}
 	text, err := options.toJSON()
 	if err == nil {
 		opts := cstr(text)
 		defer freeC(opts)
 		var h *C.CopilotClient
-		_, err = startLocked(func() C.CopilotStatus {
-			return C.copilot_client_new(opts, lifecycleCallback(), handlePtr(c.lcHandle), &h)
-		})
+		_, err = startLocked(func() C.CopilotStatus { return C.copilot_client_new(opts, nil, nil, &h) })
 		c.h = h
 	}
 	if err != nil {
 		c.newErr = err
-		c.lc.q.close()
-		c.lcHandle.Delete()
 		c.freed = true
+	} else {
+		c.lifecycle = newSerialQueue()
 	}
 	client := &Client{c}
 	runtime.SetFinalizer(client, func(cl *Client) { cl.clientCore.free() })
@@ -162,11 +158,10 @@ func (c *clientCore) free() {
 	if c.freed {
 		return
 	}
-	c.freed = true
 	C.copilot_client_free(c.h) // pending calls complete (cancelled) before this returns
 	c.h = nil
-	c.lc.q.close()
-	c.lcHandle.Delete()
+	c.release()
+	c.lifecycle.close()
 }
 
 // Ping round-trips to the server.
@@ -298,13 +293,27 @@ func (c *Client) Info() ClientInfo {
 	return info
 }
 
-// On calls handler for every session lifecycle notification, in order, on the client's
-// lifecycle goroutine; the returned function unsubscribes.
-func (c *Client) On(handler func(SessionLifecycleEvent)) func() { return c.lc.subscribe("", handler) }
+// On calls handler for every session lifecycle notification from now on (a client that was
+// never started included), in order, on the client's lifecycle goroutine; the returned
+// function unsubscribes: the handler is not called after it returns.
+func (c *Client) On(handler func(SessionLifecycleEvent)) func() {
+	return c.subscribeLifecycle(nil, handler)
+}
 
-// OnEventType calls handler for lifecycle notifications of one type (e.g. "session.deleted").
+// OnEventType calls handler for lifecycle notifications of one type (e.g. "session.deleted");
+// the library filters them.
 func (c *Client) OnEventType(eventType string, handler func(SessionLifecycleEvent)) func() {
-	return c.lc.subscribe(eventType, handler)
+	return c.subscribeLifecycle([]string{eventType}, handler)
+}
+
+// subscribeLifecycle makes a copilot_client_subscribe_lifecycle subscription (types nil: every
+// type) whose notifications run handler on the client's lifecycle queue.
+func (c *Client) subscribeLifecycle(types []string, handler func(SessionLifecycleEvent)) func() {
+	return subscribe(&c.subscriptions, c.lifecycle, types, handler,
+		func(filter *C.char, cb C.CopilotEventCallback, ud unsafe.Pointer, id *C.uint64_t) C.CopilotStatus {
+			return C.copilot_client_subscribe_lifecycle(c.h, filter, cb, ud, id)
+		},
+		func(id C.uint64_t) { C.copilot_client_unsubscribe_lifecycle(c.h, id) })
 }
 
 // CreateSession creates a session. Handlers and OnEvent are bound before the request goes out.
@@ -324,7 +333,7 @@ func (c *Client) openSession(ctx context.Context, resumeID *string, config *Sess
 	if err != nil {
 		return nil, err
 	}
-	sc := &sessionCore{disp: disp, client: c.clientCore, subs: map[uint64]cgo.Handle{}}
+	sc := &sessionCore{subscriptions: subscriptions{subs: map[uint64]cgo.Handle{}}, disp: disp, client: c.clientCore}
 	sc.handle = cgo.NewHandle(disp)
 	var cfg *C.char
 	if text != "" {

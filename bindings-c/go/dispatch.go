@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
+	"runtime/cgo"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 /*
@@ -23,7 +24,7 @@ import "C"
 // session's events (one entry per subscription it calls) and the completions of the
 // session's SendAndWait calls. The library runs a SendAndWait completion after every event
 // callback of its turn, so when SendAndWait returns, the handlers have run for the turn's
-// events: no wait is needed.
+// events: no wait is needed. A client has one for its lifecycle handlers.
 type serialQueue struct {
 	mu     sync.Mutex
 	cond   *sync.Cond
@@ -73,25 +74,29 @@ func (q *serialQueue) close() {
 	q.cond.Signal()
 }
 
-// subscription is one event handler of a session (SessionConfig.OnEvent, Session.On,
-// Session.OnType). active turns false when it unsubscribes: events already queued for it are
-// then dropped too.
-type subscription struct {
+// subscription is one event handler: of a session (SessionConfig.OnEvent, Session.On,
+// Session.OnType; E is SessionEvent) or of a client's lifecycle notifications (Client.On,
+// Client.OnEventType; E is SessionLifecycleEvent). active turns false when it unsubscribes:
+// events already queued for it are then dropped too.
+type subscription[E any] struct {
 	q       *serialQueue
-	handler func(SessionEvent)
+	handler func(E)
 	active  atomic.Bool
 }
 
-func newSubscription(q *serialQueue, handler func(SessionEvent)) *subscription {
-	s := &subscription{q: q, handler: handler}
+func newSubscription[E any](q *serialQueue, handler func(E)) *subscription[E] {
+	s := &subscription[E]{q: q, handler: handler}
 	s.active.Store(true)
 	return s
 }
 
+// pusher is what a library event callback reaches through its user data.
+type pusher interface{ push(js string) }
+
 // push queues an event for the handler (on the callback thread).
-func (s *subscription) push(js string) {
+func (s *subscription[E]) push(js string) {
 	s.q.push(func() {
-		var ev SessionEvent
+		var ev E
 		if s.active.Load() && json.Unmarshal([]byte(js), &ev) == nil {
 			safeCall(s.handler, ev)
 		}
@@ -109,53 +114,65 @@ func safeCall[E any](handler func(E), ev E) {
 	handler(ev)
 }
 
-// lifecycle delivers a client's lifecycle notifications to its handlers, in order. The C ABI
-// has one lifecycle callback per client and no type filter, so OnEventType's type is compared
-// here.
-type lifecycle struct {
-	q      *serialQueue
-	mu     sync.Mutex
-	subs   []lifecycleSub
-	nextID int
+// subscriptions is what a client or a session keeps of its library subscriptions, with the
+// lock that guards its library handle and its release.
+type subscriptions struct {
+	mu    sync.RWMutex
+	freed bool
+	// subs holds the cgo handles of the active subscriptions' Go ends, by subscription id.
+	subs map[uint64]cgo.Handle
 }
 
-type lifecycleSub struct {
-	id      int
-	typ     string
-	handler func(SessionLifecycleEvent)
-}
+// subscribeFunc calls copilot_session_subscribe or copilot_client_subscribe_lifecycle with
+// the owner's handle.
+type subscribeFunc func(filter *C.char, cb C.CopilotEventCallback, ud unsafe.Pointer, id *C.uint64_t) C.CopilotStatus
 
-// push queues a notification (on the callback thread).
-func (l *lifecycle) push(js string) {
-	l.q.push(func() {
-		var ev SessionLifecycleEvent
-		if json.Unmarshal([]byte(js), &ev) != nil {
-			return
-		}
-		l.mu.Lock()
-		subs := slices.Clone(l.subs)
-		l.mu.Unlock()
-		for _, s := range subs {
-			if s.typ == "" || s.typ == ev.Type {
-				safeCall(s.handler, ev)
-			}
-		}
-	})
-}
-
-// subscribe adds a handler for the notifications of one type ("" for all); the returned
-// function unsubscribes.
-func (l *lifecycle) subscribe(typ string, h func(SessionLifecycleEvent)) func() {
-	l.mu.Lock()
-	l.nextID++
-	id := l.nextID
-	l.subs = append(l.subs, lifecycleSub{id: id, typ: typ, handler: h})
-	l.mu.Unlock()
-	return func() {
-		l.mu.Lock()
-		l.subs = slices.DeleteFunc(l.subs, func(s lifecycleSub) bool { return s.id == id })
-		l.mu.Unlock()
+// subscribe makes one library subscription (types nil: every type; the library filters)
+// whose events run handler on q. start and stop call the library under the lock, with the
+// owner's handle. The returned function ends the subscription: the handler is not called
+// after it returns. On a released owner it does nothing.
+func subscribe[E any](o *subscriptions, q *serialQueue, types []string, handler func(E), start subscribeFunc, stop func(id C.uint64_t)) func() {
+	var filter *C.char
+	if types != nil {
+		b, _ := json.Marshal(types)
+		filter = C.CString(string(b))
+		defer freeC(filter)
 	}
+	sub := newSubscription(q, handler)
+	h := cgo.NewHandle(pusher(sub))
+	var id C.uint64_t
+	o.mu.Lock()
+	if o.freed || start(filter, subscriptionCallback(), handlePtr(h), &id) != C.COPILOT_OK {
+		o.mu.Unlock()
+		h.Delete()
+		return func() {}
+	}
+	o.subs[uint64(id)] = h
+	o.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			sub.active.Store(false) // drops its events already queued
+			o.mu.Lock()
+			defer o.mu.Unlock()
+			if h, ok := o.subs[uint64(id)]; ok {
+				// After this returns the library starts no callback of the subscription.
+				stop(id)
+				delete(o.subs, uint64(id))
+				h.Delete()
+			}
+		})
+	}
+}
+
+// release marks the owner released (under o.mu, after its library handle was freed) and
+// deletes the handles of its subscriptions.
+func (o *subscriptions) release() {
+	o.freed = true
+	for _, h := range o.subs {
+		h.Delete()
+	}
+	o.subs = nil
 }
 
 // sessionDispatch is what a session's create-time callbacks reach: its queue (with the
@@ -163,7 +180,7 @@ func (l *lifecycle) subscribe(typ string, h func(SessionLifecycleEvent)) func() 
 // goroutine of its own and is answered with copilot_request_reply / copilot_request_fail.
 type sessionDispatch struct {
 	q       *serialQueue
-	onEvent *subscription
+	onEvent *subscription[SessionEvent]
 	// servesRequests: the session needs the request callback.
 	servesRequests bool
 
@@ -173,8 +190,8 @@ type sessionDispatch struct {
 }
 
 // serve runs one handler request and answers it.
-func (d *sessionDispatch) serve(id uint64, kind, payload string) {
-	result, err := d.handle(kind, json.RawMessage(payload))
+func (d *sessionDispatch) serve(id uint64, kind, name, payload string) {
+	result, err := d.handle(kind, name, json.RawMessage(payload))
 	var text []byte
 	if err == nil {
 		var merr error
@@ -221,8 +238,9 @@ func runHandler[T any, P request[T], H ~func(T) (any, error)](payload json.RawMe
 	return h(req)
 }
 
-// handle picks the Go function for a request: by kind, then by tool name or hook type.
-func (d *sessionDispatch) handle(kind string, payload json.RawMessage) (result any, err error) {
+// handle picks the Go function for a request: by kind, then, for tools and hooks, by the
+// request's name (the tool name, or the hook type as the Hooks map spells it) as is.
+func (d *sessionDispatch) handle(kind, name string, payload json.RawMessage) (result any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			result, err = nil, fmt.Errorf("%s handler panicked: %v", kind, r)
@@ -231,22 +249,18 @@ func (d *sessionDispatch) handle(kind string, payload json.RawMessage) (result a
 	missing := fmt.Errorf("this session has no Go handler for %s requests", kind)
 	switch kind {
 	case "tool":
-		return runHandler(payload, func(inv ToolInvocation) (any, error) {
-			if h := d.tools[inv.ToolName]; h != nil {
-				return h(inv)
-			}
-			return nil, fmt.Errorf("tool %q has no handler in this process", inv.ToolName)
-		})
+		if h := d.tools[name]; h != nil {
+			return runHandler(payload, h)
+		}
+		return nil, fmt.Errorf("tool %q has no handler in this process", name)
 	case "hook":
-		return runHandler(payload, func(inv HookInvocation) (any, error) {
-			if h := d.cfg.Hooks[inv.Type]; h != nil {
-				return h(inv)
-			}
-			if d.cfg.OnHook != nil {
-				return d.cfg.OnHook(inv)
-			}
-			return nil, fmt.Errorf("no Go handler for hook type %q", inv.Type)
-		})
+		if h := d.cfg.Hooks[name]; h != nil {
+			return runHandler(payload, h)
+		}
+		if d.cfg.OnHook != nil {
+			return runHandler(payload, d.cfg.OnHook)
+		}
+		return nil, fmt.Errorf("no Go handler for hook %q", name)
 	case "permission":
 		if d.cfg.OnPermissionRequest != nil {
 			return runHandler(payload, d.cfg.OnPermissionRequest)

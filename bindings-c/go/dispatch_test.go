@@ -78,9 +78,10 @@ func TestEveryRequestKindHasAHandlerOption(t *testing.T) {
 	if !slices.Equal(registered, want) {
 		t.Fatalf("registered kinds %v, the core's kinds %v", registered, want)
 	}
+	names := map[string]string{"tool": "t", "hook": "preToolUse"}
 	for _, kind := range kinds {
 		payload := json.RawMessage(`{"sessionId":"s1","toolName":"t","hookType":"preToolUse","extra":[1, 2]}`)
-		if _, err := d.handle(kind, payload); err != nil {
+		if _, err := d.handle(kind, names[kind], payload); err != nil {
 			t.Errorf("%s: %v", kind, err)
 		}
 		if string(got[kind]) != string(payload) {
@@ -112,33 +113,37 @@ func TestRepliesAreEncodedAsGiven(t *testing.T) {
 	}
 }
 
-func TestHooksArePickedByType(t *testing.T) {
+// Hooks are registered under the Hooks map's keys, in any spelling, and picked by the
+// request's name (the key they were registered under), as is.
+func TestHooksArePickedByName(t *testing.T) {
 	var seen []string
 	hook := func(name string) HookHandler {
 		return func(h HookInvocation) (any, error) { seen = append(seen, name+":"+h.Type); return nil, nil }
 	}
 	text, d, err := buildSessionConfig(&SessionConfig{Hooks: map[string]HookHandler{
-		"preToolUse": hook("pre"), "postToolUse": hook("post"),
+		"PreToolUse": hook("pre"), "on_post_tool_use": hook("post"),
 	}}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.q.close()
-	if !strings.Contains(text, `"hooks":["postToolUse","preToolUse"]`) || strings.Contains(text, `"handlers"`) {
+	if !strings.Contains(text, `"hooks":["PreToolUse","on_post_tool_use"]`) || strings.Contains(text, `"handlers"`) {
 		t.Fatalf("config %s", text)
 	}
-	for _, typ := range []string{"postToolUse", "preToolUse"} {
-		if _, err := d.handle("hook", json.RawMessage(`{"sessionId":"s","hookType":"`+typ+`","input":{}}`)); err != nil {
+	for name, typ := range map[string]string{"on_post_tool_use": "postToolUse", "PreToolUse": "preToolUse"} {
+		if _, err := d.handle("hook", name, json.RawMessage(`{"sessionId":"s","hookType":"`+typ+`","input":{}}`)); err != nil {
 			t.Fatal(err)
 		}
 	}
+	sort.Strings(seen)
 	if strings.Join(seen, ",") != "post:postToolUse,pre:preToolUse" {
 		t.Fatalf("seen %v", seen)
 	}
-	if _, err := d.handle("hook", json.RawMessage(`{"sessionId":"s","hookType":"agentStop","input":{}}`)); err == nil {
-		t.Fatal("a hook type without a handler was served")
+	if _, err := d.handle("hook", "preToolUse", json.RawMessage(`{"sessionId":"s","hookType":"preToolUse","input":{}}`)); err == nil {
+		t.Fatal("a name that was not registered was served")
 	}
-	// A catch-all registers every hook type; the ones listed in Hooks still go to theirs.
+	// A catch-all registers every hook type (named as the CLI spells them); the ones listed in
+	// Hooks still go to theirs.
 	text, d2, err := buildSessionConfig(&SessionConfig{OnHook: hook("any"), Hooks: map[string]HookHandler{"preToolUse": hook("pre")}}, false)
 	if err != nil {
 		t.Fatal(err)
@@ -149,12 +154,40 @@ func TestHooksArePickedByType(t *testing.T) {
 	}
 	seen = nil
 	for _, typ := range []string{"agentStop", "preToolUse"} {
-		if _, err := d2.handle("hook", json.RawMessage(`{"sessionId":"s","hookType":"`+typ+`","input":{}}`)); err != nil {
+		if _, err := d2.handle("hook", typ, json.RawMessage(`{"sessionId":"s","hookType":"`+typ+`","input":{}}`)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if strings.Join(seen, ",") != "any:agentStop,pre:preToolUse" {
 		t.Fatalf("seen %v", seen)
+	}
+}
+
+// Tools without a Handler are declared only: "toolHandlers" names the ones this process runs.
+func TestToolHandlersNameTheToolsWithAHandler(t *testing.T) {
+	run := func(ToolInvocation) (any, error) { return "ran", nil }
+	for _, c := range []struct {
+		cfg    SessionConfig
+		want   string
+		serves bool
+	}{
+		{SessionConfig{Tools: []Tool{{Name: "a", Handler: run}, {Name: "b"}}}, `"toolHandlers":["a"]`, true},
+		{SessionConfig{Tools: []Tool{{Name: "b"}}, OnPermissionRequest: ApproveAll}, `"toolHandlers":[]`, true},
+		{SessionConfig{Tools: []Tool{{Name: "b"}}}, `"toolHandlers":[]`, false},
+	} {
+		text, d, err := buildSessionConfig(&c.cfg, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.q.close()
+		if !strings.Contains(text, c.want) || d.servesRequests != c.serves {
+			t.Errorf("config %s (serves requests: %v), want %s (%v)", text, d.servesRequests, c.want, c.serves)
+		}
+	}
+	if text, d, _ := buildSessionConfig(&SessionConfig{}, false); strings.Contains(text, "toolHandlers") {
+		t.Errorf("no tools: %s", text)
+	} else {
+		d.q.close()
 	}
 }
 
@@ -169,16 +202,16 @@ func TestHandlerPanicsAndTypeMismatches(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.q.close()
-	if _, err := d.handle("permission", json.RawMessage(`{"sessionId":"s"}`)); err == nil || !strings.Contains(err.Error(), "boom") {
+	if _, err := d.handle("permission", "", json.RawMessage(`{"sessionId":"s"}`)); err == nil || !strings.Contains(err.Error(), "boom") {
 		t.Fatalf("panic: %v", err)
 	}
 	// planContent is not a string here: the Go field stays empty, Raw has it, the handler runs.
 	payload := `{"sessionId":"s","summary":"S","planContent":{"x":1}}`
-	r, err := d.handle("exitPlanMode", json.RawMessage(payload))
+	r, err := d.handle("exitPlanMode", "", json.RawMessage(payload))
 	if err != nil || r != "S|"+payload {
 		t.Fatalf("%v %v", r, err)
 	}
-	if _, err := d.handle("userInput", json.RawMessage(`{}`)); err == nil {
+	if _, err := d.handle("userInput", "", json.RawMessage(`{}`)); err == nil {
 		t.Fatal("a kind without a handler was served")
 	}
 }

@@ -146,7 +146,7 @@ const CodePanic = "panic"
 // ErrPanic matches errors of code "panic" with errors.Is.
 var ErrPanic = &Error{Status: 103, Code: CodePanic}
 
-// CodeUnknownID is the stable code of number 104: No pending call or handler request has this id.
+// CodeUnknownID is the stable code of number 104: No pending call or handler request, or no active subscription, has this id.
 const CodeUnknownID = "unknown_id"
 
 // ErrUnknownID matches errors of code "unknown_id" with errors.Is.

@@ -18,10 +18,9 @@ type Tool struct {
 	SkipPermission bool
 	// OverridesBuiltInTool is required to replace a built-in tool of the same name.
 	OverridesBuiltInTool bool
-	// Handler runs the tool. A session whose tools have no Handler and that has no other
-	// handler only declares them: another connection to the session runs them. (libcopilot
-	// answers every declared tool of a session that has a request callback, so a tool without
-	// Handler in a session with handlers fails its calls.)
+	// Handler runs the tool. A tool without Handler is only declared: this process leaves its
+	// calls alone (the CLI sends them to this connection only, as external_tool.requested
+	// events; answer them with the session.tools.handlePendingToolCall RPC).
 	Handler ToolHandler
 }
 

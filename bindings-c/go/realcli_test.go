@@ -787,6 +787,153 @@ func TestLifecycleWithImplicitStart(t *testing.T) {
 	}
 }
 
+// Lifecycle type filters are the library's: a "session.deleted" handler made before the client
+// starts sees exactly the deletions; a handler of every type sees the creation too; an
+// unsubscribed handler sees nothing.
+func TestLifecycleTypeFilter(t *testing.T) {
+	ctx := ctxT(t)
+	c := NewClient(&ClientOptions{CLIUrl: sharedURL(), ConnectionToken: testToken})
+	t.Cleanup(func() { _ = c.Close() })
+	var mu sync.Mutex
+	var deleted, all, gone []string
+	record := func(into *[]string) func(SessionLifecycleEvent) {
+		return func(e SessionLifecycleEvent) {
+			mu.Lock()
+			*into = append(*into, e.Type+":"+e.SessionID)
+			mu.Unlock()
+		}
+	}
+	defer c.OnEventType("session.deleted", record(&deleted))()
+	defer c.On(record(&all))()
+	c.On(record(&gone))()
+	id := fmt.Sprintf("go-lifecycle-%d", os.Getpid())
+	cfg := config()
+	cfg.SessionID = id
+	s, err := c.CreateSession(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Disconnect()
+	if err := c.DeleteSession(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		mu.Lock()
+		done := slices.Contains(deleted, "session.deleted:"+id) && slices.Contains(all, "session.deleted:"+id)
+		mu.Unlock()
+		if done {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no session.deleted notification")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, e := range deleted {
+		if !strings.HasPrefix(e, "session.deleted:") {
+			t.Fatalf("the session.deleted handler got %s (all: %v)", e, deleted)
+		}
+	}
+	if !slices.Contains(all, "session.created:"+id) || len(gone) != 0 {
+		t.Fatalf("all %v, unsubscribed %v", all, gone)
+	}
+}
+
+// A hook registered under another spelling ("PreToolUse") is called: the library names the
+// request by the Hooks key.
+func TestHookUnderAnotherSpelling(t *testing.T) {
+	ctx := ctxT(t)
+	c := connect(t)
+	called := make(chan string, 4)
+	cfg := config()
+	cfg.Tools = []Tool{{Name: "get_weather", Parameters: weatherParams, SkipPermission: true,
+		Handler: func(ToolInvocation) (any, error) { return "never", nil }}}
+	cfg.Hooks = map[string]HookHandler{"PreToolUse": func(h HookInvocation) (any, error) {
+		called <- h.Type
+		return map[string]any{"permissionDecision": "deny", "permissionDecisionReason": "PreToolUse says no"}, nil
+	}}
+	s, err := c.CreateSession(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Disconnect()
+	answer, err := s.SendAndWait(ctx, MessageOptions{Prompt: `CALL get_weather {"city":"Rome"}`})
+	if err != nil || !strings.Contains(answer.Text(), "PreToolUse says no") {
+		t.Fatalf("%v %v", answer, err)
+	}
+	if typ := <-called; typ != "preToolUse" {
+		t.Fatalf("HookInvocation.Type %q", typ)
+	}
+}
+
+// A Tool without Handler is left alone: its call reaches the session's events
+// (external_tool.requested) but no Go handler, and another connection answers it; the tool
+// with a Handler runs here.
+func TestToolWithoutHandlerIsLeftAlone(t *testing.T) {
+	ctx := ctxT(t)
+	a, b := connect(t), connect(t)
+	var ran []string
+	var mu sync.Mutex
+	cfg := config()
+	cfg.Tools = []Tool{
+		{Name: "get_weather", Parameters: weatherParams, SkipPermission: true, Handler: func(inv ToolInvocation) (any, error) {
+			mu.Lock()
+			ran = append(ran, inv.ToolName)
+			mu.Unlock()
+			return "Sunny", nil
+		}},
+		{Name: "get_time", Parameters: weatherParams, SkipPermission: true},
+	}
+	cfg.OnPermissionRequest = ApproveAll // the session has a request callback
+	requested := make(chan SessionEvent, 4)
+	cfg.OnEvent = func(e SessionEvent) {
+		if e.Type == "external_tool.requested" {
+			requested <- e
+		}
+	}
+	s, err := a.CreateSession(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Disconnect()
+	type result struct {
+		ev  *SessionEvent
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		ev, err := s.SendAndWait(ctx, MessageOptions{Prompt: `CALL get_time {"city":"Oslo"}`})
+		done <- result{ev, err}
+	}()
+	ev := <-requested
+	var req struct {
+		RequestID string `json:"requestId"`
+		ToolName  string `json:"toolName"`
+	}
+	if err := ev.Data.Get(&req); err != nil || req.ToolName != "get_time" {
+		t.Fatalf("%s %v", ev.Data.Raw, err)
+	}
+	r, err := b.RPC(ctx, "session.tools.handlePendingToolCall", map[string]any{"sessionId": s.SessionID, "requestId": req.RequestID, "result": "Noon by hand"})
+	if err != nil || !strings.Contains(string(r), `"success":true`) {
+		t.Fatalf("answered by another connection: %s %v", r, err)
+	}
+	if res := <-done; res.err != nil || res.ev.Text() != "Tool returned: Noon by hand" {
+		t.Fatalf("%v %v", res.ev, res.err)
+	}
+	answer, err := s.SendAndWait(ctx, MessageOptions{Prompt: `CALL get_weather {"city":"Oslo"}`})
+	if err != nil || answer.Text() != "Tool returned: Sunny" {
+		t.Fatalf("%v %v", answer, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(ran, ",") != "get_weather" {
+		t.Fatalf("Go handlers ran for %v", ran)
+	}
+}
+
 // ping_before_start: a client that was never started answers by starting; after Stop calls
 // fail with not_connected until Start; with AutoStart false a call before Start fails.
 func TestPingBeforeStart(t *testing.T) {

@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"runtime/cgo"
 	"sort"
-	"sync"
 	"time"
 	"unsafe"
 )
@@ -29,14 +28,12 @@ type Session struct {
 }
 
 type sessionCore struct {
-	mu     sync.RWMutex
+	// subscriptions holds the event subscriptions and the lock over h.
+	subscriptions
 	h      *C.CopilotSession
 	handle cgo.Handle
 	disp   *sessionDispatch
-	// subs holds the handles of the active subscriptions, by subscription id.
-	subs   map[uint64]cgo.Handle
 	client *clientCore
-	freed  bool
 }
 
 func (s *sessionCore) free() {
@@ -45,15 +42,11 @@ func (s *sessionCore) free() {
 	if s.freed {
 		return
 	}
-	s.freed = true
 	if s.h != nil {
 		C.copilot_session_free(s.h) // no callback of the session runs after this returns
 		s.h = nil
 	}
-	for _, h := range s.subs {
-		h.Delete()
-	}
-	s.subs = nil
+	s.release()
 	s.handle.Delete()
 	s.disp.q.close()
 }
@@ -118,37 +111,11 @@ func (s *sessionCore) subscribe(types []string, handler func(SessionEvent)) func
 	if s == nil {
 		return func() {}
 	}
-	var filter *C.char
-	if types != nil {
-		b, _ := json.Marshal(types)
-		filter = cstr(string(b))
-		defer freeC(filter)
-	}
-	sub := newSubscription(s.disp.q, handler)
-	h := cgo.NewHandle(sub)
-	var id C.uint64_t
-	s.mu.Lock()
-	if s.freed || C.copilot_session_subscribe(s.h, filter, subscriptionCallback(), handlePtr(h), &id) != C.COPILOT_OK {
-		s.mu.Unlock()
-		h.Delete()
-		return func() {}
-	}
-	s.subs[uint64(id)] = h
-	s.mu.Unlock()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			sub.active.Store(false) // drops its events already queued
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			if h, ok := s.subs[uint64(id)]; ok {
-				// After this returns the library starts no callback of the subscription.
-				C.copilot_session_unsubscribe(s.h, id)
-				delete(s.subs, uint64(id))
-				h.Delete()
-			}
-		})
-	}
+	return subscribe(&s.subscriptions, s.disp.q, types, handler,
+		func(filter *C.char, cb C.CopilotEventCallback, ud unsafe.Pointer, id *C.uint64_t) C.CopilotStatus {
+			return C.copilot_session_subscribe(s.h, filter, cb, ud, id)
+		},
+		func(id C.uint64_t) { C.copilot_session_unsubscribe(s.h, id) })
 }
 
 func messageJSON(m map[string]any) *C.char {
@@ -310,6 +277,8 @@ func buildSessionConfig(c *SessionConfig, resume bool) (string, *sessionDispatch
 	d := &sessionDispatch{tools: map[string]ToolHandler{}, cfg: *c}
 	if len(c.Tools) > 0 {
 		tools := make([]map[string]any, 0, len(c.Tools))
+		// The tools this process runs; the others are declared for another connection.
+		handled := []string{}
 		for _, t := range c.Tools {
 			if t.Name == "" {
 				return "", nil, configError("a tool needs a Name")
@@ -330,11 +299,14 @@ func buildSessionConfig(c *SessionConfig, resume bool) (string, *sessionDispatch
 			tools = append(tools, tm)
 			if t.Handler != nil {
 				d.tools[t.Name] = t.Handler
+				handled = append(handled, t.Name)
 			}
 		}
 		m["tools"] = tools
+		m["toolHandlers"] = handled
 	}
-	// The request kinds this process answers ("handlers") and the hook types ("hooks").
+	// The request kinds this process answers ("handlers") and the hook types ("hooks", as the
+	// Hooks map spells them: requests come back under these names).
 	var handlers []string
 	handler := func(kind string, set bool) {
 		if set {

@@ -145,11 +145,13 @@ type SessionConfig struct {
 	OnPermissionRequest PermissionHandlerFunc
 	// OnUserInputRequest answers the agent's questions (the ask_user tool).
 	OnUserInputRequest UserInputHandler
-	// Hooks serves lifecycle hooks by hook type ("preToolUse", "postToolUse",
-	// "userPromptSubmitted", …, as the request's HookInvocation.Type names them). Only the
-	// types listed are called.
+	// Hooks serves lifecycle hooks by hook type, in any spelling ("preToolUse", "PreToolUse",
+	// "on_pre_tool_use", …): the library names each hook request by the key it was registered
+	// under. Only the types listed are called. (HookInvocation.Type is the CLI's spelling.)
 	Hooks map[string]HookHandler
 	// OnHook serves every hook type that Hooks does not list (setting it registers them all).
+	// With OnHook set, hooks arrive under the CLI's spelling ("preToolUse"), so only Hooks keys
+	// spelled that way are picked.
 	OnHook HookHandler
 	// OnSystemMessageTransform rewrites the system-message sections configured with the
 	// "transform" action.

@@ -12,7 +12,7 @@
 /**
  * Raised by each additive ABI change (README, section 1.10).
  */
-#define COPILOT_ABI_VERSION 2
+#define COPILOT_ABI_VERSION 3
 
 /**
  * A connection to one Copilot CLI (opaque). Created by `copilot_client_new`, freed by
@@ -49,9 +49,9 @@ typedef void (*CopilotCallback)(void *user_data, CopilotStatus status, const cha
  * A host request (`kind`: "tool", "permission", "userInput", "hook",
  * "systemMessageTransform", "exitPlanMode", "providerToken", "autoModeSwitch") with the
  * payload the core built for that kind (README 1.8), on the dispatcher thread, in wire order
- * with the session's events. Answer it once with `copilot_request_reply` or
- * `copilot_request_fail`, now or later, from any thread. `kind` and `payload_json` are valid
- * only during the call.
+ * with the session's events. `copilot_request_name` gives the tool name or the hook type as
+ * registered. Answer it once with `copilot_request_reply` or `copilot_request_fail`, now or
+ * later, from any thread. `kind` and `payload_json` are valid only during the call.
  */
 typedef void (*CopilotRequestCallback)(void *user_data,
                                        uint64_t request_id,
@@ -84,7 +84,7 @@ typedef void (*CopilotRequestCallback)(void *user_data,
 #define COPILOT_ERR_PANIC 103
 
 /**
- * No pending call or handler request has this id.
+ * No pending call or handler request, or no active subscription, has this id.
  */
 #define COPILOT_ERR_UNKNOWN_ID 104
 
@@ -257,14 +257,25 @@ CopilotStatus copilot_request_reply(uint64_t request_id, const char *result_json
 CopilotStatus copilot_request_fail(uint64_t request_id, const char *message);
 
 /**
+ * The name of a pending host request, for picking the host's function by exact key: the tool
+ * name (`"tool"`), or the hook type spelled as the config's `"hooks"` registered it
+ * (`"on_pre_tool_use"`, `"PreToolUse"`, …; the CLI's spelling when `"hooks"` is absent).
+ * Writes an owned string (free with `copilot_string_free`) to `*name_out`, or NULL for the
+ * other kinds. `COPILOT_ERR_UNKNOWN_ID` when the request is not pending (read it before
+ * answering).
+ */
+CopilotStatus copilot_request_name(uint64_t request_id, char **name_out);
+
+/**
  * Creates a client from options JSON (NULL = spawn the CLI over stdio). Keys as the core's
  * `ClientOptions::from_json`: `cliUrl`, `useStdio`, `port`, `cliPath`, `cliArgs`, `env`, `cwd`,
  * `logLevel`, `githubToken`, `useLoggedInUser`, `sessionIdleTimeoutSeconds`,
  * `connectionToken`, `copilotHome`, `maxMessageSize`, `requestTimeout`, `startTimeout`,
  * `stopGrace`, `autoStart`. Nothing starts until `copilot_client_start` or, unless `autoStart`
  * is false, the first call that needs the connection. `on_lifecycle` (may be NULL) receives
- * `session.lifecycle` notifications (`{"type","sessionId","metadata"?}`) while the client is
- * started. Writes the handle to `*client_out` (NULL on failure).
+ * every `session.lifecycle` notification (`{"type","sessionId","metadata"?}`) from now on, as a
+ * lifecycle subscription that lasts as long as the client (`copilot_client_subscribe_lifecycle`
+ * adds more, with type filters). Writes the handle to `*client_out` (NULL on failure).
  */
 CopilotStatus copilot_client_new(const char *options_json,
                                  CopilotEventCallback on_lifecycle,
@@ -398,13 +409,38 @@ CopilotStatus copilot_client_rpc(const CopilotClient *client,
                                  uint64_t *call_out);
 
 /**
+ * Subscribes to the client's `session.lifecycle` notifications from now on: `callback` receives
+ * each notification whose type is in `types_json` (a JSON array of lifecycle types such as
+ * `"session.deleted"`; NULL or `"null"`: every type), as JSON (`{"type","sessionId",
+ * "metadata"?}`), on the dispatcher thread, in wire order. Lifecycle subscriptions belong to the
+ * client: they work before it starts (an implicit start included) and across restarts.
+ * `*out_subscription` receives the id (for `copilot_client_unsubscribe_lifecycle`; 0 on
+ * failure).
+ */
+CopilotStatus copilot_client_subscribe_lifecycle(CopilotClient *client,
+                                                 const char *types_json,
+                                                 CopilotEventCallback callback,
+                                                 void *user_data,
+                                                 uint64_t *out_subscription);
+
+/**
+ * Ends a subscription made with `copilot_client_subscribe_lifecycle`: after this returns, no
+ * callback of that subscription starts (called from another thread, it waits for a callback of
+ * the subscription that is running). `COPILOT_ERR_UNKNOWN_ID` when the subscription is not
+ * active (the create-time `on_lifecycle` cannot be ended).
+ */
+CopilotStatus copilot_client_unsubscribe_lifecycle(CopilotClient *client, uint64_t subscription);
+
+/**
  * Creates a session from config JSON (NULL = defaults): `sessionId`, `model`, `provider`,
  * `tools`, `systemMessage`, `streaming`, … (the core's `SessionConfig::from_json`; other keys
- * pass through to `session.create`), plus two ABI-only keys: `"handlers"`, the request kinds
+ * pass through to `session.create`), plus three ABI-only keys: `"handlers"`, the request kinds
  * the request callback answers besides tools (`"permission"`, `"userInput"`, `"hook"`,
- * `"systemMessageTransform"`, `"exitPlanMode"`, `"providerToken"`, `"autoModeSwitch"`), and
- * `"hooks"`, the hook types it answers (any spelling; default: all of them with `"hook"`). With
- * a request callback every declared tool is answered by it (kind `"tool"`). `on_event` and
+ * `"systemMessageTransform"`, `"exitPlanMode"`, `"providerToken"`, `"autoModeSwitch"`),
+ * `"hooks"`, the hook types it answers (any spelling; default: all of them with `"hook"`), and
+ * `"toolHandlers"`, the names of the declared tools it runs (kind `"tool"`; the others are
+ * declared for another connection to run). Without `"toolHandlers"`, every declared tool is
+ * answered by the request callback when there is one. `on_event` and
  * `on_request` may be NULL; both get `session_user_data`; `on_event` sees every event from the
  * first one (`copilot_session_subscribe` adds more event callbacks). `*session_out` receives
  * the handle at once (before the server answers; NULL if the call did not start). Result: the

@@ -39,13 +39,13 @@ pub const COPILOT_ERR_INVALID_UTF8: CopilotStatus = 101;
 pub const COPILOT_ERR_INVALID_ARGUMENT: CopilotStatus = 102;
 /// The library panicked; the panic was caught at the boundary.
 pub const COPILOT_ERR_PANIC: CopilotStatus = 103;
-/// No pending call or handler request has this id.
+/// No pending call or handler request, or no active subscription, has this id.
 pub const COPILOT_ERR_UNKNOWN_ID: CopilotStatus = 104;
 /// The function may not be called from a callback (the dispatcher thread).
 pub const COPILOT_ERR_IN_CALLBACK: CopilotStatus = 105;
 
 /// Raised by each additive ABI change (README, section 1.10).
-pub const COPILOT_ABI_VERSION: u32 = 2;
+pub const COPILOT_ABI_VERSION: u32 = 3;
 
 /// A connection to one Copilot CLI (opaque). Created by `copilot_client_new`, freed by
 /// `copilot_client_free`.
@@ -72,9 +72,9 @@ pub type CopilotEventCallback = Option<unsafe extern "C" fn(user_data: *mut c_vo
 /// A host request (`kind`: "tool", "permission", "userInput", "hook",
 /// "systemMessageTransform", "exitPlanMode", "providerToken", "autoModeSwitch") with the
 /// payload the core built for that kind (README 1.8), on the dispatcher thread, in wire order
-/// with the session's events. Answer it once with `copilot_request_reply` or
-/// `copilot_request_fail`, now or later, from any thread. `kind` and `payload_json` are valid
-/// only during the call.
+/// with the session's events. `copilot_request_name` gives the tool name or the hook type as
+/// registered. Answer it once with `copilot_request_reply` or `copilot_request_fail`, now or
+/// later, from any thread. `kind` and `payload_json` are valid only during the call.
 pub type CopilotRequestCallback = Option<
     unsafe extern "C" fn(user_data: *mut c_void, request_id: u64, kind: *const c_char, payload_json: *const c_char),
 >;
@@ -103,7 +103,11 @@ pub fn abi_errors() -> &'static [(CopilotStatus, &'static str, &'static str)] {
         (COPILOT_ERR_INVALID_UTF8, "invalid_utf8", "A string argument was not valid UTF-8."),
         (COPILOT_ERR_INVALID_ARGUMENT, "invalid_argument", "An argument was not valid JSON, or not an accepted value."),
         (COPILOT_ERR_PANIC, "panic", "The library panicked; the panic was caught at the boundary."),
-        (COPILOT_ERR_UNKNOWN_ID, "unknown_id", "No pending call or handler request has this id."),
+        (
+            COPILOT_ERR_UNKNOWN_ID,
+            "unknown_id",
+            "No pending call or handler request, or no active subscription, has this id.",
+        ),
         (
             COPILOT_ERR_IN_CALLBACK,
             "in_callback",
@@ -197,6 +201,23 @@ pub unsafe extern "C" fn copilot_request_fail(request_id: u64, message: *const c
     }
 }
 
+/// The name of a pending host request, for picking the host's function by exact key: the tool
+/// name (`"tool"`), or the hook type spelled as the config's `"hooks"` registered it
+/// (`"on_pre_tool_use"`, `"PreToolUse"`, …; the CLI's spelling when `"hooks"` is absent).
+/// Writes an owned string (free with `copilot_string_free`) to `*name_out`, or NULL for the
+/// other kinds. `COPILOT_ERR_UNKNOWN_ID` when the request is not pending (read it before
+/// answering).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_request_name(request_id: u64, name_out: *mut *mut c_char) -> CopilotStatus {
+    ffi_boundary! {
+        try_out!(name_out, std::ptr::null_mut());
+        if let Some(name) = rt::request_name(request_id)? {
+            unsafe { *name_out = into_raw_string(name) };
+        }
+        Ok(())
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Helpers for the asynchronous exports
 
@@ -213,8 +234,9 @@ fn to_json<T: serde::Serialize>(v: &T) -> Result<String, Failure> {
 /// `connectionToken`, `copilotHome`, `maxMessageSize`, `requestTimeout`, `startTimeout`,
 /// `stopGrace`, `autoStart`. Nothing starts until `copilot_client_start` or, unless `autoStart`
 /// is false, the first call that needs the connection. `on_lifecycle` (may be NULL) receives
-/// `session.lifecycle` notifications (`{"type","sessionId","metadata"?}`) while the client is
-/// started. Writes the handle to `*client_out` (NULL on failure).
+/// every `session.lifecycle` notification (`{"type","sessionId","metadata"?}`) from now on, as a
+/// lifecycle subscription that lasts as long as the client (`copilot_client_subscribe_lifecycle`
+/// adds more, with type filters). Writes the handle to `*client_out` (NULL on failure).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn copilot_client_new(
     options_json: *const c_char,
@@ -225,15 +247,7 @@ pub unsafe extern "C" fn copilot_client_new(
     ffi_boundary! {
         try_out!(client_out, std::ptr::null_mut());
         let options = ClientOptions::from_json(&try_json!(options_json))?;
-        let inner = Arc::new(ClientState {
-            gate: rt::Gate::new(),
-            core: Client::new(options),
-            lifecycle: on_lifecycle.map(|cb| (cb, UserData(user_data))),
-            lifecycle_task: Mutex::new(None),
-        });
-        // The core keeps lifecycle subscribers per client, so following from here also covers
-        // an implicit start and restarts.
-        inner.follow_lifecycle();
+        let inner = ClientState::new(Client::new(options), on_lifecycle, UserData(user_data))?;
         unsafe { *client_out = Box::into_raw(Box::new(CopilotClient { inner })) };
         Ok(())
     }
@@ -478,6 +492,44 @@ pub unsafe extern "C" fn copilot_client_rpc(
     })
 }
 
+/// Subscribes to the client's `session.lifecycle` notifications from now on: `callback` receives
+/// each notification whose type is in `types_json` (a JSON array of lifecycle types such as
+/// `"session.deleted"`; NULL or `"null"`: every type), as JSON (`{"type","sessionId",
+/// "metadata"?}`), on the dispatcher thread, in wire order. Lifecycle subscriptions belong to the
+/// client: they work before it starts (an implicit start included) and across restarts.
+/// `*out_subscription` receives the id (for `copilot_client_unsubscribe_lifecycle`; 0 on
+/// failure).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_client_subscribe_lifecycle(
+    client: *mut CopilotClient,
+    types_json: *const c_char,
+    callback: CopilotEventCallback,
+    user_data: *mut c_void,
+    out_subscription: *mut u64,
+) -> CopilotStatus {
+    ffi_boundary! {
+        try_out!(out_subscription, 0);
+        let client = try_ref!(client);
+        let callback = callback.ok_or_else(|| Failure::null("callback"))?;
+        let types = state::event_types(try_json!(types_json))?;
+        let id = client.inner.subscribe_lifecycle(types, callback, UserData(user_data))?;
+        unsafe { *out_subscription = id };
+        Ok(())
+    }
+}
+
+/// Ends a subscription made with `copilot_client_subscribe_lifecycle`: after this returns, no
+/// callback of that subscription starts (called from another thread, it waits for a callback of
+/// the subscription that is running). `COPILOT_ERR_UNKNOWN_ID` when the subscription is not
+/// active (the create-time `on_lifecycle` cannot be ended).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_client_unsubscribe_lifecycle(
+    client: *mut CopilotClient,
+    subscription: u64,
+) -> CopilotStatus {
+    ffi_boundary! { try_ref!(client).inner.unsubscribe_lifecycle(subscription) }
+}
+
 /// Shared body of create and resume.
 #[allow(clippy::too_many_arguments)]
 unsafe fn open_session(
@@ -528,11 +580,13 @@ unsafe fn open_session(
 
 /// Creates a session from config JSON (NULL = defaults): `sessionId`, `model`, `provider`,
 /// `tools`, `systemMessage`, `streaming`, … (the core's `SessionConfig::from_json`; other keys
-/// pass through to `session.create`), plus two ABI-only keys: `"handlers"`, the request kinds
+/// pass through to `session.create`), plus three ABI-only keys: `"handlers"`, the request kinds
 /// the request callback answers besides tools (`"permission"`, `"userInput"`, `"hook"`,
-/// `"systemMessageTransform"`, `"exitPlanMode"`, `"providerToken"`, `"autoModeSwitch"`), and
-/// `"hooks"`, the hook types it answers (any spelling; default: all of them with `"hook"`). With
-/// a request callback every declared tool is answered by it (kind `"tool"`). `on_event` and
+/// `"systemMessageTransform"`, `"exitPlanMode"`, `"providerToken"`, `"autoModeSwitch"`),
+/// `"hooks"`, the hook types it answers (any spelling; default: all of them with `"hook"`), and
+/// `"toolHandlers"`, the names of the declared tools it runs (kind `"tool"`; the others are
+/// declared for another connection to run). Without `"toolHandlers"`, every declared tool is
+/// answered by the request callback when there is one. `on_event` and
 /// `on_request` may be NULL; both get `session_user_data`; `on_event` sees every event from the
 /// first one (`copilot_session_subscribe` adds more event callbacks). `*session_out` receives
 /// the handle at once (before the server answers; NULL if the call did not start). Result: the

@@ -478,6 +478,8 @@ fn run_taken(taken: Vec<CallEntry>) {
 
 struct PendingRequest {
     owners: Gates,
+    /// The core's `HostRequest::name`: the tool name, or the hook type as the host registered it.
+    name: Option<String>,
     responder: Responder,
 }
 
@@ -496,14 +498,22 @@ fn purge_requests(gate_id: u64) {
 
 /// Keeps a host request until `copilot_request_reply` / `copilot_request_fail` answers it;
 /// returns its id. Refused (the responder is handed back) while an owner is being freed.
-pub(crate) fn register_request(owners: Gates, responder: Responder) -> Result<u64, Responder> {
+pub(crate) fn register_request(owners: Gates, name: Option<String>, responder: Responder) -> Result<u64, Responder> {
     let mut g = requests();
     if any_closing(&owners) {
         return Err(responder);
     }
     let id = next_id();
-    g.as_mut().unwrap().insert(id, PendingRequest { owners, responder });
+    g.as_mut().unwrap().insert(id, PendingRequest { owners, name, responder });
     Ok(id)
+}
+
+/// `copilot_request_name`: the name of a pending request (None for kinds without one).
+pub(crate) fn request_name(id: u64) -> Result<Option<String>, Failure> {
+    match requests().as_mut().unwrap().get(&id) {
+        Some(r) => Ok(r.name.clone()),
+        None => Err(Failure::abi(COPILOT_ERR_UNKNOWN_ID, format!("no pending handler request {id}"))),
+    }
 }
 
 /// `copilot_request_reply` / `copilot_request_fail`.

@@ -3,7 +3,8 @@
 //! A session is attached to the core's host bridge (`copilot_core::host`): the core answers the
 //! protocol, builds every payload and reads every reply; this module only moves the stream's
 //! messages, in order, onto the dispatcher thread — events to the event callbacks, requests to
-//! the request callback, completions of `send_and_wait` to their call's callback.
+//! the request callback, completions of `send_and_wait` to their call's callback. A client's
+//! lifecycle subscriptions are streams of the core's lifecycle fan-out, moved the same way.
 
 use crate::boundary::Launch;
 use crate::rt::{self, Cancel, Failure, Gate, Gates, UserData, c_string, lock};
@@ -13,6 +14,7 @@ use copilot_core::{Client, Error as CoreError, ErrorKind, Session, SessionConfig
 use serde_json::{Map, Value, json};
 use std::ffi::{c_char, c_void};
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// An event callback that is set (the non-NULL case of [`CopilotEventCallback`]).
@@ -22,39 +24,91 @@ pub(crate) type EventFn = unsafe extern "C" fn(user_data: *mut c_void, event_jso
 pub(crate) struct ClientState {
     pub gate: Arc<Gate>,
     pub core: Client,
-    pub lifecycle: Option<(EventFn, UserData)>,
-    pub lifecycle_task: Mutex<Option<tokio::task::AbortHandle>>,
+    /// The lifecycle subscriptions (the create-time `on_lifecycle` is id 0).
+    lifecycle: Mutex<Vec<LifecycleSub>>,
+}
+
+/// One lifecycle subscription: a stream of the core's lifecycle fan-out, drained by a task of
+/// its own onto the dispatcher.
+struct LifecycleSub {
+    id: u64,
+    /// Cleared by unsubscribe: jobs already queued then call nothing.
+    active: Arc<AtomicBool>,
+    task: tokio::task::AbortHandle,
 }
 
 impl ClientState {
+    /// The core keeps lifecycle subscribers per client, so `on_lifecycle` follows from here on,
+    /// across an implicit start and restarts.
+    pub fn new(core: Client, on_lifecycle: CopilotEventCallback, ud: UserData) -> Result<Arc<ClientState>, Failure> {
+        let state = Arc::new(ClientState { gate: Gate::new(), core, lifecycle: Mutex::new(Vec::new()) });
+        if let Some(cb) = on_lifecycle {
+            state.add_lifecycle(0, None, cb, ud)?;
+        }
+        Ok(state)
+    }
+
     pub fn gates(&self) -> Gates {
         Arc::from(vec![self.gate.clone()])
     }
 
-    /// From creation on: forward lifecycle notifications to the host.
-    pub fn follow_lifecycle(self: &Arc<Self>) {
-        let Some((cb, ud)) = self.lifecycle else { return };
-        let Ok(mut stream) = self.core.subscribe_lifecycle() else { return };
-        let gates = self.gates();
+    /// `copilot_client_subscribe_lifecycle`.
+    pub fn subscribe_lifecycle(&self, types: Option<Vec<String>>, cb: EventFn, ud: UserData) -> Result<u64, Failure> {
+        let id = rt::next_id();
+        self.add_lifecycle(id, types, cb, ud)?;
+        Ok(id)
+    }
+
+    /// Subscribes to the core's lifecycle fan-out (at once: notifications from now on) and
+    /// forwards each notification, in wire order, to `cb` on the dispatcher. The core filters
+    /// one type; for several types the core has no filter, so the stream carries every type and
+    /// the drain below keeps the wanted ones (the one place the ABI filters by type).
+    fn add_lifecycle(&self, id: u64, types: Option<Vec<String>>, cb: EventFn, ud: UserData) -> Result<(), Failure> {
+        let (mut stream, wanted) = match types {
+            Some(t) if t.len() == 1 => (self.core.subscribe_lifecycle_type(&t[0])?, None),
+            other => (self.core.subscribe_lifecycle()?, other),
+        };
+        let active = Arc::new(AtomicBool::new(true));
+        let (gates, on) = (self.gates(), active.clone());
         let task = copilot_core::runtime().spawn(async move {
             while let Some(ev) = stream.recv().await {
-                let text = serde_json::to_string(&ev).unwrap_or_else(|_| "null".into());
+                if wanted.as_ref().is_some_and(|w| !w.contains(&ev.event_type)) {
+                    continue;
+                }
+                let text = c_string(serde_json::to_string(&ev).unwrap_or_else(|_| "null".into()));
+                let on = on.clone();
                 rt::enqueue_gated(gates.clone(), move || {
-                    let t = c_string(text);
-                    unsafe { cb(ud.ptr(), t.as_ptr()) };
+                    if on.load(Ordering::SeqCst) {
+                        unsafe { cb(ud.ptr(), text.as_ptr()) };
+                    }
                 });
             }
         });
-        if let Some(old) = lock(&self.lifecycle_task).replace(task.abort_handle()) {
-            old.abort();
-        }
+        lock(&self.lifecycle).push(LifecycleSub { id, active, task: task.abort_handle() });
+        Ok(())
+    }
+
+    /// `copilot_client_unsubscribe_lifecycle`: once it returns, no callback of the subscription
+    /// starts.
+    pub fn unsubscribe_lifecycle(&self, id: u64) -> Result<(), Failure> {
+        let sub = {
+            let mut subs = lock(&self.lifecycle);
+            let at = subs.iter().position(|s| s.id == id && id != 0);
+            at.map(|i| subs.remove(i))
+        };
+        let sub = sub.ok_or_else(|| Failure::abi(COPILOT_ERR_UNKNOWN_ID, format!("no active subscription {id}")))?;
+        sub.active.store(false, Ordering::SeqCst);
+        sub.task.abort();
+        // A callback of it may be running on the dispatcher: wait for that job.
+        rt::barrier();
+        Ok(())
     }
 
     /// For `copilot_client_free`.
     pub fn close(&self) {
         rt::close_gate(&self.gate);
-        if let Some(t) = lock(&self.lifecycle_task).take() {
-            t.abort();
+        for sub in lock(&self.lifecycle).drain(..) {
+            sub.task.abort();
         }
         let core = self.core.clone();
         copilot_core::runtime().spawn(async move { core.force_stop().await });
@@ -117,15 +171,16 @@ impl Sinks {
         });
     }
 
-    /// Hands a host request to the request callback under a request id; the host answers it
-    /// with `copilot_request_reply` / `copilot_request_fail` (see `rt::answer`).
+    /// Hands a host request to the request callback under a request id; the host reads its name
+    /// with `copilot_request_name` and answers it with `copilot_request_reply` /
+    /// `copilot_request_fail` (see `rt::answer`).
     fn request(&self, req: HostRequest) {
-        let HostRequest { kind, payload, responder, .. } = req;
+        let HostRequest { kind, name, payload, responder } = req;
         let Some(cb) = self.on_request else {
             // Not reached: the core asks only for kinds attached with a request callback.
             return responder.fail("the session has no request callback");
         };
-        match rt::register_request(self.gates.clone(), responder) {
+        match rt::register_request(self.gates.clone(), name, responder) {
             Ok(id) => {
                 let ud = self.ud;
                 let payload = payload.to_string();
@@ -141,8 +196,9 @@ impl Sinks {
 }
 
 /// Splits a session config JSON into the core's config and the host options from the ABI-only
-/// keys `"handlers"` (kinds besides tools) and `"hooks"` (hook types). Tools are the host's
-/// when there is a request callback.
+/// keys `"handlers"` (kinds besides tools), `"hooks"` (hook types) and `"toolHandlers"` (the
+/// declared tools the host runs; absent: every declared tool when there is a request callback,
+/// none without).
 fn session_config(v: Value, has_request_callback: bool) -> Result<(SessionConfig, HostOptions), Failure> {
     let mut obj = match v {
         Value::Null => Map::new(),
@@ -160,24 +216,39 @@ fn session_config(v: Value, has_request_callback: bool) -> Result<(SessionConfig
             host.insert(key.into(), v);
         }
     }
-    host.insert("tools".into(), if has_request_callback { Value::Null } else { json!([]) });
-    let options = HostOptions::from_json(&Value::Object(host))?;
-    if !has_request_callback && (!options.kinds.is_empty() || options.hooks.as_ref().is_some_and(|h| !h.is_empty())) {
+    let tool_handlers = string_list(obj.remove("toolHandlers").unwrap_or(Value::Null), || {
+        Failure::kind(ErrorKind::InvalidConfig, "\"toolHandlers\" must be null or an array of tool names")
+    })?;
+    let mut options = HostOptions::from_json(&Value::Object(host))?;
+    options.tools = match tool_handlers {
+        Some(names) => Some(names),
+        None if has_request_callback => None,
+        None => Some(Vec::new()),
+    };
+    let non_empty = |l: &Option<Vec<String>>| l.as_ref().is_some_and(|l| !l.is_empty());
+    if !has_request_callback && (!options.kinds.is_empty() || non_empty(&options.hooks) || non_empty(&options.tools)) {
         return Err(Failure::abi(
             COPILOT_ERR_INVALID_ARGUMENT,
-            "\"handlers\" and \"hooks\" need a request callback (on_request is NULL)",
+            "\"handlers\", \"hooks\" and \"toolHandlers\" need a request callback (on_request is NULL)",
         ));
     }
     Ok((SessionConfig::from_json(&Value::Object(obj))?, options))
 }
 
-/// `types_json` of `copilot_session_subscribe`: null (every type) or an array of type names.
+/// `types_json` of `copilot_session_subscribe` and `copilot_client_subscribe_lifecycle`: null
+/// (every type) or an array of type names.
 pub(crate) fn event_types(v: Value) -> Result<Option<Vec<String>>, Failure> {
-    let bad = || Failure::abi(COPILOT_ERR_INVALID_ARGUMENT, "`types_json` must be null or an array of event types");
+    string_list(v, || {
+        Failure::abi(COPILOT_ERR_INVALID_ARGUMENT, "`types_json` must be null or an array of event types")
+    })
+}
+
+/// null (None) or an array of strings; `bad()` otherwise.
+fn string_list(v: Value, bad: impl Fn() -> Failure) -> Result<Option<Vec<String>>, Failure> {
     match v {
         Value::Null => Ok(None),
         Value::Array(a) => {
-            a.into_iter().map(|t| t.as_str().map(str::to_owned).ok_or_else(bad)).collect::<Result<_, _>>().map(Some)
+            a.into_iter().map(|t| t.as_str().map(str::to_owned).ok_or_else(&bad)).collect::<Result<_, _>>().map(Some)
         }
         _ => Err(bad()),
     }

@@ -26,6 +26,7 @@ typedef struct {
     char *events[MAX_EVENTS];
     int n;
     char requests[64][32]; /* kinds of handler requests, in order */
+    char names[64][48];    /* their copilot_request_name ("-" for none) */
     int n_requests;
     char hooks[64][48];
     int n_hooks;
@@ -141,10 +142,16 @@ static void copy_field(const char *json, const char *key, char *out, size_t cap)
 
 static void on_request(void *ud, uint64_t id, const char *kind, const char *payload) {
     Session *s = ud;
+    char *name = NULL;
+    CopilotStatus named = copilot_request_name(id, &name);
     pthread_mutex_lock(&s->m);
-    if (s->n_requests < 64) snprintf(s->requests[s->n_requests++], 32, "%s", kind);
+    if (s->n_requests < 64) {
+        snprintf(s->names[s->n_requests], 48, "%s", named != COPILOT_OK ? "?" : name ? name : "-");
+        snprintf(s->requests[s->n_requests++], 32, "%s", kind);
+    }
     s->last_request_id = id;
     pthread_mutex_unlock(&s->m);
+    copilot_string_free(name);
     CopilotStatus st = COPILOT_OK;
     if (strcmp(kind, "tool") == 0) {
         s->tool_payload_ok = strstr(payload, "\"toolName\":\"get_weather\"") && strstr(payload, "\"arguments\":{") &&
@@ -235,7 +242,7 @@ static CopilotStatus say(CopilotSession *s, const char *p, char **json) {
 
 static void test_version_errors_and_guards(void) {
     CHECK(strlen(copilot_version()) > 0, "empty version");
-    CHECK(copilot_abi_version() == COPILOT_ABI_VERSION && COPILOT_ABI_VERSION == 2, "abi %u", copilot_abi_version());
+    CHECK(copilot_abi_version() == COPILOT_ABI_VERSION && COPILOT_ABI_VERSION == 3, "abi %u", copilot_abi_version());
     CHECK(strcmp(copilot_error_name(COPILOT_OK), "ok") == 0, "ok name");
     CHECK(strcmp(copilot_error_name(COPILOT_ERR_TIMEOUT), "timeout") == 0, "timeout name");
     CHECK(strcmp(copilot_error_name(COPILOT_ERR_RPC), "rpc_error") == 0, "rpc name");
@@ -266,6 +273,13 @@ static void test_version_errors_and_guards(void) {
     CHECK(copilot_request_reply(987654321, "null") == COPILOT_ERR_UNKNOWN_ID, "reply unknown");
     CHECK(copilot_request_reply(1, "{oops") == COPILOT_ERR_INVALID_ARGUMENT, "reply bad json");
     CHECK(copilot_request_fail(987654321, "x") == COPILOT_ERR_UNKNOWN_ID, "fail unknown");
+    char *name = (char *)0x1;
+    CHECK(copilot_request_name(987654321, &name) == COPILOT_ERR_UNKNOWN_ID && name == NULL, "name of unknown");
+    CHECK(copilot_request_name(1, NULL) == COPILOT_ERR_NULL_POINTER, "name NULL out");
+    uint64_t sub = 7;
+    CHECK(copilot_client_subscribe_lifecycle(NULL, NULL, on_event, NULL, &sub) == COPILOT_ERR_NULL_POINTER && sub == 0,
+          "lifecycle NULL client");
+    CHECK(copilot_client_unsubscribe_lifecycle(NULL, 1) == COPILOT_ERR_NULL_POINTER, "unsubscribe NULL client");
     copilot_client_free(NULL);
     copilot_session_free(NULL);
 
@@ -643,6 +657,114 @@ static void test_tool_and_permission(void) {
     free_and_stop(c);
 }
 
+/* Hooks are named as the host registered them ("on_pre_tool_use"), tools by their name, and the
+ * other kinds have no name; the payload keeps the CLI's hookType. */
+static void test_request_names(void) {
+    CopilotClient *c = connect_shared();
+    Session log;
+    session_init(&log);
+    log.tool_reply = "\"Sunny\"";
+    log.permission = "\"approve-once\"";
+    char *tool = fmt(WEATHER_TOOL, "");
+    char *extra = fmt("%s,\"handlers\":[\"permission\"],\"hooks\":[\"on_pre_tool_use\"]", tool);
+    CopilotSession *s = create_session(c, extra, &log);
+    free(extra);
+    free(tool);
+    if (s) {
+        char *json = NULL;
+        CopilotStatus st = say(s, "CALL get_weather {\"city\":\"Paris\"}", &json);
+        CHECK(st == COPILOT_OK && strstr(json, "Tool returned: Sunny"), "%d %s", st, json);
+        free(json);
+        pthread_mutex_lock(&log.m);
+        char seen[1024] = "";
+        for (int i = 0; i < log.n_requests; i++)
+            snprintf(seen + strlen(seen), sizeof seen - strlen(seen), "%s%s:%s", i ? "," : "", log.requests[i],
+                     log.names[i]);
+        pthread_mutex_unlock(&log.m);
+        CHECK(strcmp(seen, "hook:on_pre_tool_use,permission:-,tool:get_weather") == 0, "requests: %s", seen);
+        CHECK(log.n_hooks == 1 && strcmp(log.hooks[0], "preToolUse") == 0, "payload hookType: %d %s", log.n_hooks,
+              log.n_hooks ? log.hooks[0] : "");
+        copilot_session_free(s);
+    }
+    session_destroy(&log);
+    free_and_stop(c);
+}
+
+/* "toolHandlers": a session declares two tools and runs one. The CLI sends a tool call only to the
+ * connection that declared the tool, so the other one's call reaches this client's events
+ * (external_tool.requested) but not its request callback; another connection answers it with
+ * session.tools.handlePendingToolCall. */
+static const char *TWO_TOOLS =
+    "\"tools\":[{\"name\":\"get_weather\",\"description\":\"weather\",\"skipPermission\":true,"
+    "\"parameters\":{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}}}},"
+    "{\"name\":\"get_time\",\"description\":\"time\",\"skipPermission\":true,"
+    "\"parameters\":{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}}}}]";
+
+static void test_tool_subset(void) {
+    CopilotClient *a = connect_shared(), *b = connect_shared();
+    Session log;
+    session_init(&log);
+    log.tool_reply = "\"Sunny\"";
+    char *extra = fmt("%s,\"toolHandlers\":[\"get_weather\"]", TWO_TOOLS);
+    CopilotSession *s = create_session(a, extra, &log);
+    free(extra);
+    if (!s) goto out;
+    char *id = copilot_session_id(s);
+    int from = event_count(&log);
+    Waiter w;
+    waiter_init(&w);
+    char *o = prompt("CALL get_time {\"city\":\"Oslo\"}");
+    CHECK(copilot_session_send_and_wait(s, o, on_done, &w, NULL) == COPILOT_OK, "start");
+    free(o);
+    int at = wait_event(&log, "external_tool.requested", from);
+    CHECK(at >= 0, "the declared-only tool was requested");
+    if (at >= 0) {
+        char request[128];
+        copy_field(log.events[at], "requestId", request, sizeof request);
+        char *params = fmt("{\"sessionId\":\"%s\",\"requestId\":\"%s\",\"result\":\"Noon by hand\"}", id, request);
+        char *json = NULL;
+        CHECK(client_rpc(b, "session.tools.handlePendingToolCall", params, &json) == COPILOT_OK &&
+                  strstr(json, "\"success\":true"),
+              "answered by another connection: %s", json);
+        free(json);
+        free(params);
+    }
+    CHECK(waiter_wait(&w) && w.status == COPILOT_OK && strstr(w.json, "Tool returned: Noon by hand"), "%d %s",
+          w.status, w.json);
+    waiter_destroy(&w);
+    char *json = NULL;
+    CopilotStatus st = say(s, "CALL get_weather {\"city\":\"Oslo\"}", &json);
+    CHECK(st == COPILOT_OK && strstr(json, "Tool returned: Sunny"), "%d %s", st, json);
+    free(json);
+    pthread_mutex_lock(&log.m);
+    CHECK(log.n_requests == 1 && strcmp(log.names[0], "get_weather") == 0, "requests: %d %s", log.n_requests,
+          log.n_requests ? log.names[0] : "");
+    pthread_mutex_unlock(&log.m);
+    copilot_string_free(id);
+    copilot_session_free(s);
+
+    /* Config errors: an undeclared name, a wrong shape, tool handlers without a request callback. */
+    CopilotSession *bad = (CopilotSession *)0x1;
+    char *undeclared = fmt("{%s,\"toolHandlers\":[\"nope\"]}", TWO_TOOLS);
+    CHECK(copilot_client_create_session(a, undeclared, NULL, on_request, NULL, on_done, &w, &bad, NULL) ==
+              COPILOT_ERR_INVALID_CONFIG,
+          "undeclared tool");
+    free(undeclared);
+    CHECK(bad == NULL, "no handle on failure");
+    CHECK(copilot_client_create_session(a, "{\"toolHandlers\":\"get_time\"}", NULL, on_request, NULL, on_done, &w,
+                                        &bad, NULL) == COPILOT_ERR_INVALID_CONFIG,
+          "not an array");
+    char *no_cb = fmt("{%s,\"toolHandlers\":[\"get_time\"]}", TWO_TOOLS);
+    CHECK(copilot_client_create_session(a, no_cb, NULL, NULL, NULL, on_done, &w, &bad, NULL) ==
+              COPILOT_ERR_INVALID_ARGUMENT,
+          "toolHandlers without a request callback");
+    free(no_cb);
+out:
+    session_destroy(&log);
+    free_and_stop(a);
+    free_and_stop(b);
+}
+
 static void test_tool_fails_later_from_another_thread(void) {
     CopilotClient *c = connect_shared();
     Session log;
@@ -917,6 +1039,141 @@ out:
     pthread_mutex_destroy(&lc.m);
 }
 
+/* What one lifecycle subscription saw: "type:sessionId" entries. */
+typedef struct {
+    pthread_mutex_t m;
+    char seen[64][200];
+    int n;
+    CopilotClient *client; /* set: unsubscribe from inside the first callback */
+    uint64_t id;
+    CopilotStatus unsubscribed;
+} LifeLog;
+
+static void lifelog_init(LifeLog *l) {
+    memset(l, 0, sizeof *l);
+    pthread_mutex_init(&l->m, NULL);
+    l->unsubscribed = -1;
+}
+
+static void on_life(void *ud, const char *json) {
+    LifeLog *l = ud;
+    char type[48], sid[140];
+    copy_field(json, "type", type, sizeof type);
+    copy_field(json, "sessionId", sid, sizeof sid);
+    pthread_mutex_lock(&l->m);
+    if (l->n < 64) snprintf(l->seen[l->n++], 200, "%s:%s", type, sid);
+    pthread_mutex_unlock(&l->m);
+    if (l->client && l->unsubscribed < 0) l->unsubscribed = copilot_client_unsubscribe_lifecycle(l->client, l->id);
+}
+
+/* The types seen for this session, joined with ","; a repeat in a row is folded (the CLI sends
+ * session.created and session.deleted twice). */
+static void lifelog_of(LifeLog *l, const char *sid, char *out, size_t cap) {
+    out[0] = 0;
+    const char *last = "";
+    int last_len = 0;
+    pthread_mutex_lock(&l->m);
+    for (int i = 0; i < l->n; i++) {
+        const char *colon = strchr(l->seen[i], ':');
+        int len = colon ? (int)(colon - l->seen[i]) : 0;
+        if (!colon || strcmp(colon + 1, sid) != 0 || (len == last_len && strncmp(last, l->seen[i], len) == 0)) continue;
+        snprintf(out + strlen(out), cap - strlen(out), "%s%.*s", out[0] ? "," : "", len, l->seen[i]);
+        last = l->seen[i];
+        last_len = len;
+    }
+    pthread_mutex_unlock(&l->m);
+}
+
+/* Lifecycle subscriptions with core type filters, made before the client starts (the session
+ * create starts it implicitly): a "session.deleted" subscription sees exactly the deletion. */
+static void test_lifecycle_subscriptions(void) {
+    char *o = fmt("{\"cliUrl\":\"127.0.0.1:%d\",\"connectionToken\":\"%s\"}", g_port, TOKEN);
+    CopilotClient *c = NULL;
+    CHECK(copilot_client_new(o, NULL, NULL, &c) == COPILOT_OK, "new");
+    free(o);
+    LifeLog deleted, both, all, none, once, gone;
+    lifelog_init(&deleted);
+    lifelog_init(&both);
+    lifelog_init(&all);
+    lifelog_init(&none);
+    lifelog_init(&once);
+    lifelog_init(&gone);
+    uint64_t d = 0, b = 0, a = 0, n = 0, g = 0, x = 7;
+    CHECK(copilot_client_subscribe_lifecycle(c, "[\"session.deleted\"]", on_life, &deleted, &d) == COPILOT_OK && d,
+          "deleted");
+    CHECK(copilot_client_subscribe_lifecycle(c, "[\"session.created\",\"session.deleted\"]", on_life, &both, &b) ==
+              COPILOT_OK && b != d,
+          "both");
+    CHECK(copilot_client_subscribe_lifecycle(c, NULL, on_life, &all, &a) == COPILOT_OK, "all");
+    CHECK(copilot_client_subscribe_lifecycle(c, "[]", on_life, &none, &n) == COPILOT_OK, "none");
+    once.client = c;
+    CHECK(copilot_client_subscribe_lifecycle(c, "null", on_life, &once, &once.id) == COPILOT_OK, "once");
+    CHECK(copilot_client_subscribe_lifecycle(c, NULL, on_life, &gone, &g) == COPILOT_OK, "gone");
+    CHECK(copilot_client_subscribe_lifecycle(c, "[1]", on_life, &all, &x) == COPILOT_ERR_INVALID_ARGUMENT && x == 0,
+          "types must be strings");
+    CHECK(copilot_client_subscribe_lifecycle(c, "\"session.deleted\"", on_life, &all, &x) ==
+              COPILOT_ERR_INVALID_ARGUMENT,
+          "not an array");
+    CHECK(copilot_client_subscribe_lifecycle(c, NULL, NULL, &all, &x) == COPILOT_ERR_NULL_POINTER, "NULL callback");
+    CHECK(copilot_client_subscribe_lifecycle(c, NULL, on_life, &all, NULL) == COPILOT_ERR_NULL_POINTER, "NULL out");
+    CHECK(copilot_client_unsubscribe_lifecycle(c, g) == COPILOT_OK, "unsubscribe");
+    CHECK(copilot_client_unsubscribe_lifecycle(c, g) == COPILOT_ERR_UNKNOWN_ID, "twice");
+    CHECK(copilot_client_unsubscribe_lifecycle(c, 0) == COPILOT_ERR_UNKNOWN_ID, "0 is no subscription");
+    char *info = copilot_client_info(c);
+    CHECK(strstr(info, "\"running\":false"), "not started yet: %s", info);
+    copilot_string_free(info);
+
+    Session log;
+    session_init(&log);
+    char *id = fmt("c-lifecycle-%d", (int)getpid());
+    char *extra = fmt("\"sessionId\":\"%s\"", id);
+    CopilotSession *s = create_session(c, extra, &log);
+    free(extra);
+    if (!s) goto out;
+    char *json = NULL;
+    CHECK(say(s, "REPLY hi", &json) == COPILOT_OK, "%s", json);
+    free(json);
+    Waiter w;
+    RUN(&w, copilot_session_disconnect(s, on_done, &w, NULL));
+    waiter_destroy(&w);
+    RUN(&w, copilot_client_delete_session(c, id, on_done, &w, NULL));
+    CHECK(w.status == COPILOT_OK, "delete: %s", w.json);
+    waiter_destroy(&w);
+    /* Wait for the deletion in every subscription that wants it (it may trail the reply). */
+    char got[1024];
+    LifeLog *waiting[] = {&deleted, &both, &all};
+    for (int k = 0; k < 3; k++)
+        for (int i = 0; i < HANG_SECONDS * 20; i++) {
+            lifelog_of(waiting[k], id, got, sizeof got);
+            if (strstr(got, "session.deleted")) break;
+            usleep(50 * 1000);
+        }
+    lifelog_of(&deleted, id, got, sizeof got);
+    CHECK(strcmp(got, "session.deleted") == 0, "deleted only: %s", got);
+    pthread_mutex_lock(&deleted.m);
+    for (int i = 0; i < deleted.n; i++) CHECK(strncmp(deleted.seen[i], "session.deleted:", 16) == 0, "%s", deleted.seen[i]);
+    pthread_mutex_unlock(&deleted.m);
+    lifelog_of(&both, id, got, sizeof got);
+    CHECK(strcmp(got, "session.created,session.deleted") == 0, "created and deleted, in order: %s", got);
+    lifelog_of(&all, id, got, sizeof got);
+    const char *end = strstr(got, ",session.deleted");
+    CHECK(strncmp(got, "session.created,", 16) == 0 && strstr(got, "session.updated") && end &&
+              strcmp(end, ",session.deleted") == 0,
+          "every type, created first, deleted last: %s", got);
+    CHECK(none.n == 0, "an empty type list matches nothing: %d", none.n);
+    CHECK(once.n == 1 && once.unsubscribed == COPILOT_OK, "unsubscribed inside its callback: %d %d", once.n,
+          once.unsubscribed);
+    CHECK(gone.n == 0, "no callback after unsubscribe: %d", gone.n);
+    CHECK(copilot_client_unsubscribe_lifecycle(c, d) == COPILOT_OK, "unsubscribe deleted");
+    copilot_session_free(s);
+out:
+    free(id);
+    session_destroy(&log);
+    free_and_stop(c);
+    LifeLog *logs[] = {&deleted, &both, &all, &none, &once, &gone};
+    for (int k = 0; k < 6; k++) pthread_mutex_destroy(&logs[k]->m);
+}
+
 /* Called inside a completion callback (on the dispatcher thread). */
 static CopilotSession *g_free_me;
 static CopilotStatus g_shutdown_in_callback = -1;
@@ -1129,11 +1386,14 @@ int main(void) {
         {"subscriptions", test_subscriptions},
         {"plain_turn_events_and_session_calls", test_plain_turn_events_and_session_calls},
         {"tool_and_permission", test_tool_and_permission},
+        {"request_names", test_request_names},
+        {"tool_subset", test_tool_subset},
         {"tool_fails_later_from_another_thread", test_tool_fails_later_from_another_thread},
         {"permission_reject_user_input_and_hooks", test_permission_reject_user_input_and_hooks},
         {"model_error_then_recovery", test_model_error_then_recovery},
         {"cancel_abort_and_timeout", test_cancel_abort_and_timeout},
         {"resume_list_and_delete", test_resume_list_and_delete},
+        {"lifecycle_subscriptions", test_lifecycle_subscriptions},
         {"free_semantics", test_free_semantics},
         {"cli_killed_mid_turn", test_cli_killed_mid_turn},
         {"force_stop_kills_the_cli", test_force_stop_kills_the_cli},

@@ -234,22 +234,25 @@ static void on_filtered(void *ud, const char *event_json) {
 static void on_request(void *ud, uint64_t id, const char *kind, const char *payload_json) {
     Host *h = ud;
     json_t *payload = parse(payload_json);
+    /* Tools and hooks: the handler is picked by the request's name (as registered). */
+    char *name = NULL;
+    copilot_request_name(id, &name);
     pthread_mutex_lock(&h->m);
     json_array_append_new(h->requests, json_pack("{s:s, s:O}", "kind", kind, "payload", payload));
     Named *who = NULL;
     int null_answer = 0;
     if (!strcmp(kind, "tool")) {
-        who = find(h->tools, h->n_tools, str_or(json_object_get(payload, "toolName"), ""));
+        who = find(h->tools, h->n_tools, name ? name : "");
     } else if (!strcmp(kind, "hook")) {
-        const char *type = str_or(json_object_get(payload, "hookType"), "");
-        json_array_append_new(h->hooks_seen, json_string(type));
-        who = find(h->hooks, h->n_hooks, type);
+        json_array_append(h->hooks_seen, json_object_get(payload, "hookType"));
+        who = find(h->hooks, h->n_hooks, name ? name : "");
         null_answer = h->all_hooks || !who;
     } else {
         who = find(h->kinds, h->n_kinds, kind);
     }
     pthread_mutex_unlock(&h->m);
     json_decref(payload);
+    copilot_string_free(name);
     if (null_answer) {
         copilot_request_reply(id, "null");
     } else if (who) {

@@ -25,13 +25,8 @@ namespace GitHub.Copilot.SDK
         readonly CopilotClientOptions _options;
         readonly NativeHandle _handle;
         readonly ConcurrentDictionary<long, CopilotSession> _sessions = new ConcurrentDictionary<long, CopilotSession>();
-        readonly List<KeyValuePair<string, Action<SessionLifecycleEvent>>> _lifecycle = new List<KeyValuePair<string, Action<SessionLifecycleEvent>>>();
-        readonly long _id;
+        readonly EventSubscriptions _lifecycle = new EventSubscriptions(Native.copilot_client_subscribe_lifecycle, Native.copilot_client_unsubscribe_lifecycle);
         volatile bool _stopped;
-
-        static long _nextId;
-        static readonly ConcurrentDictionary<long, CopilotClient> Live = new ConcurrentDictionary<long, CopilotClient>();
-        static readonly CopilotEventCallback LifecycleCallback = OnLifecycle;
 
         /// <summary>Creates a client (nothing is spawned or connected until it starts).
         /// Invalid options throw <see cref="InvalidConfigException"/>.</summary>
@@ -39,12 +34,10 @@ namespace GitHub.Copilot.SDK
         {
             _options = options ?? new CopilotClientOptions();
             var json = Native.Utf8(_options.ToJson().ToJson());
-            _id = Interlocked.Increment(ref _nextId);
             IntPtr h;
-            var st = Native.copilot_client_new(json, LifecycleCallback, new IntPtr(_id), out h);
+            var st = Native.copilot_client_new(json, null, IntPtr.Zero, out h);
             if (st != Native.Ok || h == IntPtr.Zero) throw Calls.LastError(st);
             _handle = new NativeHandle(h, Native.copilot_client_free, "CopilotClient");
-            Live[_id] = this;
         }
 
         /// <summary>The options this client was made with.</summary>
@@ -96,8 +89,7 @@ namespace GitHub.Copilot.SDK
             if (_handle.IsClosed) return;
             foreach (var s in _sessions.Values.ToList()) s.FreeNative();
             _handle.Close();
-            CopilotClient ignored;
-            Live.TryRemove(_id, out ignored);
+            _lifecycle.Clear();
         }
 
         /// <summary>Stops gracefully (errors are swallowed: disposal never throws for a broken
@@ -270,40 +262,21 @@ namespace GitHub.Copilot.SDK
         // ------------------------------------------------------------------ lifecycle events
 
         /// <summary>Calls <paramref name="handler"/> for every <c>session.lifecycle</c> notification
-        /// (created, deleted, updated, ...). Dispose the result to unsubscribe. Handlers run on the
-        /// SDK's callback thread: keep them short and never block on an SDK call inside.</summary>
+        /// (created, deleted, updated, ...) from now on, also before the client starts. Dispose the
+        /// result to unsubscribe. Handlers run on the SDK's callback thread, in wire order: keep them
+        /// short and never block on an SDK call inside.</summary>
         public IDisposable On(Action<SessionLifecycleEvent> handler)
         {
             return On(null, handler);
         }
 
-        /// <summary>Lifecycle notifications of one type (<c>session.deleted</c>, ...).</summary>
+        /// <summary>Lifecycle notifications of one type (<c>session.deleted</c>, ...; null: every
+        /// type). The library filters them.</summary>
         public IDisposable On(string eventType, Action<SessionLifecycleEvent> handler)
         {
             if (handler == null) throw new ArgumentNullException("handler");
-            var entry = new KeyValuePair<string, Action<SessionLifecycleEvent>>(eventType, handler);
-            lock (_lifecycle) _lifecycle.Add(entry);
-            // Removes one registration (the first equal one): subscribing the same handler twice
-            // and disposing one subscription leaves the other.
-            return new Unsubscriber(() => { lock (_lifecycle) _lifecycle.Remove(entry); });
-        }
-
-        static void OnLifecycle(IntPtr userData, IntPtr json)
-        {
-            try
-            {
-                CopilotClient c;
-                if (!Live.TryGetValue(userData.ToInt64(), out c)) return;
-                var ev = SessionLifecycleEvent.FromJson(CopilotJson.Parse(Native.FromUtf8(json)));
-                KeyValuePair<string, Action<SessionLifecycleEvent>>[] subs;
-                lock (c._lifecycle) subs = c._lifecycle.ToArray();
-                foreach (var s in subs)
-                    if (s.Key == null || s.Key == ev.Type) Safe.Invoke(s.Value, ev, "lifecycle handler");
-            }
-            catch (Exception e)
-            {
-                System.Diagnostics.Trace.TraceError("copilot: lifecycle callback failed: " + e);
-            }
+            return _lifecycle.Subscribe(_handle, eventType == null ? null : new[] { eventType },
+                j => Safe.Invoke(handler, SessionLifecycleEvent.FromJson(j), "lifecycle handler"));
         }
     }
 

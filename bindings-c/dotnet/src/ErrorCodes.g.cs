@@ -53,7 +53,7 @@ namespace GitHub.Copilot.SDK
         public const string InvalidArgument = "invalid_argument";
         /// <summary>The library panicked; the panic was caught at the boundary. (103)</summary>
         public const string Panic = "panic";
-        /// <summary>No pending call or handler request has this id. (104)</summary>
+        /// <summary>No pending call or handler request, or no active subscription, has this id. (104)</summary>
         public const string UnknownId = "unknown_id";
         /// <summary>The function may not be called from a callback (the dispatcher thread). (105)</summary>
         public const string InCallback = "in_callback";

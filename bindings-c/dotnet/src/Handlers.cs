@@ -25,7 +25,9 @@ namespace GitHub.Copilot.SDK
         /// as its result object, anything else through CopilotJson.FromObject), which reads it: a
         /// string is the text for the model, a result object is sent as is, null is empty text,
         /// any other value is sent as its JSON text. An exception becomes a failure result whose
-        /// message the model sees. Null: the tool is declared but run by another connection.</summary>
+        /// message the model sees. Null: the tool is only declared and this client leaves its
+        /// calls alone (the CLI sends them to this connection's events as
+        /// <c>external_tool.requested</c>; answer with <c>session.tools.handlePendingToolCall</c>).</summary>
         public Func<ToolInvocation, Task<object>> Handler { get; set; }
         /// <summary>Other wire fields of the tool definition.</summary>
         public JsonData Extra { get; set; }

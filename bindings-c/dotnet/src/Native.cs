@@ -47,6 +47,8 @@ namespace GitHub.Copilot.SDK.Interop
         public static extern int copilot_request_reply(ulong requestId, byte[] resultJson);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         public static extern int copilot_request_fail(ulong requestId, byte[] message);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_request_name(ulong requestId, out IntPtr nameOut);
 
         // ---------------------------------------------------------------- client
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
@@ -89,6 +91,10 @@ namespace GitHub.Copilot.SDK.Interop
         public static extern int copilot_client_set_foreground_session_id(IntPtr client, byte[] sessionId, CopilotCallback cb, IntPtr ud, out ulong callId);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         public static extern int copilot_client_rpc(IntPtr client, byte[] method, byte[] paramsJson, CopilotCallback cb, IntPtr ud, out ulong callId);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_client_subscribe_lifecycle(IntPtr client, byte[] typesJson, CopilotEventCallback cb, IntPtr ud, out ulong subscription);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_client_unsubscribe_lifecycle(IntPtr client, ulong subscription);
 
         // ---------------------------------------------------------------- session
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]

@@ -3,13 +3,16 @@
 // - One static delegate per callback type, kept in static fields (never collected).
 // - user_data is an integer id (never a GC pointer): for calls, an id into a table of
 //   TaskCompletionSource (RunContinuationsAsynchronously, so no continuation runs on the
-//   library's dispatcher thread); for sessions, an id into a table of live sessions.
+//   library's dispatcher thread); for sessions, an id into a table of live sessions; for event
+//   subscriptions, an id into a table of handlers.
 // - Every callback runs on the library's one dispatcher thread ("copilot-callbacks") and never
 //   lets an exception escape into native code.
 
 using System;
 using System.Collections.Concurrent;
+using System.Collections.Generic;
 using System.Diagnostics;
+using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using GitHub.Copilot.SDK.Interop;
@@ -200,6 +203,92 @@ namespace GitHub.Copilot.SDK
             }
             e.StderrTail = j["stderr"].AsString();
             return e;
+        }
+    }
+
+    /// <summary>
+    /// The .NET ends of one handle's event subscriptions (a session's <c>copilot_session_subscribe</c>,
+    /// a client's <c>copilot_client_subscribe_lifecycle</c>). The native user data is a process-wide
+    /// integer key of the handler; the library filters by type and calls on its dispatcher thread.
+    /// </summary>
+    internal sealed class EventSubscriptions
+    {
+        internal delegate int SubscribeFn(IntPtr handle, byte[] typesJson, CopilotEventCallback cb, IntPtr userData, out ulong subscription);
+        internal delegate int UnsubscribeFn(IntPtr handle, ulong subscription);
+
+        static long _next;
+        static readonly ConcurrentDictionary<long, Action<JsonData>> Handlers = new ConcurrentDictionary<long, Action<JsonData>>();
+        static readonly CopilotEventCallback Callback = OnNative;
+
+        readonly SubscribeFn _subscribe;
+        readonly UnsubscribeFn _unsubscribe;
+        /// <summary>This owner's keys in <see cref="Handlers"/>.</summary>
+        readonly HashSet<long> _mine = new HashSet<long>();
+
+        internal EventSubscriptions(SubscribeFn subscribe, UnsubscribeFn unsubscribe)
+        {
+            _subscribe = subscribe;
+            _unsubscribe = unsubscribe;
+        }
+
+        /// <summary>Subscribes (<paramref name="types"/> null: every type); <paramref name="deliver"/>
+        /// gets each event's JSON. Dispose the result to unsubscribe: no call starts after that.</summary>
+        internal IDisposable Subscribe(NativeHandle handle, IEnumerable<string> types, Action<JsonData> deliver)
+        {
+            var key = Interlocked.Increment(ref _next);
+            Handlers[key] = deliver;
+            lock (_mine) _mine.Add(key);
+            var typesJson = Native.Utf8(types == null ? null : JsonData.Array(types).ToJson());
+            ulong native = 0;
+            int st;
+            try
+            {
+                st = handle.Use(h => _subscribe(h, typesJson, Callback, new IntPtr(key), out native));
+            }
+            catch (Exception)
+            {
+                Forget(key);
+                throw;
+            }
+            if (st != Native.Ok)
+            {
+                Forget(key);
+                throw Calls.LastError(st);
+            }
+            return new Unsubscriber(() =>
+            {
+                // UNKNOWN_ID: the handle was freed or the subscription already ended.
+                handle.UseIfOpen(h => _unsubscribe(h, native));
+                Forget(key);
+            });
+        }
+
+        /// <summary>Forgets every handler (the native handle was freed: none is called again).</summary>
+        internal void Clear()
+        {
+            long[] keys;
+            lock (_mine) keys = _mine.ToArray();
+            foreach (var k in keys) Forget(k);
+        }
+
+        void Forget(long key)
+        {
+            Action<JsonData> ignored;
+            Handlers.TryRemove(key, out ignored);
+            lock (_mine) _mine.Remove(key);
+        }
+
+        static void OnNative(IntPtr userData, IntPtr json)
+        {
+            try
+            {
+                Action<JsonData> deliver;
+                if (Handlers.TryGetValue(userData.ToInt64(), out deliver)) deliver(CopilotJson.Parse(Native.FromUtf8(json)));
+            }
+            catch (Exception e)
+            {
+                Trace.TraceError("copilot: event callback failed: " + e);
+            }
         }
     }
 

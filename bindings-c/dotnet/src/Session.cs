@@ -26,19 +26,15 @@ namespace GitHub.Copilot.SDK
     public sealed class CopilotSession : IDisposable, IAsyncDisposable
     {
         static long _nextId;
-        static long _nextSubscription;
         static readonly ConcurrentDictionary<long, CopilotSession> Live = new ConcurrentDictionary<long, CopilotSession>();
-        static readonly ConcurrentDictionary<long, Action<SessionEvent>> Subscriptions = new ConcurrentDictionary<long, Action<SessionEvent>>();
         internal static readonly CopilotEventCallback EventCallback = OnEventNative;
         internal static readonly CopilotRequestCallback RequestCallback = OnRequestNative;
-        static readonly CopilotEventCallback SubscriptionCallback = OnSubscriptionNative;
 
         readonly CopilotClient _client;
         readonly SessionConfig _config;
         readonly Dictionary<string, CopilotTool> _tools = new Dictionary<string, CopilotTool>();
         readonly CancellationTokenSource _closing = new CancellationTokenSource();
-        /// <summary>This session's keys in <see cref="Subscriptions"/>.</summary>
-        readonly HashSet<long> _subscriptions = new HashSet<long>();
+        readonly EventSubscriptions _subscriptions = new EventSubscriptions(Native.copilot_session_subscribe, Native.copilot_session_unsubscribe);
         NativeHandle _handle;
         JsonData _info = JsonData.Null;
 
@@ -75,20 +71,21 @@ namespace GitHub.Copilot.SDK
         /// <summary>The session's workspace folder on the CLI's machine.</summary>
         public string WorkspacePath { get { return _info["workspacePath"].AsString(); } }
 
-        /// <summary>The config JSON with the ABI's <c>handlers</c> (the kinds this session answers)
-        /// and <c>hooks</c> (the hook types it handles, when <see cref="SessionConfig.OnHook"/>
-        /// does not take them all).</summary>
+        /// <summary>The config JSON with the ABI's <c>handlers</c> (the kinds this session answers),
+        /// <c>hooks</c> (the hook types it handles, as <see cref="SessionConfig.Hooks"/> spells them,
+        /// when <see cref="SessionConfig.OnHook"/> does not take them all) and <c>toolHandlers</c>
+        /// (the tools with a handler; the others are only declared).</summary>
         internal JsonData ConfigJson()
         {
             var j = _config.ToJson();
             var kinds = Kinds.Where(k => k.Handled(_config)).Select(k => k.Name).ToList();
             if (kinds.Count > 0) j.Set("handlers", JsonData.Array(kinds));
             if (_config.OnHook == null && _config.Hooks != null && _config.Hooks.Count > 0) j.Set("hooks", JsonData.Array(_config.Hooks.Keys));
+            if (_tools.Count > 0) j.Set("toolHandlers", JsonData.Array(_tools.Values.Where(t => t.Handler != null).Select(t => t.Name)));
             return j;
         }
 
-        /// <summary>False when nothing needs the request callback: then tools are only declared
-        /// (served by another connection), as the ABI does for a NULL request callback.</summary>
+        /// <summary>False when nothing needs the request callback.</summary>
         internal bool ServesRequests
         {
             get
@@ -268,10 +265,7 @@ namespace GitHub.Copilot.SDK
             var h = _handle;
             if (h != null) h.Close();
             Live.TryRemove(LocalId, out ignored);
-            long[] subs;
-            lock (_subscriptions) subs = _subscriptions.ToArray();
-            Action<SessionEvent> handler;
-            foreach (var id in subs) Subscriptions.TryRemove(id, out handler);
+            _subscriptions.Clear();
             _client.Forget(this);
         }
 
@@ -279,73 +273,26 @@ namespace GitHub.Copilot.SDK
 
         /// <summary>Calls <paramref name="handler"/> for every event from now on, in wire order.
         /// Dispose the result to unsubscribe.</summary>
-        public IDisposable On(Action<SessionEvent> handler) { return Subscribe(JsonData.Null, handler); }
+        public IDisposable On(Action<SessionEvent> handler) { return Subscribe(null, handler); }
 
         /// <summary>Calls <paramref name="handler"/> for every event of one type (<c>assistant.message</c>, ...).</summary>
         public IDisposable On(string eventType, Action<SessionEvent> handler)
         {
             if (eventType == null) throw new ArgumentNullException("eventType");
-            return Subscribe(JsonData.Array(new[] { eventType }), handler);
+            return Subscribe(new[] { eventType }, handler);
         }
 
         /// <summary>Calls <paramref name="handler"/> for every event of these types.</summary>
         public IDisposable On(IEnumerable<string> eventTypes, Action<SessionEvent> handler)
         {
             if (eventTypes == null) throw new ArgumentNullException("eventTypes");
-            return Subscribe(JsonData.Array(eventTypes), handler);
+            return Subscribe(eventTypes, handler);
         }
 
-        IDisposable Subscribe(JsonData types, Action<SessionEvent> handler)
+        IDisposable Subscribe(IEnumerable<string> types, Action<SessionEvent> handler)
         {
             if (handler == null) throw new ArgumentNullException("handler");
-            var handle = Handle;
-            var id = Interlocked.Increment(ref _nextSubscription);
-            Subscriptions[id] = handler;
-            lock (_subscriptions) _subscriptions.Add(id);
-            var typesJson = Native.Utf8(types.IsNull ? null : types.ToJson());
-            ulong native = 0;
-            int st;
-            try
-            {
-                st = handle.Use(h => Native.copilot_session_subscribe(h, typesJson, SubscriptionCallback, new IntPtr(id), out native));
-            }
-            catch (Exception)
-            {
-                Forget(id);
-                throw;
-            }
-            if (st != Native.Ok)
-            {
-                Forget(id);
-                throw Calls.LastError(st);
-            }
-            return new Unsubscriber(() =>
-            {
-                // UNKNOWN_ID: the session was freed or the subscription already ended.
-                handle.UseIfOpen(h => Native.copilot_session_unsubscribe(h, native));
-                Forget(id);
-            });
-        }
-
-        void Forget(long subscription)
-        {
-            Action<SessionEvent> ignored;
-            Subscriptions.TryRemove(subscription, out ignored);
-            lock (_subscriptions) _subscriptions.Remove(subscription);
-        }
-
-        static void OnSubscriptionNative(IntPtr userData, IntPtr json)
-        {
-            try
-            {
-                Action<SessionEvent> handler;
-                if (!Subscriptions.TryGetValue(userData.ToInt64(), out handler)) return;
-                Safe.Invoke(handler, SessionEvent.FromJson(CopilotJson.Parse(Native.FromUtf8(json))), "event handler");
-            }
-            catch (Exception e)
-            {
-                Trace.TraceError("copilot: event callback failed: " + e);
-            }
+            return _subscriptions.Subscribe(Handle, types, j => Safe.Invoke(handler, SessionEvent.FromJson(j), "event handler"));
         }
 
         static void OnEventNative(IntPtr userData, IntPtr json)
@@ -370,9 +317,10 @@ namespace GitHub.Copilot.SDK
         {
             public readonly string Name;
             public readonly Func<SessionConfig, bool> Handled;
-            public readonly Func<CopilotSession, JsonData, Task<JsonData>> Serve;
+            /// <summary>Runs the handler with the request's name (tool name or hook key) and payload.</summary>
+            public readonly Func<CopilotSession, string, JsonData, Task<JsonData>> Serve;
 
-            public RequestKind(string name, Func<SessionConfig, bool> handled, Func<CopilotSession, JsonData, Task<JsonData>> serve)
+            public RequestKind(string name, Func<SessionConfig, bool> handled, Func<CopilotSession, string, JsonData, Task<JsonData>> serve)
             {
                 Name = name;
                 Handled = handled;
@@ -385,28 +333,28 @@ namespace GitHub.Copilot.SDK
         /// <c>hooks</c> unless <see cref="SessionConfig.OnHook"/> takes every type.</summary>
         internal static readonly RequestKind[] Kinds =
         {
-            new RequestKind("tool", c => false, (s, p) => s.RunTool(p)),
-            new RequestKind("permission", c => c.OnPermissionRequest != null, async (s, p) =>
+            new RequestKind("tool", c => false, (s, n, p) => s.RunTool(n, p)),
+            new RequestKind("permission", c => c.OnPermissionRequest != null, async (s, n, p) =>
             {
                 var d = await s._config.OnPermissionRequest(new PermissionRequest(p)).ConfigureAwait(false);
                 return d != null ? d.ToJson() : null;
             }),
-            new RequestKind("userInput", c => c.OnUserInputRequest != null, async (s, p) =>
+            new RequestKind("userInput", c => c.OnUserInputRequest != null, async (s, n, p) =>
             {
                 var r = await s._config.OnUserInputRequest(new UserInputRequest(p)).ConfigureAwait(false);
                 return r != null ? r.ToJson() : null;
             }),
-            new RequestKind("hook", c => c.OnHook != null, (s, p) => s.RunHook(p)),
+            new RequestKind("hook", c => c.OnHook != null, (s, n, p) => s.RunHook(n, p)),
             new RequestKind("systemMessageTransform", c => c.OnSystemMessageTransform != null,
-                (s, p) => s._config.OnSystemMessageTransform(new SystemMessageTransformRequest(p))),
-            new RequestKind("exitPlanMode", c => c.OnExitPlanMode != null, async (s, p) =>
+                (s, n, p) => s._config.OnSystemMessageTransform(new SystemMessageTransformRequest(p))),
+            new RequestKind("exitPlanMode", c => c.OnExitPlanMode != null, async (s, n, p) =>
             {
                 var r = await s._config.OnExitPlanMode(new ExitPlanModeRequest(p)).ConfigureAwait(false);
                 return r != null ? r.ToJson() : null;
             }),
-            new RequestKind("providerToken", c => c.OnProviderToken != null, async (s, p) =>
+            new RequestKind("providerToken", c => c.OnProviderToken != null, async (s, n, p) =>
                 (JsonData)await s._config.OnProviderToken(new ProviderTokenRequest(p)).ConfigureAwait(false)),
-            new RequestKind("autoModeSwitch", c => c.OnAutoModeSwitch != null, async (s, p) =>
+            new RequestKind("autoModeSwitch", c => c.OnAutoModeSwitch != null, async (s, n, p) =>
                 (JsonData)await s._config.OnAutoModeSwitch(new AutoModeSwitchRequest(p)).ConfigureAwait(false)),
         };
 
@@ -416,6 +364,9 @@ namespace GitHub.Copilot.SDK
             {
                 var kind = Native.FromUtf8(kindPtr);
                 var payload = CopilotJson.Parse(Native.FromUtf8(payloadPtr) ?? "null");
+                IntPtr namePtr;
+                Native.copilot_request_name(requestId, out namePtr);
+                var name = Native.TakeString(namePtr);
                 CopilotSession s;
                 if (!Live.TryGetValue(userData.ToInt64(), out s))
                 {
@@ -423,7 +374,7 @@ namespace GitHub.Copilot.SDK
                     return;
                 }
                 // Host handlers run on the thread pool, never on the library's callback thread.
-                Task.Run(() => s.Serve(requestId, kind, payload));
+                Task.Run(() => s.Serve(requestId, kind, name, payload));
             }
             catch (Exception e)
             {
@@ -432,14 +383,14 @@ namespace GitHub.Copilot.SDK
             }
         }
 
-        async Task Serve(ulong requestId, string kind, JsonData payload)
+        async Task Serve(ulong requestId, string kind, string name, JsonData payload)
         {
             JsonData answer;
             try
             {
                 var k = Kinds.FirstOrDefault(x => x.Name == kind);
                 if (k == null) throw new InvalidOperationException("no .NET handler for requests of kind `" + kind + "`");
-                answer = await k.Serve(this, payload).ConfigureAwait(false);
+                answer = await k.Serve(this, name, payload).ConfigureAwait(false);
             }
             catch (Exception e)
             {
@@ -468,24 +419,24 @@ namespace GitHub.Copilot.SDK
             }
         }
 
-        async Task<JsonData> RunTool(JsonData payload)
+        async Task<JsonData> RunTool(string name, JsonData payload)
         {
-            var inv = new ToolInvocation(payload, _closing.Token);
             CopilotTool tool;
-            if (!_tools.TryGetValue(inv.ToolName ?? "", out tool) || tool.Handler == null)
-                throw new InvalidOperationException("no .NET handler for tool `" + inv.ToolName + "`");
-            var result = await tool.Handler(inv).ConfigureAwait(false);
+            if (!_tools.TryGetValue(name ?? "", out tool) || tool.Handler == null)
+                throw new InvalidOperationException("no .NET handler for tool `" + name + "`");
+            var result = await tool.Handler(new ToolInvocation(payload, _closing.Token)).ConfigureAwait(false);
             var full = result as ToolResult;
             return full != null ? full.ToJson() : CopilotJson.FromObject(result);
         }
 
-        Task<JsonData> RunHook(JsonData payload)
+        /// <summary>Picks the hook handler by the request's name: the <see cref="SessionConfig.Hooks"/>
+        /// key it was registered under (the CLI's spelling when OnHook registered every type).</summary>
+        Task<JsonData> RunHook(string name, JsonData payload)
         {
-            var inv = new HookInvocation(payload);
             Func<HookInvocation, Task<JsonData>> handler = null;
-            if (_config.Hooks == null || !_config.Hooks.TryGetValue(inv.HookType ?? "", out handler)) handler = _config.OnHook;
-            if (handler == null) throw new InvalidOperationException("no .NET handler for hook `" + inv.HookType + "`");
-            return handler(inv);
+            if (_config.Hooks == null || !_config.Hooks.TryGetValue(name ?? "", out handler)) handler = _config.OnHook;
+            if (handler == null) throw new InvalidOperationException("no .NET handler for hook `" + name + "`");
+            return handler(new HookInvocation(payload));
         }
     }
 }

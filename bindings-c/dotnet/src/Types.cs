@@ -167,10 +167,12 @@ namespace GitHub.Copilot.SDK
         public Func<PermissionRequest, Task<PermissionDecision>> OnPermissionRequest { get; set; }
         /// <summary>Answers questions for the user (the <c>ask_user</c> tool).</summary>
         public Func<UserInputRequest, Task<UserInputResponse>> OnUserInputRequest { get; set; }
-        /// <summary>Hook handlers by hook type as the CLI names it (<c>preToolUse</c>,
-        /// <c>postToolUse</c>, <c>userPromptSubmitted</c>, <c>sessionStart</c>, <c>sessionEnd</c>,
-        /// <c>agentStop</c>, ...). Only these hook types reach this client (unless
-        /// <see cref="OnHook"/> is set). A handler returns the hook output, or null.</summary>
+        /// <summary>Hook handlers by hook type (<c>preToolUse</c>, <c>postToolUse</c>,
+        /// <c>userPromptSubmitted</c>, <c>sessionStart</c>, <c>sessionEnd</c>, <c>agentStop</c>, ...), in
+        /// any spelling (<c>PreToolUse</c>, <c>on_pre_tool_use</c>): the library names each hook
+        /// request by the key it was registered under. Only these hook types reach this client
+        /// (unless <see cref="OnHook"/> is set; then hooks arrive under the CLI's spelling, so only
+        /// keys spelled that way are picked). A handler returns the hook output, or null.</summary>
         public IDictionary<string, Func<HookInvocation, Task<JsonData>>> Hooks { get; set; }
         /// <summary>Every hook type that <see cref="Hooks"/> does not name: return the hook output, or null.</summary>
         public Func<HookInvocation, Task<JsonData>> OnHook { get; set; }

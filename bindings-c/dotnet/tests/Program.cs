@@ -86,6 +86,9 @@ namespace GitHub.Copilot.SDK.Tests
             r.Add("events_in_wire_order_with_on_event_and_lifecycle", EventsInOrder);
             r.Add("tool_results_of_every_shape_and_invocation_fields", ToolResultShapes);
             r.Add("hook_denies_a_tool_and_exit_plan_mode", HookDeniesAndExitPlanMode);
+            r.Add("lifecycle_type_filter_before_start", LifecycleTypeFilter);
+            r.Add("hook_under_another_spelling", HookUnderAnotherSpelling);
+            r.Add("tool_without_handler_is_left_alone", ToolWithoutHandler);
             r.Add("system_message_transform_and_provider_token", TransformAndProviderToken);
             r.Add("set_model_and_session_rpc", SetModelAndSessionRpc);
             r.Add("concurrent_sessions_and_queued_turns", ConcurrentSessions);
@@ -552,6 +555,105 @@ namespace GitHub.Copilot.SDK.Tests
                 }
                 await session.DisposeAsync();
                 await client.DisposeAsync();
+            }
+        }
+
+        /// <summary>Lifecycle type filters are the library's: a <c>session.deleted</c> handler made
+        /// before the client starts sees only deletions; an every-type handler sees the creation
+        /// too; a disposed subscription sees nothing.</summary>
+        static async Task LifecycleTypeFilter()
+        {
+            using (var model = FakeModel.Start())
+            {
+                var client = new CopilotClient(new CopilotClientOptions { CliUrl = Shared.Url, ConnectionToken = Shared.Token });
+                var id = "lifecycle-dotnet-" + Process.GetCurrentProcess().Id;
+                var deleted = new List<string>();
+                var all = new List<string>();
+                var gone = new List<string>();
+                var seen = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+                Action<List<string>, SessionLifecycleEvent> add = (into, e) => { lock (into) into.Add(e.Type + ":" + e.SessionId); };
+                using (client.On("session.deleted", e => { add(deleted, e); if (e.SessionId == id) seen.TrySetResult(true); }))
+                using (client.On(e => add(all, e)))
+                {
+                    client.On(e => add(gone, e)).Dispose();
+                    Assert.Equal(ConnectionState.Disconnected, client.State, "not started yet");
+                    var cfg = Config(model);
+                    cfg.SessionId = id;
+                    var s = await client.CreateSessionAsync(cfg);
+                    await s.DisposeAsync();
+                    await client.DeleteSessionAsync(id);
+                    await Hang.Guard(seen.Task, 60, "session.deleted lifecycle event");
+                }
+                lock (deleted) Assert.True(deleted.All(e => e.StartsWith("session.deleted:")), "only deletions: " + string.Join(",", deleted));
+                lock (all) Assert.True(all.Contains("session.created:" + id), "every type: " + string.Join(",", all));
+                lock (gone) Assert.Equal(0, gone.Count, "a disposed subscription");
+                await client.DisposeAsync();
+            }
+        }
+
+        /// <summary>A hook registered under another spelling is called: the library names the request
+        /// by the <see cref="SessionConfig.Hooks"/> key.</summary>
+        static async Task HookUnderAnotherSpelling()
+        {
+            using (var model = FakeModel.Start())
+            {
+                var client = await Shared.ConnectAsync();
+                var cfg = Config(model);
+                cfg.Tools = new List<CopilotTool>
+                {
+                    new CopilotTool { Name = "get_weather", SkipPermission = true, Parameters = "{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}}}", Handler = inv => Task.FromResult((object)"never") },
+                };
+                var types = new List<string>();
+                cfg.Hooks = new Dictionary<string, Func<HookInvocation, Task<JsonData>>>
+                {
+                    { "on_pre_tool_use", inv =>
+                        {
+                            lock (types) types.Add(inv.HookType);
+                            return Task.FromResult(JsonData.Object().Set("permissionDecision", "deny").Set("permissionDecisionReason", "on_pre_tool_use says no"));
+                        } },
+                };
+                var session = await client.CreateSessionAsync(cfg);
+                var answer = await session.SendAndWaitAsync("CALL get_weather {\"city\":\"Rome\"}");
+                Assert.Contains(answer.Data.Content, "on_pre_tool_use says no");
+                lock (types) Assert.Equal("preToolUse", string.Join(",", types), "HookType is the CLI's spelling");
+                await session.DisposeAsync();
+                await client.DisposeAsync();
+            }
+        }
+
+        /// <summary>A tool without a handler is only declared: its call reaches the session's events
+        /// (<c>external_tool.requested</c>) but no .NET handler, and another connection answers it;
+        /// the tool with a handler runs here.</summary>
+        static async Task ToolWithoutHandler()
+        {
+            using (var model = FakeModel.Start())
+            {
+                var a = await Shared.ConnectAsync();
+                var b = await Shared.ConnectAsync();
+                const string parameters = "{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}}}";
+                var ran = new List<string>();
+                var requested = new TaskCompletionSource<SessionEvent>(TaskCreationOptions.RunContinuationsAsynchronously);
+                var cfg = Config(model);
+                cfg.Tools = new List<CopilotTool>
+                {
+                    CopilotTool.Create("get_weather", "weather", parameters, inv => { lock (ran) ran.Add(inv.ToolName); return (object)"Sunny"; }),
+                    new CopilotTool { Name = "get_time", Description = "time", Parameters = parameters },
+                };
+                foreach (var t in cfg.Tools) t.SkipPermission = true;
+                cfg.OnEvent = e => { if (e.Type == "external_tool.requested") requested.TrySetResult(e); };
+                var session = await a.CreateSessionAsync(cfg);
+                var turn = session.SendAndWaitAsync("CALL get_time {\"city\":\"Oslo\"}");
+                var ev = await Hang.Guard(requested.Task, 60, "external_tool.requested");
+                Assert.Equal("get_time", ev.Data.Json["toolName"].AsString());
+                var r = await b.RpcAsync("session.tools.handlePendingToolCall", JsonData.Object()
+                    .Set("sessionId", session.SessionId).Set("requestId", ev.Data.Json["requestId"].AsString()).Set("result", "Noon by hand"));
+                Assert.True(r["success"].AsBool(), "answered by another connection: " + r.ToJson());
+                Assert.Equal("Tool returned: Noon by hand", (await turn).Data.Content);
+                Assert.Equal("Tool returned: Sunny", (await session.SendAndWaitAsync("CALL get_weather {\"city\":\"Oslo\"}")).Data.Content);
+                lock (ran) Assert.Equal("get_weather", string.Join(",", ran), ".NET handlers ran for");
+                await session.DisposeAsync();
+                await a.DisposeAsync();
+                await b.DisposeAsync();
             }
         }
 
