@@ -60,21 +60,14 @@ impl ClientState {
     }
 
     /// Subscribes to the core's lifecycle fan-out (at once: notifications from now on) and
-    /// forwards each notification, in wire order, to `cb` on the dispatcher. The core filters
-    /// one type; for several types the core has no filter, so the stream carries every type and
-    /// the drain below keeps the wanted ones (the one place the ABI filters by type).
+    /// forwards each notification, in wire order, to `cb` on the dispatcher. The core's fan-out
+    /// filters by type.
     fn add_lifecycle(&self, id: u64, types: Option<Vec<String>>, cb: EventFn, ud: UserData) -> Result<(), Failure> {
-        let (mut stream, wanted) = match types {
-            Some(t) if t.len() == 1 => (self.core.subscribe_lifecycle_type(&t[0])?, None),
-            other => (self.core.subscribe_lifecycle()?, other),
-        };
+        let mut stream = self.core.subscribe_lifecycle_types(types);
         let active = Arc::new(AtomicBool::new(true));
         let (gates, on) = (self.gates(), active.clone());
         let task = copilot_core::runtime().spawn(async move {
             while let Some(ev) = stream.recv().await {
-                if wanted.as_ref().is_some_and(|w| !w.contains(&ev.event_type)) {
-                    continue;
-                }
                 let text = c_string(serde_json::to_string(&ev).unwrap_or_else(|_| "null".into()));
                 let on = on.clone();
                 rt::enqueue_gated(gates.clone(), move || {

@@ -433,7 +433,12 @@ impl Client {
 
     /// Lifecycle notifications of one type (e.g. `session.deleted`).
     pub fn subscribe_lifecycle_type(&self, event_type: &str) -> Result<EventStream<LifecycleEvent>> {
-        Ok(self.inner.lifecycle.lock().unwrap().subscribe(Some(event_type.to_owned())).1)
+        Ok(self.inner.lifecycle.lock().unwrap().subscribe(Some(vec![event_type.to_owned()])).1)
+    }
+
+    /// Lifecycle notifications of these types (None: every type), in wire order, on one stream.
+    pub fn subscribe_lifecycle_types(&self, types: Option<Vec<String>>) -> EventStream<LifecycleEvent> {
+        self.inner.lifecycle.lock().unwrap().subscribe(types).1
     }
 
     /// Calls `f` for every lifecycle notification, on a task of its own.

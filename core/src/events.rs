@@ -180,11 +180,11 @@ impl<T> EventStream<T> {
     }
 }
 
-/// One subscriber: an optional type filter and an unbounded queue, so a slow subscriber only
+/// One subscriber: an optional filter (the event types it wants) and an unbounded queue, so a slow subscriber only
 /// delays itself.
 pub(crate) struct Subscriber<T> {
     pub id: u64,
-    pub filter: Option<String>,
+    pub filter: Option<Vec<String>>,
     pub tx: mpsc::UnboundedSender<T>,
 }
 
@@ -199,7 +199,7 @@ impl<T: Clone> Fanout<T> {
     pub fn new() -> Self {
         Fanout { next: 1, subs: Vec::new(), closed: false }
     }
-    pub fn subscribe(&mut self, filter: Option<String>) -> (u64, EventStream<T>) {
+    pub fn subscribe(&mut self, filter: Option<Vec<String>>) -> (u64, EventStream<T>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let id = self.next;
         self.next += 1;
@@ -213,7 +213,7 @@ impl<T: Clone> Fanout<T> {
     }
     pub fn publish(&mut self, event_type: &str, ev: &T) {
         self.subs.retain(|s| {
-            if s.filter.as_deref().is_some_and(|f| f != event_type) {
+            if s.filter.as_ref().is_some_and(|f| !f.iter().any(|t| t == event_type)) {
                 return !s.tx.is_closed();
             }
             s.tx.send(ev.clone()).is_ok()
@@ -269,14 +269,16 @@ mod tests {
     async fn fanout_filters_and_drops_dead_subscribers() {
         let mut f = Fanout::<u32>::new();
         let (_, mut all) = f.subscribe(None);
-        let (_, mut only_b) = f.subscribe(Some("b".into()));
+        let (_, mut only_b) = f.subscribe(Some(vec!["b".into()]));
+        let (_, mut a_or_b) = f.subscribe(Some(vec!["a".into(), "b".into()]));
         let (_, dead) = f.subscribe(None);
         drop(dead);
         f.publish("a", &1);
         f.publish("b", &2);
-        assert_eq!(f.subs.len(), 2);
+        assert_eq!(f.subs.len(), 3);
         assert_eq!((all.recv().await, all.recv().await), (Some(1), Some(2)));
         assert_eq!(only_b.recv().await, Some(2));
+        assert_eq!((a_or_b.recv().await, a_or_b.recv().await), (Some(1), Some(2)));
         f.close();
         assert_eq!(all.recv().await, None);
         let (_, mut late) = f.subscribe(None);

@@ -413,7 +413,7 @@ impl Session {
 
     /// Events of one type from now on.
     pub fn subscribe_type(&self, event_type: impl Into<String>) -> EventStream {
-        self.inner.events.lock().unwrap().subscribe(Some(event_type.into())).1
+        self.inner.events.lock().unwrap().subscribe(Some(vec![event_type.into()])).1
     }
 
     /// Calls `f` for every event, in order, on a task of its own (a slow callback delays only
@@ -432,7 +432,7 @@ impl Session {
     }
 
     fn on_filtered(&self, filter: Option<String>, cb: EventCallback) -> Subscription {
-        let (id, stream) = self.inner.events.lock().unwrap().subscribe(filter);
+        let (id, stream) = self.inner.events.lock().unwrap().subscribe(filter.map(|t| vec![t]));
         pump_callback(stream, cb, None);
         Subscription { session: Arc::downgrade(&self.inner), id }
     }
