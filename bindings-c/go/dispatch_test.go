@@ -142,14 +142,14 @@ func TestHooksArePickedByName(t *testing.T) {
 	if _, err := d.handle("hook", "preToolUse", json.RawMessage(`{"sessionId":"s","hookType":"preToolUse","input":{}}`)); err == nil {
 		t.Fatal("a name that was not registered was served")
 	}
-	// A catch-all registers every hook type (named as the CLI spells them); the ones listed in
-	// Hooks still go to theirs.
+	// A catch-all registers every other hook type (named as the CLI spells them); the ones
+	// listed in Hooks still go to theirs, under their keys.
 	text, d2, err := buildSessionConfig(&SessionConfig{OnHook: hook("any"), Hooks: map[string]HookHandler{"preToolUse": hook("pre")}}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d2.q.close()
-	if !strings.Contains(text, `"handlers":["hook"]`) || strings.Contains(text, `"hooks"`) {
+	if !strings.Contains(text, `"handlers":["hook"]`) || !strings.Contains(text, `"hooks":["preToolUse"]`) {
 		t.Fatalf("config %s", text)
 	}
 	seen = nil

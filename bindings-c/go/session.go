@@ -323,7 +323,7 @@ func buildSessionConfig(c *SessionConfig, resume bool) (string, *sessionDispatch
 	if len(handlers) > 0 {
 		m["handlers"] = handlers
 	}
-	if c.OnHook == nil && len(c.Hooks) > 0 {
+	if len(c.Hooks) > 0 {
 		hooks := make([]string, 0, len(c.Hooks))
 		for t, h := range c.Hooks {
 			if h != nil {

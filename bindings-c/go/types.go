@@ -149,9 +149,8 @@ type SessionConfig struct {
 	// "on_pre_tool_use", …): the library names each hook request by the key it was registered
 	// under. Only the types listed are called. (HookInvocation.Type is the CLI's spelling.)
 	Hooks map[string]HookHandler
-	// OnHook serves every hook type that Hooks does not list (setting it registers them all).
-	// With OnHook set, hooks arrive under the CLI's spelling ("preToolUse"), so only Hooks keys
-	// spelled that way are picked.
+	// OnHook serves every hook type that Hooks does not list (setting it registers them all;
+	// those arrive under the CLI's spelling, the listed ones under their Hooks key).
 	OnHook HookHandler
 	// OnSystemMessageTransform rewrites the system-message sections configured with the
 	// "transform" action.

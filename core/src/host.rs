@@ -131,7 +131,8 @@ pub struct HostOptions {
     /// declared only (another connection runs them).
     pub tools: Option<Vec<String>>,
     /// Hook types the host handles (any spelling, see [`hook_type_name`]); `None`: all of them.
-    /// Implies [`RequestKind::Hook`] when not empty.
+    /// Implies [`RequestKind::Hook`] when not empty. With `Hook` also in `kinds`, the other
+    /// hook types reach the host too (a catch-all beside named handlers).
     pub hooks: Option<Vec<String>>,
 }
 
@@ -272,6 +273,9 @@ struct PortInner {
     tools: Option<HashSet<String>>,
     /// Registered hook types: the CLI's spelling → the host's.
     hooks: Option<HashMap<String, String>>,
+    /// `Hook` is listed in `kinds` too: hook types not in `hooks` still reach the host (a
+    /// catch-all handler beside named ones), under the CLI's spelling.
+    hooks_catch_all: bool,
     /// Set when the session is opened (the config may not name its id).
     session_id: Mutex<String>,
 }
@@ -308,6 +312,7 @@ pub fn attach(config: &mut SessionConfig, options: HostOptions) -> Result<(HostP
             state: Mutex::new(PortState { next_sub: 1, subs: Vec::new(), ended: false, calls: HashMap::new() }),
             tools: options.tools.as_ref().map(|t| t.iter().cloned().collect()),
             hooks: hooks.clone(),
+            hooks_catch_all: options.kinds.contains(&RequestKind::Hook),
             session_id: Mutex::new(String::new()),
         }),
     };
@@ -510,6 +515,7 @@ impl JsonHandler for KindHandler {
                     None => Some(t),
                     Some(h) => match h.get(&t) {
                         Some(host_name) => Some(host_name.clone()),
+                        None if port.inner.hooks_catch_all => Some(t),
                         None => return Ok(Value::Null), // a hook type the host did not register
                     },
                 }
@@ -621,6 +627,24 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(call.await.unwrap().unwrap(), json!({"permissionDecision": "deny"}));
+
+        // With `hook` in the kinds too, the other types reach a catch-all under the CLI's name.
+        let mut cfg = SessionConfig::default();
+        let opts = HostOptions {
+            kinds: vec![RequestKind::Hook],
+            hooks: Some(vec!["PreToolUse".into()]),
+            ..Default::default()
+        };
+        let (_port, mut stream) = attach(&mut cfg, opts).unwrap();
+        let call = tokio::spawn(cfg.on_hook.clone().unwrap().handle(json!({"hookType": "sessionStart", "input": {}})));
+        match stream.recv().await.unwrap() {
+            HostMessage::Request(req) => {
+                assert_eq!(req.name.as_deref(), Some("sessionStart"));
+                req.responder.reply(Value::Null);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(call.await.unwrap().unwrap(), Value::Null);
     }
 
     #[tokio::test]

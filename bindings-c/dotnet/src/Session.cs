@@ -72,15 +72,14 @@ namespace GitHub.Copilot.SDK
         public string WorkspacePath { get { return _info["workspacePath"].AsString(); } }
 
         /// <summary>The config JSON with the ABI's <c>handlers</c> (the kinds this session answers),
-        /// <c>hooks</c> (the hook types it handles, as <see cref="SessionConfig.Hooks"/> spells them,
-        /// when <see cref="SessionConfig.OnHook"/> does not take them all) and <c>toolHandlers</c>
+        /// <c>hooks</c> (the hook types <see cref="SessionConfig.Hooks"/> names, as it spells them) and <c>toolHandlers</c>
         /// (the tools with a handler; the others are only declared).</summary>
         internal JsonData ConfigJson()
         {
             var j = _config.ToJson();
             var kinds = Kinds.Where(k => k.Handled(_config)).Select(k => k.Name).ToList();
             if (kinds.Count > 0) j.Set("handlers", JsonData.Array(kinds));
-            if (_config.OnHook == null && _config.Hooks != null && _config.Hooks.Count > 0) j.Set("hooks", JsonData.Array(_config.Hooks.Keys));
+            if (_config.Hooks != null && _config.Hooks.Count > 0) j.Set("hooks", JsonData.Array(_config.Hooks.Keys));
             if (_tools.Count > 0) j.Set("toolHandlers", JsonData.Array(_tools.Values.Where(t => t.Handler != null).Select(t => t.Name)));
             return j;
         }
@@ -330,7 +329,7 @@ namespace GitHub.Copilot.SDK
 
         /// <summary>One entry per kind of the core (tests/scenarios/request-kinds.json; the
         /// suite checks they agree). Tools are declared by <c>tools</c>; hook types by
-        /// <c>hooks</c> unless <see cref="SessionConfig.OnHook"/> takes every type.</summary>
+        /// <c>hooks</c> (with OnHook, the other types too).</summary>
         internal static readonly RequestKind[] Kinds =
         {
             new RequestKind("tool", c => false, (s, n, p) => s.RunTool(n, p)),
@@ -430,7 +429,7 @@ namespace GitHub.Copilot.SDK
         }
 
         /// <summary>Picks the hook handler by the request's name: the <see cref="SessionConfig.Hooks"/>
-        /// key it was registered under (the CLI's spelling when OnHook registered every type).</summary>
+        /// key it was registered under, or the CLI's spelling for a type only OnHook takes.</summary>
         Task<JsonData> RunHook(string name, JsonData payload)
         {
             Func<HookInvocation, Task<JsonData>> handler = null;

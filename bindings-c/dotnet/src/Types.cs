@@ -171,8 +171,8 @@ namespace GitHub.Copilot.SDK
         /// <c>userPromptSubmitted</c>, <c>sessionStart</c>, <c>sessionEnd</c>, <c>agentStop</c>, ...), in
         /// any spelling (<c>PreToolUse</c>, <c>on_pre_tool_use</c>): the library names each hook
         /// request by the key it was registered under. Only these hook types reach this client
-        /// (unless <see cref="OnHook"/> is set; then hooks arrive under the CLI's spelling, so only
-        /// keys spelled that way are picked). A handler returns the hook output, or null.</summary>
+        /// (unless <see cref="OnHook"/> is set: it takes the other types). A handler returns the
+        /// hook output, or null.</summary>
         public IDictionary<string, Func<HookInvocation, Task<JsonData>>> Hooks { get; set; }
         /// <summary>Every hook type that <see cref="Hooks"/> does not name: return the hook output, or null.</summary>
         public Func<HookInvocation, Task<JsonData>> OnHook { get; set; }
