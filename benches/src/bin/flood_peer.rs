@@ -63,7 +63,12 @@ fn serve(stream: TcpStream, events: usize) {
             let sid = params["sessionId"].as_str().unwrap_or_default().to_owned();
             let mut buf = Vec::with_capacity(1 << 20);
             let mut next = 0;
-            buf.extend(frame(&event(&sid, next, "user.message", json!({"content": params["prompt"], "messageId": "m-1"}))));
+            buf.extend(frame(&event(
+                &sid,
+                next,
+                "user.message",
+                json!({"content": params["prompt"], "messageId": "m-1"}),
+            )));
             for i in 0..events {
                 next += 1;
                 buf.extend(frame(&event(
@@ -79,7 +84,12 @@ fn serve(stream: TcpStream, events: usize) {
                     buf.clear();
                 }
             }
-            buf.extend(frame(&event(&sid, next + 1, "assistant.message", json!({"messageId": "a-1", "content": "done"}))));
+            buf.extend(frame(&event(
+                &sid,
+                next + 1,
+                "assistant.message",
+                json!({"messageId": "a-1", "content": "done"}),
+            )));
             buf.extend(frame(&event(&sid, next + 2, "session.idle", json!({}))));
             if w.write_all(&buf).is_err() {
                 return;
