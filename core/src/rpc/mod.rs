@@ -298,7 +298,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
     if error.kind() == ErrorKind::TransportClosed {
         // Let the child's stderr reader catch up so the error carries its last words.
         if let Some(mut done) = stderr_done {
-            let _ = tokio::time::timeout(Duration::from_millis(500), done.wait_for(|d| *d)).await;
+            let _ = tokio::time::timeout(Duration::from_secs(2), done.wait_for(|d| *d)).await;
         }
     }
     if let Some(inner) = conn.upgrade() {
