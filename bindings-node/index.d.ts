@@ -67,7 +67,10 @@ export interface CopilotClientOptions {
   startTimeout?: number;
   /** How long stop() waits for a spawned CLI before killing it, in seconds (default 5). */
   stopGrace?: number;
-  /** Start on first use (default true). After stop(), call start() explicitly. */
+  /**
+   * A never-started client starts on its first call (default true); with false, calls before
+   * start() fail with `not_connected`. After stop(), calls fail with `not_connected` until start().
+   */
   autoStart?: boolean;
 }
 
@@ -168,14 +171,22 @@ export interface SessionLifecycleEvent {
 
 // ---------------------------------------------------------------------------------------------
 // Handlers
+//
+// Every handler gets ONE argument: the payload the core defines for its request kind (the
+// table in core/src/host.rs; identical in every language, pinned by tests/scenarios), and may
+// return any of the reply forms that kind accepts, sync or as a Promise. The core reads the
+// reply and supplies the defaults; a handler that throws gets the kind's failure answer. Tool
+// handlers get the (parsed) arguments first and the payload second.
 
+/** The tool handler's payload (second argument). */
 export interface ToolInvocation {
   sessionId: string;
+  requestId: string;
   toolCallId: string;
   toolName: string;
   /** The raw arguments from the model (before schema validation). */
   arguments: unknown;
-  workingDirectory?: string;
+  workingDirectory: string | null;
 }
 
 /** A full tool result object (sent as is). */
@@ -187,7 +198,11 @@ export interface ToolResultObject {
   [extra: string]: unknown;
 }
 
-/** Strings go to the model as is; other values as JSON text; throwing fails the tool. */
+/**
+ * A string is the text for the model; a result object goes as is; null/undefined is `""`; any
+ * other value reaches the model as its JSON text. Throwing fails the tool
+ * (`Tool '<name>' failed: <message>`).
+ */
 export type ToolResult = string | ToolResultObject | unknown;
 
 /** The part of a zod schema this package uses (zod is an optional peer dependency). */
@@ -213,11 +228,22 @@ export interface Tool<TArgs = any> {
   [extra: string]: unknown;
 }
 
+/** What the CLI asks permission for (its `permissionRequest`). */
 export interface PermissionRequest {
   /** `shell`, `write`, `read`, `custom-tool`, `mcp`, `url`, … */
   kind: string;
   toolCallId?: string;
   [extra: string]: unknown;
+}
+
+/** The permission handler's payload. */
+export interface PermissionPayload {
+  sessionId: string;
+  requestId: string;
+  /** `request.kind`. */
+  kind: string;
+  toolCallId: string | null;
+  request: PermissionRequest;
 }
 
 export type PermissionDecisionKind =
@@ -228,38 +254,45 @@ export type PermissionDecisionKind =
   | 'user-not-available'
   | 'no-result';
 
+/** A kind, `{kind, feedback?}`, `true` (approve once) or `false` (reject). Throwing: `user-not-available`. */
 export type PermissionDecision =
   | PermissionDecisionKind
+  | boolean
   | { kind: 'reject'; feedback?: string }
   | { kind: PermissionDecisionKind; [extra: string]: unknown };
 
-export type PermissionHandler = (
-  request: PermissionRequest,
-  invocation: { sessionId: string; requestId: string },
-) => PermissionDecision | Promise<PermissionDecision>;
+export type PermissionHandler = (request: PermissionPayload) => PermissionDecision | Promise<PermissionDecision>;
 
-export interface UserInputRequest {
+/** The user-input handler's payload (the `ask_user` tool). */
+export interface UserInputPayload {
+  sessionId: string;
   question: string;
   choices: string[];
   allowFreeform: boolean;
 }
-export interface UserInputResponse {
-  answer: string;
-  wasFreeform: boolean;
+/**
+ * The answer text, or `{answer, wasFreeform?}`: without `wasFreeform` the answer is freeform
+ * unless it is one of the choices. Throwing: the CLI reports that the user could not respond.
+ */
+export type UserInputResponse = string | { answer: string; wasFreeform?: boolean };
+export type UserInputHandler = (request: UserInputPayload) => UserInputResponse | Promise<UserInputResponse>;
+
+/** A hook handler's payload: `input` is what the CLI sent for that hook type. */
+export interface HookPayload {
+  sessionId: string;
+  /** `preToolUse`, `postToolUse`, `userPromptSubmitted`, `sessionStart`, `sessionEnd`, … */
+  hookType: string;
+  input: Record<string, unknown>;
 }
-export type UserInputHandler = (
-  request: UserInputRequest,
-  invocation: { sessionId: string },
-) => UserInputResponse | string | Promise<UserInputResponse | string>;
-
-/** Hook output (`permissionDecision`, `modifiedArgs`, `additionalContext`, …) or nothing. */
+/** Hook output (`permissionDecision`, `modifiedArgs`, `additionalContext`, …) or nothing. Throwing: an empty output. */
 export type HookOutput = Record<string, unknown> | null | undefined | void;
-export type HookHandler = (
-  input: Record<string, unknown>,
-  invocation: { sessionId: string; hookType: string },
-) => HookOutput | Promise<HookOutput>;
+export type HookHandler = (request: HookPayload) => HookOutput | Promise<HookOutput>;
 
-/** `on<HookType>` handlers (`onPreToolUse`, `onPostToolUse`, `onUserPromptSubmitted`, …) and a catch-all `onHook`. */
+/**
+ * Hook handlers by hook type, in any spelling (`onPreToolUse`, `preToolUse`,
+ * `pre_tool_use`, …); only the types given reach the host. `onHook` is called for every hook
+ * type without its own entry.
+ */
 export interface SessionHooks {
   onPreToolUse?: HookHandler;
   onPostToolUse?: HookHandler;
@@ -269,22 +302,61 @@ export interface SessionHooks {
   onErrorOccurred?: HookHandler;
   onAgentStop?: HookHandler;
   onSubagentStop?: HookHandler;
-  /** Called for hook types without an `on<HookType>` handler. */
-  onHook?: (hookType: string, input: Record<string, unknown>, invocation: { sessionId: string }) => HookOutput | Promise<HookOutput>;
-  [other: `on${string}`]: ((...args: any[]) => unknown) | undefined;
+  onHook?: HookHandler;
+  [hookType: string]: HookHandler | undefined;
 }
 
-export interface ExitPlanModeRequest {
+/** The system-message transform's payload: the sections configured with `action: "transform"`. */
+export interface SystemMessageTransformPayload {
+  sessionId: string;
+  sections: Record<string, { content: string }>;
+}
+/** `{sections}` or a sections object; each section `{content}` or a string; sections left out (or null) stay unchanged. */
+export type SystemMessageTransformResult =
+  | { sections: Record<string, { content: string } | string> }
+  | Record<string, { content: string } | string>
+  | null
+  | undefined
+  | void;
+
+/** The exit-plan-mode handler's payload (as the CLI sent it). */
+export interface ExitPlanModePayload {
+  sessionId: string;
   summary?: string;
+  planContent?: string | null;
   actions?: string[];
   recommendedAction?: string;
   [extra: string]: unknown;
 }
-export type ExitPlanModeResult = boolean | { approved: boolean; selectedAction?: string; feedback?: string };
+/** `true`/`false`, an action name (approved with it), `{approved?, selectedAction?, feedback?}`, or nothing (approved). */
+export type ExitPlanModeResult =
+  | boolean
+  | string
+  | { approved?: boolean; selectedAction?: string; feedback?: string }
+  | null
+  | undefined
+  | void;
+
+/** The provider-token handler's payload: asked before every model request of a BYOK provider. */
+export interface ProviderTokenPayload {
+  sessionId: string;
+  providerName: string;
+}
+export type ProviderTokenResult = string | { token: string };
+
+/** The auto-mode-switch handler's payload (as the CLI sent it). */
+export interface AutoModeSwitchPayload {
+  sessionId: string;
+  errorCode?: string;
+  retryAfterSeconds?: number;
+  [extra: string]: unknown;
+}
+/** `"yes"`, `"yes_always"`, `"no"`, `true` (yes), `false` (no) or `{response}`. Throwing: `no`. */
+export type AutoModeSwitchResult = 'yes' | 'yes_always' | 'no' | boolean | { response: 'yes' | 'yes_always' | 'no' };
 
 export interface SystemMessageSection {
-  /** `"transform"` with a function: the function gets the section's text and returns the new text. */
-  action?: 'keep' | 'replace' | 'remove' | 'append' | 'prepend' | 'transform' | ((content: string, invocation: { sessionId: string; section: string }) => string | Promise<string>);
+  /** `"transform"`: the session's `onSystemMessageTransform` gets the section's text. */
+  action?: 'keep' | 'replace' | 'remove' | 'append' | 'prepend' | 'transform';
   content?: string;
   [extra: string]: unknown;
 }
@@ -332,12 +404,18 @@ export interface SessionConfig {
   mode?: 'interactive' | 'plan' | 'autopilot';
   infiniteSessions?: boolean | Record<string, unknown>;
   clientName?: string;
+  /** Permission prompts; without it the CLI's other clients (or its default) answer them. */
   onPermissionRequest?: PermissionHandler;
+  /** Questions of the `ask_user` tool. */
   onUserInputRequest?: UserInputHandler;
   hooks?: SessionHooks;
-  onExitPlanMode?: (request: ExitPlanModeRequest, invocation: { sessionId: string }) => ExitPlanModeResult | Promise<ExitPlanModeResult>;
+  /** Rewrites the system-message sections configured with `action: "transform"`. */
+  onSystemMessageTransform?: (request: SystemMessageTransformPayload) => SystemMessageTransformResult | Promise<SystemMessageTransformResult>;
+  onExitPlanMode?: (request: ExitPlanModePayload) => ExitPlanModeResult | Promise<ExitPlanModeResult>;
   /** Bearer token for the BYOK provider, asked before every model request. */
-  onProviderToken?: (request: { providerName: string; [k: string]: unknown }, invocation: { sessionId: string }) => string | { token: string } | Promise<string | { token: string }>;
+  onProviderToken?: (request: ProviderTokenPayload) => ProviderTokenResult | Promise<ProviderTokenResult>;
+  /** Whether to switch to auto mode after a rate limit. */
+  onAutoModeSwitch?: (request: AutoModeSwitchPayload) => AutoModeSwitchResult | Promise<AutoModeSwitchResult>;
   /** Receives every event from the very first one. */
   onEvent?: (event: SessionEvent) => void;
   /** Any other `session.create` field passes through as is. */
@@ -382,7 +460,8 @@ export declare class CopilotSession {
   /**
    * Sends a prompt and waits for `session.idle`: the last `assistant.message` of the turn, or
    * undefined. Rejects with `session_error`, `timeout` (after `timeout` ms, default 60000) or
-   * `cancelled` (AbortSignal). The turn's events reached every listener before it settles.
+   * `cancelled` (AbortSignal). Every event of the turn (its `session.idle` included) has
+   * reached the listeners before it settles: the core queues the result after them.
    */
   sendAndWait(options: MessageOptions | string, timeout?: number | SendAndWaitOptions): Promise<AssistantMessageEvent | undefined>;
   abort(): Promise<void>;
@@ -391,10 +470,15 @@ export declare class CopilotSession {
   setModel(model: string, options?: { reasoningEffort?: string } | string): Promise<unknown>;
   /** Any session-scoped method (`sessionId` is added). */
   rpc<T = any>(method: string, params?: Record<string, unknown> | null): Promise<T>;
-  /** Every event; returns an unsubscribe function. */
+  /**
+   * Every event; returns an unsubscribe function. Listeners get events in wire order, and
+   * a host request (a handler call) after the events before it.
+   */
   on(listener: (event: SessionEvent) => void): () => void;
-  /** Events of one type; returns an unsubscribe function. */
+  /** Events of one type (filtered by the core); returns an unsubscribe function. */
   on<T extends string>(type: T, listener: (event: SessionEventOf<T>) => void): () => void;
+  /** Events of these types (filtered by the core); returns an unsubscribe function. */
+  on<T extends string>(types: readonly T[], listener: (event: SessionEventOf<T>) => void): () => void;
   events(): SessionEventIterator<SessionEvent>;
   events<T extends string>(type: T): SessionEventIterator<SessionEventOf<T>>;
   [Symbol.asyncIterator](): SessionEventIterator<SessionEvent>;
@@ -483,7 +567,7 @@ export declare class CopilotClient {
   rpc<T = any>(method: string, params?: Record<string, unknown> | null): Promise<T>;
   /** Lifecycle notifications; returns an unsubscribe function. */
   on(listener: (event: SessionLifecycleEvent) => void): () => void;
-  on(type: string, listener: (event: SessionLifecycleEvent) => void): () => void;
+  on(type: string | readonly string[], listener: (event: SessionLifecycleEvent) => void): () => void;
   readonly port: number | undefined;
   readonly cliPid: number | undefined;
   readonly protocolVersion: number | undefined;
@@ -491,7 +575,7 @@ export declare class CopilotClient {
 }
 
 /** A permission handler that approves every request once. */
-export declare function approveAll(request?: PermissionRequest, invocation?: { sessionId: string; requestId: string }): PermissionDecision;
+export declare function approveAll(request?: PermissionPayload): PermissionDecision;
 
 /** The argument type a schema describes: zod's output type, else `any` (JSON schema). */
 export type InferToolArgs<S> = S extends { _output: infer O }

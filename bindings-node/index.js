@@ -1,6 +1,10 @@
 'use strict';
 // @copilot-hub/node: the public API over the native addon (native.js). CommonJS; index.mjs
 // re-exports it for `import`. Types: index.d.ts.
+//
+// This layer converts values (JSON text both ways) and delivers what the core sends on Node's
+// thread. Payloads, reply forms and defaults, ordering, event filtering and the implicit start
+// are the core's.
 
 const native = require('./native.js');
 const { ErrorCodes, ErrorNumbers } = require('./error-codes.js');
@@ -11,20 +15,29 @@ const ERROR_MARK = 'COPILOT_ERROR:';
 // Keeping the event loop alive only while someone waits.
 //
 // The addon's thread-safe functions are weak: an open client, a session or an event listener
-// never keeps Node running by itself. While a Promise of this package is pending on a
-// completion that arrives through them (sendAndWait, an iterator's next()), one ref'd timer
-// holds the loop open; it is cleared as soon as nothing waits.
+// never keeps Node running by itself. While a Promise of this package is pending on something
+// that arrives through them (sendAndWait, an iterator's next()), one ref'd timer holds the loop
+// open, and the waiting object is held strongly (the addon's callbacks only hold it weakly).
 
-let holds = 0;
+const holders = new Map();
 let holdTimer = null;
-function hold() {
-  if (holds++ === 0) holdTimer = setInterval(() => {}, 0x7fffffff);
+function hold(owner) {
+  holders.set(owner, (holders.get(owner) ?? 0) + 1);
+  if (holdTimer === null) holdTimer = setInterval(() => {}, 0x7fffffff);
 }
-function release() {
-  if (holds > 0 && --holds === 0) {
+function release(owner) {
+  const n = holders.get(owner);
+  if (n === undefined) return;
+  if (n > 1) holders.set(owner, n - 1);
+  else holders.delete(owner);
+  if (holders.size === 0 && holdTimer !== null) {
     clearInterval(holdTimer);
     holdTimer = null;
   }
+}
+
+function warn(what, e) {
+  process.emitWarning(`@copilot-hub/node: ${what}: ${e && e.stack ? e.stack : e}`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -80,9 +93,7 @@ function fromNative(e) {
   const at = msg.indexOf(ERROR_MARK);
   if (at >= 0) {
     try {
-      const info = JSON.parse(msg.slice(at + ERROR_MARK.length));
-      const err = errorFromInfo(info);
-      return err;
+      return errorFromInfo(JSON.parse(msg.slice(at + ERROR_MARK.length)));
     } catch {
       // fall through
     }
@@ -102,14 +113,33 @@ async function call(fn) {
   }
 }
 
+/** A native call that resolves to JSON text: its value. */
+async function callJson(fn) {
+  return JSON.parse(await call(fn));
+}
+
 function invalid(message) {
   return new CopilotError(message, { code: ErrorCodes.INVALID_CONFIG });
 }
 
-/** A JSON-safe copy (functions and undefined dropped); throws on cycles and BigInt. */
-function toJson(v) {
-  if (v === undefined) return null;
-  return JSON.parse(JSON.stringify(v));
+/** JSON text of a value for the addon (undefined is null). */
+function enc(v, what) {
+  try {
+    return JSON.stringify(v === undefined ? null : v) ?? 'null';
+  } catch (e) {
+    throw invalid(`${what} is not JSON: ${e.message}`);
+  }
+}
+
+/** The message of whatever a handler threw. */
+function messageOf(e) {
+  if (e instanceof Error) return e.message || String(e);
+  if (typeof e === 'string') return e;
+  try {
+    return JSON.stringify(e) ?? String(e);
+  } catch {
+    return String(e);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -149,18 +179,23 @@ function defineTool(name, config) {
 }
 
 function cap(s) {
-  return s ? s[0].toUpperCase() + s.slice(1) : s;
+  return s[0].toUpperCase() + s.slice(1);
 }
 
-function errorInfo(e) {
-  if (e instanceof Error) return { message: e.message || String(e), name: e.name, code: e.code ?? null };
-  return { message: typeof e === 'string' ? e : (() => { try { return JSON.stringify(e); } catch { return String(e); } })() };
+// The session option of each request kind the host answers with one function: on<Kind> or
+// on<Kind>Request (onPermissionRequest, onUserInputRequest, onExitPlanMode, ...), from the
+// core's list. Tools have a handler each (`tools`), hooks one per hook type (`hooks`).
+const HANDLER_OPTIONS = new Map();
+for (const kind of native.requestKinds()) {
+  if (kind === 'tool' || kind === 'hook') continue;
+  HANDLER_OPTIONS.set(`on${cap(kind)}`, kind);
+  HANDLER_OPTIONS.set(`on${cap(kind)}Request`, kind);
 }
+/** The catch-all entry of `hooks`: called for hook types without their own entry. */
+const ANY_HOOK = 'onHook';
 
 // ---------------------------------------------------------------------------------------------
 // Session.
-
-let nextWaitId = 1;
 
 function abortError(signal) {
   const reason = signal && signal.reason;
@@ -168,38 +203,66 @@ function abortError(signal) {
   return new CopilotError(`sendAndWait was aborted: ${text}`, { code: ErrorCodes.CANCELLED, cause: reason });
 }
 
+function fn(name, v) {
+  if (typeof v !== 'function') throw invalid(`session option \`${name}\` must be a function`);
+  return v;
+}
+
 class CopilotSession {
-  #native = null;
+  #native;
   #client;
-  #listeners = new Set();
+  /** Event listeners by subscription id: `{fn, close?}`. */
+  #listeners = new Map();
+  /** Pending sendAndWait calls by call id. */
   #waits = new Map();
   #closed = false;
   #tools = new Map();
-  #handlers = {};
+  /** Handlers by request kind. */
+  #handlers = new Map();
+  /** Hook handlers by the name hook requests carry, and the catch-all. */
+  #hooks = new Map();
+  #anyHook = null;
   #sessionId;
+  #info;
 
-  /** @internal */
-  constructor(client, sessionId) {
+  /** @internal Use CopilotClient.createSession / resumeSession. */
+  constructor(client, nativeClient, config) {
     this.#client = client;
-    this.#sessionId = sessionId;
-    this._sink = (msg) => this.#onNative(msg);
+    if (config !== undefined && config !== null && typeof config !== 'object') throw invalid('session config must be an object');
+    const { wire, host, onEvent } = this.#prepare(config || {});
+    // The addon holds its callback strongly; the callback holds the session weakly, so a
+    // session nobody uses can be collected (the client holds open sessions).
+    const ref = new WeakRef(this);
+    try {
+      this.#native = nativeClient.session(enc(wire, 'session config'), enc(host, 'host options'), () => {
+        const s = ref.deref();
+        if (s !== undefined) s.#dispatch();
+      });
+    } catch (e) {
+      throw fromNative(e);
+    }
+    if (onEvent) this.on(onEvent);
   }
 
-  /** @internal Splits a session config into wire JSON and the JS handlers it carries. */
-  _prepare(config) {
-    const c = { ...(config || {}) };
-    if (config && typeof config !== 'object') throw invalid('session config must be an object');
-    const flags = { tools: [] };
+  /** Splits a session config into wire JSON, the core's host options and the JS handlers. */
+  #prepare(config) {
+    const host = { handlers: [], tools: [], hooks: [] };
     const wire = {};
-    for (const [k, v] of Object.entries(c)) {
+    let onEvent = null;
+    for (const [k, v] of Object.entries(config)) {
       if (v === undefined) continue;
+      const kind = HANDLER_OPTIONS.get(k);
+      if (kind !== undefined) {
+        this.#handlers.set(kind, fn(k, v));
+        host.handlers.push(kind);
+        continue;
+      }
       switch (k) {
         case 'tools': {
           if (!Array.isArray(v)) throw invalid('session option `tools` must be an array');
           wire.tools = v.map((t) => {
             if (!t || typeof t.name !== 'string') throw invalid('every tool needs a `name` string');
-            const { handler, parameters, ...rest } = t;
-            const decl = { ...rest };
+            const { handler, parameters, ...decl } = t;
             let schema = null;
             if (isZodSchema(parameters)) {
               schema = parameters;
@@ -212,72 +275,49 @@ class CopilotSession {
             if (handler !== undefined) {
               if (typeof handler !== 'function') throw invalid(`tool ${t.name}: handler must be a function`);
               this.#tools.set(t.name, { handler, schema });
-              flags.tools.push(t.name);
+              host.tools.push(t.name);
             }
             return decl;
           });
           break;
         }
-        case 'onPermissionRequest':
-          this.#handlers.permission = fn(k, v);
-          flags.permission = true;
-          break;
-        case 'onUserInputRequest':
-          this.#handlers.userInput = fn(k, v);
-          flags.userInput = true;
-          break;
         case 'hooks':
           if (typeof v !== 'object' || v === null) throw invalid('session option `hooks` must be an object of functions');
-          this.#handlers.hooks = v;
-          flags.hooks = true;
-          break;
-        case 'onExitPlanMode':
-          this.#handlers.exitPlanMode = fn(k, v);
-          flags.exitPlanMode = true;
-          break;
-        case 'onProviderToken':
-          this.#handlers.providerToken = fn(k, v);
-          flags.providerToken = true;
+          for (const [name, h] of Object.entries(v)) {
+            if (h === undefined) continue;
+            if (typeof h !== 'function') throw invalid(`hooks.${name} must be a function`);
+            if (name === ANY_HOOK) this.#anyHook = h;
+            else this.#hooks.set(name, h);
+          }
           break;
         case 'onEvent':
-          this.on(fn(k, v));
+          onEvent = fn(k, v);
           break;
-        case 'systemMessage': {
-          const sections = v && typeof v === 'object' ? v.sections : undefined;
-          const transforms = {};
-          if (sections && typeof sections === 'object') {
-            const copy = {};
-            for (const [name, sec] of Object.entries(sections)) {
-              if (sec && typeof sec.action === 'function') {
-                transforms[name] = sec.action;
-                copy[name] = { ...sec, action: 'transform' };
-              } else {
-                copy[name] = sec;
-              }
+        case 'systemMessage':
+          for (const [name, sec] of Object.entries((v && v.sections) || {})) {
+            if (sec && typeof sec.action === 'function') {
+              throw invalid(`systemMessage.sections.${name}.action is a function: set it to "transform" and answer with onSystemMessageTransform`);
             }
-            wire.systemMessage = { ...v, sections: copy };
-          } else {
-            wire.systemMessage = v;
           }
-          if (Object.keys(transforms).length > 0) {
-            this.#handlers.transforms = transforms;
-            flags.systemMessageTransform = true;
-          }
+          wire[k] = v;
           break;
-        }
         default:
           if (typeof v === 'function') throw invalid(`session option \`${k}\` cannot be a function`);
           wire[k] = v;
       }
     }
-    if (wire.sessionId === undefined && this.#sessionId !== undefined) wire.sessionId = this.#sessionId;
-    return { wire: toJson(wire), flags };
+    // The named hook types reach the host under the keys given here; with the catch-all, the
+    // other types too, under the CLI's spelling.
+    host.hooks = [...this.#hooks.keys()];
+    if (this.#anyHook !== null) host.handlers.push('hook');
+    return { wire, host, onEvent };
   }
 
-  /** @internal */
-  _attach(nat) {
-    this.#native = nat;
-    this.#sessionId = nat.sessionId;
+  /** @internal Creates the session, or resumes `resumeId`. */
+  async _open(resumeId) {
+    await call(() => this.#native.open(resumeId ?? null));
+    this.#sessionId = this.#native.sessionId;
+    this.#info = JSON.parse(this.#native.info);
   }
 
   /** The session id. */
@@ -292,130 +332,138 @@ class CopilotSession {
 
   /** The raw `session.create` / `session.resume` result. */
   get info() {
-    return this.#native.info;
+    return this.#info;
   }
 
-  #onNative(msg) {
+  /** Takes the batch of the session's host stream the addon queued, and delivers it. */
+  #dispatch() {
+    let messages;
     try {
-      switch (msg.k) {
-        case 'event':
-          this.#emit(msg.event);
-          break;
-        case 'call':
-          this.#serve(msg);
-          break;
-        case 'done': {
-          const w = this.#waits.get(msg.id);
-          if (!w) return;
-          this.#waits.delete(msg.id);
-          w.cleanup();
-          if (msg.ok) w.resolve(msg.value ?? undefined);
-          else w.reject(errorFromInfo(msg.error, w.cause));
-          break;
-        }
-        case 'closed':
-          this.#closed = true;
-          for (const l of [...this.#listeners]) if (l.close) l.close();
-          break;
-        default:
-      }
+      const batch = this.#native.take();
+      if (batch === null) return;
+      messages = JSON.parse(batch);
     } catch (e) {
-      process.emitWarning(`@copilot-hub/node: internal dispatch error: ${e && e.stack}`);
+      warn('unreadable batch from the addon', e);
+      return;
     }
-  }
-
-  #emit(event) {
-    for (const l of [...this.#listeners]) {
-      if (l.type !== undefined && l.type !== event.type) continue;
+    for (const m of messages) {
       try {
-        l.fn(event);
+        switch (m[0]) {
+          case 0: {
+            const subs = m[1];
+            const event = m[2];
+            for (let i = 0; i < subs.length; i++) {
+              const l = this.#listeners.get(subs[i]);
+              if (l === undefined) continue;
+              try {
+                l.fn(event);
+              } catch (e) {
+                warn('a session event listener threw', e);
+              }
+            }
+            break;
+          }
+          case 1:
+            this.#serve(m[1], m[2], m[3], m[4]);
+            break;
+          case 2:
+            this.#settle(m[1], m[2], m[3]);
+            break;
+          case 3:
+            this.#closed = true;
+            for (const l of [...this.#listeners.values()]) if (l.close) l.close();
+            break;
+          default:
+        }
       } catch (e) {
-        process.emitWarning(`@copilot-hub/node: a session event listener threw: ${e && e.stack ? e.stack : e}`);
+        warn('internal dispatch error', e);
       }
     }
   }
 
-  #serve(msg) {
-    const invocation = { sessionId: this.#sessionId };
-    const run = () => {
-      const p = msg.payload || {};
-      switch (msg.kind) {
-        case 'tool': {
-          const t = this.#tools.get(msg.name);
-          if (!t) throw new Error(`no handler for tool ${msg.name}`);
-          let args = p.arguments ?? {};
+  /** Runs the handler of a host request (picked by kind and name) and answers the core. */
+  #serve(id, kind, name, payload) {
+    const nat = this.#native;
+    let run;
+    if (kind === 'tool') {
+      const t = this.#tools.get(name);
+      if (t) {
+        run = () => {
+          let args = payload.arguments;
           if (t.schema) {
-            const r = t.schema.safeParse(args);
-            if (!r.success) throw new Error(`invalid arguments for tool ${msg.name}: ${r.error.message}`);
+            const r = t.schema.safeParse(args ?? {});
+            if (!r.success) throw new Error(`invalid arguments for tool ${name}: ${r.error.message}`);
             args = r.data;
           }
-          return t.handler(args, {
-            sessionId: p.sessionId,
-            toolCallId: p.toolCallId,
-            toolName: p.toolName,
-            arguments: p.arguments,
-            workingDirectory: p.workingDirectory ?? undefined,
-          });
-        }
-        case 'permission':
-          return this.#handlers.permission(p.request, { ...invocation, requestId: p.requestId });
-        case 'userInput':
-          return this.#handlers.userInput(
-            { question: p.question, choices: p.choices, allowFreeform: p.allowFreeform },
-            invocation,
-          );
-        case 'hook': {
-          const hooks = this.#handlers.hooks;
-          const named = hooks['on' + cap(p.hookType)];
-          if (typeof named === 'function') return named(p.input, { ...invocation, hookType: p.hookType });
-          if (typeof hooks.onHook === 'function') return hooks.onHook(p.hookType, p.input, invocation);
-          return null;
-        }
-        case 'systemMessageTransform':
-          return (async () => {
-            const sections = { ...(p.sections || {}) };
-            for (const [name, f] of Object.entries(this.#handlers.transforms)) {
-              const sec = sections[name];
-              if (!sec) continue;
-              const content = await f(sec.content ?? '', { ...invocation, section: name });
-              if (typeof content === 'string') sections[name] = { ...sec, content };
-            }
-            return { sections };
-          })();
-        case 'exitPlanMode':
-          return this.#handlers.exitPlanMode(p, invocation);
-        case 'providerToken':
-          return this.#handlers.providerToken(p, invocation);
-        default:
-          throw new Error(`unknown handler kind ${msg.kind}`);
+          return t.handler(args, payload);
+        };
       }
+    } else {
+      const h = kind === 'hook' ? (this.#hooks.get(name) ?? this.#anyHook) : this.#handlers.get(kind);
+      if (h) run = () => h(payload);
+    }
+    if (!run) {
+      nat.fail(id, `no ${kind} handler${name ? ` for ${name}` : ''} is registered`);
+      return;
+    }
+    const ok = (v) => {
+      let json;
+      try {
+        json = JSON.stringify(v === undefined ? null : v) ?? 'null';
+      } catch (e) {
+        nat.fail(id, `the ${kind} handler returned a value that is not JSON: ${e.message}`);
+        return;
+      }
+      nat.reply(id, json);
     };
-    Promise.resolve()
-      .then(run)
-      .then(
-        (v) => {
-          try {
-            native.reply(msg.id, true, toJson(v));
-          } catch (e) {
-            native.reply(msg.id, false, { message: `the ${msg.kind} handler returned a value that is not JSON: ${e.message}` });
-          }
-        },
-        (e) => native.reply(msg.id, false, errorInfo(e)),
-      )
-      .catch((e) => process.emitWarning(`@copilot-hub/node: could not answer a ${msg.kind} call: ${e}`));
+    const failed = (e) => nat.fail(id, messageOf(e));
+    let v;
+    try {
+      v = run();
+    } catch (e) {
+      failed(e);
+      return;
+    }
+    if (v !== null && typeof v === 'object' && typeof v.then === 'function') {
+      Promise.resolve(v).then(ok, failed).catch((e) => warn(`could not answer a ${kind} request`, e));
+    } else {
+      ok(v);
+    }
+  }
+
+  #settle(callId, ok, value) {
+    const w = this.#waits.get(callId);
+    if (!w) return;
+    this.#waits.delete(callId);
+    w.cleanup();
+    if (ok) w.resolve(value ?? undefined);
+    else w.reject(errorFromInfo(value, w.cause));
+  }
+
+  /** Subscribes `listener` to events of `types` (all: null) through the core's filter. */
+  #listen(types, listener) {
+    let id;
+    try {
+      id = this.#native.subscribe(types);
+    } catch (e) {
+      throw fromNative(e);
+    }
+    this.#listeners.set(id, listener);
+    return () => {
+      if (this.#listeners.delete(id)) this.#native.unsubscribe(id);
+    };
   }
 
   /**
-   * Listens to events: `on(fn)` for all, `on(type, fn)` for one type. Returns a function that
-   * unsubscribes.
+   * Listens to events: `on(fn)` for all, `on(type, fn)` for one type, `on([types], fn)` for
+   * some. Returns a function that unsubscribes.
    */
   on(typeOrFn, maybeFn) {
-    const l = typeof typeOrFn === 'function' ? { fn: typeOrFn } : { type: typeOrFn, fn: maybeFn };
-    if (typeof l.fn !== 'function') throw invalid('session.on needs a function');
-    this.#listeners.add(l);
-    return () => {
-      this.#listeners.delete(l);
-    };
+    const all = typeof typeOrFn === 'function';
+    const listener = all ? typeOrFn : maybeFn;
+    if (typeof listener !== 'function') throw invalid('session.on needs a function');
+    const types = all ? null : Array.isArray(typeOrFn) ? typeOrFn : [typeOrFn];
+    return this.#listen(types, { fn: listener });
   }
 
   /**
@@ -425,43 +473,34 @@ class CopilotSession {
   events(type) {
     const queue = [];
     let waiter = null;
-    let done = false;
+    let done = this.#closed;
+    let off = null;
+    const wake = (result) => {
+      const w = waiter;
+      waiter = null;
+      release(this);
+      w(result);
+    };
     const finish = () => {
       done = true;
-      this.#listeners.delete(l);
-      if (waiter) {
-        const w = waiter;
-        waiter = null;
-        release();
-        w({ value: undefined, done: true });
-      }
+      if (off) off();
+      if (waiter) wake({ value: undefined, done: true });
     };
-    const l = {
-      type,
-      fn: (ev) => {
-        if (waiter) {
-          const w = waiter;
-          waiter = null;
-          release();
-          w({ value: ev, done: false });
-        } else {
-          queue.push(ev);
-        }
-      },
-      close: () => {
-        // Deliver what is queued, then end.
-        done = true;
-        this.#listeners.delete(l);
-        if (waiter) finish();
-      },
-    };
-    if (this.#closed) done = true;
-    else this.#listeners.add(l);
+    if (!done) {
+      off = this.#listen(type === undefined ? null : [type], {
+        fn: (ev) => {
+          if (waiter) wake({ value: ev, done: false });
+          else queue.push(ev);
+        },
+        // The session's events ended: deliver what is queued, then end.
+        close: finish,
+      });
+    }
     return {
       next: () => {
         if (queue.length > 0) return Promise.resolve({ value: queue.shift(), done: false });
         if (done) return Promise.resolve({ value: undefined, done: true });
-        hold();
+        hold(this);
         return new Promise((resolve) => {
           waiter = resolve;
         });
@@ -481,15 +520,10 @@ class CopilotSession {
     return this.events();
   }
 
-  #nat() {
-    if (!this.#native) throw new CopilotError('the session is not open yet', { code: ErrorCodes.NOT_CONNECTED });
-    return this.#native;
-  }
-
   /** Queues a prompt; resolves to the message id once the CLI accepted it. */
   send(options) {
     const { signal: _s, ...msg } = typeof options === 'string' ? { prompt: options } : options || {};
-    return call(() => this.#nat().send(toJson(msg)));
+    return call(() => this.#native.send(enc(msg, 'message options')));
   }
 
   /**
@@ -497,7 +531,7 @@ class CopilotSession {
    * `assistant.message` of the turn (or undefined). Rejects with `session_error` when the turn
    * failed, `timeout` after `timeout` ms (default 60000; the turn keeps running), and
    * `cancelled` when `signal` aborts (the turn is aborted too). Every event of the turn has
-   * reached the listeners before it settles.
+   * reached the listeners before it settles (the core queues the result after them).
    */
   sendAndWait(options, timeoutOrOptions) {
     const opts = typeof options === 'string' ? { prompt: options } : { ...(options || {}) };
@@ -514,41 +548,31 @@ class CopilotSession {
       opts.timeout = timeout / 1000;
     }
     if (signal && signal.aborted) return Promise.reject(abortError(signal));
-    let nat;
-    let wire;
-    try {
-      nat = this.#nat();
-      wire = toJson(opts);
-    } catch (e) {
-      return Promise.reject(fromNative(e));
-    }
+    const nat = this.#native;
     return new Promise((resolve, reject) => {
-      const id = nextWaitId++;
+      let callId;
+      try {
+        callId = nat.sendAndWait(enc(opts, 'message options'));
+      } catch (e) {
+        reject(fromNative(e));
+        return;
+      }
       let onAbort = null;
-      const w = {
+      hold(this);
+      this.#waits.set(callId, {
         resolve,
         reject,
         cause: undefined,
         cleanup: () => {
-          release();
+          release(this);
           if (onAbort) signal.removeEventListener('abort', onAbort);
         },
-      };
-      hold();
-      this.#waits.set(id, w);
-      try {
-        nat.sendAndWait(id, wire);
-      } catch (e) {
-        this.#waits.delete(id);
-        w.cleanup();
-        reject(fromNative(e));
-        return;
-      }
+      });
       if (signal) {
         onAbort = () => {
-          const err = abortError(signal);
-          w.cause = signal.reason;
-          nat.cancelWait(id, err.message);
+          const w = this.#waits.get(callId);
+          if (w) w.cause = signal.reason;
+          nat.cancelWait(callId, abortError(signal).message);
           nat.abort().catch(() => {});
         };
         signal.addEventListener('abort', onAbort, { once: true });
@@ -558,28 +582,28 @@ class CopilotSession {
 
   /** Aborts the running turn (fine when idle). */
   abort() {
-    return call(() => this.#nat().abort());
+    return call(() => this.#native.abort());
   }
 
   /** The persisted events of the session (no ephemeral ones). */
   getMessages() {
-    return call(() => this.#nat().getMessages());
+    return callJson(() => this.#native.getMessages());
   }
 
   /** Switches the model: `setModel("gpt-5")` or `setModel("gpt-5", {reasoningEffort: "high"})`. */
   setModel(model, options) {
     const effort = typeof options === 'string' ? options : options && options.reasoningEffort;
-    return call(() => this.#nat().setModel(model, effort ?? null));
+    return callJson(() => this.#native.setModel(model, effort ?? null));
   }
 
   /** Any session-scoped method; `sessionId` is added to `params`. */
   rpc(method, params) {
-    return call(() => this.#nat().rpc(method, params === undefined ? null : toJson(params)));
+    return callJson(() => this.#native.rpc(method, enc(params, 'rpc params')));
   }
 
   /** Detaches from the session; it stays on disk and can be resumed. Idempotent. */
   async disconnect() {
-    await call(() => this.#nat().disconnect());
+    await call(() => this.#native.disconnect());
     this.#client._forget(this);
   }
 
@@ -587,11 +611,6 @@ class CopilotSession {
   destroy() {
     return this.disconnect();
   }
-}
-
-function fn(name, v) {
-  if (typeof v !== 'function') throw invalid(`session option \`${name}\` must be a function`);
-  return v;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -605,42 +624,32 @@ function toDate(s) {
 
 class CopilotClient {
   #native;
-  #state = 'new';
-  #autoStart;
-  #lifecycle = new Set();
-  #lifecycleSubscribed = false;
+  /** Open sessions (held so that their handlers and listeners stay reachable). */
   #sessions = new Set();
+  /** Lifecycle listeners by the addon's subscription id. */
+  #lifecycle = new Map();
 
   /**
    * Options in camelCase (snake_case works too): `cliUrl` to connect to a running server, or
    * `cliPath`, `cliArgs`, `useStdio`, `port`, `env`, `cwd`, `logLevel`, `githubToken`,
-   * `useLoggedInUser`, … to spawn one. Invalid options throw a CopilotError at once.
+   * `useLoggedInUser`, `autoStart`, … to spawn one. Invalid options throw a CopilotError at once.
    */
   constructor(options) {
     if (options !== undefined && (typeof options !== 'object' || options === null)) throw invalid('client options must be an object');
-    const { autoStart = true, ...rest } = options || {};
-    this.#autoStart = Boolean(autoStart);
-    if (rest.env && typeof rest.env === 'object') {
-      rest.env = Object.fromEntries(Object.entries(rest.env).filter(([, v]) => v !== undefined && v !== null).map(([k, v]) => [k, String(v)]));
+    const o = { ...(options || {}) };
+    if (o.env && typeof o.env === 'object') {
+      o.env = Object.fromEntries(Object.entries(o.env).filter(([, v]) => v !== undefined && v !== null).map(([k, v]) => [k, String(v)]));
     }
-    // With `cliUrl`, the core makes `githubToken` the per-session GitHub identity of every
-    // session this client opens (the server owns its own login).
     try {
-      this.#native = new native.NativeClient(toJson(rest));
+      this.#native = new native.NativeClient(enc(o, 'client options'));
     } catch (e) {
       throw fromNative(e);
     }
   }
 
-  async #ready() {
-    if (this.#state === 'new' && this.#autoStart) await this.start();
-  }
-
   /** Spawns or connects to the CLI and performs the handshake. Idempotent. */
-  async start() {
-    await call(() => this.#native.start());
-    this.#state = 'connected';
-    this.#subscribeLifecycle();
+  start() {
+    return call(() => this.#native.start());
   }
 
   /**
@@ -649,7 +658,6 @@ class CopilotClient {
    * Afterwards nothing of this client keeps Node's event loop alive.
    */
   async stop() {
-    this.#state = 'stopped';
     try {
       await call(() => this.#native.stop());
       return [];
@@ -657,63 +665,52 @@ class CopilotClient {
       return [e];
     } finally {
       this.#sessions.clear();
-      this.#lifecycleSubscribed = false;
     }
   }
 
   /** Stops at once: no RPCs; a spawned CLI is killed. */
   async forceStop() {
-    this.#state = 'stopped';
     this.#sessions.clear();
-    this.#lifecycleSubscribed = false;
     await call(() => this.#native.forceStop());
   }
 
-  /** `"disconnected"` (new or stopped) or `"connected"`. */
+  /** `"connected"` (started and not stopped) or `"disconnected"`. */
   getState() {
-    return this.#state === 'connected' ? 'connected' : 'disconnected';
+    return this.#native.connected ? 'connected' : 'disconnected';
   }
 
-  async ping(message) {
-    await this.#ready();
-    return call(() => this.#native.ping(message ?? null));
+  ping(message) {
+    return callJson(() => this.#native.ping(message ?? null));
   }
 
   /** CLI version and protocol version. */
-  async getStatus() {
-    await this.#ready();
-    return call(() => this.#native.getStatus());
+  getStatus() {
+    return callJson(() => this.#native.getStatus());
   }
 
-  async getAuthStatus() {
-    await this.#ready();
-    return call(() => this.#native.getAuthStatus());
+  getAuthStatus() {
+    return callJson(() => this.#native.getAuthStatus());
   }
 
   /** Models available to the CLI (needs GitHub authentication on the CLI). */
-  async listModels() {
-    await this.#ready();
-    return call(() => this.#native.listModels());
+  listModels() {
+    return callJson(() => this.#native.listModels());
   }
 
   /** Creates a session; handlers and `onEvent` are in place before the first event. */
   async createSession(config) {
-    await this.#ready();
-    const s = new CopilotSession(this, config && config.sessionId);
-    const { wire, flags } = s._prepare(config);
-    s._attach(await call(() => this.#native.createSession(wire, flags, s._sink)));
-    this.#sessions.add(s);
-    return s;
+    return this.#open(config, undefined);
   }
 
   /** Resumes a session by id; `config` is optional (handlers and provider are re-sent if given). */
   async resumeSession(sessionId, config) {
     if (typeof sessionId !== 'string' || sessionId === '') throw invalid('resumeSession needs a session id string');
-    await this.#ready();
-    const s = new CopilotSession(this, sessionId);
-    const { wire, flags } = s._prepare({ ...(config || {}), sessionId: undefined });
-    delete wire.sessionId;
-    s._attach(await call(() => this.#native.resumeSession(sessionId, wire, flags, s._sink)));
+    return this.#open({ ...(config || {}), sessionId: undefined }, sessionId);
+  }
+
+  async #open(config, resumeId) {
+    const s = new CopilotSession(this, this.#native, config);
+    await s._open(resumeId);
     this.#sessions.add(s);
     return s;
   }
@@ -728,8 +725,7 @@ class CopilotClient {
    * summary?, isRemote, context?}` with Date values. `filter`: `{cwd, gitRoot, repository, branch}`.
    */
   async listSessions(filter) {
-    await this.#ready();
-    const list = await call(() => this.#native.listSessions(filter === undefined ? null : toJson(filter)));
+    const list = await callJson(() => this.#native.listSessions(filter === undefined ? null : enc(filter, 'session list filter')));
     return list.map((m) => ({
       ...m,
       startTime: toDate(m.startTime),
@@ -739,63 +735,61 @@ class CopilotClient {
   }
 
   /** Deletes a session from disk; rejects with `session_not_found` when it does not exist. */
-  async deleteSession(sessionId) {
-    await this.#ready();
+  deleteSession(sessionId) {
     return call(() => this.#native.deleteSession(sessionId));
   }
 
   async getLastSessionId() {
-    await this.#ready();
     return (await call(() => this.#native.getLastSessionId())) ?? undefined;
   }
 
   async getForegroundSessionId() {
-    await this.#ready();
     return (await call(() => this.#native.getForegroundSessionId())) ?? undefined;
   }
 
-  async setForegroundSessionId(sessionId) {
-    await this.#ready();
+  setForegroundSessionId(sessionId) {
     return call(() => this.#native.setForegroundSessionId(sessionId));
   }
 
   /** Any server method by name (the escape hatch). */
-  async rpc(method, params) {
-    await this.#ready();
-    return call(() => this.#native.rpc(method, params === undefined ? null : toJson(params)));
+  rpc(method, params) {
+    return callJson(() => this.#native.rpc(method, params === undefined ? null : enc(params, 'rpc params')));
   }
 
   /**
-   * Session lifecycle notifications (`session.created`, `session.deleted`, …): `on(fn)` or
-   * `on(type, fn)`. Returns a function that unsubscribes. Listens from the next start on if the
-   * client is not started yet.
+   * Session lifecycle notifications (`session.created`, `session.deleted`, …): `on(fn)`,
+   * `on(type, fn)` or `on([types], fn)` (filtered by the core), from now on (also before start and across restarts). Returns a function
+   * that unsubscribes.
    */
   on(typeOrFn, maybeFn) {
-    const l = typeof typeOrFn === 'function' ? { fn: typeOrFn } : { type: typeOrFn, fn: maybeFn };
-    if (typeof l.fn !== 'function') throw invalid('client.on needs a function');
-    this.#lifecycle.add(l);
-    this.#subscribeLifecycle();
+    const all = typeof typeOrFn === 'function';
+    const listener = all ? typeOrFn : maybeFn;
+    if (typeof listener !== 'function') throw invalid('client.on needs a function');
+    // As for sessions: the addon's callback holds the client weakly.
+    const ref = new WeakRef(this);
+    const types = all ? null : Array.isArray(typeOrFn) ? typeOrFn : [typeOrFn];
+    let id;
+    try {
+      id = this.#native.onLifecycle(types, (text) => {
+        const c = ref.deref();
+        if (c !== undefined) c.#emitLifecycle(id, text);
+      });
+    } catch (e) {
+      throw fromNative(e);
+    }
+    this.#lifecycle.set(id, listener);
     return () => {
-      this.#lifecycle.delete(l);
+      if (this.#lifecycle.delete(id)) this.#native.offLifecycle(id);
     };
   }
 
-  #subscribeLifecycle() {
-    if (this.#lifecycleSubscribed || this.#lifecycle.size === 0 || this.#state !== 'connected') return;
+  #emitLifecycle(id, text) {
+    const l = this.#lifecycle.get(id);
+    if (l === undefined) return;
     try {
-      this.#native.subscribeLifecycle((ev) => {
-        for (const l of [...this.#lifecycle]) {
-          if (l.type !== undefined && l.type !== ev.type) continue;
-          try {
-            l.fn(ev);
-          } catch (e) {
-            process.emitWarning(`@copilot-hub/node: a lifecycle listener threw: ${e && e.stack ? e.stack : e}`);
-          }
-        }
-      });
-      this.#lifecycleSubscribed = true;
-    } catch {
-      // Not connected (yet): subscribed on the next start.
+      l(JSON.parse(text));
+    } catch (e) {
+      warn('a lifecycle listener threw', e);
     }
   }
 

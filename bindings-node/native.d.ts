@@ -3,29 +3,41 @@
 
 /** Private native client; use `CopilotClient` from the package instead. */
 export declare class NativeClient {
-  /** Validates the options (camelCase or snake_case) at once; connects on `start`. */
-  constructor(options?: any | undefined | null)
+  /** `options`: JSON text of the client options (camelCase or snake_case), checked at once. */
+  constructor(options: string)
   start(): Promise<void>
   stop(): Promise<void>
   forceStop(): Promise<void>
-  ping(message?: string | undefined | null): Promise<any>
-  getStatus(): Promise<any>
-  getAuthStatus(): Promise<any>
-  listModels(): Promise<any>
-  /**
-   * `config`: session options without functions; `flags`: which handlers JS registered;
-   * `sink`: receives `{k: "event"|"call"|"done"|"closed", ...}` in order.
-   */
-  createSession(config: any, flags: any, sink: (msg: any) => void): Promise<NativeSession>
-  resumeSession(sessionId: string, config: any, flags: any, sink: (msg: any) => void): Promise<NativeSession>
-  listSessions(filter?: any | undefined | null): Promise<any>
+  /** JSON text of the ping response. */
+  ping(message?: string | undefined | null): Promise<string>
+  getStatus(): Promise<string>
+  getAuthStatus(): Promise<string>
+  listModels(): Promise<string>
+  /** `filter`: JSON text of `{cwd, gitRoot, repository, branch}` or null. */
+  listSessions(filter?: string | undefined | null): Promise<string>
   deleteSession(sessionId: string): Promise<void>
   getLastSessionId(): Promise<string | null>
   getForegroundSessionId(): Promise<string | null>
   setForegroundSessionId(sessionId: string): Promise<void>
-  rpc(method: string, params?: any | undefined | null): Promise<any>
-  /** Lifecycle notifications (`{type, sessionId, metadata?}`) to `sink` until `stop`. */
-  subscribeLifecycle(sink: (event: any) => void): void
+  /** `params`: JSON text or null (`{}`); resolves to the JSON text of the result. */
+  rpc(method: string, params?: string | undefined | null): Promise<string>
+  /**
+   * A session of this client, not open yet: `config` is the JSON text of the session
+   * options (functions removed), `host` the JSON text of the core's host options
+   * (`{handlers, tools, hooks}`). `wake` is called (on Node's thread) when messages of the
+   * session's host stream are ready for `take()`: events, host requests, `sendAndWait`
+   * completions and the end, in order, as `[0, subscriptionIds, event]`,
+   * `[1, requestId, kind, name, payload]`, `[2, callId, ok, resultOrError]`, `[3]`.
+   */
+  session(config: string, host: string, wake: () => void): NativeSession
+  /**
+   * Lifecycle notifications (of these types; all: null) to `sink` as JSON text, from now on
+   * (also across restarts) until `offLifecycle`. Returns the subscription id.
+   */
+  onLifecycle(types: string[] | null, sink: (event: string) => void): number
+  offLifecycle(id: number): void
+  /** Whether the client is started (and not stopped since). */
+  get connected(): boolean
   get port(): number | null
   get cliPid(): number | null
   get protocolVersion(): number | null
@@ -34,35 +46,53 @@ export declare class NativeClient {
 
 /** Private native session; use `CopilotSession` from the package instead. */
 export declare class NativeSession {
-  get sessionId(): string
+  /**
+   * The session's host messages queued since the last call, as the JSON text of an array
+   * (see `NativeClient.session`); null when there are none.
+   */
+  take(): string | null
+  /**
+   * Delivers events of these types (all: null) from now on; returns the id the batches
+   * list with each event.
+   */
+  subscribe(types?: Array<string> | undefined | null): number
+  unsubscribe(id: number): boolean
+  /** Creates the session, or resumes `resumeId`. */
+  open(resumeId?: string | undefined | null): Promise<void>
+  get sessionId(): string | null
   get workspacePath(): string | null
-  get info(): any
-  send(options: any): Promise<string>
+  /** JSON text of the `session.create` / `session.resume` result. */
+  get info(): string
+  /** `options`: JSON text of the message options; resolves to the message id. */
+  send(options: string): Promise<string>
   /**
-   * Starts a send-and-wait whose result arrives on the sink as
-   * `{k: "done", id, ok, value | error}`, after the events of the turn.
+   * Starts a send-and-wait; its result arrives on the sink as a completion of the returned
+   * call id, after the events of the turn.
    */
-  sendAndWait(id: number, options: any): void
+  sendAndWait(options: string): number
   /**
-   * Cancels a pending send-and-wait: it settles at once with a `cancelled` error. The turn
-   * itself keeps running (call `abort` to stop it).
+   * Cancels a send-and-wait: it completes at once with a `cancelled` error. The turn itself
+   * keeps running (call `abort` to stop it).
    */
-  cancelWait(id: number, reason?: string | undefined | null): void
+  cancelWait(call: number, reason?: string | undefined | null): boolean
+  /**
+   * Answers host request `id` with the JSON text the JS handler returned (any form the
+   * request kind accepts: the core reads it). Late or repeated answers are ignored.
+   */
+  reply(id: number, value: string): void
+  /** The JS handler of request `id` threw (or rejected) with this message. */
+  fail(id: number, message: string): void
   abort(): Promise<void>
-  getMessages(): Promise<any>
-  setModel(model: string, reasoningEffort?: string | undefined | null): Promise<any>
-  rpc(method: string, params?: any | undefined | null): Promise<any>
+  /** JSON text of the persisted events. */
+  getMessages(): Promise<string>
+  setModel(model: string, reasoningEffort?: string | undefined | null): Promise<string>
+  /** `params`: JSON text or null; resolves to the JSON text of the result. */
+  rpc(method: string, params?: string | undefined | null): Promise<string>
   disconnect(): Promise<void>
 }
-
-/** The stable error table of the core: `[{code, number}]` in number order. */
-export declare function errorCodes(): any
 
 /** The Copilot CLI version this SDK is tested with. */
 export declare function pinnedCliVersion(): string
 
-/**
- * Settles a handler call: `ok` with the handler's value, or not `ok` with
- * `{message, code?, name?}` from the thrown error. Unknown ids are ignored (late replies).
- */
-export declare function reply(id: number, ok: boolean, value?: any | undefined | null): void
+/** The names of the request kinds a session sends to its host (the core's list). */
+export declare function requestKinds(): Array<string>

@@ -1,38 +1,50 @@
 //! Native half of the Node.js binding (`@copilot-hub/node`).
 //!
-//! This module is private: `index.js` wraps it with the public, idiomatic API. The contract:
-//! - every core future runs on `copilot_core::runtime()`; napi only polls the join handle;
-//! - values cross as JSON (`serde_json::Value` <-> JS objects);
-//! - a failed call rejects with an `Error` whose message is [`ERROR_MARK`] followed by a JSON
-//!   object (`code`, `number`, `message`, `rpc`, `stderr`, `causes`, `transport`); the JS wrapper
-//!   turns it into a `CopilotError` with `.code`;
-//! - everything a session sends to JS (events, handler calls, `sendAndWait` completions) goes
-//!   through ONE weak thread-safe function per session, in order: a completion is queued only
-//!   after the events of its turn, so listeners have seen them when the Promise settles. Weak
-//!   functions never keep the event loop alive; the JS side holds a ref'd handle only while a
-//!   Promise or an iterator is waiting.
+//! This module is private: `index.js` wraps it with the public API. It only converts values and
+//! delivers them on Node's thread; every decision (payloads, reply forms and defaults, ordering,
+//! event filtering, implicit start) is the core's (`copilot_core::host`, `copilot_core::Client`).
+//! - One tokio runtime: the core's, built with `copilot_core::runtime_builder()` and handed to
+//!   napi at load time, so napi's async functions poll the core's futures on its own workers.
+//! - Values cross as JSON text both ways: `JSON.stringify` in JS and `serde_json` here, or
+//!   `serde_json` here (off the JS thread) and one `JSON.parse` in JS.
+//! - A failed call rejects with an `Error` whose message is [`ERROR_MARK`] followed by a JSON
+//!   object (`code`, `number`, `message`, `rpc`, `stderr`, `causes`, `transport`).
+//! - A session's host stream (`copilot_core::host::HostStream`: events, host requests and
+//!   `sendAndWait` completions, in order) is drained by one task that encodes the ready
+//!   messages and calls one weak thread-safe function once per batch; JS takes the batch (one
+//!   JSON array) with `take()`. Messages that arrive before JS took the batch join it, so a
+//!   busy JS thread gets bigger batches, not more calls. Weak functions never keep the event
+//!   loop alive.
 
-use copilot_core::{
-    self as core, ErrorKind, MessageOptions, PermissionDecision, PermissionRequest, SessionConfig, SessionEvent,
-    SessionListFilter, ToolInvocation, ToolResult, UserInputRequest, UserInputResponse,
-};
+use copilot_core::host::{self, HostMessage, HostOptions, HostPort, HostStream, RequestKind, Responder};
+use copilot_core::{self as core, ErrorKind, MessageOptions, SessionConfig, SessionListFilter};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
+use serde::Serialize;
 use serde_json::{Value, json};
-use std::collections::{HashMap, VecDeque};
-use std::future::Future;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-use tokio::sync::oneshot;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Prefix of the message of every error this module raises; JSON details follow.
 pub const ERROR_MARK: &str = "COPILOT_ERROR:";
 
-/// A JS function called from any thread with one JSON argument; weak (does not keep the event
-/// loop alive) and not callee-handled (no error-first argument).
-type JsSink = ThreadsafeFunction<Value, (), Value, Status, false, true>;
+/// Most host messages handed to JS in one call.
+const MAX_BATCH: usize = 4096;
+
+/// A JS function called from any thread with one string (JSON text); weak (does not keep the
+/// event loop alive), not callee-handled (no error-first argument).
+type JsSink = ThreadsafeFunction<String, (), String, Status, false, true>;
+
+/// A weak JS function called from any thread without data: "take the session's batch".
+type WakeSink = ThreadsafeFunction<(), (), (), Status, false, true>;
+
+/// The process runs one tokio runtime: the core's, owned by napi from load time on.
+#[napi_derive::module_init]
+fn init() {
+    let rt = core::runtime_builder().build().expect("cannot start the copilot-rt runtime");
+    create_custom_tokio_runtime(rt);
+}
 
 fn error_json(e: &core::Error) -> Value {
     let mut causes = Vec::new();
@@ -61,58 +73,25 @@ fn to_napi(e: core::Error) -> napi::Error {
     napi::Error::new(Status::GenericFailure, format!("{ERROR_MARK}{}", error_json(&e)))
 }
 
-fn core_err(kind: ErrorKind, msg: impl Into<String>) -> core::Error {
-    core::Error::new(kind, msg)
-}
-
 fn invalid(msg: impl Into<String>) -> napi::Error {
-    to_napi(core_err(ErrorKind::InvalidConfig, msg))
+    to_napi(core::Error::new(ErrorKind::InvalidConfig, msg))
 }
 
-/// Runs a core future on the core runtime and awaits it from napi's side.
-async fn on_core<T: Send + 'static>(fut: impl Future<Output = core::Result<T>> + Send + 'static) -> Result<T> {
-    match core::runtime().spawn(fut).await {
-        Ok(r) => r.map_err(to_napi),
-        Err(e) => Err(to_napi(core_err(ErrorKind::Internal, format!("core task failed: {e}")))),
+/// JSON text from JS (`JSON.stringify`); None and `"null"` are JSON null.
+fn parse(text: Option<String>, what: &str) -> Result<Value> {
+    match text {
+        None => Ok(Value::Null),
+        Some(t) => serde_json::from_str(&t).map_err(|e| invalid(format!("{what}: not JSON ({e})"))),
     }
 }
 
-fn to_value<T: serde::Serialize>(v: &T) -> Value {
-    serde_json::to_value(v).unwrap_or(Value::Null)
+/// JSON text for JS.
+fn text<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".to_owned())
 }
 
-// ---------------------------------------------------------------------------------------------
-// Replies from JS handlers.
-
-type Reply = std::result::Result<Value, Value>;
-
-static NEXT_CALL: AtomicU32 = AtomicU32::new(1);
-static PENDING: Mutex<Option<HashMap<u32, oneshot::Sender<Reply>>>> = Mutex::new(None);
-
-fn pending_insert(tx: oneshot::Sender<Reply>) -> u32 {
-    let id = NEXT_CALL.fetch_add(1, Ordering::Relaxed);
-    PENDING.lock().unwrap().get_or_insert_with(HashMap::new).insert(id, tx);
-    id
-}
-
-fn pending_take(id: u32) -> Option<oneshot::Sender<Reply>> {
-    PENDING.lock().unwrap().as_mut().and_then(|m| m.remove(&id))
-}
-
-/// Settles a handler call: `ok` with the handler's value, or not `ok` with
-/// `{message, code?, name?}` from the thrown error. Unknown ids are ignored (late replies).
-#[napi]
-pub fn reply(id: u32, ok: bool, value: Option<Value>) {
-    if let Some(tx) = pending_take(id) {
-        let v = value.unwrap_or(Value::Null);
-        let _ = tx.send(if ok { Ok(v) } else { Err(v) });
-    }
-}
-
-/// The stable error table of the core: `[{code, number}]` in number order.
-#[napi]
-pub fn error_codes() -> Value {
-    Value::Array(ErrorKind::ALL.iter().map(|k| json!({"code": k.code(), "number": k.number()})).collect())
+fn core_text<T: Serialize>(r: core::Result<T>) -> Result<String> {
+    r.map(|v| text(&v)).map_err(to_napi)
 }
 
 /// The Copilot CLI version this SDK is tested with.
@@ -121,214 +100,10 @@ pub fn pinned_cli_version() -> String {
     core::PINNED_CLI_VERSION.to_string()
 }
 
-// ---------------------------------------------------------------------------------------------
-// The per-session ordered channel to JS.
-
-struct PumpState {
-    /// Ids of the events already queued to JS (recent ones).
-    recent: VecDeque<String>,
-    /// Completions waiting for an event id to be queued first.
-    waiting: Vec<(String, Value)>,
-}
-
-struct Pump {
-    sink: JsSink,
-    state: Mutex<PumpState>,
-}
-
-impl Pump {
-    fn new(sink: JsSink) -> Arc<Pump> {
-        Arc::new(Pump { sink, state: Mutex::new(PumpState { recent: VecDeque::new(), waiting: Vec::new() }) })
-    }
-
-    fn send_locked(&self, msg: Value) {
-        self.sink.call(msg, ThreadsafeFunctionCallMode::NonBlocking);
-    }
-
-    fn send(&self, msg: Value) {
-        let _g = self.state.lock().unwrap();
-        self.send_locked(msg);
-    }
-
-    fn event(&self, ev: &SessionEvent) {
-        let mut st = self.state.lock().unwrap();
-        self.send_locked(json!({"k": "event", "event": to_value(ev)}));
-        if ev.id.is_empty() {
-            return;
-        }
-        st.recent.push_back(ev.id.clone());
-        if st.recent.len() > 1024 {
-            st.recent.pop_front();
-        }
-        if st.waiting.iter().any(|(id, _)| *id == ev.id) {
-            let waiting = std::mem::take(&mut st.waiting);
-            for (id, msg) in waiting {
-                if id == ev.id {
-                    self.send_locked(msg);
-                } else {
-                    st.waiting.push((id, msg));
-                }
-            }
-        }
-    }
-
-    /// Queues `msg` right after the event `after` (at once if it was already queued).
-    fn after_event(self: &Arc<Self>, after: Option<String>, msg: Value) {
-        let mut st = self.state.lock().unwrap();
-        match after {
-            Some(id) if !st.recent.contains(&id) => {
-                st.waiting.push((id.clone(), msg));
-                // The event should follow within microseconds; never wait on it forever.
-                let me = self.clone();
-                core::runtime().spawn(async move {
-                    tokio::time::sleep(Duration::from_secs(2)).await;
-                    me.flush(&id);
-                });
-            }
-            _ => self.send_locked(msg),
-        }
-    }
-
-    fn flush(&self, id: &str) {
-        let mut st = self.state.lock().unwrap();
-        let waiting = std::mem::take(&mut st.waiting);
-        for (w, msg) in waiting {
-            if w == id {
-                self.send_locked(msg);
-            } else {
-                st.waiting.push((w, msg));
-            }
-        }
-    }
-
-    /// Asks JS to run a handler and waits for its reply.
-    async fn call(&self, kind: &str, name: Option<&str>, payload: Value) -> core::Result<Value> {
-        let (tx, rx) = oneshot::channel();
-        let id = pending_insert(tx);
-        let mut msg = json!({"k": "call", "id": id, "kind": kind, "payload": payload});
-        if let Some(n) = name {
-            msg["name"] = json!(n);
-        }
-        let status = {
-            let _g = self.state.lock().unwrap();
-            self.sink.call(msg, ThreadsafeFunctionCallMode::NonBlocking)
-        };
-        if status != Status::Ok {
-            pending_take(id);
-            return Err(core_err(ErrorKind::HandlerFailed, format!("{kind} handler could not be called ({status})")));
-        }
-        match rx.await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => {
-                let msg = e.get("message").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| e.to_string());
-                Err(core_err(ErrorKind::HandlerFailed, msg))
-            }
-            Err(_) => Err(core_err(ErrorKind::HandlerFailed, format!("{kind} handler was dropped"))),
-        }
-    }
-}
-
-/// Tells JS that the session's event stream ended (disconnected, client stopped, connection
-/// lost) once the core drops the event callback.
-struct ClosedSignal(Arc<Pump>);
-impl Drop for ClosedSignal {
-    fn drop(&mut self) {
-        self.0.send(json!({"k": "closed"}));
-    }
-}
-
-/// Which host handlers the JS side registered (functions stay in JS).
-fn handler_flags(flags: &Value, key: &str) -> bool {
-    flags.get(key).and_then(Value::as_bool).unwrap_or(false)
-}
-
-fn build_config(config: Option<Value>, flags: &Value, pump: &Arc<Pump>) -> Result<SessionConfig> {
-    let mut c = SessionConfig::from_json(&config.unwrap_or(Value::Null)).map_err(to_napi)?;
-    // Tools declared without a JS handler are executed elsewhere (another connection).
-    let with_handler: Vec<&str> = flags
-        .get("tools")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    for tool in c.tools.iter_mut().filter(|t| with_handler.contains(&t.name.as_str())) {
-        let name = tool.name.clone();
-        let p = pump.clone();
-        tool.handler = Some(Arc::new(move |inv: ToolInvocation| {
-            let p = p.clone();
-            let name = name.clone();
-            async move {
-                let payload = json!({
-                    "sessionId": inv.session_id,
-                    "toolCallId": inv.tool_call_id,
-                    "toolName": inv.tool_name,
-                    "arguments": inv.arguments,
-                    "workingDirectory": inv.working_directory,
-                });
-                p.call("tool", Some(&name), payload).await.map(ToolResult::from_json)
-            }
-        }));
-    }
-    if handler_flags(flags, "permission") {
-        let p = pump.clone();
-        c.on_permission_request = Some(Arc::new(move |req: PermissionRequest| {
-            let p = p.clone();
-            async move {
-                let payload = json!({"sessionId": req.session_id, "requestId": req.request_id, "request": req.request});
-                let v = p.call("permission", None, payload).await?;
-                PermissionDecision::from_json(&v)
-                    .map_err(|e| core_err(ErrorKind::HandlerFailed, e.message().to_owned()))
-            }
-        }));
-    }
-    if handler_flags(flags, "userInput") {
-        let p = pump.clone();
-        c.on_user_input_request = Some(Arc::new(move |req: UserInputRequest| {
-            let p = p.clone();
-            async move {
-                let payload = json!({
-                    "sessionId": req.session_id,
-                    "question": req.question,
-                    "choices": req.choices,
-                    "allowFreeform": req.allow_freeform,
-                    "raw": req.raw,
-                });
-                let v = p.call("userInput", None, payload).await?;
-                match v {
-                    Value::String(answer) => Ok(UserInputResponse { answer, was_freeform: true }),
-                    Value::Object(ref o) if o.get("answer").is_some_and(Value::is_string) => Ok(UserInputResponse {
-                        answer: o["answer"].as_str().unwrap_or_default().to_owned(),
-                        was_freeform: o.get("wasFreeform").and_then(Value::as_bool).unwrap_or(false),
-                    }),
-                    other => Err(core_err(
-                        ErrorKind::HandlerFailed,
-                        format!("the user input handler must return a string or {{answer, wasFreeform}}, got {other}"),
-                    )),
-                }
-            }
-        }));
-    }
-    let json_handler = |kind: &'static str| -> Arc<dyn core::JsonHandler> {
-        let p = pump.clone();
-        Arc::new(move |params: Value| {
-            let p = p.clone();
-            async move { p.call(kind, None, params).await }
-        })
-    };
-    if handler_flags(flags, "hooks") {
-        c.on_hook = Some(json_handler("hook"));
-    }
-    if handler_flags(flags, "systemMessageTransform") {
-        c.on_system_message_transform = Some(json_handler("systemMessageTransform"));
-    }
-    if handler_flags(flags, "exitPlanMode") {
-        c.on_exit_plan_mode = Some(json_handler("exitPlanMode"));
-    }
-    if handler_flags(flags, "providerToken") {
-        c.on_provider_token = Some(json_handler("providerToken"));
-    }
-    let signal = Arc::new(ClosedSignal(pump.clone()));
-    c.on_event = Some(Arc::new(move |ev: &SessionEvent| signal.0.event(ev)));
-    Ok(c)
+/// The names of the request kinds a session sends to its host (the core's list).
+#[napi]
+pub fn request_kinds() -> Vec<String> {
+    RequestKind::ALL.iter().map(|k| k.name().to_owned()).collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -338,143 +113,149 @@ fn build_config(config: Option<Value>, flags: &Value, pump: &Arc<Pump>) -> Resul
 #[napi]
 pub struct NativeClient {
     inner: core::Client,
+    /// Lifecycle subscriptions: their forwarding tasks.
+    lifecycle: Mutex<HashMap<u32, tokio::task::AbortHandle>>,
+    next_lifecycle: Mutex<u32>,
 }
 
 #[napi]
 impl NativeClient {
-    /// Validates the options (camelCase or snake_case) at once; connects on `start`.
+    /// `options`: JSON text of the client options (camelCase or snake_case), checked at once.
     #[napi(constructor)]
-    pub fn new(options: Option<Value>) -> Result<Self> {
-        let o = core::ClientOptions::from_json(&options.unwrap_or(Value::Null)).map_err(to_napi)?;
-        Ok(NativeClient { inner: core::Client::new(o) })
+    pub fn new(options: String) -> Result<Self> {
+        let o = core::ClientOptions::from_json(&parse(Some(options), "client options")?).map_err(to_napi)?;
+        Ok(NativeClient { inner: core::Client::new(o), lifecycle: Mutex::default(), next_lifecycle: Mutex::new(1) })
     }
 
     #[napi]
     pub async fn start(&self) -> Result<()> {
-        let c = self.inner.clone();
-        on_core(async move { c.start().await }).await
+        self.inner.start().await.map_err(to_napi)
     }
 
     #[napi]
     pub async fn stop(&self) -> Result<()> {
-        let c = self.inner.clone();
-        on_core(async move { c.stop().await }).await
+        self.inner.stop().await.map_err(to_napi)
     }
 
     #[napi]
-    pub async fn force_stop(&self) -> Result<()> {
-        let c = self.inner.clone();
-        on_core(async move {
-            c.force_stop().await;
-            Ok(())
-        })
-        .await
+    pub async fn force_stop(&self) {
+        self.inner.force_stop().await
+    }
+
+    /// JSON text of the ping response.
+    #[napi]
+    pub async fn ping(&self, message: Option<String>) -> Result<String> {
+        core_text(self.inner.ping(message.as_deref()).await)
     }
 
     #[napi]
-    pub async fn ping(&self, message: Option<String>) -> Result<Value> {
-        let c = self.inner.clone();
-        on_core(async move { c.ping(message.as_deref()).await.map(|r| to_value(&r)) }).await
+    pub async fn get_status(&self) -> Result<String> {
+        core_text(self.inner.get_status().await)
     }
 
     #[napi]
-    pub async fn get_status(&self) -> Result<Value> {
-        let c = self.inner.clone();
-        on_core(async move { c.get_status().await.map(|r| to_value(&r)) }).await
+    pub async fn get_auth_status(&self) -> Result<String> {
+        core_text(self.inner.get_auth_status().await)
     }
 
     #[napi]
-    pub async fn get_auth_status(&self) -> Result<Value> {
-        let c = self.inner.clone();
-        on_core(async move { c.get_auth_status().await.map(|r| to_value(&r)) }).await
+    pub async fn list_models(&self) -> Result<String> {
+        core_text(self.inner.list_models().await)
     }
 
+    /// `filter`: JSON text of `{cwd, gitRoot, repository, branch}` or null.
     #[napi]
-    pub async fn list_models(&self) -> Result<Value> {
-        let c = self.inner.clone();
-        on_core(async move { c.list_models().await.map(Value::Array) }).await
-    }
-
-    /// `config`: session options without functions; `flags`: which handlers JS registered;
-    /// `sink`: receives `{k: "event"|"call"|"done"|"closed", ...}` in order.
-    #[napi(ts_args_type = "config: any, flags: any, sink: (msg: any) => void")]
-    pub async fn create_session(&self, config: Option<Value>, flags: Value, sink: JsSink) -> Result<NativeSession> {
-        let pump = Pump::new(sink);
-        let cfg = build_config(config, &flags, &pump)?;
-        let c = self.inner.clone();
-        let session = on_core(async move { c.create_session(cfg).await }).await?;
-        Ok(NativeSession::new(session, pump))
-    }
-
-    #[napi(ts_args_type = "sessionId: string, config: any, flags: any, sink: (msg: any) => void")]
-    pub async fn resume_session(
-        &self,
-        session_id: String,
-        config: Option<Value>,
-        flags: Value,
-        sink: JsSink,
-    ) -> Result<NativeSession> {
-        let pump = Pump::new(sink);
-        let cfg = build_config(config, &flags, &pump)?;
-        let c = self.inner.clone();
-        let session = on_core(async move { c.resume_session(&session_id, Some(cfg)).await }).await?;
-        Ok(NativeSession::new(session, pump))
-    }
-
-    #[napi]
-    pub async fn list_sessions(&self, filter: Option<Value>) -> Result<Value> {
-        let filter: Option<SessionListFilter> = match filter {
-            None | Some(Value::Null) => None,
-            Some(f) => Some(serde_json::from_value(f).map_err(|e| invalid(format!("session list filter: {e}")))?),
+    pub async fn list_sessions(&self, filter: Option<String>) -> Result<String> {
+        let filter: Option<SessionListFilter> = match parse(filter, "session list filter")? {
+            Value::Null => None,
+            f => Some(serde_json::from_value(f).map_err(|e| invalid(format!("session list filter: {e}")))?),
         };
-        let c = self.inner.clone();
-        on_core(async move { c.list_sessions(filter).await.map(|l| to_value(&l)) }).await
+        core_text(self.inner.list_sessions(filter).await)
     }
 
     #[napi]
     pub async fn delete_session(&self, session_id: String) -> Result<()> {
-        let c = self.inner.clone();
-        on_core(async move { c.delete_session(&session_id).await }).await
+        self.inner.delete_session(&session_id).await.map_err(to_napi)
     }
 
     #[napi]
     pub async fn get_last_session_id(&self) -> Result<Option<String>> {
-        let c = self.inner.clone();
-        on_core(async move { c.get_last_session_id().await }).await
+        self.inner.get_last_session_id().await.map_err(to_napi)
     }
 
     #[napi]
     pub async fn get_foreground_session_id(&self) -> Result<Option<String>> {
-        let c = self.inner.clone();
-        on_core(async move { c.get_foreground_session_id().await }).await
+        self.inner.get_foreground_session_id().await.map_err(to_napi)
     }
 
     #[napi]
     pub async fn set_foreground_session_id(&self, session_id: String) -> Result<()> {
-        let c = self.inner.clone();
-        on_core(async move { c.set_foreground_session_id(&session_id).await }).await
+        self.inner.set_foreground_session_id(&session_id).await.map_err(to_napi)
+    }
+
+    /// `params`: JSON text or null (`{}`); resolves to the JSON text of the result.
+    #[napi]
+    pub async fn rpc(&self, method: String, params: Option<String>) -> Result<String> {
+        let params = match parse(params, "rpc params")? {
+            Value::Null => json!({}),
+            p => p,
+        };
+        core_text(self.inner.rpc(&method, params).await)
+    }
+
+    /// A session of this client, not open yet: `config` is the JSON text of the session
+    /// options (functions removed), `host` the JSON text of the core's host options
+    /// (`{handlers, tools, hooks}`). `wake` is called (on Node's thread) when messages of the
+    /// session's host stream are ready for `take()`: events, host requests, `sendAndWait`
+    /// completions and the end, in order, as `[0, subscriptionIds, event]`,
+    /// `[1, requestId, kind, name, payload]`, `[2, callId, ok, resultOrError]`, `[3]`.
+    #[napi(ts_args_type = "config: string, host: string, wake: () => void")]
+    pub fn session(&self, config: String, host: String, wake: WakeSink) -> Result<NativeSession> {
+        let mut cfg = SessionConfig::from_json(&parse(Some(config), "session config")?).map_err(to_napi)?;
+        let options = HostOptions::from_json(&parse(Some(host), "host options")?).map_err(to_napi)?;
+        let (port, stream) = host::attach(&mut cfg, options).map_err(to_napi)?;
+        let responders = Arc::new(Responders::default());
+        let outbox = Arc::new(Outbox::new());
+        spawn(drain(stream, wake, outbox.clone(), responders.clone()));
+        Ok(NativeSession {
+            client: self.inner.clone(),
+            config: Mutex::new(Some(cfg)),
+            session: OnceLock::new(),
+            port,
+            responders,
+            outbox,
+            next_call: Mutex::new(1),
+        })
+    }
+
+    /// Lifecycle notifications (of these types; all: null) to `sink` as JSON text, from now on
+    /// (also across restarts) until `offLifecycle`. Returns the subscription id.
+    #[napi(ts_args_type = "types: string[] | null, sink: (event: string) => void")]
+    pub fn on_lifecycle(&self, types: Option<Vec<String>>, sink: JsSink) -> u32 {
+        let mut stream = self.inner.subscribe_lifecycle_types(types);
+        let task = spawn(async move {
+            while let Some(ev) = stream.recv().await {
+                sink.call(text(&ev), ThreadsafeFunctionCallMode::NonBlocking);
+            }
+        });
+        let mut next = self.next_lifecycle.lock().unwrap();
+        let id = *next;
+        *next += 1;
+        self.lifecycle.lock().unwrap().insert(id, task.abort_handle());
+        id
     }
 
     #[napi]
-    pub async fn rpc(&self, method: String, params: Option<Value>) -> Result<Value> {
-        let c = self.inner.clone();
-        let params = match params {
-            None | Some(Value::Null) => json!({}),
-            Some(p) => p,
-        };
-        on_core(async move { c.rpc(&method, params).await }).await
+    pub fn off_lifecycle(&self, id: u32) {
+        if let Some(task) = self.lifecycle.lock().unwrap().remove(&id) {
+            task.abort();
+        }
     }
 
-    /// Lifecycle notifications (`{type, sessionId, metadata?}`) to `sink` until `stop`.
-    #[napi(ts_args_type = "sink: (event: any) => void")]
-    pub fn subscribe_lifecycle(&self, sink: JsSink) -> Result<()> {
-        let mut stream = self.inner.subscribe_lifecycle().map_err(to_napi)?;
-        core::runtime().spawn(async move {
-            while let Some(ev) = stream.recv().await {
-                sink.call(to_value(&ev), ThreadsafeFunctionCallMode::NonBlocking);
-            }
-        });
-        Ok(())
+    /// Whether the client is started (and not stopped since).
+    #[napi(getter)]
+    pub fn connected(&self) -> bool {
+        self.inner.protocol_version().is_some()
     }
 
     #[napi(getter)]
@@ -499,124 +280,255 @@ impl NativeClient {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The host stream, to JS.
+
+/// The responders of the host requests JS is running, by the id JS answers with.
+#[derive(Default)]
+struct Responders {
+    state: Mutex<(u32, HashMap<u32, Responder>)>,
+}
+
+impl Responders {
+    fn insert(&self, r: Responder) -> u32 {
+        let mut st = self.state.lock().unwrap();
+        st.0 = st.0.wrapping_add(1);
+        let id = st.0;
+        st.1.insert(id, r);
+        id
+    }
+
+    fn take(&self, id: u32) -> Option<Responder> {
+        self.state.lock().unwrap().1.remove(&id)
+    }
+}
+
+/// The messages the drain task encoded and JS has not taken yet: the elements of a JSON array
+/// (see [`NativeClient::session`]), and whether JS was told to take them.
+struct Outbox {
+    state: Mutex<(Vec<u8>, bool)>,
+}
+
+impl Outbox {
+    fn new() -> Outbox {
+        Outbox { state: Mutex::new((b"[".to_vec(), false)) }
+    }
+
+    /// Appends encoded messages; true when JS must be told (it was not yet).
+    fn push(&self, encoded: &[u8]) -> bool {
+        let mut st = self.state.lock().unwrap();
+        if st.0.len() > 1 {
+            st.0.push(b',');
+        }
+        st.0.extend_from_slice(encoded);
+        !std::mem::replace(&mut st.1, true)
+    }
+
+    /// Everything queued, as the JSON text of an array; None when nothing is.
+    fn take(&self) -> Option<String> {
+        let mut st = self.state.lock().unwrap();
+        st.1 = false;
+        if st.0.len() == 1 {
+            return None;
+        }
+        let mut out = std::mem::replace(&mut st.0, b"[".to_vec());
+        drop(st);
+        out.push(b']');
+        Some(String::from_utf8(out).expect("serde_json writes UTF-8"))
+    }
+}
+
+/// Messages as the comma-separated JSON texts of the elements of a batch.
+fn encode(batch: Vec<HostMessage>, responders: &Responders) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256 * batch.len());
+    for (i, m) in batch.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let written = match m {
+            HostMessage::Event { event, subscriptions } => {
+                serde_json::to_writer(&mut out, &(0, subscriptions, &*event))
+            }
+            HostMessage::Request(req) => {
+                let id = responders.insert(req.responder);
+                serde_json::to_writer(&mut out, &(1, id, req.kind.name(), req.name, req.payload))
+            }
+            HostMessage::Completion { call, result: Ok(v) } => serde_json::to_writer(&mut out, &(2, call, true, v)),
+            HostMessage::Completion { call, result: Err(e) } => {
+                serde_json::to_writer(&mut out, &(2, call, false, error_json(&e)))
+            }
+            HostMessage::End => serde_json::to_writer(&mut out, &(3,)),
+        };
+        written.expect("host messages are JSON");
+    }
+    out
+}
+
+/// The session's one reader: encodes what is ready (off the JS thread) into the outbox and
+/// tells JS once, until JS takes it; whatever arrives meanwhile joins that batch. So JS gets
+/// one call per batch, and a busy JS thread gets bigger batches, not more calls.
+async fn drain(mut stream: HostStream, wake: WakeSink, outbox: Arc<Outbox>, responders: Arc<Responders>) {
+    while let Some(batch) = stream.recv_batch(MAX_BATCH).await {
+        if outbox.push(&encode(batch, &responders))
+            && wake.call((), ThreadsafeFunctionCallMode::NonBlocking) != Status::Ok
+        {
+            break; // the JS environment is gone
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Session.
 
 /// Private native session; use `CopilotSession` from the package instead.
 #[napi]
 pub struct NativeSession {
-    inner: core::Session,
-    pump: Arc<Pump>,
-    /// Pending send-and-waits: registered before their task starts (the abort handle follows),
-    /// so a task that finishes at once still finds its entry and reports.
-    waits: Arc<Mutex<HashMap<u32, Option<tokio::task::AbortHandle>>>>,
+    client: core::Client,
+    /// The config until `open` takes it.
+    config: Mutex<Option<SessionConfig>>,
+    session: OnceLock<core::Session>,
+    port: HostPort,
+    responders: Arc<Responders>,
+    outbox: Arc<Outbox>,
+    next_call: Mutex<u32>,
 }
 
 impl NativeSession {
-    fn new(inner: core::Session, pump: Arc<Pump>) -> Self {
-        NativeSession { inner, pump, waits: Arc::default() }
+    fn session(&self) -> Result<core::Session> {
+        self.session.get().cloned().ok_or_else(|| {
+            to_napi(core::Error::new(ErrorKind::NotConnected, "the session is not open (create or resume failed)"))
+        })
     }
 }
 
 #[napi]
 impl NativeSession {
+    /// The session's host messages queued since the last call, as the JSON text of an array
+    /// (see `NativeClient.session`); null when there are none.
+    #[napi]
+    pub fn take(&self) -> Option<String> {
+        self.outbox.take()
+    }
+
+    /// Delivers events of these types (all: null) from now on; returns the id the batches
+    /// list with each event.
+    #[napi]
+    pub fn subscribe(&self, types: Option<Vec<String>>) -> u32 {
+        self.port.subscribe(types) as u32
+    }
+
+    #[napi]
+    pub fn unsubscribe(&self, id: u32) -> bool {
+        self.port.unsubscribe(u64::from(id))
+    }
+
+    /// Creates the session, or resumes `resumeId`.
+    #[napi]
+    pub async fn open(&self, resume_id: Option<String>) -> Result<()> {
+        let cfg = self.config.lock().unwrap().take().ok_or_else(|| invalid("the session was opened already"))?;
+        let opened = match resume_id {
+            Some(id) => self.client.resume_session(&id, Some(cfg)).await,
+            None => self.client.create_session(cfg).await,
+        };
+        let s = opened.map_err(to_napi)?;
+        let _ = self.session.set(s);
+        Ok(())
+    }
+
     #[napi(getter)]
-    pub fn session_id(&self) -> String {
-        self.inner.id().to_owned()
+    pub fn session_id(&self) -> Option<String> {
+        self.session.get().map(|s| s.id().to_owned())
     }
 
     #[napi(getter)]
     pub fn workspace_path(&self) -> Option<String> {
-        self.inner.workspace_path()
+        self.session.get().and_then(core::Session::workspace_path)
     }
 
+    /// JSON text of the `session.create` / `session.resume` result.
     #[napi(getter)]
-    pub fn info(&self) -> Value {
-        self.inner.info()
+    pub fn info(&self) -> String {
+        text(&self.session.get().map(core::Session::info))
     }
 
+    /// `options`: JSON text of the message options; resolves to the message id.
     #[napi]
-    pub async fn send(&self, options: Value) -> Result<String> {
-        let o = MessageOptions::from_json(&options).map_err(to_napi)?;
-        let s = self.inner.clone();
-        on_core(async move { s.send(o).await }).await
+    pub async fn send(&self, options: String) -> Result<String> {
+        let o = MessageOptions::from_json(&parse(Some(options), "message options")?).map_err(to_napi)?;
+        self.session()?.send(o).await.map_err(to_napi)
     }
 
-    /// Starts a send-and-wait whose result arrives on the sink as
-    /// `{k: "done", id, ok, value | error}`, after the events of the turn.
+    /// Starts a send-and-wait; its result arrives on the sink as a completion of the returned
+    /// call id, after the events of the turn.
     #[napi]
-    pub fn send_and_wait(&self, id: u32, options: Value) -> Result<()> {
-        let o = MessageOptions::from_json(&options).map_err(to_napi)?;
-        let s = self.inner.clone();
-        let pump = self.pump.clone();
-        let waits = self.waits.clone();
-        self.waits.lock().unwrap().insert(id, None);
-        let task = core::runtime().spawn(async move {
-            // Everything published until the answer is in `seen`; the completion is queued
-            // after the last of those events reached JS.
-            let mut seen = s.subscribe();
-            let r = s.send_and_wait(o).await;
-            let mut last = None;
-            while let Some(ev) = seen.try_recv() {
-                if !ev.id.is_empty() {
-                    last = Some(ev.id.clone());
-                }
-            }
-            let msg = match r {
-                Ok(ev) => {
-                    json!({"k": "done", "id": id, "ok": true, "value": ev.map(|e| to_value(&e))})
-                }
-                Err(e) => json!({"k": "done", "id": id, "ok": false, "error": error_json(&e)}),
-            };
-            if waits.lock().unwrap().remove(&id).is_some() {
-                pump.after_event(last, msg);
-            }
+    pub fn send_and_wait(&self, options: String) -> Result<u32> {
+        let o = MessageOptions::from_json(&parse(Some(options), "message options")?).map_err(to_napi)?;
+        let s = self.session()?;
+        let call = {
+            let mut next = self.next_call.lock().unwrap();
+            *next = next.wrapping_add(1);
+            *next
+        };
+        within_runtime_if_available(|| {
+            self.port.spawn_call(u64::from(call), async move {
+                let answer = s.send_and_wait(o).await?;
+                Ok(serde_json::to_value(answer).unwrap_or(Value::Null))
+            })
         });
-        if let Some(slot) = self.waits.lock().unwrap().get_mut(&id) {
-            *slot = Some(task.abort_handle());
-        }
-        Ok(())
+        Ok(call)
     }
 
-    /// Cancels a pending send-and-wait: it settles at once with a `cancelled` error. The turn
-    /// itself keeps running (call `abort` to stop it).
+    /// Cancels a send-and-wait: it completes at once with a `cancelled` error. The turn itself
+    /// keeps running (call `abort` to stop it).
     #[napi]
-    pub fn cancel_wait(&self, id: u32, reason: Option<String>) {
-        if let Some(h) = self.waits.lock().unwrap().remove(&id) {
-            if let Some(h) = h {
-                h.abort();
+    pub fn cancel_wait(&self, call: u32, reason: Option<String>) -> bool {
+        self.port.cancel_call(u64::from(call), reason.as_deref())
+    }
+
+    /// Answers host request `id` with the JSON text the JS handler returned (any form the
+    /// request kind accepts: the core reads it). Late or repeated answers are ignored.
+    #[napi]
+    pub fn reply(&self, id: u32, value: String) {
+        if let Some(r) = self.responders.take(id) {
+            match serde_json::from_str(&value) {
+                Ok(v) => r.reply(v),
+                Err(e) => r.fail(format!("the handler's value is not JSON: {e}")),
             }
-            let e = core_err(ErrorKind::Cancelled, reason.unwrap_or_else(|| "sendAndWait was cancelled".into()));
-            self.pump.send(json!({"k": "done", "id": id, "ok": false, "error": error_json(&e)}));
+        }
+    }
+
+    /// The JS handler of request `id` threw (or rejected) with this message.
+    #[napi]
+    pub fn fail(&self, id: u32, message: String) {
+        if let Some(r) = self.responders.take(id) {
+            r.fail(message);
         }
     }
 
     #[napi]
     pub async fn abort(&self) -> Result<()> {
-        let s = self.inner.clone();
-        on_core(async move { s.abort().await }).await
+        self.session()?.abort().await.map_err(to_napi)
+    }
+
+    /// JSON text of the persisted events.
+    #[napi]
+    pub async fn get_messages(&self) -> Result<String> {
+        core_text(self.session()?.get_messages().await)
     }
 
     #[napi]
-    pub async fn get_messages(&self) -> Result<Value> {
-        let s = self.inner.clone();
-        on_core(async move { s.get_messages().await.map(|l| to_value(&l)) }).await
+    pub async fn set_model(&self, model: String, reasoning_effort: Option<String>) -> Result<String> {
+        core_text(self.session()?.set_model(&model, reasoning_effort.as_deref()).await)
     }
 
+    /// `params`: JSON text or null; resolves to the JSON text of the result.
     #[napi]
-    pub async fn set_model(&self, model: String, reasoning_effort: Option<String>) -> Result<Value> {
-        let s = self.inner.clone();
-        on_core(async move { s.set_model(&model, reasoning_effort.as_deref()).await }).await
-    }
-
-    #[napi]
-    pub async fn rpc(&self, method: String, params: Option<Value>) -> Result<Value> {
-        let s = self.inner.clone();
-        on_core(async move { s.rpc(&method, params.unwrap_or(Value::Null)).await }).await
+    pub async fn rpc(&self, method: String, params: Option<String>) -> Result<String> {
+        let params = parse(params, "rpc params")?;
+        core_text(self.session()?.rpc(&method, params).await)
     }
 
     #[napi]
     pub async fn disconnect(&self) -> Result<()> {
-        let s = self.inner.clone();
-        on_core(async move { s.disconnect().await }).await
+        self.session()?.disconnect().await.map_err(to_napi)
     }
 }

@@ -132,6 +132,28 @@ test('a pending sendAndWait and an iterator keep Node alive until they settle', 
   assert.match(r.stdout, /done/);
 });
 
+test('one tokio runtime: the core\'s copilot-rt threads, no runtime of napi\'s own', async () => {
+  const r = await runScript(`
+    import { readdirSync, readFileSync } from 'node:fs';
+    const client = new CopilotClient(CFG.client);
+    const session = await client.createSession({ model: 'gpt-4.1', provider: CFG.provider, streaming: true });
+    session.on(() => {});
+    await session.sendAndWait({ prompt: 'SLOW 5 0' });
+    await session.rpc('session.mode.get', {});
+    const names = readdirSync('/proc/self/task').map((t) => readFileSync('/proc/self/task/' + t + '/comm', 'utf8').trim());
+    console.log(JSON.stringify(names));
+    await client.stop();
+  `);
+  assert.equal(r.code, 0, r.stderr);
+  const names = JSON.parse(r.stdout);
+  const count = (pred) => names.filter(pred).length;
+  // Tokio names every thread of a runtime (workers and its blocking pool) after the builder;
+  // a runtime of napi's own would add threads with tokio's default name (`tokio-rt-worker`,
+  // `tokio-runtime-worker` in older versions).
+  assert.ok(count((n) => n === 'copilot-rt') >= 2, JSON.stringify(names));
+  assert.equal(count((n) => n.startsWith('tokio')), 0, JSON.stringify(names));
+});
+
 test('a SIGKILLed Node process takes its CLI with it', async () => {
   let pid;
   const r = await runScript(`

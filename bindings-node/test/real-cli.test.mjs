@@ -70,6 +70,33 @@ test('client_level_methods', async () => {
   assert.equal(stopped.isTransportFailure, true);
 });
 
+test('ping_before_start', async () => {
+  const s = await sharedCli();
+  const opts = { cliUrl: s.url, connectionToken: s.token };
+  // A never-started client answers ping by starting (the core's rule).
+  const c = new CopilotClient(opts);
+  assert.equal(c.getState(), 'disconnected');
+  assert.equal((await c.ping('first')).message, 'pong: first');
+  assert.equal(c.getState(), 'connected');
+  // After stop(), calls fail with not_connected until start().
+  assert.deepEqual(await c.stop(), []);
+  assert.equal(c.getState(), 'disconnected');
+  for (const p of [c.ping(), c.createSession({}), c.listSessions()]) {
+    assert.equal((await p.then(() => null, (x) => x)).code, 'not_connected');
+  }
+  await c.start();
+  assert.equal((await c.ping('again')).message, 'pong: again');
+  await c.stop();
+  // autoStart: false: a call before start() fails with not_connected.
+  const m = new CopilotClient({ ...opts, autoStart: false });
+  assert.equal((await m.ping().then(() => null, (x) => x)).code, 'not_connected');
+  assert.equal((await m.createSession({}).then(() => null, (x) => x)).code, 'not_connected');
+  assert.equal(m.getState(), 'disconnected');
+  await m.start();
+  assert.equal((await m.ping('manual')).message, 'pong: manual');
+  await m.stop();
+});
+
 test('errors: invalid options throw at once; connect failures carry code and cause', async () => {
   assert.throws(() => new CopilotClient({ cliUrl: 4321 }), (e) => e instanceof CopilotError && e.code === 'invalid_config' && /cliUrl/.test(e.message));
   assert.throws(() => new CopilotClient({ colour: 'red' }), (e) => e.code === 'invalid_config' && /colour/.test(e.message));
@@ -229,6 +256,8 @@ test('list_and_delete', async () => {
     const deleted = new Promise((resolve) => client.on('session.deleted', resolve));
     const created = [];
     const offAll = client.on((ev) => created.push(ev.type));
+    const some = [];
+    client.on(['session.created', 'session.deleted'], (ev) => some.push(ev.type));
     const id = `list-delete-${process.pid}`;
     const s = await client.createSession(cfg(model, { sessionId: id }));
     assert.equal(s.sessionId, id);
@@ -247,6 +276,8 @@ test('list_and_delete', async () => {
     await client.deleteSession(id);
     assert.equal((await deleted).sessionId, id);
     assert.ok(created.includes('session.created'));
+    assert.ok(some.includes('session.created') && some.includes('session.deleted'), String(some));
+    assert.ok(some.every((t) => t === 'session.created' || t === 'session.deleted'), String(some));
     offAll();
     assert.ok(!(await client.listSessions()).some((m) => m.sessionId === id));
     const e = await client.deleteSession(id).then(() => null, (x) => x);
@@ -386,6 +417,33 @@ test('handler exceptions produce the protocol failure answers and never crash', 
   });
 });
 
+test('hooks: picked by the key given (any spelling); onHook gets the other types', async () => {
+  await withModel(async (model) => {
+    const client = await connectShared();
+    const tools = [{ name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } }, skipPermission: true, handler: () => 'ok' }];
+    for (const catchAll of [false, true]) {
+      const seen = [];
+      const hooks = {
+        pre_tool_use: (p) => void seen.push(`pre:${p.hookType}`),
+        onPostToolUse: async (p) => void seen.push(`post:${p.hookType}`),
+      };
+      if (catchAll) hooks.onHook = (p) => void seen.push(`any:${p.hookType}`);
+      const session = await client.createSession(cfg(model, { hooks, tools }));
+      assert.equal((await session.sendAndWait('CALL get_weather {"city":"Rome"}')).data.content, 'Tool returned: ok');
+      assert.ok(seen.includes('pre:preToolUse') && seen.includes('post:postToolUse'), `${catchAll}: ${seen}`);
+      const others = seen.filter((x) => x.startsWith('any:'));
+      if (catchAll) {
+        assert.ok(others.includes('any:userPromptSubmitted') && others.includes('any:agentStop'), String(seen));
+        assert.ok(!others.includes('any:preToolUse') && !others.includes('any:postToolUse'), String(seen));
+      } else {
+        assert.deepEqual(others, []);
+      }
+      await session.disconnect();
+    }
+    await client.stop();
+  });
+});
+
 test('tools with a zod schema: JSON schema sent, arguments validated and parsed', async () => {
   await withModel(async (model) => {
     const client = await connectShared();
@@ -439,10 +497,9 @@ test('provider bearer token, system message transform, hooks deny, exit plan mod
     const plans = [];
     const session = await client.createSession(
       cfg(model, {
-        systemMessage: {
-          mode: 'customize',
-          sections: { tone: { action: async (content) => `${content}\nTRANSFORMED-BY-NODE` } },
-        },
+        systemMessage: { mode: 'customize', sections: { tone: { action: 'transform' } } },
+        // A bare sections object answers; a section left out keeps its text.
+        onSystemMessageTransform: async ({ sections }) => ({ tone: `${sections.tone.content}\nTRANSFORMED-BY-NODE` }),
         onProviderToken: async ({ providerName }) => {
           tokenCalls++;
           assert.equal(providerName, 'default');
@@ -451,8 +508,8 @@ test('provider bearer token, system message transform, hooks deny, exit plan mod
         tools: [{ name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } }, skipPermission: true, handler: () => 'never' }],
         onPermissionRequest: approveAll,
         hooks: {
-          onPreToolUse: (input) =>
-            JSON.stringify(input).includes('get_weather')
+          onPreToolUse: ({ hookType, input }) =>
+            hookType === 'preToolUse' && input.toolName === 'get_weather'
               ? { permissionDecision: 'deny', permissionDecisionReason: 'hooks say no' }
               : undefined,
         },

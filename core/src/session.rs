@@ -467,7 +467,10 @@ impl Session {
         let abort = options.abort_on_timeout;
         let turn = async {
             let _turn = self.inner.turn.lock().await;
-            let mut stream = self.subscribe();
+            // Only the events the wait reads: streamed deltas then wake no task of ours.
+            let wanted = ["user.message", "assistant.message", "session.idle", "session.error"];
+            let filter = Some(wanted.iter().map(|t| t.to_string()).collect());
+            let mut stream = self.inner.events.lock().unwrap().subscribe(filter).1;
             // With earlier work still running (a plain `send` whose idle has not come), events
             // before our own `user.message` belong to that work and are skipped, so the answer
             // is always ours. An idle session needs no such wait: a turn can fail before its

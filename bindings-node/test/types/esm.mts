@@ -25,7 +25,11 @@ const session = await client.createSession({
   streaming: true,
   onPermissionRequest: approveAll,
   onUserInputRequest: async (req) => ({ answer: req.choices[0] ?? "x", wasFreeform: false }),
-  hooks: { onPreToolUse: (input) => (input.toolName === "bash" ? { permissionDecision: "deny" } : undefined) },
+  onSystemMessageTransform: ({ sections }) => ({ tone: `${sections.tone?.content ?? ""} (edited)` }),
+  onExitPlanMode: (req) => req.recommendedAction ?? true,
+  onProviderToken: async ({ providerName }) => ({ token: `token-for-${providerName}` }),
+  onAutoModeSwitch: () => "yes",
+  hooks: { onPreToolUse: ({ input }) => (input.toolName === "bash" ? { permissionDecision: "deny" } : undefined) },
   tools: [
     defineTool("weather", {
       description: "w",
@@ -34,6 +38,17 @@ const session = await client.createSession({
     }),
     { name: "raw", parameters: { type: "object" }, handler: (args: { n: number }) => args.n * 2 },
   ],
+});
+
+await client.createSession({
+  onPermissionRequest: (req) => req.kind === "shell" && req.request.kind === "shell",
+  onUserInputRequest: (req) => req.question.toUpperCase(),
+  hooks: { pre_tool_use: (req) => ({ additionalContext: req.hookType }), onHook: () => undefined },
+  tools: [{ name: "t", handler: (_args: unknown, inv) => inv.workingDirectory ?? inv.toolCallId }],
+});
+await client.createSession({
+  // @ts-expect-error a permission handler returns a decision
+  onPermissionRequest: () => 42,
 });
 
 const answer = await session.sendAndWait({ prompt: "hi" }, 5000);
@@ -60,6 +75,9 @@ session.on("some.future_event", (e) => {
   void t;
 });
 session.on((e: SessionEvent) => void e.id);
+session.on(["assistant.message", "session.idle"], (e) => {
+  if (e.type === "assistant.message") void e.data.content;
+});
 for await (const e of session.events("session.idle")) {
   const aborted: boolean | undefined = e.data.aborted;
   void aborted;
