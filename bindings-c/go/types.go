@@ -216,15 +216,33 @@ type SessionEvent struct {
 	Raw json.RawMessage `json:"-"`
 }
 
-// UnmarshalJSON keeps the raw event.
+// UnmarshalJSON keeps the raw event. One pass over the envelope (data kept raw), one over the
+// data: half the work of letting each level unmarshal itself.
 func (e *SessionEvent) UnmarshalJSON(b []byte) error {
-	type plain SessionEvent
-	var p plain
-	if err := json.Unmarshal(b, &p); err != nil {
+	var w struct {
+		ID        string          `json:"id"`
+		Timestamp string          `json:"timestamp"`
+		ParentID  *string         `json:"parentId"`
+		Type      string          `json:"type"`
+		Data      json.RawMessage `json:"data"`
+		Ephemeral bool            `json:"ephemeral,omitempty"`
+		AgentID   string          `json:"agentId,omitempty"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	*e = SessionEvent(p)
-	e.Raw = append(json.RawMessage(nil), b...)
+	raw := append(json.RawMessage(nil), b...)
+	*e = SessionEvent{ID: w.ID, Timestamp: w.Timestamp, ParentID: w.ParentID, Type: w.Type,
+		Ephemeral: w.Ephemeral, AgentID: w.AgentID, Raw: raw}
+	if len(w.Data) > 0 {
+		type plain EventData
+		var d plain
+		if err := json.Unmarshal(w.Data, &d); err != nil {
+			return err
+		}
+		e.Data = EventData(d)
+		e.Data.Raw = w.Data // already a copy (Unmarshal copies into a RawMessage)
+	}
 	return nil
 }
 
