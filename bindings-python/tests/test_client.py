@@ -485,11 +485,20 @@ def test_ctrl_c_cancels_a_waiting_turn(sandbox: Dict[str, str], fake_model: Fake
         "    finally:\n"
         "        await c.stop()\n"
         "asyncio.run(main())\n")
-    p = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen([sys.executable, "-X", "faulthandler", str(script)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
     line = p.stdout.readline()
     assert line.startswith("TURN"), line + p.stderr.read()
     pid = int(line.split()[1])
     p.send_signal(signal.SIGINT)
-    _, err = p.communicate(timeout=30)
+    # The graceful stop in the script's `finally` is bounded by the SDK's own limits (detach
+    # retries ~15 s, shutdown 2 s, stop grace 5 s): 60 s means it hangs. Then SIGABRT makes
+    # faulthandler print every thread's stack into the failure message.
+    try:
+        _, err = p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.send_signal(signal.SIGABRT)
+        _, err = p.communicate(timeout=30)
+        raise AssertionError("the interrupted script did not exit:\n" + err)
     assert p.returncode != 0 and "KeyboardInterrupt" in err, err
     assert asyncio.run(wait_dead(pid)), "the CLI outlived the interrupted script"
