@@ -155,3 +155,11 @@ pub fn py_error(py: Python<'_>, e: &Error) -> PyErr {
 pub fn config_value(what: &str, obj: &Bound<'_, PyAny>) -> Result<Value, Error> {
     from_py(obj).map_err(|e| Error::new(ErrorKind::InvalidConfig, format!("{what}: {e}")))
 }
+
+/// RPC params from Python: the object converted, or `default` when none was given.
+pub fn rpc_params(py: Python<'_>, params: Option<&Bound<'_, PyAny>>, default: Value) -> PyResult<Value> {
+    match params {
+        Some(p) => config_value("params", p).map_err(|e| py_error(py, &e)),
+        None => Ok(default),
+    }
+}

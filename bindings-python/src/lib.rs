@@ -118,10 +118,7 @@ impl NativeClient {
         method: String,
         params: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let params = match params {
-            Some(p) => convert::config_value("params", p).map_err(|e| convert::py_error(py, &e))?,
-            None => json!({}),
-        };
+        let params = convert::rpc_params(py, params, json!({}))?;
         let c = self.inner.clone();
         loops::spawn(py, async move { c.rpc(&method, params).await })
     }

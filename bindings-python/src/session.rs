@@ -227,10 +227,7 @@ impl NativeSession {
         method: String,
         params: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let params = match params {
-            Some(p) => convert::config_value("params", p).map_err(|e| convert::py_error(py, &e))?,
-            None => Value::Null,
-        };
+        let params = convert::rpc_params(py, params, Value::Null)?;
         self.session_call(py, move |s| async move { s.rpc(&method, params).await })
     }
 }
