@@ -485,8 +485,11 @@ def test_ctrl_c_cancels_a_waiting_turn(sandbox: Dict[str, str], fake_model: Fake
         "    finally:\n"
         "        await c.stop()\n"
         "asyncio.run(main())\n")
+    # A shell runs background jobs with SIGINT ignored, and Python keeps it ignored: give the
+    # script the default disposition, as a terminal would.
     p = subprocess.Popen([sys.executable, "-X", "faulthandler", str(script)], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+                         stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     line = p.stdout.readline()
     assert line.startswith("TURN"), line + p.stderr.read()
     pid = int(line.split()[1])
