@@ -428,12 +428,12 @@ impl Client {
     /// before `start` (also an implicit one) and across restarts; the stream ends when the
     /// client is dropped. (Always `Ok`; the `Result` is kept for compatibility.)
     pub fn subscribe_lifecycle(&self) -> Result<EventStream<LifecycleEvent>> {
-        Ok(self.inner.lifecycle.lock().unwrap().subscribe(None).1)
+        Ok(self.subscribe_lifecycle_types(None))
     }
 
     /// Lifecycle notifications of one type (e.g. `session.deleted`).
     pub fn subscribe_lifecycle_type(&self, event_type: &str) -> Result<EventStream<LifecycleEvent>> {
-        Ok(self.inner.lifecycle.lock().unwrap().subscribe(Some(vec![event_type.to_owned()])).1)
+        Ok(self.subscribe_lifecycle_types(Some(vec![event_type.to_owned()])))
     }
 
     /// Lifecycle notifications of these types (None: every type), in wire order, on one stream.

@@ -151,10 +151,15 @@ impl SessionInner {
             h.set_session_id(&inner.id);
         }
         if let Some(cb) = config.on_event.clone() {
-            let (_, stream) = inner.events.lock().unwrap().subscribe(None);
+            let (_, stream) = inner.subscribe(None);
             pump_callback(stream, cb, config.on_event_end.clone());
         }
         inner
+    }
+
+    /// Events of these types (None: all) from now on, with the subscription's id.
+    fn subscribe(&self, types: Option<Vec<String>>) -> (u64, EventStream) {
+        self.events.lock().unwrap().subscribe(types)
     }
 
     pub(crate) fn id(&self) -> &str {
@@ -408,12 +413,12 @@ impl Session {
 
     /// Every event from now on, in wire order.
     pub fn subscribe(&self) -> EventStream {
-        self.inner.events.lock().unwrap().subscribe(None).1
+        self.inner.subscribe(None).1
     }
 
     /// Events of one type from now on.
     pub fn subscribe_type(&self, event_type: impl Into<String>) -> EventStream {
-        self.inner.events.lock().unwrap().subscribe(Some(vec![event_type.into()])).1
+        self.inner.subscribe(Some(vec![event_type.into()])).1
     }
 
     /// Calls `f` for every event, in order, on a task of its own (a slow callback delays only
@@ -432,7 +437,7 @@ impl Session {
     }
 
     fn on_filtered(&self, filter: Option<String>, cb: EventCallback) -> Subscription {
-        let (id, stream) = self.inner.events.lock().unwrap().subscribe(filter.map(|t| vec![t]));
+        let (id, stream) = self.inner.subscribe(filter.map(|t| vec![t]));
         pump_callback(stream, cb, None);
         Subscription { session: Arc::downgrade(&self.inner), id }
     }
@@ -470,7 +475,7 @@ impl Session {
             // Only the events the wait reads: streamed deltas then wake no task of ours.
             let wanted = ["user.message", "assistant.message", "session.idle", "session.error"];
             let filter = Some(wanted.iter().map(|t| t.to_string()).collect());
-            let mut stream = self.inner.events.lock().unwrap().subscribe(filter).1;
+            let mut stream = self.inner.subscribe(filter).1;
             // With earlier work still running (a plain `send` whose idle has not come), events
             // before our own `user.message` belong to that work and are skipped, so the answer
             // is always ours. An idle session needs no such wait: a turn can fail before its

@@ -657,12 +657,12 @@ async fn ping_before_start() {
     assert!(client.protocol_version().is_some());
     client.stop().await.unwrap();
     let e = client.ping(None).await.unwrap_err();
-    assert_eq!(e.kind(), copilot_core::ErrorKind::NotConnected, "{e}");
+    assert_eq!(e.kind(), ErrorKind::NotConnected, "{e}");
     client.start().await.unwrap();
     client.ping(None).await.unwrap();
     client.stop().await.unwrap();
     let manual = Client::new(ClientOptions { auto_start: false, ..url() });
-    assert_eq!(manual.list_sessions(None).await.unwrap_err().kind(), copilot_core::ErrorKind::NotConnected);
+    assert_eq!(manual.list_sessions(None).await.unwrap_err().kind(), ErrorKind::NotConnected);
     manual.start().await.unwrap();
     manual.ping(None).await.unwrap();
     manual.stop().await.unwrap();
