@@ -145,7 +145,7 @@ impl Sinks {
                 HostMessage::Completion { call, result } => {
                     rt::finish(call, result.map(|v| v.to_string()).map_err(Failure::from));
                 }
-                HostMessage::End => {}
+                HostMessage::Cancelled { .. } | HostMessage::End => {}
             }
         }
     }
@@ -168,7 +168,7 @@ impl Sinks {
     /// with `copilot_request_name` and answers it with `copilot_request_reply` /
     /// `copilot_request_fail` (see `rt::answer`).
     fn request(&self, req: HostRequest) {
-        let HostRequest { kind, name, payload, responder } = req;
+        let HostRequest { kind, name, payload, responder, .. } = req;
         let Some(cb) = self.on_request else {
             // Not reached: the core asks only for kinds attached with a request callback.
             return responder.fail("the session has no request callback");

@@ -51,11 +51,20 @@ pub enum ErrorKind {
     Io,
     /// A bug in this SDK: an invariant was broken (please report it).
     Internal,
+    /// The connection to the CLI was lost and the client is reconnecting (or restarting the
+    /// CLI): the call was not sent. Retry it; it works once the connection is back.
+    Reconnecting,
+    /// The client gave up reconnecting to (or restarting) the CLI: its attempts or restart
+    /// budget are spent. `start()` tries again.
+    ReconnectFailed,
+    /// The connection was lost during a turn: whether the CLI finished it is unknown. The
+    /// message names the session; read its messages after the client reconnected.
+    TurnOutcomeUnknown,
 }
 
 impl ErrorKind {
     /// Every kind, in number order.
-    pub const ALL: [ErrorKind; 20] = [
+    pub const ALL: [ErrorKind; 23] = [
         ErrorKind::TransportClosed,
         ErrorKind::Connect,
         ErrorKind::CliNotFound,
@@ -76,6 +85,9 @@ impl ErrorKind {
         ErrorKind::NotConnected,
         ErrorKind::Io,
         ErrorKind::Internal,
+        ErrorKind::Reconnecting,
+        ErrorKind::ReconnectFailed,
+        ErrorKind::TurnOutcomeUnknown,
     ];
 
     /// Stable string code (`"transport_closed"`, …), used as `.code` by every binding.
@@ -101,6 +113,9 @@ impl ErrorKind {
             ErrorKind::NotConnected => "not_connected",
             ErrorKind::Io => "io",
             ErrorKind::Internal => "internal",
+            ErrorKind::Reconnecting => "reconnecting",
+            ErrorKind::ReconnectFailed => "reconnect_failed",
+            ErrorKind::TurnOutcomeUnknown => "turn_outcome_unknown",
         }
     }
 
@@ -127,6 +142,9 @@ impl ErrorKind {
             ErrorKind::NotConnected => 18,
             ErrorKind::Io => 19,
             ErrorKind::Internal => 20,
+            ErrorKind::Reconnecting => 21,
+            ErrorKind::ReconnectFailed => 22,
+            ErrorKind::TurnOutcomeUnknown => 23,
         }
     }
 
@@ -162,6 +180,15 @@ impl ErrorKind {
             ErrorKind::NotConnected => "The client is not started, or already stopped.",
             ErrorKind::Io => "An I/O error that is none of the above.",
             ErrorKind::Internal => "A bug in this SDK: an invariant was broken (please report it).",
+            ErrorKind::Reconnecting => {
+                "The client is reconnecting to the CLI; the call was not sent. Retry it once the connection is back."
+            }
+            ErrorKind::ReconnectFailed => {
+                "The client gave up reconnecting to or restarting the CLI (attempts or restart budget spent)."
+            }
+            ErrorKind::TurnOutcomeUnknown => {
+                "The connection was lost during a turn; whether the CLI finished it is unknown (read the session's messages)."
+            }
         }
     }
 
@@ -278,6 +305,21 @@ impl Error {
                 | ErrorKind::Io
                 | ErrorKind::NotConnected
         )
+    }
+
+    /// True when the same call may succeed if made again: the connection failed or is being
+    /// re-established, or the call timed out. (Not for turns: a `turn_outcome_unknown` turn may
+    /// have run; look at the session's messages before sending the prompt again.)
+    pub fn is_retriable(&self) -> bool {
+        self.is_transport_failure() || matches!(self.inner.kind, ErrorKind::Reconnecting | ErrorKind::Timeout)
+    }
+
+    /// A copy with another kind and message, keeping the details (source, stderr tail).
+    pub(crate) fn rekind(&self, kind: ErrorKind, message: impl Into<String>) -> Self {
+        let mut e = self.clone();
+        e.inner.kind = kind;
+        e.inner.message = message.into();
+        e
     }
 
     pub(crate) fn io(context: &str, e: std::io::Error) -> Self {

@@ -36,9 +36,11 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     /// The next frame body, `Ok(None)` on a clean EOF between frames.
     pub async fn next_frame(&mut self) -> Result<Option<Vec<u8>>> {
         let (header_len, body_len) = loop {
-            if let Some(pos) = find_header_end(&self.buf[self.start..self.end]) {
-                let len = parse_headers(&self.buf[self.start..self.start + pos])?;
-                break (pos + 4, len);
+            // Every complete header line is checked as soon as it arrives, so a malformed one
+            // fails at once instead of leaving the reader waiting for a blank line.
+            if let Some((block_end, header_len)) = scan_header(&self.buf[self.start..self.end])? {
+                let len = parse_headers(&self.buf[self.start..self.start + block_end])?;
+                break (header_len, len);
             }
             if self.end - self.start > MAX_HEADER_SIZE {
                 return Err(Error::new(
@@ -102,8 +104,40 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     }
 }
 
-fn find_header_end(b: &[u8]) -> Option<usize> {
-    b.windows(4).position(|w| w == b"\r\n\r\n")
+/// Checks the header bytes received so far, line by line: every line ends with `\r\n`, is
+/// printable ASCII and (unless it is the blank line that ends the block) has a colon. Returns
+/// the end of the header block (without its last `\r\n`) and the length of the block with
+/// the blank line, once the blank line has arrived.
+fn scan_header(b: &[u8]) -> Result<Option<(usize, usize)>> {
+    let bad = |why: String| Err(Error::new(ErrorKind::FrameHeader, why));
+    let mut line_start = 0;
+    loop {
+        let rest = &b[line_start..];
+        let nl = rest.iter().position(|&c| c == b'\n');
+        let line = &rest[..nl.unwrap_or(rest.len())];
+        let content = match nl {
+            Some(_) => match line.strip_suffix(b"\r") {
+                Some(c) => c,
+                None => return bad(format!("frame header line {:?} ends with a bare \\n", clip_bytes(line))),
+            },
+            None => line.strip_suffix(b"\r").unwrap_or(line),
+        };
+        if let Some(c) = content.iter().find(|&&c| !(c == b'\t' || (0x20..0x7f).contains(&c))) {
+            return bad(format!("frame header has a byte that is not printable ASCII (0x{c:02x})"));
+        }
+        let Some(nl) = nl else { return Ok(None) };
+        if content.is_empty() {
+            return Ok(Some((line_start.saturating_sub(2), line_start + 2)));
+        }
+        if !content.contains(&b':') {
+            return bad(format!("malformed frame header line {:?} (no colon)", clip_bytes(content)));
+        }
+        line_start += nl + 1;
+    }
+}
+
+fn clip_bytes(b: &[u8]) -> String {
+    clip(&String::from_utf8_lossy(b))
 }
 
 /// Parses a header block (without the final blank line) and returns the Content-Length.
@@ -111,7 +145,7 @@ fn parse_headers(block: &[u8]) -> Result<usize> {
     let text = std::str::from_utf8(block)
         .map_err(|_| Error::new(ErrorKind::FrameHeader, "frame header is not valid UTF-8"))?;
     let mut length: Option<usize> = None;
-    for line in text.split("\r\n") {
+    for line in text.split("\r\n").filter(|l| !l.is_empty()) {
         let Some((name, value)) = line.split_once(':') else {
             return Err(Error::new(ErrorKind::FrameHeader, format!("malformed frame header line {:?}", clip(line))));
         };
@@ -130,8 +164,8 @@ fn parse_headers(block: &[u8]) -> Result<usize> {
             let n: usize = v
                 .parse()
                 .map_err(|_| Error::new(ErrorKind::FrameLength, format!("Content-Length out of range: {}", clip(v))))?;
-            if length.is_some_and(|old| old != n) {
-                return Err(Error::new(ErrorKind::FrameLength, "contradictory Content-Length headers"));
+            if length.is_some() {
+                return Err(Error::new(ErrorKind::FrameLength, "duplicate Content-Length header"));
             }
             length = Some(n);
         }
@@ -204,6 +238,10 @@ mod tests {
             (b"Content-Length: 99999999999999999999999\r\n\r\n{}", ErrorKind::FrameLength),
             (b"Content-Type: x\r\n\r\n{}", ErrorKind::FrameLength),
             (b"Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}", ErrorKind::FrameLength),
+            (b"Content-Length: 2\r\nContent-Length: 2\r\n\r\n{}", ErrorKind::FrameLength),
+            (b"\r\n{}", ErrorKind::FrameLength),
+            (b"Content-Length: 2\n\n{}", ErrorKind::FrameHeader),
+            (b"X-\xc3\xa9: 1\r\nContent-Length: 2\r\n\r\n{}", ErrorKind::FrameHeader),
             (b"garbage line\r\n\r\n{}", ErrorKind::FrameHeader),
             (b"Bad Name: 1\r\n\r\n", ErrorKind::FrameHeader),
             (b"Content-Length: \xff\r\n\r\n", ErrorKind::FrameHeader),
@@ -215,6 +253,29 @@ mod tests {
             let (_, err) = read_all(input, 1000).await;
             let err = err.unwrap_or_else(|| panic!("no error for {:?}", String::from_utf8_lossy(input)));
             assert_eq!(err.kind(), *kind, "{:?}: {err}", String::from_utf8_lossy(input));
+        }
+    }
+
+    /// A malformed header line fails as soon as it is complete, while the peer keeps the
+    /// connection open and sends nothing more.
+    #[tokio::test]
+    async fn malformed_header_lines_fail_without_waiting_for_more_bytes() {
+        for (input, kind) in [
+            (&b"Content-Length 12\n\n"[..], ErrorKind::FrameHeader),
+            (&b"Content-Length: 2\nX"[..], ErrorKind::FrameHeader),
+            (&b"garbage\r\n"[..], ErrorKind::FrameHeader),
+            (&b"Content-Length: \x01"[..], ErrorKind::FrameHeader),
+            (&b"Content-Length: 2\r\nContent-Length: 2\r\n\r\n"[..], ErrorKind::FrameLength),
+        ] {
+            let (mut client, mut server) = tokio::io::duplex(1024);
+            server.write_all(input).await.unwrap();
+            let mut r = FrameReader::new(&mut client, 1000);
+            let e = tokio::time::timeout(std::time::Duration::from_secs(2), r.next_frame())
+                .await
+                .unwrap_or_else(|_| panic!("{:?}: the reader waited for more bytes", String::from_utf8_lossy(input)))
+                .unwrap_err();
+            assert_eq!(e.kind(), kind, "{:?}: {e}", String::from_utf8_lossy(input));
+            drop(server);
         }
     }
 

@@ -89,6 +89,48 @@ impl std::fmt::Debug for Tool {
     }
 }
 
+/// Tells a running handler that its answer is no longer wanted: the turn was aborted, it timed
+/// out, the session was disconnected, the client stopped, or the connection was lost. The
+/// core stops waiting for the handler at that moment (dropping its future) and answers the CLI
+/// itself; the token lets work that is not a future (a thread, a child process) stop too.
+#[derive(Clone, Debug)]
+pub struct CancellationToken(Arc<tokio::sync::watch::Sender<Option<String>>>);
+
+impl Default for CancellationToken {
+    fn default() -> Self {
+        CancellationToken(Arc::new(tokio::sync::watch::Sender::new(None)))
+    }
+}
+
+impl CancellationToken {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Cancels with a reason (the first reason wins). Returns false when already cancelled.
+    pub fn cancel(&self, reason: &str) -> bool {
+        self.0.send_if_modified(|r| {
+            if r.is_some() {
+                return false;
+            }
+            *r = Some(reason.to_owned());
+            true
+        })
+    }
+    pub fn is_cancelled(&self) -> bool {
+        self.0.borrow().is_some()
+    }
+    /// Why it was cancelled.
+    pub fn reason(&self) -> Option<String> {
+        self.0.borrow().clone()
+    }
+    /// Resolves (with the reason) once cancelled.
+    pub async fn cancelled(&self) -> String {
+        let mut rx = self.0.subscribe();
+        let r = rx.wait_for(Option::is_some).await.map(|r| r.clone().unwrap_or_default());
+        r.unwrap_or_default()
+    }
+}
+
 /// What a tool call carries (`external_tool.requested`).
 #[derive(Clone, Debug)]
 pub struct ToolInvocation {
@@ -100,6 +142,8 @@ pub struct ToolInvocation {
     pub working_directory: Option<String>,
     /// The whole event payload.
     pub raw: Value,
+    /// Cancelled when the answer is no longer wanted (see [`CancellationToken`]).
+    pub cancel: CancellationToken,
 }
 
 /// A tool's answer.
@@ -178,6 +222,8 @@ pub struct PermissionRequest {
     pub request: Value,
     /// The whole event payload.
     pub raw: Value,
+    /// Cancelled when the answer is no longer wanted (see [`CancellationToken`]).
+    pub cancel: CancellationToken,
 }
 
 /// The decision kinds the CLI accepts for tool prompts.
@@ -266,6 +312,8 @@ pub struct UserInputRequest {
     pub choices: Vec<String>,
     pub allow_freeform: bool,
     pub raw: Value,
+    /// Cancelled when the answer is no longer wanted (see [`CancellationToken`]).
+    pub cancel: CancellationToken,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -11,8 +11,16 @@
 //! - [`HostMessage::Completion`]: a call started with [`HostPort::spawn_call`] (the bindings'
 //!   `send_and_wait`) has finished. The core queues an event before it lets any task see it, so
 //!   a completion always follows the events of its turn: no timer, flush or replay is needed;
-//! - [`HostMessage::End`]: the session's stream ended (disconnected, client stopped, connection
-//!   lost). Completions of calls still running may follow it; nothing else does.
+//! - [`HostMessage::Cancelled`]: the answer to a request (by [`HostRequest::id`]) is no longer
+//!   wanted — the turn was aborted or timed out, the session was disconnected, the client
+//!   stopped or the connection was lost. The core has already answered the CLI (failure
+//!   answer) and ignores a later reply; the binding cancels the host handler (task cancel,
+//!   `AbortSignal`, `context`, `CancellationToken`). [`HostRequest::cancel`] fires at the same
+//!   moment, for bindings that watch tokens instead;
+//! - [`HostMessage::End`]: the session's stream ended (disconnected, client stopped, the client
+//!   gave up reconnecting). Completions of calls still running may follow it; nothing else
+//!   does. A connection that is lost and restored does not end the stream: the session is
+//!   resumed and its subscriptions keep their ids.
 //!
 //! The payload a host receives, per kind (identical in every language; `sessionId` always set):
 //!
@@ -44,8 +52,8 @@ use crate::config::SessionConfig;
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::SessionEvent;
 use crate::handlers::{
-    JsonHandler, PermissionDecision, PermissionHandler, PermissionRequest, ToolHandler, ToolInvocation, ToolResult,
-    UserInputHandler, UserInputRequest, UserInputResponse,
+    CancellationToken, JsonHandler, PermissionDecision, PermissionHandler, PermissionRequest, ToolHandler,
+    ToolInvocation, ToolResult, UserInputHandler, UserInputRequest, UserInputResponse,
 };
 use crate::rpc::BoxFuture;
 use serde_json::{Map, Value, json};
@@ -188,6 +196,8 @@ pub enum HostMessage {
     Request(HostRequest),
     /// A call started with [`HostPort::spawn_call`] finished.
     Completion { call: u64, result: Result<Value> },
+    /// The request with this id is no longer wanted (see the module documentation).
+    Cancelled { request: u64, reason: String },
     /// The session's event stream ended.
     End,
 }
@@ -196,6 +206,8 @@ pub enum HostMessage {
 /// the hook type in `name`) with `payload`, then answer through the [`Responder`].
 #[derive(Debug)]
 pub struct HostRequest {
+    /// Unique per port: [`HostMessage::Cancelled`] names it.
+    pub id: u64,
     pub kind: RequestKind,
     /// The tool name (`tool`), or for `hook` the hook type spelled as the host registered it in
     /// [`HostOptions::hooks`] (`on_pre_tool_use`, `onPreToolUse`, …; the CLI's own spelling
@@ -204,6 +216,8 @@ pub struct HostRequest {
     pub name: Option<String>,
     pub payload: Value,
     pub responder: Responder,
+    /// Fires when the answer is no longer wanted.
+    pub cancel: CancellationToken,
 }
 
 /// Answers one host request, once. Dropping it unanswered counts as a handler failure.
@@ -261,6 +275,7 @@ struct Sub {
 
 struct PortState {
     next_sub: u64,
+    next_request: u64,
     subs: Vec<Sub>,
     ended: bool,
     /// Calls started with `spawn_call` and not finished: their abort handles.
@@ -309,7 +324,13 @@ pub fn attach(config: &mut SessionConfig, options: HostOptions) -> Result<(HostP
     let port = HostPort {
         inner: Arc::new(PortInner {
             tx,
-            state: Mutex::new(PortState { next_sub: 1, subs: Vec::new(), ended: false, calls: HashMap::new() }),
+            state: Mutex::new(PortState {
+                next_sub: 1,
+                next_request: 1,
+                subs: Vec::new(),
+                ended: false,
+                calls: HashMap::new(),
+            }),
             tools: options.tools.as_ref().map(|t| t.iter().cloned().collect()),
             hooks: hooks.clone(),
             hooks_catch_all: options.kinds.contains(&RequestKind::Hook),
@@ -433,23 +454,58 @@ impl HostPort {
         }
     }
 
-    /// Queues a request and waits for the host's answer.
-    async fn ask(&self, kind: RequestKind, name: Option<String>, payload: Value) -> Result<Value> {
+    /// Queues a request and waits for the host's answer. When the caller stops waiting (the
+    /// core dropped this future: cancelled, timed out, disconnected), the host is told.
+    async fn ask(
+        &self,
+        kind: RequestKind,
+        name: Option<String>,
+        payload: Value,
+        cancel: Option<CancellationToken>,
+    ) -> Result<Value> {
         let (tx, rx) = oneshot::channel();
-        let req = HostRequest { kind, name, payload, responder: Responder(tx) };
+        let id = {
+            let mut st = self.inner.state.lock().unwrap();
+            st.next_request += 1;
+            st.next_request - 1
+        };
+        let cancel = cancel.unwrap_or_default();
+        let mut guard = AskGuard { port: self.clone(), id, cancel: cancel.clone(), armed: true };
+        let req = HostRequest { id, kind, name, payload, responder: Responder(tx), cancel };
         if self.inner.tx.send(HostMessage::Request(req)).is_err() {
+            guard.armed = false;
             return Err(Error::new(
                 ErrorKind::HandlerFailed,
                 format!("the host stopped reading; the {kind} request was not delivered"),
             ));
         }
-        match rx.await {
+        let answer = rx.await;
+        guard.armed = false;
+        match answer {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(msg)) => Err(Error::new(ErrorKind::HandlerFailed, msg)),
             Err(_) => Err(Error::new(
                 ErrorKind::HandlerFailed,
                 format!("the host dropped the {kind} request without answering"),
             )),
+        }
+    }
+}
+
+/// Tells the host that a request it holds is no longer wanted, when `ask` is dropped unanswered.
+struct AskGuard {
+    port: HostPort,
+    id: u64,
+    cancel: CancellationToken,
+    armed: bool,
+}
+
+impl Drop for AskGuard {
+    fn drop(&mut self) {
+        if self.armed {
+            self.cancel.cancel("the answer is no longer needed");
+            let reason = self.cancel.reason().unwrap_or_default();
+            let _ = self.port.inner.tx.send(HostMessage::Cancelled { request: self.id, reason });
         }
     }
 }
@@ -462,7 +518,7 @@ impl ToolHandler for HostPort {
                 "sessionId": inv.session_id, "requestId": inv.request_id, "toolCallId": inv.tool_call_id,
                 "toolName": inv.tool_name, "arguments": inv.arguments, "workingDirectory": inv.working_directory,
             });
-            me.ask(RequestKind::Tool, Some(inv.tool_name), payload).await.map(ToolResult::from_json)
+            me.ask(RequestKind::Tool, Some(inv.tool_name), payload, Some(inv.cancel)).await.map(ToolResult::from_json)
         })
     }
 }
@@ -475,7 +531,7 @@ impl PermissionHandler for HostPort {
                 "sessionId": req.session_id, "requestId": req.request_id, "kind": req.kind,
                 "toolCallId": req.tool_call_id, "request": req.request,
             });
-            let v = me.ask(RequestKind::Permission, None, payload).await?;
+            let v = me.ask(RequestKind::Permission, None, payload, Some(req.cancel)).await?;
             PermissionDecision::from_json(&v)
         })
     }
@@ -489,7 +545,7 @@ impl UserInputHandler for HostPort {
                 "sessionId": req.session_id, "question": req.question, "choices": req.choices,
                 "allowFreeform": req.allow_freeform,
             });
-            let v = HostPort::ask(&me, RequestKind::UserInput, None, payload).await?;
+            let v = HostPort::ask(&me, RequestKind::UserInput, None, payload, Some(req.cancel.clone())).await?;
             UserInputResponse::from_json(&v, &req.choices)
         })
     }
@@ -527,7 +583,7 @@ impl JsonHandler for KindHandler {
             let sid = payload.remove("sessionId").unwrap_or_else(|| json!(*port.inner.session_id.lock().unwrap()));
             ordered.insert("sessionId".into(), sid);
             ordered.extend(payload);
-            port.ask(kind, name, Value::Object(ordered)).await
+            port.ask(kind, name, Value::Object(ordered), None).await
         })
     }
 }

@@ -26,6 +26,7 @@ pub mod events;
 pub mod framing;
 pub mod handlers;
 pub mod host;
+mod link;
 mod router;
 pub mod rpc;
 pub mod session;
@@ -33,14 +34,14 @@ pub mod transport;
 
 pub use client::{Client, MAX_PROTOCOL_VERSION, MIN_PROTOCOL_VERSION};
 pub use config::{
-    AuthStatus, ClientOptions, MessageOptions, PingResponse, SessionConfig, SessionListFilter, SessionMetadata,
-    StatusResponse, camel_key, tool_from_json,
+    AuthStatus, ClientOptions, MessageOptions, PingResponse, ReconnectPolicy, SessionConfig, SessionListFilter,
+    SessionMetadata, StatusResponse, camel_key, tool_from_json,
 };
 pub use error::{Error, ErrorKind, Result, RpcErrorData};
 pub use events::{EventStream, LifecycleEvent, SessionEvent, ToolRequest, TypedEvent};
 pub use handlers::{
-    JsonHandler, PermissionDecision, PermissionHandler, PermissionRequest, Tool, ToolHandler, ToolInvocation,
-    ToolResult, UserInputHandler, UserInputRequest, UserInputResponse, approve_all,
+    CancellationToken, JsonHandler, PermissionDecision, PermissionHandler, PermissionRequest, Tool, ToolHandler,
+    ToolInvocation, ToolResult, UserInputHandler, UserInputRequest, UserInputResponse, approve_all,
 };
 pub use host::{HostMessage, HostOptions, HostPort, HostRequest, HostStream, RequestKind, Responder};
 pub use session::{Session, Subscription};

@@ -32,6 +32,9 @@ impl Registry {
     pub fn remove(&self, id: &str) -> Option<Arc<SessionInner>> {
         self.sessions.lock().unwrap().remove(id)
     }
+    pub fn all(&self) -> Vec<Arc<SessionInner>> {
+        self.sessions.lock().unwrap().values().cloned().collect()
+    }
     pub fn take_all(&self) -> Vec<Arc<SessionInner>> {
         self.sessions.lock().unwrap().drain().map(|(_, s)| s).collect()
     }
@@ -81,11 +84,10 @@ impl Inbound for Registry {
         })
     }
 
+    /// The sessions outlive a connection: the client's supervisor resumes them on the next
+    /// one, or ends them when it gives up.
     fn closed(&self, error: &Error) {
         tracing::debug!("connection closed: {error}");
-        for s in self.take_all() {
-            s.mark_disconnected();
-        }
     }
 }
 

@@ -4,10 +4,11 @@ use crate::config::{EventCallback, MessageOptions, SessionConfig};
 use crate::error::{Error, ErrorKind, Result, RpcErrorData};
 use crate::events::{EventStream, Fanout, SessionEvent};
 use crate::handlers::{
-    JsonHandler, PermissionDecision, PermissionHandler, PermissionRequest, ToolHandler, ToolInvocation, ToolResult,
-    UserInputHandler, UserInputRequest, guarded,
+    CancellationToken, JsonHandler, PermissionDecision, PermissionHandler, PermissionRequest, ToolHandler,
+    ToolInvocation, ToolResult, UserInputHandler, UserInputRequest, guarded,
 };
-use crate::rpc::{Connection, codes};
+use crate::link::{Link, LinkState};
+use crate::rpc::codes;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -45,11 +46,19 @@ struct State {
     disconnected: bool,
     /// The `session.create` / `session.resume` result.
     info: Value,
+    /// The params the session was opened with (`sessionId` included) and its mode: sent again
+    /// with `session.resume` after a reconnect.
+    opened_with: Option<(Map<String, Value>, Option<String>)>,
+    /// Handlers running now, by a local id: cancelled on abort, disconnect, stop and reconnect.
+    running: HashMap<u64, CancellationToken>,
+    next_running: u64,
+    /// Permission kinds already logged as denied for lack of a handler.
+    warned_kinds: std::collections::HashSet<String>,
 }
 
 pub(crate) struct SessionInner {
     id: String,
-    conn: Connection,
+    link: Arc<Link>,
     handlers: Handlers,
     events: Mutex<Fanout<Arc<SessionEvent>>>,
     state: Mutex<State>,
@@ -132,16 +141,23 @@ fn pump_callback(mut stream: EventStream, cb: EventCallback, on_end: Option<Arc<
 impl SessionInner {
     pub(crate) fn new(
         id: String,
-        conn: Connection,
+        link: Arc<Link>,
         config: &SessionConfig,
         request_timeout: Option<Duration>,
     ) -> Arc<Self> {
         let inner = Arc::new(SessionInner {
             id,
-            conn,
+            link,
             handlers: Handlers::from_config(config),
             events: Mutex::new(Fanout::new()),
-            state: Mutex::new(State { disconnected: false, info: Value::Null }),
+            state: Mutex::new(State {
+                disconnected: false,
+                info: Value::Null,
+                opened_with: None,
+                running: HashMap::new(),
+                next_running: 0,
+                warned_kinds: Default::default(),
+            }),
             turn: tokio::sync::Mutex::new(()),
             busy: std::sync::atomic::AtomicBool::new(false),
             request_timeout,
@@ -170,6 +186,47 @@ impl SessionInner {
         self.state.lock().unwrap().info = info;
     }
 
+    pub(crate) fn set_opened_with(&self, params: Map<String, Value>, mode: Option<String>) {
+        self.state.lock().unwrap().opened_with = Some((params, mode));
+    }
+
+    /// What to send again to resume this session on a new connection (None once disconnected).
+    pub(crate) fn reopen_params(&self) -> Option<(Map<String, Value>, Option<String>)> {
+        let st = self.state.lock().unwrap();
+        if st.disconnected { None } else { st.opened_with.clone() }
+    }
+
+    /// The session was opened again on a new connection: earlier work is gone with the old one.
+    pub(crate) fn reopened(&self, info: Value) {
+        self.busy.store(false, std::sync::atomic::Ordering::SeqCst);
+        self.set_info(info);
+    }
+
+    /// A token for a handler that starts now, and its id for [`SessionInner::untrack`].
+    fn track(&self) -> (u64, CancellationToken) {
+        let mut st = self.state.lock().unwrap();
+        st.next_running += 1;
+        let token = CancellationToken::new();
+        let id = st.next_running;
+        st.running.insert(id, token.clone());
+        (id, token)
+    }
+
+    fn untrack(&self, id: u64) {
+        self.state.lock().unwrap().running.remove(&id);
+    }
+
+    /// Cancels every handler running for this session (their answers are no longer wanted).
+    pub(crate) fn cancel_handlers(&self, reason: &str) {
+        let running: Vec<_> = self.state.lock().unwrap().running.drain().map(|(_, t)| t).collect();
+        if !running.is_empty() {
+            tracing::debug!(session = self.id, count = running.len(), "cancelling running handlers: {reason}");
+        }
+        for t in running {
+            t.cancel(reason);
+        }
+    }
+
     fn is_disconnected(&self) -> bool {
         self.state.lock().unwrap().disconnected
     }
@@ -177,6 +234,7 @@ impl SessionInner {
     /// Ends local state: streams end, handlers stop answering.
     pub(crate) fn mark_disconnected(&self) {
         self.state.lock().unwrap().disconnected = true;
+        self.cancel_handlers("the session was disconnected");
         self.close_streams();
     }
 
@@ -205,9 +263,18 @@ impl SessionInner {
         self.events.lock().unwrap().publish(&ev.event_type, &ev);
     }
 
-    async fn call(&self, method: &str, mut params: Map<String, Value>) -> Result<Value> {
+    async fn call(&self, method: &str, params: Map<String, Value>) -> Result<Value> {
+        self.call_timeout(method, params, self.request_timeout).await
+    }
+
+    async fn call_timeout(
+        &self,
+        method: &str,
+        mut params: Map<String, Value>,
+        timeout: Option<Duration>,
+    ) -> Result<Value> {
         params.insert("sessionId".into(), json!(self.id));
-        self.conn.request_timeout(method, Value::Object(params), self.request_timeout).await
+        self.link.conn().await?.request_timeout(method, Value::Object(params), timeout).await
     }
 
     fn spawn_tool_call(self: &Arc<Self>, data: &Value) {
@@ -218,6 +285,7 @@ impl SessionInner {
             tracing::warn!("external_tool.requested without a requestId");
             return;
         };
+        let (tracked, cancel) = self.track();
         let inv = ToolInvocation {
             session_id: self.id.clone(),
             request_id: request_id.clone(),
@@ -226,17 +294,25 @@ impl SessionInner {
             arguments: data.get("arguments").cloned().unwrap_or(Value::Null),
             working_directory: data.get("workingDirectory").and_then(Value::as_str).map(str::to_owned),
             raw: data.clone(),
+            cancel: cancel.clone(),
         };
         let me = self.clone();
+        let epoch = self.link.epoch();
         tokio::spawn(async move {
-            let result = match guarded("tool", handler.call(inv)).await {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::warn!(tool = name, "tool handler failed: {e}");
-                    ToolResult::Failure(format!("Tool '{name}' failed: {}", e.message()))
-                }
+            let result = tokio::select! {
+                biased;
+                r = guarded("tool", handler.call(inv)) => match r {
+                    Ok(r) => r,
+                    Err(e) => {
+                        tracing::warn!(tool = name, "tool handler failed: {e}");
+                        ToolResult::Failure(format!("Tool '{name}' failed: {}", e.message()))
+                    }
+                },
+                reason = cancel.cancelled() => ToolResult::Failure(format!("Tool '{name}' was cancelled: {reason}")),
             };
-            if me.is_disconnected() {
+            me.untrack(tracked);
+            // A request of a connection that is gone cannot be answered on the next one.
+            if me.is_disconnected() || me.link.epoch() != epoch {
                 return;
             }
             let mut p = Map::new();
@@ -248,13 +324,31 @@ impl SessionInner {
         });
     }
 
+    /// Without a permission handler, the session's own tools (declared with a handler here)
+    /// are approved and every other kind is denied, logged once per kind.
+    fn default_permission(&self, req: &PermissionRequest) -> PermissionDecision {
+        let tool = req.request.get("toolName").and_then(Value::as_str).unwrap_or_default();
+        if req.kind == "custom-tool" && self.handlers.tools.contains_key(tool) {
+            return PermissionDecision::ApproveOnce;
+        }
+        if self.state.lock().unwrap().warned_kinds.insert(req.kind.clone()) {
+            tracing::warn!(
+                session = self.id,
+                kind = req.kind,
+                "denied a `{}` permission request: the session has no permission handler (only its own tools are approved by default)",
+                req.kind
+            );
+        }
+        PermissionDecision::UserNotAvailable
+    }
+
     fn spawn_permission(self: &Arc<Self>, data: &Value) {
-        let Some(handler) = self.handlers.permission.clone() else { return };
         if data.get("resolvedByHook").and_then(Value::as_bool) == Some(true) {
             return;
         }
         let Some(request_id) = data.get("requestId").and_then(Value::as_str).map(str::to_owned) else { return };
         let request = data.get("permissionRequest").cloned().unwrap_or(Value::Null);
+        let (tracked, cancel) = self.track();
         let req = PermissionRequest {
             session_id: self.id.clone(),
             request_id: request_id.clone(),
@@ -262,15 +356,26 @@ impl SessionInner {
             tool_call_id: request.get("toolCallId").and_then(Value::as_str).map(str::to_owned),
             request,
             raw: data.clone(),
+            cancel: cancel.clone(),
         };
+        let handler = self.handlers.permission.clone();
         let me = self.clone();
+        let epoch = self.link.epoch();
         tokio::spawn(async move {
-            let decision = guarded("permission", handler.decide(req)).await.unwrap_or_else(|e| {
-                tracing::warn!("permission handler failed, answering user-not-available: {e}");
-                PermissionDecision::UserNotAvailable
-            });
+            let decision = match handler {
+                None => me.default_permission(&req),
+                Some(handler) => tokio::select! {
+                    biased;
+                    d = guarded("permission", handler.decide(req)) => d.unwrap_or_else(|e| {
+                        tracing::warn!("permission handler failed, answering user-not-available: {e}");
+                        PermissionDecision::UserNotAvailable
+                    }),
+                    _ = cancel.cancelled() => PermissionDecision::UserNotAvailable,
+                },
+            };
+            me.untrack(tracked);
             let Some(result) = decision.to_wire() else { return };
-            if me.is_disconnected() {
+            if me.is_disconnected() || me.link.epoch() != epoch {
                 return;
             }
             let mut p = Map::new();
@@ -282,11 +387,33 @@ impl SessionInner {
         });
     }
 
-    /// A direct server→client request for this session.
+    /// A direct server→client request for this session. A cancelled handler (abort, stop,
+    /// reconnect) is answered with a JSON-RPC error saying so.
     pub(crate) async fn serve(
         self: Arc<Self>,
         method: String,
+        params: Value,
+    ) -> std::result::Result<Value, RpcErrorData> {
+        let (tracked, cancel) = self.track();
+        let me = self.clone();
+        let r = tokio::select! {
+            biased;
+            r = me.serve_request(method, params, cancel.clone()) => r,
+            reason = cancel.cancelled() => Err(RpcErrorData {
+                code: codes::INTERNAL_ERROR,
+                message: format!("cancelled: {reason}"),
+                data: None,
+            }),
+        };
+        self.untrack(tracked);
+        r
+    }
+
+    async fn serve_request(
+        self: Arc<Self>,
+        method: String,
         mut params: Value,
+        cancel: CancellationToken,
     ) -> std::result::Result<Value, RpcErrorData> {
         let failed = |what: &str, e: Error| RpcErrorData {
             code: codes::INTERNAL_ERROR,
@@ -315,6 +442,7 @@ impl SessionInner {
                         .unwrap_or_default(),
                     allow_freeform: params.get("allowFreeform").and_then(Value::as_bool).unwrap_or(true),
                     raw: params,
+                    cancel,
                 };
                 match guarded("user input", h.ask(req)).await {
                     Ok(r) => Ok(json!({"answer": r.answer, "wasFreeform": r.was_freeform})),
@@ -463,48 +591,83 @@ impl Session {
     }
 
     /// Sends a prompt and waits for `session.idle`. Returns the last `assistant.message` of the
-    /// turn (None when the turn produced none). Fails with the `session.error` message, or with
-    /// a timeout after `options.timeout` (the turn keeps running unless `abort_on_timeout`).
-    /// Concurrent calls on one session queue up: each waits for its own turn.
+    /// turn (None when the turn produced none). Fails with the `session.error` message; with
+    /// `timeout` after `options.timeout`, or after `options.idle_timeout` without any event
+    /// (the turn keeps running unless `abort_on_timeout`); with `turn_outcome_unknown` when the
+    /// connection is lost during the turn. Concurrent calls on one session queue up: each waits
+    /// for its own turn.
     pub async fn send_and_wait(&self, options: impl Into<MessageOptions>) -> Result<Option<SessionEvent>> {
         let options = options.into();
         let timeout = options.timeout;
+        let idle = options.idle_timeout;
         let abort = options.abort_on_timeout;
+        // Set by the turn whenever an event arrives: the inactivity timer restarts from it.
+        let activity = Arc::new(Mutex::new(tokio::time::Instant::now()));
+        let seen = activity.clone();
         let turn = async {
             let _turn = self.inner.turn.lock().await;
-            // Only the events the wait reads: streamed deltas then wake no task of ours.
-            let wanted = ["user.message", "assistant.message", "session.idle", "session.error"];
-            let filter = Some(wanted.iter().map(|t| t.to_string()).collect());
+            // Only the events the wait reads (all of them with an inactivity timeout), so
+            // streamed deltas wake no task of ours otherwise.
+            let filter = match idle {
+                Some(_) => None,
+                None => Some(
+                    ["user.message", "assistant.message", "session.idle", "session.error"].map(String::from).to_vec(),
+                ),
+            };
             let mut stream = self.inner.subscribe(filter).1;
             // With earlier work still running (a plain `send` whose idle has not come), events
             // before our own `user.message` belong to that work and are skipped, so the answer
             // is always ours. An idle session needs no such wait: a turn can fail before its
             // user.message is recorded (no model access), and its error is still ours.
             let earlier_work = self.inner.busy.load(std::sync::atomic::Ordering::SeqCst);
-            let message_id = self.send(options).await?;
+            let mut link = self.inner.link.subscribe();
+            let epoch = self.inner.link.epoch();
+            link.borrow_and_update();
+            *seen.lock().unwrap() = tokio::time::Instant::now();
+            let message_id = match self.send(options).await {
+                Ok(id) => id,
+                // The prompt may have reached the CLI before the connection broke.
+                Err(e)
+                    if e.is_transport_failure()
+                        || (e.kind() == ErrorKind::Timeout && epoch != self.inner.link.epoch()) =>
+                {
+                    return Err(self.outcome_unknown(&e));
+                }
+                Err(e) => return Err(e),
+            };
             let mut ours = !earlier_work;
             let mut last: Option<Arc<SessionEvent>> = None;
             let mut failed: Option<Error> = None;
             loop {
-                let next = match &failed {
-                    // After session.error the turn still ends with session.idle; wait for it
-                    // (briefly) so the next turn does not see this one's idle.
-                    Some(_) => tokio::time::timeout(Duration::from_secs(5), stream.recv()).await.ok().flatten(),
-                    None => stream.recv().await,
+                let next = tokio::select! {
+                    ev = async {
+                        match &failed {
+                            // After session.error the turn still ends with session.idle; wait
+                            // for it (briefly) so the next turn does not see this one's idle.
+                            Some(_) => tokio::time::timeout(Duration::from_secs(5), stream.recv()).await.ok().flatten(),
+                            None => stream.recv().await,
+                        }
+                    } => ev,
+                    _ = link.changed() => {
+                        if self.lost_since(epoch) {
+                            return Err(self.outcome_unknown(&self.link_cause()));
+                        }
+                        continue;
+                    }
                 };
                 let Some(ev) = next else {
                     if let Some(e) = failed {
                         return Err(e);
                     }
-                    return Err(if self.inner.conn.is_closed() {
-                        self.inner.conn.closed_error()
-                    } else {
-                        Error::new(
-                            ErrorKind::SessionNotFound,
-                            format!("session {} was disconnected while waiting", self.inner.id),
-                        )
-                    });
+                    if self.lost_since(epoch) {
+                        return Err(self.outcome_unknown(&self.link_cause()));
+                    }
+                    return Err(Error::new(
+                        ErrorKind::SessionNotFound,
+                        format!("session {} was disconnected while waiting", self.inner.id),
+                    ));
                 };
+                *seen.lock().unwrap() = tokio::time::Instant::now();
                 match ev.event_type.as_str() {
                     "user.message" if !ours => {
                         let id = ev.data.get("messageId").and_then(Value::as_str);
@@ -526,25 +689,70 @@ impl Session {
                 }
             }
         };
-        match tokio::time::timeout(timeout, turn).await {
+        // The inactivity watch: resolves once no event came for `idle`.
+        let quiet = async {
+            let Some(idle) = idle else { return std::future::pending().await };
+            loop {
+                let deadline = *activity.lock().unwrap() + idle;
+                if tokio::time::Instant::now() >= deadline {
+                    return idle;
+                }
+                tokio::time::sleep_until(deadline).await;
+            }
+        };
+        let outcome = tokio::select! {
+            r = tokio::time::timeout(timeout, turn) => r.map_err(|_| {
+                format!("Timeout after {}ms waiting for session.idle", timeout.as_millis())
+            }),
+            idle = quiet => Err(format!(
+                "Timeout: session {} sent no event for {}ms (idle timeout) while waiting for session.idle",
+                self.inner.id,
+                idle.as_millis()
+            )),
+        };
+        match outcome {
             Ok(r) => r,
-            Err(_) => {
+            Err(message) => {
                 if abort {
                     if let Err(e) = self.abort().await {
                         tracing::warn!("abort after timeout failed: {e}");
                     }
                 }
-                Err(Error::new(
-                    ErrorKind::Timeout,
-                    format!("Timeout after {}ms waiting for session.idle", timeout.as_millis()),
-                ))
+                Err(Error::new(ErrorKind::Timeout, message))
             }
         }
     }
 
-    /// Aborts the running turn (also fine when idle).
+    /// True when the connection a turn started on (`epoch`) is gone.
+    fn lost_since(&self, epoch: Option<u64>) -> bool {
+        epoch.is_none() || self.inner.link.epoch() != epoch
+    }
+
+    /// Why the link is not up (for a turn that lost its connection).
+    fn link_cause(&self) -> Error {
+        match &*self.inner.link.subscribe().borrow() {
+            LinkState::Reconnecting { cause } => cause.clone(),
+            LinkState::Down { error } => error.clone(),
+            LinkState::Up { .. } => Error::closed("the connection was replaced"),
+        }
+    }
+
+    fn outcome_unknown(&self, cause: &Error) -> Error {
+        cause.rekind(
+            ErrorKind::TurnOutcomeUnknown,
+            format!(
+                "session {}: the connection to the CLI was lost during the turn ({}); whether the CLI finished the turn is unknown. Once the client has reconnected (the session is resumed), read its messages before sending the prompt again",
+                self.inner.id,
+                cause.message()
+            ),
+        )
+    }
+
+    /// Aborts the running turn (also fine when idle). Handlers still running for the session
+    /// are cancelled (their tokens fire) and the CLI gets their failure answers.
     pub async fn abort(&self) -> Result<()> {
         self.check_connected()?;
+        self.inner.cancel_handlers("the turn was aborted");
         self.inner.call("session.abort", Map::new()).await.map(drop)
     }
 
@@ -570,12 +778,17 @@ impl Session {
 
     /// Any session-scoped method; `sessionId` is added to `params` (an object or null).
     pub async fn rpc(&self, method: &str, params: Value) -> Result<Value> {
+        self.rpc_with_timeout(method, params, self.inner.request_timeout).await
+    }
+
+    /// [`Session::rpc`] with its own deadline (None: no deadline).
+    pub async fn rpc_with_timeout(&self, method: &str, params: Value, timeout: Option<Duration>) -> Result<Value> {
         let p = match params {
             Value::Object(m) => m,
             Value::Null => Map::new(),
             other => return Err(Error::config(format!("session.rpc params must be an object, got {other}"))),
         };
-        self.inner.call(method, p).await
+        self.inner.call_timeout(method, p, timeout).await
     }
 
     /// Detaches this client from the session (`session.destroy`); the session stays on disk and

@@ -280,8 +280,19 @@ pub async fn spawn_stdio(spec: SpawnSpec) -> Result<Stream> {
     })
 }
 
+/// Socket options of TCP connections.
+#[derive(Clone, Copy, Debug)]
+pub struct TcpOptions {
+    /// Re-arm TCP_QUICKACK after each read (Linux).
+    pub quickack: bool,
+    /// SO_KEEPALIVE with this idle time before the first probe (probes every 5 s, 3 of them).
+    pub keepalive: Option<Duration>,
+    /// TCP_USER_TIMEOUT (Linux): unacknowledged data older than this breaks the connection.
+    pub user_timeout: Option<Duration>,
+}
+
 /// Spawns the CLI with `--port`, reads the port it announces on stdout, and connects.
-pub async fn spawn_tcp(spec: SpawnSpec, announce_timeout: Duration, quickack: bool) -> Result<Stream> {
+pub async fn spawn_tcp(spec: SpawnSpec, announce_timeout: Duration, tcp: TcpOptions) -> Result<Stream> {
     let mut cmd = command(&spec);
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = spawn_child(cmd).await.map_err(|e| spawn_error(&spec, e))?;
@@ -330,7 +341,7 @@ pub async fn spawn_tcp(spec: SpawnSpec, announce_timeout: Duration, quickack: bo
             tracing::debug!(target: "copilot::cli_stdout", "{line}");
         }
     });
-    match connect_tcp("127.0.0.1", port, Duration::from_secs(10), quickack).await {
+    match connect_tcp("127.0.0.1", port, Duration::from_secs(10), tcp).await {
         Ok(mut s) => {
             s.child = Some(process);
             Ok(s)
@@ -351,8 +362,9 @@ pub fn announced_port(line: &str) -> Option<u16> {
     digits.parse().ok()
 }
 
-/// Connects to a running server with TCP_NODELAY.
-pub async fn connect_tcp(host: &str, port: u16, timeout: Duration, quickack: bool) -> Result<Stream> {
+/// Connects to a running server with TCP_NODELAY, keepalive and TCP_USER_TIMEOUT as asked.
+pub async fn connect_tcp(host: &str, port: u16, timeout: Duration, tcp: TcpOptions) -> Result<Stream> {
+    let quickack = tcp.quickack;
     let stream = tokio::time::timeout(timeout, TcpStream::connect((host, port)))
         .await
         .map_err(|_| {
@@ -367,6 +379,8 @@ pub async fn connect_tcp(host: &str, port: u16, timeout: Duration, quickack: boo
         use std::os::fd::AsRawFd;
         stream.as_raw_fd()
     };
+    #[cfg(target_os = "linux")]
+    set_liveness(fd, tcp).map_err(|e| Error::io("TCP keepalive options", e))?;
     let (r, w) = stream.into_split();
     #[cfg(target_os = "linux")]
     let reader: Box<dyn AsyncRead + Send + Unpin> =
@@ -377,6 +391,45 @@ pub async fn connect_tcp(host: &str, port: u16, timeout: Duration, quickack: boo
         Box::new(r)
     };
     Ok(Stream { reader, writer: Box::new(w), child: None, port: Some(port) })
+}
+
+/// Sets an integer socket option.
+#[cfg(target_os = "linux")]
+fn setsockopt_int(
+    fd: std::os::fd::RawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> std::io::Result<()> {
+    // SAFETY: fd is a live socket owned by the caller; the option value is a c_int.
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            &value as *const _ as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+}
+
+/// Keepalive probes and TCP_USER_TIMEOUT: a peer whose host vanished (no FIN, no RST) is
+/// noticed within keepalive + 3 × 5 s when idle, and within the user timeout when data is
+/// waiting for an acknowledgement.
+#[cfg(target_os = "linux")]
+fn set_liveness(fd: std::os::fd::RawFd, tcp: TcpOptions) -> std::io::Result<()> {
+    if let Some(idle) = tcp.keepalive {
+        setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1)?;
+        setsockopt_int(fd, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, idle.as_secs().clamp(1, 32767) as libc::c_int)?;
+        setsockopt_int(fd, libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, 5)?;
+        setsockopt_int(fd, libc::IPPROTO_TCP, libc::TCP_KEEPCNT, 3)?;
+    }
+    if let Some(t) = tcp.user_timeout {
+        let ms = t.as_millis().clamp(1, i32::MAX as u128) as libc::c_int;
+        setsockopt_int(fd, libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT, ms)?;
+    }
+    Ok(())
 }
 
 /// Re-arms TCP_QUICKACK after every read. The CLI leaves Nagle on and writes some replies in

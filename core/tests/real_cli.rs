@@ -98,9 +98,12 @@ async fn force_stop_kills_at_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cli_killed_mid_turn() {
+async fn cli_killed_mid_turn_without_reconnect() {
     let model = FakeModel::start().await.unwrap();
-    let client = Client::new(own_cli_options(Transport::Stdio));
+    let client = Client::new(ClientOptions {
+        reconnect: copilot_core::ReconnectPolicy::disabled(),
+        ..own_cli_options(Transport::Stdio)
+    });
     client.start().await.unwrap();
     let pid = client.cli_pid().unwrap();
     let session = client.create_session(config(&model)).await.unwrap();
@@ -116,10 +119,10 @@ async fn cli_killed_mid_turn() {
     let started = std::time::Instant::now();
     let e =
         tokio::time::timeout(Duration::from_secs(20), turn).await.expect("send_and_wait hung").unwrap().unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::TransportClosed, "{e}");
-    assert!(e.is_transport_failure());
+    assert_eq!(e.kind(), ErrorKind::TurnOutcomeUnknown, "{e}");
+    assert!(e.message().contains(session.id()), "the error names the session: {e}");
     assert!(started.elapsed() < Duration::from_secs(20));
-    // Every later call fails at once, typed.
+    // Reconnection is off: every later call fails at once with the cause, typed.
     assert_eq!(client.ping(None).await.unwrap_err().kind(), ErrorKind::TransportClosed);
     assert!(events.recv().await.is_none() || events.recv().await.is_none());
     client.stop().await.ok();

@@ -249,7 +249,8 @@ async fn run(name: &str) {
                             let _ = tx.send((result, idle_seen));
                         }
                     }
-                    HostMessage::End => {}
+                    // Answers here are immediate: nothing is left to cancel.
+                    HostMessage::Cancelled { .. } | HostMessage::End => {}
                 }
             }
         })

@@ -140,8 +140,11 @@ impl ClientOptions {
     /// Client options from JSON (`cliUrl`/`cli_url`, `useStdio`, `port`, `cliPath`, `cliArgs`,
     /// `env`, `cwd`, `logLevel`, `githubToken`, `useLoggedInUser`, `sessionIdleTimeoutSeconds`,
     /// `connectionToken`, `copilotHome`/`baseDirectory`, `maxMessageSize`, `autoStart`,
-    /// `tcpQuickack`, and the durations
-    /// `requestTimeout`, `startTimeout`, `stopGrace` in seconds). Unknown keys are an error.
+    /// `tcpQuickack`, `reconnect` (false, or `{enabled, maxAttempts, initialDelay, maxDelay,
+    /// callWait, maxRestarts, restartWindow}`), and the durations `requestTimeout`,
+    /// `startTimeout`, `stopGrace`, `heartbeatInterval`, `heartbeatTimeout`, `tcpKeepalive`,
+    /// `tcpUserTimeout` in seconds; 0 turns `requestTimeout`, `heartbeatInterval`,
+    /// `tcpKeepalive` and `tcpUserTimeout` off). Unknown keys are an error.
     pub fn from_json(v: &Value) -> Result<ClientOptions> {
         let mut r = Reader { what: "client", m: normalize(v, "client options")? };
         let mut o = ClientOptions::default();
@@ -193,7 +196,52 @@ impl ClientOptions {
             }
             o.max_message_size = n as usize;
         }
-        o.request_timeout = r.seconds("requestTimeout")?;
+        if let Some(t) = r.seconds("requestTimeout")? {
+            o.request_timeout = Some(t).filter(|t| !t.is_zero());
+        }
+        match r.take("reconnect") {
+            None => {}
+            Some(Value::Bool(b)) => o.reconnect.enabled = b,
+            Some(Value::Object(m)) => {
+                let mut p = Reader { what: "reconnect", m: normalize(&Value::Object(m), "reconnect options")? };
+                let d = &mut o.reconnect;
+                d.enabled = p.boolean("enabled")?.unwrap_or(true);
+                if let Some(n) = p.uint("maxAttempts", u32::MAX as u64)? {
+                    d.max_attempts = n as u32;
+                }
+                if let Some(t) = p.seconds("initialDelay")? {
+                    d.initial_delay = t;
+                }
+                if let Some(t) = p.seconds("maxDelay")? {
+                    d.max_delay = t;
+                }
+                if let Some(t) = p.seconds("callWait")? {
+                    d.call_wait = t;
+                }
+                if let Some(n) = p.uint("maxRestarts", u32::MAX as u64)? {
+                    d.max_restarts = n as u32;
+                }
+                if let Some(t) = p.seconds("restartWindow")? {
+                    d.restart_window = t;
+                }
+                if let Some(k) = p.m.keys().next() {
+                    return Err(Error::config(format!("unknown reconnect option `{k}`")));
+                }
+            }
+            Some(v) => return Err(r.bad("reconnect", "a boolean or an object", &v)),
+        }
+        if let Some(t) = r.seconds("heartbeatInterval")? {
+            o.heartbeat_interval = Some(t).filter(|t| !t.is_zero());
+        }
+        if let Some(t) = r.seconds("heartbeatTimeout")? {
+            o.heartbeat_timeout = t;
+        }
+        if let Some(t) = r.seconds("tcpKeepalive")? {
+            o.tcp_keepalive = Some(t).filter(|t| !t.is_zero());
+        }
+        if let Some(t) = r.seconds("tcpUserTimeout")? {
+            o.tcp_user_timeout = Some(t).filter(|t| !t.is_zero());
+        }
         if let Some(t) = r.seconds("startTimeout")? {
             o.start_timeout = t;
         }
@@ -301,6 +349,7 @@ impl MessageOptions {
         if let Some(t) = r.seconds("timeout")? {
             o.timeout = t;
         }
+        o.idle_timeout = r.seconds("idleTimeout")?.filter(|t| !t.is_zero());
         o.abort_on_timeout = r.boolean("abortOnTimeout")?.unwrap_or(false);
         o.extra = r.m;
         Ok(o)

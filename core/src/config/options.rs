@@ -38,8 +38,22 @@ pub struct ClientOptions {
     pub copilot_home: Option<PathBuf>,
     /// Largest accepted incoming message.
     pub max_message_size: usize,
-    /// Deadline for ordinary calls (None: wait as long as the connection lives).
+    /// Deadline for control calls: every call but a turn's wait (default 30 s; None: wait as
+    /// long as the connection lives). `Client::rpc_with_timeout` overrides it per call.
     pub request_timeout: Option<Duration>,
+    /// Reconnecting (URL) and restarting (spawned CLI) after the connection is lost.
+    pub reconnect: ReconnectPolicy,
+    /// Ping a connection that has been quiet this long (default 15 s; None: no heartbeat).
+    pub heartbeat_interval: Option<Duration>,
+    /// A heartbeat `ping` unanswered for this long declares the CLI dead (default 10 s): the
+    /// connection is closed, pending calls fail with `timeout`, and the client reconnects.
+    pub heartbeat_timeout: Duration,
+    /// TCP keepalive on TCP connections: idle time before the first probe (default 10 s;
+    /// probes every 5 s, 3 of them; None: off).
+    pub tcp_keepalive: Option<Duration>,
+    /// `TCP_USER_TIMEOUT` on TCP connections (Linux): data unacknowledged for this long kills
+    /// the connection (default 20 s; None: the kernel's default, ~15 min).
+    pub tcp_user_timeout: Option<Duration>,
     /// Deadline for start (spawn, port announcement, handshake).
     pub start_timeout: Duration,
     /// How long `stop` waits for a spawned CLI to exit before killing it.
@@ -66,12 +80,69 @@ impl Default for ClientOptions {
             connection_token: None,
             copilot_home: None,
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
-            request_timeout: None,
+            request_timeout: Some(DEFAULT_REQUEST_TIMEOUT),
+            reconnect: ReconnectPolicy::default(),
+            heartbeat_interval: Some(Duration::from_secs(15)),
+            heartbeat_timeout: Duration::from_secs(10),
+            tcp_keepalive: Some(Duration::from_secs(10)),
+            tcp_user_timeout: Some(Duration::from_secs(20)),
             start_timeout: Duration::from_secs(30),
             stop_grace: Duration::from_secs(5),
             tcp_quickack: true,
             auto_start: true,
         }
+    }
+}
+
+/// The default deadline of control calls.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What a client does when its connection to the CLI is lost. Delays grow exponentially from
+/// `initial_delay` to `max_delay`, each with ±25 % jitter.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReconnectPolicy {
+    /// Reconnect at all (default true). Off: the client stops for good when the connection is
+    /// lost, as before.
+    pub enabled: bool,
+    /// Attempts per outage before giving up (default 20, ≈ 80 s with the default delays).
+    pub max_attempts: u32,
+    /// Delay before the first attempt (default 100 ms).
+    pub initial_delay: Duration,
+    /// Longest delay between attempts (default 5 s).
+    pub max_delay: Duration,
+    /// How long a call made while reconnecting waits for the connection (default 10 s; zero:
+    /// fail at once with `reconnecting`).
+    pub call_wait: Duration,
+    /// Spawned CLI: at most this many restarts within `restart_window` (default 5 in 60 s),
+    /// then the client gives up (`reconnect_failed`).
+    pub max_restarts: u32,
+    pub restart_window: Duration,
+}
+
+impl Default for ReconnectPolicy {
+    fn default() -> Self {
+        ReconnectPolicy {
+            enabled: true,
+            max_attempts: 20,
+            initial_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(5),
+            call_wait: Duration::from_secs(10),
+            max_restarts: 5,
+            restart_window: Duration::from_secs(60),
+        }
+    }
+}
+
+impl ReconnectPolicy {
+    /// No reconnection.
+    pub fn disabled() -> Self {
+        ReconnectPolicy { enabled: false, ..Default::default() }
+    }
+
+    /// The delay before attempt `n` (1-based), without jitter.
+    pub fn delay(&self, n: u32) -> Duration {
+        let factor = 2u32.saturating_pow(n.saturating_sub(1).min(20));
+        self.initial_delay.saturating_mul(factor).min(self.max_delay)
     }
 }
 
@@ -158,6 +229,10 @@ pub struct MessageOptions {
     pub request_headers: Option<Map<String, Value>>,
     /// How long `send_and_wait` waits for `session.idle` (default 60 s).
     pub timeout: Duration,
+    /// `send_and_wait` fails with `timeout` when the session sends no event for this long
+    /// (default: off). Every event restarts it, so a long turn that streams never hits it and
+    /// a silent one does; pair it with a long `timeout` for long turns.
+    pub idle_timeout: Option<Duration>,
     /// Abort the turn when `send_and_wait` times out (default: leave it running).
     pub abort_on_timeout: bool,
     /// Any other `session.send` field.
@@ -174,12 +249,17 @@ impl MessageOptions {
             mode: None,
             request_headers: None,
             timeout: DEFAULT_SEND_AND_WAIT_TIMEOUT,
+            idle_timeout: None,
             abort_on_timeout: false,
             extra: Map::new(),
         }
     }
     pub fn timeout(mut self, t: Duration) -> Self {
         self.timeout = t;
+        self
+    }
+    pub fn idle_timeout(mut self, t: Duration) -> Self {
+        self.idle_timeout = Some(t);
         self
     }
     pub fn abort_on_timeout(mut self, yes: bool) -> Self {

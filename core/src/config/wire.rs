@@ -36,7 +36,10 @@ impl SessionConfig {
         put("gitHubToken", self.github_token.as_ref().map(|v| json!(v)));
         put("infiniteSessions", self.infinite_sessions.clone());
         put("clientName", self.client_name.as_ref().map(|v| json!(v)));
-        put("requestPermission", Some(json!(self.on_permission_request.is_some())));
+        // Without a permission handler the core still answers prompts for the session's own
+        // tools (approved) so a registered tool is never silently refused.
+        let own_tools = self.tools.iter().any(|t| t.handler.is_some());
+        put("requestPermission", Some(json!(self.on_permission_request.is_some() || own_tools)));
         put("requestUserInput", Some(json!(self.on_user_input_request.is_some())));
         put("requestExitPlanMode", Some(json!(self.on_exit_plan_mode.is_some())));
         put("hooks", Some(json!(self.on_hook.is_some())));

@@ -69,6 +69,12 @@ struct Inner {
     inbound: Arc<dyn Inbound>,
     /// Gives the spawned CLI's last stderr lines for transport errors.
     stderr_tail: Option<Arc<dyn Fn() -> Option<String> + Send + Sync>>,
+    /// When the connection started; `last_inbound` counts milliseconds from it.
+    born: std::time::Instant,
+    /// When the last frame arrived (ms since `born`): the heartbeat only pings a quiet peer.
+    last_inbound: AtomicU64,
+    /// Replies whose id matched no pending call (never sent, or given up on).
+    unmatched_replies: AtomicU64,
 }
 
 /// A cheap, clonable handle to one JSON-RPC connection.
@@ -139,6 +145,9 @@ impl Connection {
             tasks: Mutex::new(Vec::new()),
             inbound,
             stderr_tail: opts.stderr_tail,
+            born: std::time::Instant::now(),
+            last_inbound: AtomicU64::new(0),
+            unmatched_replies: AtomicU64::new(0),
         });
         let conn = Connection { inner };
         let w = tokio::spawn(write_loop(outbox, conn.downgrade()));
@@ -195,6 +204,17 @@ impl Connection {
     pub fn notify(&self, method: &str, params: Value) -> Result<()> {
         let frame = encode_frame(&OutNotification { jsonrpc: "2.0", method, params: &params })?;
         if self.inner.out.push(frame) { Ok(()) } else { Err(self.closed_error()) }
+    }
+
+    /// How long since the peer last sent a frame (or since the connection started).
+    pub fn quiet_for(&self) -> Duration {
+        let last = Duration::from_millis(self.inner.last_inbound.load(Ordering::Relaxed));
+        self.inner.born.elapsed().saturating_sub(last)
+    }
+
+    /// How many replies arrived whose id matched no pending call.
+    pub fn unmatched_replies(&self) -> u64 {
+        self.inner.unmatched_replies.load(Ordering::Relaxed)
     }
 
     /// The error that ended the connection, or a generic one.
@@ -281,6 +301,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
             Err(e) => break e,
         };
         let Some(inner) = conn.upgrade() else { return };
+        inner.last_inbound.store(inner.born.elapsed().as_millis() as u64, Ordering::Relaxed);
         let msg: Value = match serde_json::from_slice(&frame) {
             Ok(v) => v,
             Err(e) => {
@@ -344,7 +365,8 @@ fn dispatch(inner: &Arc<Inner>, mut msg: Value) {
         }
         (None, Some(id)) => {
             let Some(n) = id.as_u64() else {
-                tracing::warn!(%id, "ignoring a response with an id this client never sent");
+                inner.unmatched_replies.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(%id, "ignoring a reply with an id this client never sent");
                 return;
             };
             let reply = if let Some(err) = obj.remove("error") {
@@ -362,7 +384,14 @@ fn dispatch(inner: &Arc<Inner>, mut msg: Value) {
                 Some(tx) => {
                     let _ = tx.send(Outcome::Reply(reply));
                 }
-                None => tracing::debug!(id = n, "response for a request nobody waits for (cancelled?)"),
+                None => {
+                    inner.unmatched_replies.fetch_add(1, Ordering::Relaxed);
+                    if n >= inner.next_id.load(Ordering::Relaxed) || n == 0 {
+                        tracing::warn!(id = n, "ignoring a reply with an id this client never sent");
+                    } else {
+                        tracing::warn!(id = n, "ignoring a reply that came after its call gave up (timeout or cancel)");
+                    }
+                }
             }
         }
         (None, None) => tracing::warn!("ignoring a JSON-RPC message with neither method nor id"),
@@ -518,11 +547,13 @@ mod tests {
         peer.send(json!([1, 2])).await;
         peer.send(json!({"jsonrpc":"2.0"})).await;
         peer.send(json!({"jsonrpc":"2.0","id":"zz","result":1})).await;
+        peer.send(json!({"jsonrpc":"2.0","id":4242,"result":1})).await;
         let c = conn.clone();
         let call = tokio::spawn(async move { c.request("x", json!({})).await });
         let req = peer.recv().await;
         peer.send(json!({"jsonrpc":"2.0","id":req["id"],"result":5})).await;
         assert_eq!(call.await.unwrap().unwrap(), json!(5));
+        assert_eq!(conn.unmatched_replies(), 2, "both replies nobody asked for are counted");
     }
 
     #[tokio::test]

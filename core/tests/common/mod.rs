@@ -123,3 +123,106 @@ pub async fn wait_dead(pid: u32, within: std::time::Duration) -> bool {
     }
     !pid_alive(pid)
 }
+
+/// A CLI server started by the test itself (`copilot --headless --port N`), so the test can
+/// kill, stop and restart it on the same port like systemd or compose would.
+pub struct ExternalCli {
+    pub port: u16,
+    pub child: std::process::Child,
+}
+
+impl ExternalCli {
+    /// Starts a server on `port` (0: a free one) and waits for its announcement.
+    pub fn start(port: u16) -> ExternalCli {
+        use std::io::BufRead;
+        let port = if port == 0 { free_port() } else { port };
+        let (home, work) = sandbox();
+        let mut cmd = std::process::Command::new(cli_path());
+        cmd.args(["--headless", "--no-auto-update", "--port", &port.to_string()])
+            .env_clear()
+            .envs(std::env::vars().filter(|(k, _)| !k.starts_with("COPILOT_") && k != "HOME"))
+            .env("HOME", &home)
+            .current_dir(&work)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null());
+        let mut child = cmd.spawn().expect("spawn the CLI");
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        loop {
+            line.clear();
+            assert!(out.read_line(&mut line).unwrap() > 0, "the CLI exited before listening");
+            if line.contains("listening on port") {
+                break;
+            }
+        }
+        // Keep draining stdout so the CLI never blocks on it.
+        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+        ExternalCli { port, child }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    pub fn signal(&self, sig: i32) {
+        unsafe { libc::kill(self.pid(), sig) };
+    }
+
+    /// SIGKILL, and reap.
+    pub fn kill(&mut self) {
+        self.signal(libc::SIGKILL);
+        let _ = self.child.wait();
+    }
+
+    /// A new server on the same port.
+    pub fn restart(&mut self) {
+        self.kill();
+        *self = ExternalCli::start(self.port);
+    }
+}
+
+impl Drop for ExternalCli {
+    fn drop(&mut self) {
+        self.signal(libc::SIGCONT);
+        self.kill();
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Open file descriptors, threads and resident memory (KiB) of this process.
+pub fn resources() -> (usize, usize, u64) {
+    let fds = std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0);
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    (fds, field("Threads:") as usize, field("VmRSS:"))
+}
+
+/// Children of this process whose command line mentions `needle` (orphan checks).
+pub fn children_matching(needle: &str) -> Vec<u32> {
+    let me = std::process::id();
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let Some(rest) = stat.rsplit_once(") ").map(|x| x.1) else { continue };
+        let mut f = rest.split_whitespace();
+        let state = f.next().unwrap_or("");
+        let ppid: u32 = f.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+        let cmd = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if ppid == me && state != "Z" && cmd.contains(needle) {
+            out.push(pid);
+        }
+    }
+    out
+}

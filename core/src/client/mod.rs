@@ -1,30 +1,44 @@
 //! The client: lifecycle of the connection (and of a spawned CLI), the handshake, and the
-//! client-level methods.
+//! client-level methods. `supervisor` watches the connection (heartbeat) and reconnects or
+//! restarts the CLI when it is lost.
+
+mod supervisor;
 
 use crate::config::{
     AuthStatus, ClientOptions, PingResponse, SessionConfig, SessionListFilter, SessionMetadata, StatusResponse,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::{EventStream, Fanout, LifecycleEvent};
+use crate::link::Link;
 use crate::router::Registry;
 use crate::rpc::{Connection, ConnectionOptions, codes};
 use crate::session::{Session, SessionInner};
 use crate::transport::{self, ChildProcess, SpawnSpec, Transport};
 use serde_json::{Value, json};
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::watch;
 
 /// Protocol versions this SDK speaks.
 pub const MIN_PROTOCOL_VERSION: u32 = 3;
 pub const MAX_PROTOCOL_VERSION: u32 = 3;
 
-struct Running {
+/// A connection that passed the handshake, with what came with it.
+struct Connected {
     conn: Connection,
-    registry: Arc<Registry>,
     child: Option<ChildProcess>,
     protocol_version: u32,
     server_version: Option<String>,
     port: Option<u16>,
+}
+
+struct Running {
+    /// The sessions open on this client: they outlive one connection.
+    registry: Arc<Registry>,
+    /// The current connection (closed while reconnecting).
+    current: Connected,
 }
 
 #[derive(Default)]
@@ -33,6 +47,9 @@ enum State {
     New,
     Running(Box<Running>),
     Stopped,
+    /// Gave up reconnecting (or the connection was lost with reconnection off): calls fail
+    /// with this error until `start()`.
+    Failed(Error),
 }
 
 struct ClientInner {
@@ -43,14 +60,28 @@ struct ClientInner {
     /// Serialises start/stop.
     start_lock: tokio::sync::Mutex<()>,
     state: Mutex<State>,
+    /// The connection sessions use (shared with them).
+    link: Arc<Link>,
+    /// Bumped (under the state lock) by every start, stop and give-up: a supervisor works for
+    /// one generation and stops when it changes.
+    generation: watch::Sender<u64>,
+    /// When the spawned CLI was restarted, within the restart window.
+    restarts: Mutex<VecDeque<Instant>>,
+    /// False for a client over caller-given streams: nothing to reconnect to.
+    reopenable: bool,
 }
 
 impl Drop for ClientInner {
     fn drop(&mut self) {
-        // Dropped without stop(): close the connection; a spawned CLI is killed when its
-        // `Child` drops (kill_on_drop), and by the kernel if this process dies (PDEATHSIG).
+        // Dropped without stop(): close the connection and end the sessions' streams; a
+        // spawned CLI is killed when its `Child` drops (kill_on_drop), and by the kernel if
+        // this process dies (PDEATHSIG).
+        self.link.set_down(Error::new(ErrorKind::NotConnected, "the client was dropped"));
         if let State::Running(r) = std::mem::take(&mut *self.state.lock().unwrap()) {
-            r.conn.close(Error::new(ErrorKind::NotConnected, "the client was dropped"));
+            r.current.conn.close(Error::new(ErrorKind::NotConnected, "the client was dropped"));
+            for s in r.registry.take_all() {
+                s.mark_disconnected();
+            }
         }
     }
 }
@@ -64,24 +95,32 @@ pub struct Client {
 impl Client {
     /// A client that starts (spawns or connects) on [`Client::start`] or on first use.
     pub fn new(options: ClientOptions) -> Client {
+        Client::build(options, true)
+    }
+
+    fn build(options: ClientOptions, reopenable: bool) -> Client {
         Client {
             inner: Arc::new(ClientInner {
+                link: Arc::new(Link::new(options.reconnect.call_wait)),
                 options,
                 lifecycle: Arc::new(Mutex::new(Fanout::new())),
                 start_lock: tokio::sync::Mutex::new(()),
                 state: Mutex::new(State::New),
+                generation: watch::Sender::new(0),
+                restarts: Mutex::new(VecDeque::new()),
+                reopenable,
             }),
         }
     }
 
     /// A client over an existing byte stream (in-memory peers in tests, custom transports).
-    /// Performs the handshake.
+    /// Performs the handshake. It cannot reconnect: when the stream ends, the client fails.
     pub async fn from_streams<R, W>(reader: R, writer: W, options: ClientOptions) -> Result<Client>
     where
         R: AsyncRead + Unpin + Send + 'static,
         W: AsyncWrite + Unpin + Send + 'static,
     {
-        let client = Client::new(options);
+        let client = Client::build(options, false);
         let stream = transport::Stream { reader: Box::new(reader), writer: Box::new(writer), child: None, port: None };
         {
             let _g = client.inner.start_lock.lock().await;
@@ -94,23 +133,31 @@ impl Client {
         &self.inner.options
     }
 
-    /// Spawns or connects to the CLI and performs the `connect` handshake. Idempotent.
+    /// Spawns or connects to the CLI and performs the `connect` handshake. Idempotent and
+    /// single-flight: concurrent calls make one CLI and one connection.
     pub async fn start(&self) -> Result<()> {
         let _g = self.inner.start_lock.lock().await;
         if matches!(*self.inner.state.lock().unwrap(), State::Running(_)) {
             return Ok(());
         }
+        let (stream, token) = self.open_stream().await?;
+        self.start_with(stream, token).await
+    }
+
+    /// Spawns the CLI or connects to the server, as the options say.
+    async fn open_stream(&self) -> Result<(transport::Stream, Option<String>)> {
         let o = &self.inner.options;
+        let tcp = transport::TcpOptions {
+            quickack: o.tcp_quickack,
+            keepalive: o.tcp_keepalive,
+            user_timeout: o.tcp_user_timeout,
+        };
         let (stream, token) = match &o.transport {
             Transport::Stdio => (transport::spawn_stdio(self.spawn_spec(None)?).await?, None),
             Transport::Tcp { port } => {
                 let token = o.connection_token.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-                let stream = transport::spawn_tcp(
-                    self.spawn_spec(Some((*port, token.clone())))?,
-                    o.start_timeout,
-                    o.tcp_quickack,
-                )
-                .await?;
+                let stream =
+                    transport::spawn_tcp(self.spawn_spec(Some((*port, token.clone())))?, o.start_timeout, tcp).await?;
                 (stream, Some(token))
             }
             Transport::Url(url) => {
@@ -123,13 +170,10 @@ impl Client {
                     ));
                 }
                 let addr = transport::parse_cli_url(url)?;
-                (
-                    transport::connect_tcp(&addr.host, addr.port, o.start_timeout, o.tcp_quickack).await?,
-                    o.connection_token.clone(),
-                )
+                (transport::connect_tcp(&addr.host, addr.port, o.start_timeout, tcp).await?, o.connection_token.clone())
             }
         };
-        self.start_with(stream, token).await
+        Ok((stream, token))
     }
 
     fn spawn_spec(&self, tcp: Option<(u16, String)>) -> Result<SpawnSpec> {
@@ -165,15 +209,45 @@ impl Client {
     }
 
     async fn start_with(&self, stream: transport::Stream, token: Option<String>) -> Result<()> {
-        let o = &self.inner.options;
         let registry = Registry::new(self.inner.lifecycle.clone());
+        let current = self.connect_on(stream, token, registry.clone()).await?;
+        let conn = current.conn.clone();
+        let generation = {
+            let mut st = self.inner.state.lock().unwrap();
+            *st = State::Running(Box::new(Running { registry, current }));
+            self.bump_generation()
+        };
+        self.inner.restarts.lock().unwrap().clear();
+        self.inner.link.set_up(conn.clone());
+        supervisor::spawn(Arc::downgrade(&self.inner), generation, conn);
+        Ok(())
+    }
+
+    /// Starts a new generation (call with the state lock held); returns it.
+    fn bump_generation(&self) -> u64 {
+        let mut g = 0;
+        self.inner.generation.send_modify(|v| {
+            *v += 1;
+            g = *v;
+        });
+        g
+    }
+
+    /// Runs the JSON-RPC connection over `stream` and performs the handshake.
+    async fn connect_on(
+        &self,
+        stream: transport::Stream,
+        token: Option<String>,
+        registry: Arc<Registry>,
+    ) -> Result<Connected> {
+        let o = &self.inner.options;
         let port = stream.port;
         let mut child = stream.child;
         let tail = child.as_ref().map(|c| c.stderr.clone());
         let conn = Connection::spawn(
             stream.reader,
             stream.writer,
-            registry.clone(),
+            registry,
             ConnectionOptions {
                 max_message_size: o.max_message_size,
                 stderr_tail: tail
@@ -191,9 +265,7 @@ impl Client {
         match hs {
             Ok((protocol_version, server_version)) => {
                 tracing::debug!(protocol_version, ?server_version, "connected to the Copilot CLI");
-                *self.inner.state.lock().unwrap() =
-                    State::Running(Box::new(Running { conn, registry, child, protocol_version, server_version, port }));
-                Ok(())
+                Ok(Connected { conn, child, protocol_version, server_version, port })
             }
             Err(e) => {
                 conn.close(Error::new(ErrorKind::NotConnected, "handshake failed"));
@@ -211,67 +283,101 @@ impl Client {
             State::Running(r) => Ok(f(r)),
             State::New => Err(Error::new(ErrorKind::NotConnected, "the client is not started")),
             State::Stopped => Err(Error::new(ErrorKind::NotConnected, "the client is stopped")),
+            State::Failed(e) => Err(e.clone()),
         }
     }
 
     /// The connection, started if need be. The one rule for implicit start, in every
     /// language: a client that was never started starts on the first call that needs the
     /// server (unless `auto_start` is off); a stopped client stays stopped until `start()`.
+    /// While reconnecting, calls wait for the connection up to `reconnect.call_wait`.
     async fn started_conn(&self) -> Result<(Connection, Arc<Registry>)> {
-        if let Ok(x) = self.running(|r| (r.conn.clone(), r.registry.clone())) {
-            return Ok(x);
-        }
-        if matches!(*self.inner.state.lock().unwrap(), State::Stopped) {
-            return Err(Error::new(ErrorKind::NotConnected, "the client is stopped; call start() to use it again"));
-        }
-        if !self.inner.options.auto_start {
-            return Err(Error::new(
-                ErrorKind::NotConnected,
-                "the client is not started (auto_start is off); call start() first",
-            ));
-        }
-        self.start().await?;
-        self.running(|r| (r.conn.clone(), r.registry.clone()))
+        let registry = match self.running(|r| r.registry.clone()) {
+            Ok(r) => r,
+            Err(e) => {
+                match &*self.inner.state.lock().unwrap() {
+                    State::New => {}
+                    State::Stopped => {
+                        return Err(Error::new(
+                            ErrorKind::NotConnected,
+                            "the client is stopped; call start() to use it again",
+                        ));
+                    }
+                    _ => return Err(e),
+                }
+                if !self.inner.options.auto_start {
+                    return Err(Error::new(
+                        ErrorKind::NotConnected,
+                        "the client is not started (auto_start is off); call start() first",
+                    ));
+                }
+                self.start().await?;
+                self.running(|r| r.registry.clone())?
+            }
+        };
+        Ok((self.inner.link.conn().await?, registry))
     }
 
     async fn call(&self, method: &str, params: Value) -> Result<Value> {
+        self.call_timeout(method, params, self.inner.options.request_timeout).await
+    }
+
+    async fn call_timeout(&self, method: &str, params: Value, timeout: Option<Duration>) -> Result<Value> {
         let conn = self.started_conn().await?.0;
-        conn.request_timeout(method, params, self.inner.options.request_timeout).await
+        conn.request_timeout(method, params, timeout).await
+    }
+
+    /// Sends a `connection.*` lifecycle notification to the client's lifecycle subscribers.
+    fn emit(&self, event_type: &str, details: Value) {
+        let ev = LifecycleEvent {
+            event_type: event_type.to_owned(),
+            session_id: String::new(),
+            metadata: Some(details),
+            extra: Default::default(),
+        };
+        self.inner.lifecycle.lock().unwrap().publish(event_type, &ev);
     }
 
     /// The protocol version the server reported in the handshake.
     pub fn protocol_version(&self) -> Option<u32> {
-        self.running(|r| r.protocol_version).ok()
+        self.running(|r| r.current.protocol_version).ok()
     }
 
     /// The CLI version reported by `connect` (None after a `ping` fallback).
     pub fn server_version(&self) -> Option<String> {
-        self.running(|r| r.server_version.clone()).ok().flatten()
+        self.running(|r| r.current.server_version.clone()).ok().flatten()
     }
 
     /// The TCP port of the server (spawned on TCP, or connected by URL).
     pub fn port(&self) -> Option<u16> {
-        self.running(|r| r.port).ok().flatten()
+        self.running(|r| r.current.port).ok().flatten()
     }
 
     /// Process id of a spawned CLI.
     pub fn cli_pid(&self) -> Option<u32> {
-        self.running(|r| r.child.as_ref().and_then(|c| c.id())).ok().flatten()
+        self.running(|r| r.current.child.as_ref().and_then(|c| c.id())).ok().flatten()
     }
 
     /// Stops gracefully: detaches every session this client opened, asks a CLI it spawned to
     /// shut down, closes the connection, waits for the child (up to `stop_grace`), then kills
-    /// it. Never sends `runtime.shutdown` to an external server. Idempotent. Returns the first
-    /// error met (all of them are logged); the client is stopped either way.
+    /// it. Never sends `runtime.shutdown` to an external server. Idempotent; also ends a
+    /// reconnection in progress. Returns the first error met (all of them are logged); the
+    /// client is stopped either way.
     pub async fn stop(&self) -> Result<()> {
         let _g = self.inner.start_lock.lock().await;
-        let State::Running(mut r) = std::mem::replace(&mut *self.inner.state.lock().unwrap(), State::Stopped) else {
-            return Ok(());
+        let taken = {
+            let mut st = self.inner.state.lock().unwrap();
+            let taken = std::mem::replace(&mut *st, State::Stopped);
+            self.bump_generation();
+            taken
         };
+        self.inner.link.set_down(Error::new(ErrorKind::NotConnected, "the client is stopped"));
+        let State::Running(mut r) = taken else { return Ok(()) };
         let mut first_err: Option<Error> = None;
         let mut tasks = tokio::task::JoinSet::new();
         for s in r.registry.take_all() {
-            let conn = r.conn.clone();
+            let conn = r.current.conn.clone();
+            s.cancel_handlers("the client is stopping");
             tasks.spawn(async move {
                 let res = detach(&conn, &s).await;
                 s.mark_disconnected();
@@ -285,27 +391,34 @@ impl Client {
             }
         }
         let stop_grace = self.inner.options.stop_grace;
-        if let Some(child) = r.child.as_mut() {
-            if !r.conn.is_closed() {
-                let _ = r
-                    .conn
-                    .request_timeout("runtime.shutdown", json!({}), Some(std::time::Duration::from_secs(2)))
-                    .await;
+        let conn = r.current.conn.clone();
+        if let Some(child) = r.current.child.as_mut() {
+            if !conn.is_closed() {
+                let _ = conn.request_timeout("runtime.shutdown", json!({}), Some(Duration::from_secs(2))).await;
             }
-            r.conn.close(Error::new(ErrorKind::NotConnected, "the client is stopped"));
+            conn.close(Error::new(ErrorKind::NotConnected, "the client is stopped"));
             child.reap(stop_grace).await;
         } else {
-            r.conn.close(Error::new(ErrorKind::NotConnected, "the client is stopped"));
+            conn.close(Error::new(ErrorKind::NotConnected, "the client is stopped"));
         }
         first_err.map_or(Ok(()), Err)
     }
 
     /// Stops at once: no RPCs, the connection is dropped and a spawned CLI is killed.
     pub async fn force_stop(&self) {
-        let taken = std::mem::replace(&mut *self.inner.state.lock().unwrap(), State::Stopped);
+        let taken = {
+            let mut st = self.inner.state.lock().unwrap();
+            let taken = std::mem::replace(&mut *st, State::Stopped);
+            self.bump_generation();
+            taken
+        };
+        self.inner.link.set_down(Error::new(ErrorKind::NotConnected, "the client was force-stopped"));
         if let State::Running(mut r) = taken {
-            r.conn.close(Error::new(ErrorKind::NotConnected, "the client was force-stopped"));
-            if let Some(c) = r.child.as_mut() {
+            r.current.conn.close(Error::new(ErrorKind::NotConnected, "the client was force-stopped"));
+            for s in r.registry.take_all() {
+                s.mark_disconnected();
+            }
+            if let Some(c) = r.current.child.as_mut() {
                 c.kill().await;
             }
         }
@@ -350,14 +463,15 @@ impl Client {
 
     async fn open_session(&self, method: &str, id: String, config: SessionConfig) -> Result<Session> {
         let (conn, registry) = self.started_conn().await?;
-        let inner = SessionInner::new(id.clone(), conn.clone(), &config, self.inner.options.request_timeout);
+        let inner = SessionInner::new(id.clone(), self.inner.link.clone(), &config, self.inner.options.request_timeout);
         registry.insert(inner.clone());
         let mut params = config.to_wire();
         params.insert("sessionId".into(), json!(id));
         if let (Transport::Url(_), Some(token)) = (&self.inner.options.transport, &self.inner.options.github_token) {
             params.entry("gitHubToken").or_insert_with(|| json!(token));
         }
-        let result = conn.request_timeout(method, Value::Object(params), self.inner.options.request_timeout).await;
+        let result =
+            conn.request_timeout(method, Value::Object(params.clone()), self.inner.options.request_timeout).await;
         let info = match result {
             Ok(info) => info,
             Err(e) => {
@@ -375,6 +489,7 @@ impl Client {
             }
         }
         inner.set_info(info);
+        inner.set_opened_with(params, config.mode.clone());
         let session = Session { inner };
         if let Some(mode) = &config.mode {
             session.rpc("session.mode.set", json!({"mode": mode})).await?;
@@ -455,6 +570,11 @@ impl Client {
     /// Any server method by name: the escape hatch for everything not wrapped here.
     pub async fn rpc(&self, method: &str, params: Value) -> Result<Value> {
         self.call(method, params).await
+    }
+
+    /// [`Client::rpc`] with its own deadline instead of `request_timeout` (None: no deadline).
+    pub async fn rpc_with_timeout(&self, method: &str, params: Value, timeout: Option<Duration>) -> Result<Value> {
+        self.call_timeout(method, params, timeout).await
     }
 }
 
