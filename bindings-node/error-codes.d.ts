@@ -21,7 +21,10 @@ export type CopilotErrorCode =
   | 'handler_failed'
   | 'not_connected'
   | 'io'
-  | 'internal';
+  | 'internal'
+  | 'reconnecting'
+  | 'reconnect_failed'
+  | 'turn_outcome_unknown';
 
 /** Stable `.code` strings of `CopilotError`, by name. */
 export declare const ErrorCodes: {
@@ -65,6 +68,12 @@ export declare const ErrorCodes: {
   readonly IO: 'io';
   /** A bug in this SDK: an invariant was broken (please report it). */
   readonly INTERNAL: 'internal';
+  /** The client is reconnecting to the CLI; the call was not sent. Retry it once the connection is back. */
+  readonly RECONNECTING: 'reconnecting';
+  /** The client gave up reconnecting to or restarting the CLI (attempts or restart budget spent). */
+  readonly RECONNECT_FAILED: 'reconnect_failed';
+  /** The connection was lost during a turn; whether the CLI finished it is unknown (read the session's messages). */
+  readonly TURN_OUTCOME_UNKNOWN: 'turn_outcome_unknown';
 };
 
 /** The stable number of each code (the C ABI uses the same numbers). */
@@ -89,4 +98,7 @@ export declare const ErrorNumbers: {
   readonly not_connected: 18;
   readonly io: 19;
   readonly internal: 20;
+  readonly reconnecting: 21;
+  readonly reconnect_failed: 22;
+  readonly turn_outcome_unknown: 23;
 };

@@ -23,6 +23,9 @@ const ErrorCodes = Object.freeze({
   NOT_CONNECTED: 'not_connected',
   IO: 'io',
   INTERNAL: 'internal',
+  RECONNECTING: 'reconnecting',
+  RECONNECT_FAILED: 'reconnect_failed',
+  TURN_OUTCOME_UNKNOWN: 'turn_outcome_unknown',
 });
 
 /** The stable number of each code (the C ABI uses the same numbers). */
@@ -47,6 +50,9 @@ const ErrorNumbers = Object.freeze({
   not_connected: 18,
   io: 19,
   internal: 20,
+  reconnecting: 21,
+  reconnect_failed: 22,
+  turn_outcome_unknown: 23,
 });
 
 module.exports = { ErrorCodes, ErrorNumbers };

@@ -122,6 +122,24 @@ const CodeInternal = "internal"
 // ErrInternal matches errors of code "internal" with errors.Is.
 var ErrInternal = &Error{Status: 20, Code: CodeInternal}
 
+// CodeReconnecting is the stable code of number 21: The client is reconnecting to the CLI; the call was not sent. Retry it once the connection is back.
+const CodeReconnecting = "reconnecting"
+
+// ErrReconnecting matches errors of code "reconnecting" with errors.Is.
+var ErrReconnecting = &Error{Status: 21, Code: CodeReconnecting}
+
+// CodeReconnectFailed is the stable code of number 22: The client gave up reconnecting to or restarting the CLI (attempts or restart budget spent).
+const CodeReconnectFailed = "reconnect_failed"
+
+// ErrReconnectFailed matches errors of code "reconnect_failed" with errors.Is.
+var ErrReconnectFailed = &Error{Status: 22, Code: CodeReconnectFailed}
+
+// CodeTurnOutcomeUnknown is the stable code of number 23: The connection was lost during a turn; whether the CLI finished it is unknown (read the session's messages).
+const CodeTurnOutcomeUnknown = "turn_outcome_unknown"
+
+// ErrTurnOutcomeUnknown matches errors of code "turn_outcome_unknown" with errors.Is.
+var ErrTurnOutcomeUnknown = &Error{Status: 23, Code: CodeTurnOutcomeUnknown}
+
 // CodeNullPointer is the stable code of number 100: A required pointer argument was NULL.
 const CodeNullPointer = "null_pointer"
 
@@ -201,6 +219,12 @@ func codeOfStatus(status int) string {
 		return CodeIO
 	case 20:
 		return CodeInternal
+	case 21:
+		return CodeReconnecting
+	case 22:
+		return CodeReconnectFailed
+	case 23:
+		return CodeTurnOutcomeUnknown
 	case 100:
 		return CodeNullPointer
 	case 101:

@@ -63,3 +63,12 @@ pub const COPILOT_ERR_IO: CopilotStatus = 19;
 
 /// A bug in this SDK: an invariant was broken (please report it).
 pub const COPILOT_ERR_INTERNAL: CopilotStatus = 20;
+
+/// The client is reconnecting to the CLI; the call was not sent. Retry it once the connection is back.
+pub const COPILOT_ERR_RECONNECTING: CopilotStatus = 21;
+
+/// The client gave up reconnecting to or restarting the CLI (attempts or restart budget spent).
+pub const COPILOT_ERR_RECONNECT_FAILED: CopilotStatus = 22;
+
+/// The connection was lost during a turn; whether the CLI finished it is unknown (read the session's messages).
+pub const COPILOT_ERR_TURN_OUTCOME_UNKNOWN: CopilotStatus = 23;

@@ -386,6 +386,7 @@ scenarios!(
     provider_token,
     filtered_subscription,
     result_after_events,
+    own_tool_without_permission_handler,
 );
 
 #[test]

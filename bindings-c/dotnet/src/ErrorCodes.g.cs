@@ -45,6 +45,12 @@ namespace GitHub.Copilot.SDK
         public const string Io = "io";
         /// <summary>A bug in this SDK: an invariant was broken (please report it). (20)</summary>
         public const string Internal = "internal";
+        /// <summary>The client is reconnecting to the CLI; the call was not sent. Retry it once the connection is back. (21)</summary>
+        public const string Reconnecting = "reconnecting";
+        /// <summary>The client gave up reconnecting to or restarting the CLI (attempts or restart budget spent). (22)</summary>
+        public const string ReconnectFailed = "reconnect_failed";
+        /// <summary>The connection was lost during a turn; whether the CLI finished it is unknown (read the session's messages). (23)</summary>
+        public const string TurnOutcomeUnknown = "turn_outcome_unknown";
         /// <summary>A required pointer argument was NULL. (100)</summary>
         public const string NullPointer = "null_pointer";
         /// <summary>A string argument was not valid UTF-8. (101)</summary>
@@ -81,6 +87,9 @@ namespace GitHub.Copilot.SDK
             new CodeNumber(NotConnected, 18),
             new CodeNumber(Io, 19),
             new CodeNumber(Internal, 20),
+            new CodeNumber(Reconnecting, 21),
+            new CodeNumber(ReconnectFailed, 22),
+            new CodeNumber(TurnOutcomeUnknown, 23),
             new CodeNumber(NullPointer, 100),
             new CodeNumber(InvalidUtf8, 101),
             new CodeNumber(InvalidArgument, 102),

@@ -63,6 +63,15 @@ IO = ("io", 19)
 #: A bug in this SDK: an invariant was broken (please report it).
 INTERNAL = ("internal", 20)
 
+#: The client is reconnecting to the CLI; the call was not sent. Retry it once the connection is back.
+RECONNECTING = ("reconnecting", 21)
+
+#: The client gave up reconnecting to or restarting the CLI (attempts or restart budget spent).
+RECONNECT_FAILED = ("reconnect_failed", 22)
+
+#: The connection was lost during a turn; whether the CLI finished it is unknown (read the session's messages).
+TURN_OUTCOME_UNKNOWN = ("turn_outcome_unknown", 23)
+
 #: Every core error code with its number, in number order.
 ALL = (
     TRANSPORT_CLOSED,
@@ -85,4 +94,7 @@ ALL = (
     NOT_CONNECTED,
     IO,
     INTERNAL,
+    RECONNECTING,
+    RECONNECT_FAILED,
+    TURN_OUTCOME_UNKNOWN,
 )
