@@ -97,3 +97,36 @@ fn reconnecting_error(cause: &Error, waited: Duration) -> Error {
         ),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn conn_err(link: &Link) -> Error {
+        link.conn().await.err().expect("no connection expected")
+    }
+
+    #[tokio::test]
+    async fn calls_wait_while_reconnecting_then_fail_typed() {
+        let link = Link::new(Duration::from_millis(50));
+        assert_eq!(conn_err(&link).await.kind(), ErrorKind::NotConnected);
+        link.set_reconnecting(Error::closed("gone"));
+        let t = std::time::Instant::now();
+        let e = conn_err(&link).await;
+        assert_eq!(e.kind(), ErrorKind::Reconnecting);
+        assert!(e.is_retriable() && e.message().contains("gone"), "{e}");
+        assert!(t.elapsed() >= Duration::from_millis(50));
+        let fast = Link::new(Duration::ZERO);
+        fast.set_reconnecting(Error::closed("gone"));
+        assert_eq!(conn_err(&fast).await.kind(), ErrorKind::Reconnecting);
+        // Giving up while a call waits: the call gets the reason at once.
+        let link = std::sync::Arc::new(Link::new(Duration::from_secs(10)));
+        link.set_reconnecting(Error::closed("gone"));
+        let l2 = link.clone();
+        let waiting = tokio::spawn(async move { conn_err(&l2).await });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        link.set_down(Error::new(ErrorKind::ReconnectFailed, "gave up"));
+        let e = tokio::time::timeout(Duration::from_secs(1), waiting).await.unwrap().unwrap();
+        assert_eq!(e.kind(), ErrorKind::ReconnectFailed);
+    }
+}

@@ -621,20 +621,25 @@ impl Session {
             // user.message is recorded (no model access), and its error is still ours.
             let earlier_work = self.inner.busy.load(std::sync::atomic::Ordering::SeqCst);
             let mut link = self.inner.link.subscribe();
-            let epoch = self.inner.link.epoch();
             link.borrow_and_update();
+            let before = self.inner.link.epoch();
             *seen.lock().unwrap() = tokio::time::Instant::now();
             let message_id = match self.send(options).await {
                 Ok(id) => id,
                 // The prompt may have reached the CLI before the connection broke.
                 Err(e)
                     if e.is_transport_failure()
-                        || (e.kind() == ErrorKind::Timeout && epoch != self.inner.link.epoch()) =>
+                        || (e.kind() == ErrorKind::Timeout
+                            && before.is_some()
+                            && before != self.inner.link.epoch()) =>
                 {
                     return Err(self.outcome_unknown(&e));
                 }
                 Err(e) => return Err(e),
             };
+            // The connection the prompt went out on (a send made while reconnecting waited for
+            // the new one): losing it from now on loses the turn.
+            let epoch = self.inner.link.epoch();
             let mut ours = !earlier_work;
             let mut last: Option<Arc<SessionEvent>> = None;
             let mut failed: Option<Error> = None;

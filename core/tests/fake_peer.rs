@@ -155,3 +155,48 @@ async fn server_requests_without_a_handler_get_defaults_or_method_not_found() {
     assert_eq!(ev.event_type, "brand.new_type");
     assert_eq!(ev.extra["newField"], true);
 }
+
+/// The hostile-peer cases, in memory: a peer that goes silent, one that answers with ids
+/// nobody asked for, and one that sends a malformed header line and then nothing: each ends
+/// in a typed error within the configured bound, and a client over given streams cannot
+/// reconnect, so it says so (`connection.lost`, then `connection.gave_up`).
+#[tokio::test]
+async fn hostile_peers_end_in_typed_errors_within_their_bounds() {
+    let (r, w, mut peer) = streams();
+    let opts = ClientOptions {
+        request_timeout: Some(Duration::from_millis(300)),
+        heartbeat_interval: None,
+        ..Default::default()
+    };
+    let client = tokio::spawn(Client::from_streams(r, w, opts));
+    let hello = peer.recv().await;
+    peer.reply(&hello, json!({"protocolVersion": 3})).await;
+    let client = client.await.unwrap().unwrap();
+    let mut life = client.subscribe_lifecycle_types(Some(vec!["connection.lost".into(), "connection.gave_up".into()]));
+    // Silent: the default per-request timeout ends the call.
+    let t = std::time::Instant::now();
+    let e = client.list_sessions(None).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+    assert!(t.elapsed() < Duration::from_secs(2));
+    let _ = peer.recv().await;
+    // A reply with an id nobody asked for: ignored (and counted), the call still times out.
+    let c = client.clone();
+    let call = tokio::spawn(async move { c.ping(None).await });
+    let req = peer.recv().await;
+    peer.send(json!({"jsonrpc": "2.0", "id": req["id"].as_u64().unwrap() + 1000, "result": {}})).await;
+    let e = call.await.unwrap().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+    // A header line without a colon and with a bare \n: a framing error at once, no waiting.
+    let c = client.clone();
+    let call = tokio::spawn(async move { c.rpc_with_timeout("session.list", json!({}), None).await });
+    let _ = peer.recv().await;
+    peer.w.write_all(b"Content-Length 12\n\n").await.unwrap();
+    let e = tokio::time::timeout(Duration::from_secs(2), call).await.expect("the reader waited").unwrap().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::FrameHeader, "{e}");
+    let lost = tokio::time::timeout(Duration::from_secs(2), life.recv()).await.unwrap().unwrap();
+    assert_eq!(lost.event_type, "connection.lost");
+    let gave_up = tokio::time::timeout(Duration::from_secs(2), life.recv()).await.unwrap().unwrap();
+    assert_eq!(gave_up.event_type, "connection.gave_up");
+    assert_eq!(client.ping(None).await.unwrap_err().kind(), ErrorKind::FrameHeader);
+    drop(peer);
+}

@@ -15,7 +15,8 @@ use std::time::Duration;
 const DEADLINE: Duration = Duration::from_secs(60);
 
 fn fuzz_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
+    dir.canonicalize().unwrap_or(dir)
 }
 
 fn files(dir: &Path, prefix: &str) -> Vec<PathBuf> {
@@ -60,8 +61,7 @@ fn replay(target: &str, check: fn(&tokio::runtime::Runtime, &[u8])) {
     let corpus = files(&fuzz_dir().join("corpus").join(target), "");
     assert!(corpus.len() >= 10, "fuzz/corpus/{target} is missing or nearly empty ({} files)", corpus.len());
     let regressions = files(&fuzz_dir().join("regressions"), &format!("{target}-"));
-    let failures: Vec<String> =
-        corpus.iter().chain(&regressions).filter_map(|path| run_one(check, path)).collect();
+    let failures: Vec<String> = corpus.iter().chain(&regressions).filter_map(|path| run_one(check, path)).collect();
     assert!(
         failures.is_empty(),
         "{} of {} {target} inputs failed:\n{}",

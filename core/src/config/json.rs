@@ -443,4 +443,39 @@ mod json_tests {
         assert_eq!(MessageOptions::from_json(&json!("plain")).unwrap().prompt, "plain");
         assert!(MessageOptions::from_json(&json!({"timeout": 1})).is_err());
     }
+
+    #[test]
+    fn reliability_options() {
+        let d = ClientOptions::from_json(&json!({})).unwrap();
+        assert_eq!(d.request_timeout, Some(crate::config::DEFAULT_REQUEST_TIMEOUT));
+        assert!(d.reconnect.enabled && d.heartbeat_interval.is_some() && d.tcp_keepalive.is_some());
+        let o = ClientOptions::from_json(&json!({
+            "reconnect": {"maxAttempts": 3, "initialDelay": 0.05, "max_delay": 1, "callWait": 0, "maxRestarts": 1,
+                          "restartWindow": 30},
+            "requestTimeout": 0, "heartbeatInterval": 0, "heartbeatTimeout": 2, "tcpKeepalive": 0, "tcpUserTimeout": 5,
+        }))
+        .unwrap();
+        let r = &o.reconnect;
+        assert!(r.enabled);
+        assert_eq!((r.max_attempts, r.max_restarts), (3, 1));
+        assert_eq!(r.initial_delay, Duration::from_millis(50));
+        assert_eq!(
+            (r.max_delay, r.call_wait, r.restart_window),
+            (Duration::from_secs(1), Duration::ZERO, Duration::from_secs(30))
+        );
+        assert_eq!((o.request_timeout, o.heartbeat_interval, o.tcp_keepalive), (None, None, None));
+        assert_eq!((o.heartbeat_timeout, o.tcp_user_timeout), (Duration::from_secs(2), Some(Duration::from_secs(5))));
+        assert!(!ClientOptions::from_json(&json!({"reconnect": false})).unwrap().reconnect.enabled);
+        for bad in [json!({"reconnect": "yes"}), json!({"reconnect": {"tries": 3}}), json!({"heartbeatInterval": "1s"})]
+        {
+            assert_eq!(ClientOptions::from_json(&bad).unwrap_err().kind(), ErrorKind::InvalidConfig, "{bad}");
+        }
+        let m = MessageOptions::from_json(&json!({"prompt": "p", "idleTimeout": 2.5})).unwrap();
+        assert_eq!(m.idle_timeout, Some(Duration::from_millis(2500)));
+        // Backoff: doubling from the initial delay, capped.
+        let p = crate::config::ReconnectPolicy::default();
+        let delays: Vec<u64> = (1..=8).map(|n| p.delay(n).as_millis() as u64).collect();
+        assert_eq!(delays, [100, 200, 400, 800, 1600, 3200, 5000, 5000]);
+        assert_eq!(p.delay(u32::MAX), p.max_delay);
+    }
 }
