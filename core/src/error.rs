@@ -322,8 +322,15 @@ impl Error {
         e
     }
 
+    /// An I/O error; a connection reset, abort or broken pipe is `transport_closed` (the
+    /// connection is gone, like an EOF).
     pub(crate) fn io(context: &str, e: std::io::Error) -> Self {
-        Error::new(ErrorKind::Io, format!("{context}: {e}")).with_source(e)
+        use std::io::ErrorKind as K;
+        let kind = match e.kind() {
+            K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof => ErrorKind::TransportClosed,
+            _ => ErrorKind::Io,
+        };
+        Error::new(kind, format!("{context}: {e}")).with_source(e)
     }
     pub(crate) fn closed(message: impl Into<String>) -> Self {
         Error::new(ErrorKind::TransportClosed, message)

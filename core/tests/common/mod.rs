@@ -226,3 +226,51 @@ pub fn children_matching(needle: &str) -> Vec<u32> {
     }
     out
 }
+
+/// `tests/chaos`: the fault-injection proxy and hostile peer, controlled over stdin.
+pub struct Chaos {
+    pub port: u16,
+    child: std::process::Child,
+    input: std::process::ChildStdin,
+    output: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl Chaos {
+    /// `copilot-chaos <args>`, built by cargo for this test run.
+    pub fn start(args: &[&str]) -> Chaos {
+        use std::io::BufRead;
+        let bin = std::env::var_os("COPILOT_CHAOS_PATH")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/debug/copilot-chaos"));
+        let mut child = std::process::Command::new(&bin)
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{}: {e} (cargo build -p copilot-chaos)", bin.display()));
+        let input = child.stdin.take().unwrap();
+        let mut output = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        output.read_line(&mut line).unwrap();
+        let port = line.trim().rsplit(' ').next().and_then(|p| p.parse().ok()).expect("listening on port N");
+        Chaos { port, child, input, output }
+    }
+
+    /// Sends a command and returns its answer line (`ok …`).
+    pub fn cmd(&mut self, c: &str) -> String {
+        use std::io::{BufRead, Write};
+        writeln!(self.input, "{c}").unwrap();
+        self.input.flush().unwrap();
+        let mut line = String::new();
+        self.output.read_line(&mut line).unwrap();
+        assert!(line.starts_with("ok"), "{c}: {line}");
+        line.trim().to_owned()
+    }
+}
+
+impl Drop for Chaos {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
