@@ -33,8 +33,9 @@ cargo run --quiet -p xtask -- codegen --check
 stage "Rust: core, fake model, examples, binding crates"
 cargo test --workspace --all-targets
 cargo test --workspace --doc
-cargo build -p fake-model
+cargo build -p fake-model -p copilot-chaos
 export FAKE_MODEL_BIN="$PWD/target/debug/fake-model"
+export COPILOT_CHAOS_PATH="$PWD/target/debug/copilot-chaos"
 
 # Each language binding owns a test script; run every one that exists, in order.
 for b in bindings-python bindings-node bindings-c; do

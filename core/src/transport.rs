@@ -487,6 +487,35 @@ mod tests {
         assert_eq!(announced_port("Warning: No COPILOT_CONNECTION_TOKEN was set"), None);
     }
 
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn liveness_options_reach_the_socket() {
+        use std::os::fd::AsRawFd;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let s = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let get = |level, name| {
+            let mut v: libc::c_int = 0;
+            let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+            // SAFETY: a live socket and a c_int-sized out buffer.
+            let r = unsafe {
+                libc::getsockopt(s.as_raw_fd(), level, name, &mut v as *mut _ as *mut libc::c_void, &mut len)
+            };
+            assert_eq!(r, 0);
+            v
+        };
+        let tcp = TcpOptions {
+            quickack: false,
+            keepalive: Some(Duration::from_secs(7)),
+            user_timeout: Some(Duration::from_millis(12_500)),
+        };
+        set_liveness(s.as_raw_fd(), tcp).unwrap();
+        assert_eq!(get(libc::SOL_SOCKET, libc::SO_KEEPALIVE), 1);
+        assert_eq!(get(libc::IPPROTO_TCP, libc::TCP_KEEPIDLE), 7);
+        assert_eq!(get(libc::IPPROTO_TCP, libc::TCP_KEEPINTVL), 5);
+        assert_eq!(get(libc::IPPROTO_TCP, libc::TCP_KEEPCNT), 3);
+        assert_eq!(get(libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT), 12_500);
+    }
+
     #[test]
     fn missing_explicit_cli_is_typed() {
         let e = resolve_cli_path(Some(Path::new("/nonexistent/copilot"))).unwrap_err();
