@@ -323,11 +323,14 @@ impl Error {
     }
 
     /// An I/O error; a connection reset, abort or broken pipe is `transport_closed` (the
-    /// connection is gone, like an EOF).
+    /// connection is gone, like an EOF), and a connection the kernel timed out (keepalive,
+    /// `TCP_USER_TIMEOUT`) is `timeout`.
     pub(crate) fn io(context: &str, e: std::io::Error) -> Self {
         use std::io::ErrorKind as K;
         let kind = match e.kind() {
             K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof => ErrorKind::TransportClosed,
+            // Keepalive probes or TCP_USER_TIMEOUT gave up on the peer.
+            K::TimedOut => ErrorKind::Timeout,
             _ => ErrorKind::Io,
         };
         Error::new(kind, format!("{context}: {e}")).with_source(e)
