@@ -392,8 +392,17 @@ where
 
 /// Runs a handler future in its own task so that a panic becomes an error instead of
 /// unwinding through the connection.
+/// Runs a handler in a task of its own (a panic becomes `handler_failed`). Dropping the returned
+/// future aborts that task: a cancelled handler does not run on.
 pub(crate) async fn guarded<T: Send + 'static>(what: &str, fut: BoxFuture<'static, Result<T>>) -> Result<T> {
-    match tokio::spawn(fut).await {
+    struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+    impl<T> Drop for AbortOnDrop<T> {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
+    let mut task = AbortOnDrop(tokio::spawn(fut));
+    match (&mut task.0).await {
         Ok(r) => r,
         Err(e) if e.is_panic() => {
             let p = e.into_panic();
@@ -411,6 +420,19 @@ pub(crate) async fn guarded<T: Send + 'static>(what: &str, fut: BoxFuture<'stati
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_dropped_handler_future_stops_its_task() {
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let fut: BoxFuture<'static, Result<()>> = Box::pin(async move {
+            let _tx = tx; // dropped when the task is aborted
+            std::future::pending::<()>().await;
+            Ok(())
+        });
+        let run = guarded("test", fut);
+        assert!(tokio::time::timeout(std::time::Duration::from_millis(20), run).await.is_err());
+        tokio::time::timeout(std::time::Duration::from_secs(1), rx).await.unwrap().unwrap_err();
+    }
 
     #[test]
     fn tool_results_follow_the_sdk_rules() {

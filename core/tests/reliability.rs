@@ -271,6 +271,36 @@ async fn cancellation_reaches_running_handlers() {
     let reason = tokio::time::timeout(Duration::from_secs(2), cancelled_rx.recv()).await.unwrap().unwrap();
     assert!(reason.contains("aborted"), "{reason}");
     session.disconnect().await.unwrap();
+
+    // Through the host bridge (every binding): the host hears `Cancelled` for its request.
+    let declared = copilot_core::tool_from_json(&json!({"name": "host_wait"})).unwrap();
+    let mut cfg = SessionConfig { tools: vec![declared], ..config(&model) };
+    let (port, mut host) = copilot_core::host::attach(&mut cfg, copilot_core::HostOptions::default()).unwrap();
+    port.subscribe(Some(vec!["session.idle".into()]));
+    let session = client.create_session(cfg).await.unwrap();
+    session.send("CALL host_wait {}").await.unwrap();
+    let mut held = None;
+    let cancelled = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            match host.recv().await.expect("host stream ended") {
+                copilot_core::HostMessage::Request(req) => {
+                    assert_eq!(req.name.as_deref(), Some("host_wait"));
+                    held = Some(req); // not answered: the handler "runs"
+                    session.abort().await.unwrap();
+                }
+                copilot_core::HostMessage::Cancelled { request, reason } => return (request, reason),
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("no Cancelled on the host stream");
+    let req = held.expect("the request came first");
+    assert_eq!(cancelled.0, req.id);
+    assert!(cancelled.1.contains("aborted"), "{}", cancelled.1);
+    assert!(req.cancel.is_cancelled());
+    req.responder.reply(json!("late")); // harmless
+    session.disconnect().await.unwrap();
     client.stop().await.unwrap();
 }
 
