@@ -7,6 +7,8 @@ ROOT="$(cd .. && pwd)"
 export COPILOT_CLI_PATH="${COPILOT_CLI_PATH:-$("$ROOT/tests/install-cli.sh")}"
 export FAKE_MODEL_BIN="${FAKE_MODEL_BIN:-$ROOT/target/debug/fake-model}"
 [ -x "$FAKE_MODEL_BIN" ] || (cd "$ROOT" && cargo build -q -p fake-model)
+export COPILOT_CHAOS_PATH="${COPILOT_CHAOS_PATH:-$ROOT/target/debug/copilot-chaos}"
+[ -x "$COPILOT_CHAOS_PATH" ] || (cd "$ROOT" && cargo build -q -p copilot-chaos)
 
 BUILD_VENV="$ROOT/target/py-build-venv"
 if [ ! -x "$BUILD_VENV/bin/maturin" ]; then

@@ -7,6 +7,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use serde_json::{Map, Number, Value};
+use std::time::Duration;
 
 /// Deeper than this is refused (a self-referencing container would never end).
 const MAX_DEPTH: usize = 256;
@@ -142,7 +143,8 @@ pub fn py_error(py: Python<'_>, e: &Error) -> PyErr {
             }
             None => py.None().into_bound(py),
         };
-        f.call1((e.code(), e.kind().number(), e.message(), rpc, e.stderr_tail(), format!("{e:?}")))
+        let args = (e.code(), e.kind().number(), e.message(), rpc, e.stderr_tail(), format!("{e:?}"), e.is_retriable());
+        f.call1(args)
     });
     match built {
         Ok(exc) => PyErr::from_value(exc),
@@ -161,5 +163,20 @@ pub fn rpc_params(py: Python<'_>, params: Option<&Bound<'_, PyAny>>, default: Va
     match params {
         Some(p) => config_value("params", p).map_err(|e| py_error(py, &e)),
         None => Ok(default),
+    }
+}
+
+/// A per-call deadline from Python seconds: None = the default (`Ok(None)`); +infinity = no
+/// deadline (`Ok(Some(None))`); a finite non-negative number = that deadline. Anything else is
+/// an `invalid_config` error.
+pub fn call_timeout(py: Python<'_>, seconds: Option<f64>) -> PyResult<Option<Option<Duration>>> {
+    match seconds {
+        None => Ok(None),
+        Some(s) if s == f64::INFINITY => Ok(Some(None)),
+        Some(s) if (0.0..1e9).contains(&s) => Ok(Some(Some(Duration::from_secs_f64(s)))),
+        Some(s) => Err(py_error(
+            py,
+            &Error::new(ErrorKind::InvalidConfig, format!("timeout must be a non-negative number of seconds, got {s}")),
+        )),
     }
 }

@@ -110,17 +110,22 @@ impl NativeClient {
         }
     }
 
-    /// Any server method by name (the escape hatch).
-    #[pyo3(signature = (method, params=None))]
+    /// Any server method by name (the escape hatch). `timeout` in seconds replaces the
+    /// client's `requestTimeout` for this call (infinity: no deadline; None: the default).
+    #[pyo3(signature = (method, params=None, timeout=None))]
     fn rpc<'py>(
         &self,
         py: Python<'py>,
         method: String,
         params: Option<&Bound<'py, PyAny>>,
+        timeout: Option<f64>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let params = convert::rpc_params(py, params, json!({}))?;
         let c = self.inner.clone();
-        loops::spawn(py, async move { c.rpc(&method, params).await })
+        match convert::call_timeout(py, timeout)? {
+            None => loops::spawn(py, async move { c.rpc(&method, params).await }),
+            Some(t) => loops::spawn(py, async move { c.rpc_with_timeout(&method, params, t).await }),
+        }
     }
 
     /// A session to open (`NativeSession.open`), on the running loop: `config` without host
@@ -226,6 +231,7 @@ fn _copilot(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("REQUEST", session::REQUEST)?;
     m.add("DONE", session::DONE)?;
     m.add("END", session::END)?;
+    m.add("CANCEL", session::CANCEL)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     // Registered first, so it runs last among the package's atexit hooks (after clients left
     // alive are force-stopped), and before the interpreter starts finalizing.

@@ -5,13 +5,19 @@
 //!
 //! A batch is a list of tuples:
 //! - `(EVENT, [subscription ids], event)` (the event's wire object, converted once);
-//! - `(REQUEST, kind, name, payload, reply)`: `reply.ok(value)` / `reply.fail(message)`;
+//! - `(REQUEST, kind, name, payload, reply, request_id)`: `reply.ok(value)` / `reply.fail(message)`;
+//! - `(CANCEL, request_id, reason)`: the answer to that request is no longer wanted (the core
+//!   has answered the CLI already and ignores a later reply): the loop side cancels the
+//!   handler's task. It comes from the stream's `Cancelled`, or from the request's
+//!   cancellation token, which a watcher task follows until the request is answered (the
+//!   token fires where the core stops waiting without dropping the request). The loop side
+//!   cancels a task once; a second notice for the same request finds nothing to do;
 //! - `(DONE, future, ok, value_or_exception)`: a call started on this session finished;
 //! - `(END,)`: the session's events ended.
 
 use crate::{convert, gate, loops};
 use copilot_core::host::{HostMessage, HostPort, HostStream, Responder};
-use copilot_core::{Client, Error, ErrorKind, MessageOptions, Result, Session, SessionConfig};
+use copilot_core::{CancellationToken, Client, Error, ErrorKind, MessageOptions, Result, Session, SessionConfig};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
@@ -19,11 +25,13 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, OnceLock};
+use tokio::sync::{mpsc, oneshot};
 
 pub const EVENT: u8 = 0;
 pub const REQUEST: u8 = 1;
 pub const DONE: u8 = 2;
 pub const END: u8 = 3;
+pub const CANCEL: u8 = 4;
 
 /// Messages taken from the stream per batch, at most.
 const BATCH: usize = 512;
@@ -219,16 +227,21 @@ impl NativeSession {
         self.session_call(py, |s| async move { s.disconnect().await.map(|_| Value::Null) })
     }
 
-    /// Any session-scoped method (`sessionId` is added).
-    #[pyo3(signature = (method, params=None))]
+    /// Any session-scoped method (`sessionId` is added). `timeout` in seconds replaces the
+    /// client's `requestTimeout` for this call (infinity: no deadline; None: the default).
+    #[pyo3(signature = (method, params=None, timeout=None))]
     fn rpc<'py>(
         &self,
         py: Python<'py>,
         method: String,
         params: Option<&Bound<'py, PyAny>>,
+        timeout: Option<f64>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let params = convert::rpc_params(py, params, Value::Null)?;
-        self.session_call(py, move |s| async move { s.rpc(&method, params).await })
+        match convert::call_timeout(py, timeout)? {
+            None => self.session_call(py, move |s| async move { s.rpc(&method, params).await }),
+            Some(t) => self.session_call(py, move |s| async move { s.rpc_with_timeout(&method, params, t).await }),
+        }
     }
 }
 
@@ -260,16 +273,18 @@ impl CancelTurn {
     }
 }
 
-/// Answers one host request, once (`ok` converts the handler's return value).
+/// Answers one host request, once (`ok` converts the handler's return value). An answer after
+/// the core cancelled the request goes nowhere: the core has answered the CLI itself. The
+/// `Sender` ends the request's cancellation watcher when the reply is given or dropped.
 #[pyclass(frozen)]
-struct Reply(Mutex<Option<Responder>>);
+struct Reply(Mutex<Option<(Responder, oneshot::Sender<()>)>>);
 
 #[pymethods]
 impl Reply {
     /// The handler's return value, as it is (the core reads every form its kind accepts).
     fn ok(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let v = convert::from_py(value)?;
-        if let Some(r) = self.0.lock().unwrap().take() {
+        if let Some((r, _)) = self.0.lock().unwrap().take() {
             r.reply(v);
         }
         Ok(())
@@ -277,14 +292,43 @@ impl Reply {
 
     /// The handler failed with this message.
     fn fail(&self, message: String) {
-        if let Some(r) = self.0.lock().unwrap().take() {
+        if let Some((r, _)) = self.0.lock().unwrap().take() {
             r.fail(message);
         }
     }
 }
 
+/// Queues `Cancelled` for request `id` on the drain's side channel when `token` fires, unless
+/// the request is answered first (`answered` closes).
+fn watch_cancel(
+    id: u64,
+    token: CancellationToken,
+    answered: oneshot::Receiver<()>,
+    cancels: mpsc::UnboundedSender<HostMessage>,
+) {
+    copilot_core::runtime().spawn(async move {
+        tokio::select! {
+            reason = token.cancelled() => {
+                let _ = cancels.send(HostMessage::Cancelled { request: id, reason });
+            }
+            _ = answered => {}
+        }
+    });
+}
+
 async fn drain(mut stream: HostStream, calls: Arc<Mutex<Calls>>, sink: Py<PyAny>, call_soon: Py<PyAny>) {
-    while let Some(batch) = stream.recv_batch(BATCH).await {
+    // Cancellations seen by the requests' watchers. They are read after the batch that
+    // delivered their request, so the loop side always sees a request before its cancellation.
+    let (cancels, mut cancelled) = mpsc::unbounded_channel();
+    loop {
+        let batch = tokio::select! {
+            biased;
+            Some(m) = cancelled.recv() => vec![m],
+            b = stream.recv_batch(BATCH) => match b {
+                Some(b) => b,
+                None => break,
+            },
+        };
         let (futures, stop) = {
             let mut c = calls.lock().unwrap();
             let mut futures = Vec::new();
@@ -299,7 +343,7 @@ async fn drain(mut stream: HostStream, calls: Arc<Mutex<Calls>>, sink: Py<PyAny>
             c.drained |= stop;
             (futures, stop)
         };
-        deliver(batch, futures, &sink, &call_soon);
+        deliver(batch, futures, &cancels, &sink, &call_soon);
         if stop {
             break;
         }
@@ -311,12 +355,18 @@ async fn drain(mut stream: HostStream, calls: Arc<Mutex<Calls>>, sink: Py<PyAny>
     gate::enter("the end of a session", move |_py| drop((sink, call_soon)));
 }
 
-fn deliver(batch: Vec<HostMessage>, futures: Vec<Option<Py<PyAny>>>, sink: &Py<PyAny>, call_soon: &Py<PyAny>) {
+fn deliver(
+    batch: Vec<HostMessage>,
+    futures: Vec<Option<Py<PyAny>>>,
+    cancels: &mpsc::UnboundedSender<HostMessage>,
+    sink: &Py<PyAny>,
+    call_soon: &Py<PyAny>,
+) {
     let delivered = gate::enter("session messages", |py| -> PyResult<()> {
         let list = PyList::empty(py);
         let mut futures = futures.into_iter();
         for m in batch {
-            list.append(message(py, m, &mut futures)?)?;
+            list.append(message(py, m, &mut futures, cancels)?)?;
         }
         call_soon.call1(py, (sink, list))?;
         Ok(())
@@ -331,6 +381,7 @@ fn message<'py>(
     py: Python<'py>,
     m: HostMessage,
     futures: &mut impl Iterator<Item = Option<Py<PyAny>>>,
+    cancels: &mpsc::UnboundedSender<HostMessage>,
 ) -> PyResult<Bound<'py, PyTuple>> {
     match m {
         HostMessage::Event { event, subscriptions } => {
@@ -338,8 +389,10 @@ fn message<'py>(
         }
         HostMessage::Request(req) => {
             let payload = convert::to_py(py, &req.payload)?;
-            let reply = Reply(Mutex::new(Some(req.responder)));
-            (REQUEST, req.kind.name(), req.name, payload, reply).into_pyobject(py)
+            let (answered, watching) = oneshot::channel();
+            watch_cancel(req.id, req.cancel, watching, cancels.clone());
+            let reply = Reply(Mutex::new(Some((req.responder, answered))));
+            (REQUEST, req.kind.name(), req.name, payload, reply, req.id).into_pyobject(py)
         }
         HostMessage::Completion { result, .. } => {
             let future = futures.next().flatten().unwrap_or_else(|| py.None());
@@ -349,6 +402,7 @@ fn message<'py>(
             };
             (DONE, future, ok, value).into_pyobject(py)
         }
+        HostMessage::Cancelled { request, reason } => (CANCEL, request, reason).into_pyobject(py),
         HostMessage::End => (END,).into_pyobject(py),
     }
 }

@@ -14,7 +14,7 @@ import pytest
 import copilot
 from copilot import (AuthenticationError, CliNotFoundError, CopilotClient, CopilotError, CopilotTimeoutError,
                      InvalidConfigError, NativeCause, NotConnectedError, RpcError, SessionError, SessionNotFoundError,
-                     TransportClosedError, tool)
+                     TransportClosedError, TurnOutcomeUnknownError, tool)
 
 from conftest import TOKEN, FakeModel, own_cli_options, wait_dead
 
@@ -128,8 +128,8 @@ async def test_github_token_with_cli_url_is_the_sessions_identity(shared_cli: Co
         assert "GitHub token" in str(e.value)
 
 
-async def test_cli_killed_mid_turn(sandbox: Dict[str, str], base_config: Dict[str, Any]) -> None:
-    client = CopilotClient(own_cli_options(sandbox))
+async def test_cli_killed_mid_turn_without_reconnect(sandbox: Dict[str, str], base_config: Dict[str, Any]) -> None:
+    client = CopilotClient(own_cli_options(sandbox, reconnect=False))
     await client.start()
     pid = client.cli_pid
     session = await client.create_session(base_config)
@@ -138,9 +138,10 @@ async def test_cli_killed_mid_turn(sandbox: Dict[str, str], base_config: Dict[st
     turn = asyncio.ensure_future(session.send_and_wait("HANG", timeout=120))
     await asyncio.wait_for(started, 30)
     os.kill(pid, signal.SIGKILL)
-    with pytest.raises(TransportClosedError) as e:
+    with pytest.raises(TurnOutcomeUnknownError) as e:
         await asyncio.wait_for(turn, 20)
-    assert isinstance(e.value, ConnectionError) and e.value.is_transport_failure
+    assert isinstance(e.value, ConnectionError) and session.session_id in e.value.message
+    # Reconnection is off: later calls fail at once with the cause, typed.
     with pytest.raises(TransportClosedError):
         await client.ping()
     # The event iterator ends instead of hanging.

@@ -12,13 +12,14 @@ from .client import DEFAULT_TIMEOUT, CopilotClient, CopilotSession, approve_all
 from .errors import (AuthenticationError, CliNotFoundError, ConnectError, CopilotCancelledError, CopilotError,
                      CopilotIOError, CopilotTimeoutError, FrameHeaderError, FrameLengthError, HandlerError,
                      InternalError, InvalidConfigError, InvalidJsonError, MessageTooLargeError, NativeCause,
-                     NotConnectedError, ProtocolError, RpcError, SessionError, SessionNotFoundError, TransportClosedError,
-                     TransportError, VersionMismatchError)
+                     NotConnectedError, ProtocolError, ReconnectFailedError, ReconnectingError, RpcError, SessionError,
+                     SessionNotFoundError, TransportClosedError, TransportError, TurnOutcomeUnknownError,
+                     VersionMismatchError)
 from .tools import Tool, tool
 from .types import (AuthStatus, AutoModeSwitchRequest, ClientOptions, EventData, HookInvocation, LifecycleEvent,
                     MessageOptions, PermissionRequest, PingResponse, ProviderConfig, ProviderTokenRequest,
-                    SessionConfig, SessionEvent, SessionMetadata, StatusResponse, SystemMessageTransformRequest,
-                    ToolInvocation, UserInputRequest)
+                    ReconnectOptions, SessionConfig, SessionEvent, SessionMetadata, StatusResponse,
+                    SystemMessageTransformRequest, ToolInvocation, UserInputRequest)
 
 __all__ = [
     "CopilotClient", "CopilotSession", "approve_all", "tool", "Tool", "DEFAULT_TIMEOUT", "pinned_cli_version",
@@ -28,9 +29,10 @@ __all__ = [
     "CopilotTimeoutError", "CopilotCancelledError", "ProtocolError", "FrameHeaderError", "FrameLengthError",
     "MessageTooLargeError", "InvalidJsonError", "VersionMismatchError", "RpcError", "AuthenticationError",
     "SessionNotFoundError", "SessionError", "InvalidConfigError", "HandlerError", "NotConnectedError",
-    "CopilotIOError", "InternalError", "NativeCause",
+    "CopilotIOError", "InternalError", "ReconnectingError", "ReconnectFailedError", "TurnOutcomeUnknownError",
+    "NativeCause",
     # types
-    "ClientOptions", "SessionConfig", "MessageOptions", "ProviderConfig", "SessionEvent", "EventData",
+    "ClientOptions", "ReconnectOptions", "SessionConfig", "MessageOptions", "ProviderConfig", "SessionEvent", "EventData",
     "SessionMetadata", "PingResponse", "StatusResponse", "AuthStatus", "LifecycleEvent", "ToolInvocation",
     "PermissionRequest", "UserInputRequest", "HookInvocation", "SystemMessageTransformRequest",
     "ProviderTokenRequest", "AutoModeSwitchRequest",

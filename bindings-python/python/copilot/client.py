@@ -12,11 +12,13 @@ import atexit
 import functools
 import inspect
 import logging
+import math
 import weakref
+from datetime import timedelta
 from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Sequence, Set, Union
 
 from . import _copilot
-from ._copilot import DONE, EVENT, REQUEST
+from ._copilot import CANCEL, DONE, EVENT, REQUEST
 from .errors import InvalidConfigError
 from .tools import Tool, to_tool
 from .types import (AuthStatus, AutoModeSwitchRequest, HookInvocation, LifecycleEvent, PermissionRequest,
@@ -69,8 +71,42 @@ def _options(value: Any, kwargs: Dict[str, Any], what: str) -> Dict[str, Any]:
     return out
 
 
+def _seconds(options: Dict[str, Any]) -> Dict[str, Any]:
+    """Durations given as ``datetime.timedelta`` (at any depth of an options dict) as the
+    seconds the core reads."""
+    return {k: v.total_seconds() if isinstance(v, timedelta) else _seconds(v) if isinstance(v, dict) else v
+            for k, v in options.items()}
+
+
 def _message(options: Union[str, Dict[str, Any]], kwargs: Dict[str, Any]) -> Dict[str, Any]:
-    return {"prompt": options, **kwargs} if isinstance(options, str) else _options(options, kwargs, "message options")
+    if isinstance(options, str):
+        return _seconds({"prompt": options, **kwargs})
+    return _seconds(_options(options, kwargs, "message options"))
+
+
+class _Default:
+    """The ``timeout`` of ``rpc()`` when none is given: the client's ``request_timeout``."""
+
+    def __repr__(self) -> str:
+        return "REQUEST_TIMEOUT"
+
+
+REQUEST_TIMEOUT: Any = _Default()
+
+
+def _call_timeout(timeout: Any) -> Optional[float]:
+    """A per-call deadline for the native layer: None = the client's default, infinity = no
+    deadline (``None`` or 0 given), else seconds."""
+    if timeout is REQUEST_TIMEOUT:
+        return None
+    if timeout is None:
+        return math.inf
+    if isinstance(timeout, timedelta):
+        timeout = timeout.total_seconds()
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise InvalidConfigError(f"timeout must be seconds (a number or a timedelta) or None, "
+                                 f"got {type(timeout).__name__}")
+    return math.inf if timeout == 0 else float(timeout)
 
 
 def _positional(fn: Callable[..., Any]) -> int:
@@ -125,7 +161,8 @@ class _Sink:
         self.consumers: Dict[int, Callable[[SessionEvent], None]] = {}
         self.queues: Set["asyncio.Queue[Optional[SessionEvent]]"] = set()
         self.ended = False
-        self.tasks: Set["asyncio.Task[None]"] = set()
+        # Running handler tasks by the core's request id, so a cancellation finds its task.
+        self.tasks: Dict[int, "asyncio.Task[None]"] = {}
 
     def __call__(self, batch: List[tuple]) -> None:
         for m in batch:
@@ -137,9 +174,15 @@ class _Sink:
                     if consumer is not None:
                         consumer(ev)
             elif tag == REQUEST:
+                request = m[5]
                 task = self.loop.create_task(self._answer(m[1], m[2], m[3], m[4]))
-                self.tasks.add(task)
-                task.add_done_callback(self.tasks.discard)
+                self.tasks[request] = task
+                task.add_done_callback(lambda _t, r=request: self.tasks.pop(r, None))
+            elif tag == CANCEL:
+                # The core answered the CLI already and ignores a later reply: stop the handler.
+                task = self.tasks.pop(m[1], None)
+                if task is not None:
+                    task.cancel(m[2])
             elif tag == DONE:
                 fut = m[1]
                 if fut is not None and not fut.done():
@@ -156,6 +199,8 @@ class _Sink:
         try:
             result = await self._run(kind, name, payload)
         except asyncio.CancelledError:
+            # Cancelled by the core (nobody reads this answer) or with the loop: either way
+            # the request must not wait for an answer that never comes.
             reply.fail("the handler was cancelled")
             raise
         except Exception as e:  # a failing handler must answer, never hang the turn
@@ -169,6 +214,10 @@ class _Sink:
             reply.fail(f"the {kind} handler returned an unusable value: {e}")
 
     async def _run(self, kind: str, name: Optional[str], p: Dict[str, Any]) -> Any:
+        """Runs the handler. Its task is cancelled when the core cancels the request: an async
+        handler sees ``asyncio.CancelledError`` (whose message is the core's reason) at its
+        current ``await``; a plain function runs on in its executor thread (a thread cannot be
+        interrupted) and what it returns is dropped."""
         if kind == "tool":
             t = self.tools[name]  # type: ignore[index]
             inv = ToolInvocation(p["sessionId"], p["toolCallId"], p["toolName"], p["arguments"],
@@ -263,14 +312,19 @@ class CopilotSession:
         """Queues a prompt; returns the message id."""
         return await self._native.send(_message(options, kwargs))
 
-    async def send_and_wait(self, options: Union[str, Dict[str, Any]], timeout: Optional[float] = DEFAULT_TIMEOUT,
+    async def send_and_wait(self, options: Union[str, Dict[str, Any]],
+                            timeout: Union[float, timedelta, None] = DEFAULT_TIMEOUT,
                             **kwargs: Any) -> Optional[SessionEvent]:
         """Sends a prompt and waits for the session to become idle. Returns the last
         ``assistant.message`` event (``.data.content`` is the answer) or None; by then every
         ``on()`` handler has seen the turn's events. Raises :class:`SessionError` when the turn
-        fails and :class:`CopilotTimeoutError` (a ``TimeoutError``) after ``timeout`` seconds.
-        Cancelling the awaiting task (or Ctrl-C) aborts the turn."""
+        fails; :class:`CopilotTimeoutError` (a ``TimeoutError``) after ``timeout`` seconds (or a
+        ``timedelta``), or after ``idle_timeout`` seconds without any event of the session;
+        :class:`TurnOutcomeUnknownError` when the connection is lost mid-turn. Cancelling the
+        awaiting task (or Ctrl-C) aborts the turn."""
         o = _message(options, kwargs)
+        if isinstance(timeout, timedelta):
+            timeout = timeout.total_seconds()
         o["timeout"] = timeout if timeout is not None else 365 * 24 * 3600.0
         r = await self._native.send_and_wait(o)
         return SessionEvent.from_wire(r) if r is not None else None
@@ -284,9 +338,12 @@ class CopilotSession:
     async def set_model(self, model: str, reasoning_effort: Optional[str] = None) -> Dict[str, Any]:
         return await self._native.set_model(model, reasoning_effort)
 
-    async def rpc(self, method: str, params: Optional[Dict[str, Any]] = None) -> Any:
-        """Any session-scoped server method (``sessionId`` is added)."""
-        return await self._native.rpc(method, params)
+    async def rpc(self, method: str, params: Optional[Dict[str, Any]] = None, *,
+                  timeout: Union[float, timedelta, None] = REQUEST_TIMEOUT) -> Any:
+        """Any session-scoped server method (``sessionId`` is added). ``timeout`` (seconds or a
+        ``timedelta``) replaces the client's ``request_timeout`` for this call; ``None`` or 0:
+        no deadline."""
+        return await self._native.rpc(method, params, _call_timeout(timeout))
 
     async def disconnect(self) -> None:
         """Detaches this client (``session.destroy``); idempotent."""
@@ -324,7 +381,7 @@ class CopilotClient:
     stops it; any call on a never-started client starts it (unless ``auto_start=False``)."""
 
     def __init__(self, options: Optional[Dict[str, Any]] = None, **kwargs: Any) -> None:
-        self._native = _copilot.NativeClient(_options(options, kwargs, "client options"))
+        self._native = _copilot.NativeClient(_seconds(_options(options, kwargs, "client options")))
         _live_clients.add(self)
         self._lifecycle: List[Callable[[LifecycleEvent], Any]] = []
         self._lifecycle_on = False
@@ -390,13 +447,18 @@ class CopilotClient:
     async def set_foreground_session_id(self, session_id: str) -> None:
         await self._native.call("set_foreground_session_id", session_id)
 
-    async def rpc(self, method: str, params: Optional[Dict[str, Any]] = None) -> Any:
-        """Any server method by name (the escape hatch)."""
-        return await self._native.rpc(method, params)
+    async def rpc(self, method: str, params: Optional[Dict[str, Any]] = None, *,
+                  timeout: Union[float, timedelta, None] = REQUEST_TIMEOUT) -> Any:
+        """Any server method by name (the escape hatch). ``timeout`` (seconds or a ``timedelta``)
+        replaces the client's ``request_timeout`` for this call; ``None`` or 0: no deadline."""
+        return await self._native.rpc(method, params, _call_timeout(timeout))
 
     def on_lifecycle(self, handler: Callable[[LifecycleEvent], Any]) -> Callable[[], None]:
-        """Session lifecycle notifications (created, deleted, updated, ...), on the event loop
-        running now (or, when none runs, the one of ``start()``)."""
+        """Lifecycle notifications (:class:`LifecycleEvent`), on the event loop running now (or,
+        when none runs, the one of ``start()``): the sessions' (``session.created``,
+        ``session.deleted``, ...) and the connection's (``connection.lost``,
+        ``connection.reconnecting``, ``connection.restored``, ``connection.gave_up``; details
+        in ``metadata``)."""
         self._lifecycle.append(handler)
         self._subscribe_lifecycle()
 

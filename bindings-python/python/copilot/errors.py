@@ -2,8 +2,13 @@
 ``.code`` (the same string in every language of this SDK) and ``.number``.
 
 Some classes also derive from the builtin that fits, so ordinary ``except`` clauses work:
-timeouts are :class:`TimeoutError`, transport failures :class:`ConnectionError`, a missing CLI
-:class:`FileNotFoundError`, invalid options :class:`ValueError`.
+timeouts are :class:`TimeoutError`, transport failures :class:`ConnectionError` (a lost
+connection's ``reconnecting``, ``reconnect_failed`` and ``turn_outcome_unknown`` too), a missing
+CLI :class:`FileNotFoundError`, invalid options :class:`ValueError`.
+
+``.is_retriable`` is the core's verdict: the same call may succeed if made again (the
+connection failed or is being re-established, or the call timed out). A turn that failed with
+:class:`TurnOutcomeUnknownError` may have run: read the session's messages before resending.
 
 Each class's ``(code, number)`` comes from ``_error_codes`` (generated from the core's table).
 The Rust-side error is chained as ``__cause__`` (a :class:`NativeCause` with its full detail).
@@ -26,13 +31,15 @@ class CopilotError(Exception):
     number: int = 0
 
     def __init__(self, message: str = "", *, rpc: Optional[Dict[str, Any]] = None,
-                 stderr_tail: Optional[str] = None) -> None:
+                 stderr_tail: Optional[str] = None, retriable: bool = False) -> None:
         super().__init__(message)
         self.message = message
         #: The JSON-RPC error object (``code``, ``message``, ``data``) when the server refused.
         self.rpc_error = rpc
         #: The last lines the spawned CLI wrote to stderr, for transport failures.
         self.stderr_tail = stderr_tail
+        #: The same call may succeed if made again (the core's verdict; see the module doc).
+        self.is_retriable = retriable
 
     @property
     def rpc_code(self) -> Optional[int]:
@@ -60,6 +67,25 @@ class TransportClosedError(TransportError):
 
 class ConnectError(TransportError):
     code, number = _codes.CONNECT
+
+
+class ReconnectingError(TransportError):
+    """The connection is being re-established; the call was not sent (retry it)."""
+
+    code, number = _codes.RECONNECTING
+
+
+class ReconnectFailedError(TransportError):
+    """The client gave up reconnecting to (or restarting) the CLI; ``start()`` tries again."""
+
+    code, number = _codes.RECONNECT_FAILED
+
+
+class TurnOutcomeUnknownError(TransportError):
+    """The connection was lost during a turn (the message names the session): whether the CLI
+    finished it is unknown."""
+
+    code, number = _codes.TURN_OUTCOME_UNKNOWN
 
 
 class CliNotFoundError(CopilotError, FileNotFoundError):
@@ -156,9 +182,9 @@ BY_CODE: Dict[str, Type[CopilotError]] = _all_classes()
 
 
 def from_native(code: str, number: int, message: str, rpc: Optional[Dict[str, Any]],
-                stderr_tail: Optional[str], debug: str) -> CopilotError:
+                stderr_tail: Optional[str], debug: str, retriable: bool = False) -> CopilotError:
     cls = BY_CODE.get(code, CopilotError)
-    exc = cls(message, rpc=rpc, stderr_tail=stderr_tail)
+    exc = cls(message, rpc=rpc, stderr_tail=stderr_tail, retriable=retriable)
     if cls is CopilotError:
         exc.code, exc.number = code, number
     exc.__cause__ = NativeCause(debug)

@@ -3,7 +3,7 @@ values the SDK returns (dataclasses)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Awaitable, Callable, Dict, List, Literal, Optional, TypedDict, Union
 
 # --------------------------------------------------------------------------------- options
@@ -17,6 +17,20 @@ class ProviderConfig(TypedDict, total=False):
     bearer_token: str
     wire_api: str
     headers: Dict[str, str]
+
+
+Seconds = Union[float, timedelta]  # durations: seconds, or a datetime.timedelta
+
+
+class ReconnectOptions(TypedDict, total=False):
+    """How a client survives a lost connection (``reconnect=False`` turns it off)."""
+    enabled: bool                   # default True
+    max_attempts: int               # per outage (default 20; 0 = no limit)
+    initial_delay: Seconds          # first backoff delay (0.1; grows, with jitter, up to max_delay)
+    max_delay: Seconds              # default 5
+    call_wait: Seconds              # how long a call made while reconnecting waits (default 10 s)
+    max_restarts: int               # restarts of a spawned CLI within restart_window (default 5)
+    restart_window: Seconds         # default 60
 
 
 class ClientOptions(TypedDict, total=False):
@@ -34,10 +48,16 @@ class ClientOptions(TypedDict, total=False):
     connection_token: str
     copilot_home: str
     max_message_size: int
-    request_timeout: float          # seconds
-    start_timeout: float            # seconds
-    stop_grace: float               # seconds
+    request_timeout: Seconds        # per request (default 30; 0 = none)
+    start_timeout: Seconds
+    stop_grace: Seconds
     auto_start: bool                # start on first use (default True)
+    reconnect: Union[bool, ReconnectOptions]  # default on
+    heartbeat_interval: Seconds     # ping a quiet connection (default 15; 0 = off)
+    heartbeat_timeout: Seconds      # an unanswered ping declares the CLI dead (default 10)
+    tcp_keepalive: Seconds          # TCP keepalive idle time (default 10; 0 = off)
+    tcp_user_timeout: Seconds       # TCP_USER_TIMEOUT (default 20; 0 = off)
+    tcp_quickack: bool
 
 
 Handler = Callable[..., Union[Any, Awaitable[Any]]]
@@ -77,6 +97,7 @@ class MessageOptions(TypedDict, total=False):
     mode: Literal["enqueue", "immediate"]
     request_headers: Dict[str, str]
     abort_on_timeout: bool
+    idle_timeout: Seconds           # send_and_wait: fail when no event came for this long
 
 
 # --------------------------------------------------------------------------------- values
@@ -197,6 +218,12 @@ class AuthStatus:
 
 @dataclass
 class LifecycleEvent:
+    """A client lifecycle notification: ``session.created`` / ``deleted`` / ``updated`` /
+    ``foreground`` / ``background`` (``session_id`` set), or a connection event with
+    ``session_id`` "" and its details in ``metadata``: ``connection.lost`` {error, code},
+    ``connection.reconnecting`` {attempt, maxAttempts, delayMs, error, code},
+    ``connection.restored`` {attempts, downtimeMs, restarted, sessionsResumed, sessionsLost},
+    ``connection.gave_up`` {error, code, attempts}."""
     type: str
     session_id: str
     metadata: Optional[Dict[str, Any]] = None
