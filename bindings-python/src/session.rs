@@ -6,18 +6,15 @@
 //! A batch is a list of tuples:
 //! - `(EVENT, [subscription ids], event)` (the event's wire object, converted once);
 //! - `(REQUEST, kind, name, payload, reply, request_id)`: `reply.ok(value)` / `reply.fail(message)`;
-//! - `(CANCEL, request_id, reason)`: the answer to that request is no longer wanted (the core
-//!   has answered the CLI already and ignores a later reply): the loop side cancels the
-//!   handler's task. It comes from the stream's `Cancelled`, or from the request's
-//!   cancellation token, which a watcher task follows until the request is answered (the
-//!   token fires where the core stops waiting without dropping the request). The loop side
-//!   cancels a task once; a second notice for the same request finds nothing to do;
+//! - `(CANCEL, request_id, reason)`: the stream's `Cancelled`: the answer to that request is no
+//!   longer wanted (the core has answered the CLI already and ignores a later reply); the loop
+//!   side cancels the handler's task;
 //! - `(DONE, future, ok, value_or_exception)`: a call started on this session finished;
 //! - `(END,)`: the session's events ended.
 
 use crate::{convert, gate, loops};
 use copilot_core::host::{HostMessage, HostPort, HostStream, Responder};
-use copilot_core::{CancellationToken, Client, Error, ErrorKind, MessageOptions, Result, Session, SessionConfig};
+use copilot_core::{Client, Error, ErrorKind, MessageOptions, Result, Session, SessionConfig};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
@@ -25,7 +22,6 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, OnceLock};
-use tokio::sync::{mpsc, oneshot};
 
 pub const EVENT: u8 = 0;
 pub const REQUEST: u8 = 1;
@@ -274,17 +270,16 @@ impl CancelTurn {
 }
 
 /// Answers one host request, once (`ok` converts the handler's return value). An answer after
-/// the core cancelled the request goes nowhere: the core has answered the CLI itself. The
-/// `Sender` ends the request's cancellation watcher when the reply is given or dropped.
+/// the core cancelled the request goes nowhere: the core has answered the CLI itself.
 #[pyclass(frozen)]
-struct Reply(Mutex<Option<(Responder, oneshot::Sender<()>)>>);
+struct Reply(Mutex<Option<Responder>>);
 
 #[pymethods]
 impl Reply {
     /// The handler's return value, as it is (the core reads every form its kind accepts).
     fn ok(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let v = convert::from_py(value)?;
-        if let Some((r, _)) = self.0.lock().unwrap().take() {
+        if let Some(r) = self.0.lock().unwrap().take() {
             r.reply(v);
         }
         Ok(())
@@ -292,43 +287,14 @@ impl Reply {
 
     /// The handler failed with this message.
     fn fail(&self, message: String) {
-        if let Some((r, _)) = self.0.lock().unwrap().take() {
+        if let Some(r) = self.0.lock().unwrap().take() {
             r.fail(message);
         }
     }
 }
 
-/// Queues `Cancelled` for request `id` on the drain's side channel when `token` fires, unless
-/// the request is answered first (`answered` closes).
-fn watch_cancel(
-    id: u64,
-    token: CancellationToken,
-    answered: oneshot::Receiver<()>,
-    cancels: mpsc::UnboundedSender<HostMessage>,
-) {
-    copilot_core::runtime().spawn(async move {
-        tokio::select! {
-            reason = token.cancelled() => {
-                let _ = cancels.send(HostMessage::Cancelled { request: id, reason });
-            }
-            _ = answered => {}
-        }
-    });
-}
-
 async fn drain(mut stream: HostStream, calls: Arc<Mutex<Calls>>, sink: Py<PyAny>, call_soon: Py<PyAny>) {
-    // Cancellations seen by the requests' watchers. They are read after the batch that
-    // delivered their request, so the loop side always sees a request before its cancellation.
-    let (cancels, mut cancelled) = mpsc::unbounded_channel();
-    loop {
-        let batch = tokio::select! {
-            biased;
-            Some(m) = cancelled.recv() => vec![m],
-            b = stream.recv_batch(BATCH) => match b {
-                Some(b) => b,
-                None => break,
-            },
-        };
+    while let Some(batch) = stream.recv_batch(BATCH).await {
         let (futures, stop) = {
             let mut c = calls.lock().unwrap();
             let mut futures = Vec::new();
@@ -343,7 +309,7 @@ async fn drain(mut stream: HostStream, calls: Arc<Mutex<Calls>>, sink: Py<PyAny>
             c.drained |= stop;
             (futures, stop)
         };
-        deliver(batch, futures, &cancels, &sink, &call_soon);
+        deliver(batch, futures, &sink, &call_soon);
         if stop {
             break;
         }
@@ -355,18 +321,12 @@ async fn drain(mut stream: HostStream, calls: Arc<Mutex<Calls>>, sink: Py<PyAny>
     gate::enter("the end of a session", move |_py| drop((sink, call_soon)));
 }
 
-fn deliver(
-    batch: Vec<HostMessage>,
-    futures: Vec<Option<Py<PyAny>>>,
-    cancels: &mpsc::UnboundedSender<HostMessage>,
-    sink: &Py<PyAny>,
-    call_soon: &Py<PyAny>,
-) {
+fn deliver(batch: Vec<HostMessage>, futures: Vec<Option<Py<PyAny>>>, sink: &Py<PyAny>, call_soon: &Py<PyAny>) {
     let delivered = gate::enter("session messages", |py| -> PyResult<()> {
         let list = PyList::empty(py);
         let mut futures = futures.into_iter();
         for m in batch {
-            list.append(message(py, m, &mut futures, cancels)?)?;
+            list.append(message(py, m, &mut futures)?)?;
         }
         call_soon.call1(py, (sink, list))?;
         Ok(())
@@ -381,7 +341,6 @@ fn message<'py>(
     py: Python<'py>,
     m: HostMessage,
     futures: &mut impl Iterator<Item = Option<Py<PyAny>>>,
-    cancels: &mpsc::UnboundedSender<HostMessage>,
 ) -> PyResult<Bound<'py, PyTuple>> {
     match m {
         HostMessage::Event { event, subscriptions } => {
@@ -389,9 +348,7 @@ fn message<'py>(
         }
         HostMessage::Request(req) => {
             let payload = convert::to_py(py, &req.payload)?;
-            let (answered, watching) = oneshot::channel();
-            watch_cancel(req.id, req.cancel, watching, cancels.clone());
-            let reply = Reply(Mutex::new(Some((req.responder, answered))));
+            let reply = Reply(Mutex::new(Some(req.responder)));
             (REQUEST, req.kind.name(), req.name, payload, reply, req.id).into_pyobject(py)
         }
         HostMessage::Completion { result, .. } => {
