@@ -23,6 +23,12 @@ export declare class CopilotError extends Error {
   stderr?: string;
   /** True when the connection is gone or could not be made (a new client may help). */
   isTransportFailure: boolean;
+  /**
+   * True when trying again may succeed: a transport failure, `timeout` or `reconnecting`
+   * (the client is reconnecting on its own). `turn_outcome_unknown` is not: the turn may have
+   * run; check the session's messages before sending it again.
+   */
+  isRetriable: boolean;
   /** The underlying error: the OS/IO error, the JSON-RPC error, or the AbortSignal's reason. */
   cause?: unknown;
 }
@@ -61,8 +67,25 @@ export interface CopilotClientOptions {
   copilotHome?: string;
   /** Largest accepted incoming message, in bytes. */
   maxMessageSize?: number;
-  /** Deadline for ordinary calls, in seconds (default: none). */
+  /**
+   * Deadline for ordinary calls, in seconds (default 30; 0 = none). `rpc(…, {timeout})`
+   * overrides it per call.
+   */
   requestTimeout?: number;
+  /**
+   * Reconnection when the connection to the CLI is lost: `true` (default) or `false` (the
+   * client stops for good, as `stop()` would), or a policy (its fields default as below).
+   * A client reconnects (`cliUrl`) or restarts its spawned CLI, then resumes its open sessions.
+   */
+  reconnect?: boolean | ReconnectOptions;
+  /** Ping the CLI after this many seconds without traffic (default 15; 0 = no heartbeat). */
+  heartbeatInterval?: number;
+  /** A heartbeat ping unanswered after this many seconds closes the connection as dead (default 10). */
+  heartbeatTimeout?: number;
+  /** TCP keepalive idle time in seconds on a TCP connection (default 10; 0 = off). */
+  tcpKeepalive?: number;
+  /** TCP_USER_TIMEOUT in seconds: unacknowledged data for this long drops the connection (default 20; 0 = off). */
+  tcpUserTimeout?: number;
   /** Deadline for start (spawn, port, handshake), in seconds (default 30). */
   startTimeout?: number;
   /** How long stop() waits for a spawned CLI before killing it, in seconds (default 5). */
@@ -72,6 +95,24 @@ export interface CopilotClientOptions {
    * start() fail with `not_connected`. After stop(), calls fail with `not_connected` until start().
    */
   autoStart?: boolean;
+}
+
+/** The reconnection policy (durations in seconds). */
+export interface ReconnectOptions {
+  /** Default true (an object without `enabled` turns reconnection on). */
+  enabled?: boolean;
+  /** Attempts per outage before giving up (default 20; 0 = no limit). */
+  maxAttempts?: number;
+  /** Delay before the first attempt (default 0.1); doubled per attempt, ±25 % jitter. */
+  initialDelay?: number;
+  /** Longest delay between attempts (default 5). */
+  maxDelay?: number;
+  /** How long a call made while reconnecting waits for the connection before failing with `reconnecting` (default 10; 0 = fail at once). */
+  callWait?: number;
+  /** Spawned CLI: at most this many restarts within `restartWindow` (default 5), then `reconnect_failed`. */
+  maxRestarts?: number;
+  /** Default 60. */
+  restartWindow?: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -169,6 +210,39 @@ export interface SessionLifecycleEvent {
   [extra: string]: unknown;
 }
 
+/** A lifecycle event of the client's connection: `sessionId` is `""`, the details are in `metadata`. */
+export interface ConnectionEventBase<T extends string, M> {
+  type: T;
+  sessionId: '';
+  metadata: M;
+  [extra: string]: unknown;
+}
+/** The connection to the CLI is gone; in-flight calls failed with `code`, running handlers were cancelled. */
+export type ConnectionLostEvent = ConnectionEventBase<'connection.lost', { error: string; code: CopilotErrorCode }>;
+/** Attempt `attempt` follows in `delayMs`; `error`/`code`: why the connection (or the last attempt) failed. */
+export type ConnectionReconnectingEvent = ConnectionEventBase<
+  'connection.reconnecting',
+  { attempt: number; maxAttempts: number; delayMs: number; error: string; code: CopilotErrorCode }
+>;
+/** Connected again (`restarted`: a new CLI was spawned); the open sessions were resumed (or lost). */
+export type ConnectionRestoredEvent = ConnectionEventBase<
+  'connection.restored',
+  { attempts: number; downtimeMs: number; restarted: boolean; sessionsResumed: number; sessionsLost: number }
+>;
+/** The client gave up: calls fail with `reconnect_failed` (or `code`) until `start()`; sessions ended. */
+export type ConnectionGaveUpEvent = ConnectionEventBase<
+  'connection.gave_up',
+  { error: string; code: CopilotErrorCode; attempts: number; reason?: string }
+>;
+export type ConnectionEvent = ConnectionLostEvent | ConnectionReconnectingEvent | ConnectionRestoredEvent | ConnectionGaveUpEvent;
+export type ConnectionEventType = ConnectionEvent['type'];
+/** What a lifecycle listener receives. */
+export type LifecycleEvent = ConnectionEvent | SessionLifecycleEvent;
+/** The lifecycle event of a type: precise for connection events. */
+export type LifecycleEventOf<T extends string> = T extends ConnectionEventType
+  ? Extract<ConnectionEvent, { type: T }>
+  : SessionLifecycleEvent;
+
 // ---------------------------------------------------------------------------------------------
 // Handlers
 //
@@ -177,9 +251,20 @@ export interface SessionLifecycleEvent {
 // return any of the reply forms that kind accepts, sync or as a Promise. The core reads the
 // reply and supplies the defaults; a handler that throws gets the kind's failure answer. Tool
 // handlers get the (parsed) arguments first and the payload second.
+//
+// Every payload also carries `signal` (non-enumerable: not in Object.keys, JSON or a spread):
+// an AbortSignal aborted when the answer is no longer wanted (the turn was aborted or timed
+// out, the session disconnected, the client stopped, the connection was lost). The core has
+// answered the CLI by then; whatever the handler returns afterwards is ignored.
+
+/** What every handler payload carries besides its fields. */
+export interface HandlerContext {
+  /** Aborted (reason: a `CopilotError` with code `cancelled`) when the answer is no longer wanted. */
+  readonly signal: AbortSignal;
+}
 
 /** The tool handler's payload (second argument). */
-export interface ToolInvocation {
+export interface ToolInvocation extends HandlerContext {
   sessionId: string;
   requestId: string;
   toolCallId: string;
@@ -237,7 +322,7 @@ export interface PermissionRequest {
 }
 
 /** The permission handler's payload. */
-export interface PermissionPayload {
+export interface PermissionPayload extends HandlerContext {
   sessionId: string;
   requestId: string;
   /** `request.kind`. */
@@ -264,7 +349,7 @@ export type PermissionDecision =
 export type PermissionHandler = (request: PermissionPayload) => PermissionDecision | Promise<PermissionDecision>;
 
 /** The user-input handler's payload (the `ask_user` tool). */
-export interface UserInputPayload {
+export interface UserInputPayload extends HandlerContext {
   sessionId: string;
   question: string;
   choices: string[];
@@ -278,7 +363,7 @@ export type UserInputResponse = string | { answer: string; wasFreeform?: boolean
 export type UserInputHandler = (request: UserInputPayload) => UserInputResponse | Promise<UserInputResponse>;
 
 /** A hook handler's payload: `input` is what the CLI sent for that hook type. */
-export interface HookPayload {
+export interface HookPayload extends HandlerContext {
   sessionId: string;
   /** `preToolUse`, `postToolUse`, `userPromptSubmitted`, `sessionStart`, `sessionEnd`, … */
   hookType: string;
@@ -307,7 +392,7 @@ export interface SessionHooks {
 }
 
 /** The system-message transform's payload: the sections configured with `action: "transform"`. */
-export interface SystemMessageTransformPayload {
+export interface SystemMessageTransformPayload extends HandlerContext {
   sessionId: string;
   sections: Record<string, { content: string }>;
 }
@@ -320,7 +405,7 @@ export type SystemMessageTransformResult =
   | void;
 
 /** The exit-plan-mode handler's payload (as the CLI sent it). */
-export interface ExitPlanModePayload {
+export interface ExitPlanModePayload extends HandlerContext {
   sessionId: string;
   summary?: string;
   planContent?: string | null;
@@ -338,14 +423,14 @@ export type ExitPlanModeResult =
   | void;
 
 /** The provider-token handler's payload: asked before every model request of a BYOK provider. */
-export interface ProviderTokenPayload {
+export interface ProviderTokenPayload extends HandlerContext {
   sessionId: string;
   providerName: string;
 }
 export type ProviderTokenResult = string | { token: string };
 
 /** The auto-mode-switch handler's payload (as the CLI sent it). */
-export interface AutoModeSwitchPayload {
+export interface AutoModeSwitchPayload extends HandlerContext {
   sessionId: string;
   errorCode?: string;
   retryAfterSeconds?: number;
@@ -432,6 +517,11 @@ export interface MessageOptions {
   requestHeaders?: Record<string, string>;
   /** Abort the turn when sendAndWait times out (default: leave it running). */
   abortOnTimeout?: boolean;
+  /**
+   * sendAndWait fails with `timeout` when the session sends no event for this many
+   * milliseconds (default: off; 0 = off). Every event restarts it.
+   */
+  idleTimeout?: number;
   /** Cancels sendAndWait (it rejects with code `cancelled`) and aborts the turn. */
   signal?: AbortSignal;
   [extra: string]: unknown;
@@ -440,7 +530,15 @@ export interface MessageOptions {
 export interface SendAndWaitOptions {
   /** Milliseconds (default 60000). */
   timeout?: number;
+  /** Milliseconds without an event before it fails with `timeout` (as `MessageOptions.idleTimeout`). */
+  idleTimeout?: number;
   signal?: AbortSignal;
+}
+
+/** Per-call options of `rpc`. */
+export interface RpcOptions {
+  /** This call's deadline in milliseconds instead of the client's `requestTimeout` (0 or Infinity: none). */
+  timeout?: number;
 }
 
 /** An async iterator of events that ends when the session is disconnected. */
@@ -459,8 +557,9 @@ export declare class CopilotSession {
   send(options: MessageOptions | string): Promise<string>;
   /**
    * Sends a prompt and waits for `session.idle`: the last `assistant.message` of the turn, or
-   * undefined. Rejects with `session_error`, `timeout` (after `timeout` ms, default 60000) or
-   * `cancelled` (AbortSignal). Every event of the turn (its `session.idle` included) has
+   * undefined. Rejects with `session_error`, `timeout` (after `timeout` ms, default 60000, or
+   * `idleTimeout` ms without an event), `cancelled` (AbortSignal) or `turn_outcome_unknown`
+   * (the connection was lost mid-turn: the turn may or may not have run). Every event of the turn (its `session.idle` included) has
    * reached the listeners before it settles: the core queues the result after them.
    */
   sendAndWait(options: MessageOptions | string, timeout?: number | SendAndWaitOptions): Promise<AssistantMessageEvent | undefined>;
@@ -469,7 +568,7 @@ export declare class CopilotSession {
   getMessages(): Promise<SessionEvent[]>;
   setModel(model: string, options?: { reasoningEffort?: string } | string): Promise<unknown>;
   /** Any session-scoped method (`sessionId` is added). */
-  rpc<T = any>(method: string, params?: Record<string, unknown> | null): Promise<T>;
+  rpc<T = any>(method: string, params?: Record<string, unknown> | null, options?: RpcOptions): Promise<T>;
   /**
    * Every event; returns an unsubscribe function. Listeners get events in wire order, and
    * a host request (a handler call) after the events before it.
@@ -564,10 +663,15 @@ export declare class CopilotClient {
   getForegroundSessionId(): Promise<string | undefined>;
   setForegroundSessionId(sessionId: string): Promise<void>;
   /** Any server method by name. */
-  rpc<T = any>(method: string, params?: Record<string, unknown> | null): Promise<T>;
-  /** Lifecycle notifications; returns an unsubscribe function. */
-  on(listener: (event: SessionLifecycleEvent) => void): () => void;
-  on(type: string | readonly string[], listener: (event: SessionLifecycleEvent) => void): () => void;
+  rpc<T = any>(method: string, params?: Record<string, unknown> | null, options?: RpcOptions): Promise<T>;
+  /**
+   * Lifecycle notifications (sessions' and the connection's: `connection.lost`,
+   * `connection.reconnecting`, `connection.restored`, `connection.gave_up`); returns an
+   * unsubscribe function.
+   */
+  on(listener: (event: LifecycleEvent) => void): () => void;
+  on<T extends string>(type: T, listener: (event: LifecycleEventOf<T>) => void): () => void;
+  on<T extends string>(types: readonly T[], listener: (event: LifecycleEventOf<T>) => void): () => void;
   readonly port: number | undefined;
   readonly cliPid: number | undefined;
   readonly protocolVersion: number | undefined;

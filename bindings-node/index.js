@@ -57,6 +57,7 @@ class CopilotError extends Error {
     }
     if (options.stderr) this.stderr = options.stderr;
     this.isTransportFailure = Boolean(options.transport);
+    this.isRetriable = Boolean(options.retriable);
   }
 }
 
@@ -208,9 +209,33 @@ function fn(name, v) {
   return v;
 }
 
+/** Milliseconds from JS as the core's seconds (0 or Infinity: no deadline, 0); undefined/null: null (the default). */
+function deadlineSeconds(ms, what) {
+  if (ms === undefined || ms === null) return null;
+  if (typeof ms !== 'number' || Number.isNaN(ms) || ms < 0) throw invalid(`${what} must be a non-negative number of milliseconds`);
+  return ms === Infinity ? 0 : ms / 1000;
+}
+
+/** The per-call options of `rpc`: `{timeout}` in ms → the addon's seconds (null: the default). */
+function rpcTimeout(options) {
+  if (options === undefined || options === null) return null;
+  if (typeof options !== 'object') throw invalid('rpc options must be an object ({timeout})');
+  return deadlineSeconds(options.timeout, 'rpc timeout');
+}
+
+/** Message options for the core: `idleTimeout` from ms to seconds. */
+function messageJson(options) {
+  const msg = typeof options === 'string' ? { prompt: options } : { ...(options || {}) };
+  delete msg.signal;
+  if (msg.idleTimeout !== undefined) msg.idleTimeout = deadlineSeconds(msg.idleTimeout, 'idleTimeout') ?? 0;
+  return msg;
+}
+
 class CopilotSession {
   #native;
   #client;
+  /** AbortControllers of the async handlers still running, by request id. */
+  #running = new Map();
   /** Event listeners by subscription id: `{fn, close?}`. */
   #listeners = new Map();
   /** Pending sendAndWait calls by call id. */
@@ -373,6 +398,9 @@ class CopilotSession {
             this.#closed = true;
             for (const l of [...this.#listeners.values()]) if (l.close) l.close();
             break;
+          case 4:
+            this.#cancel(m[1], m[2]);
+            break;
           default:
         }
       } catch (e) {
@@ -381,9 +409,14 @@ class CopilotSession {
     }
   }
 
-  /** Runs the handler of a host request (picked by kind and name) and answers the core. */
+  /**
+   * Runs the handler of a host request (picked by kind and name) and answers the core. The
+   * payload carries a non-enumerable `signal`, aborted when the core no longer wants the answer.
+   */
   #serve(id, kind, name, payload) {
     const nat = this.#native;
+    const controller = new AbortController();
+    Object.defineProperty(payload, 'signal', { value: controller.signal, enumerable: false });
     let run;
     if (kind === 'tool') {
       const t = this.#tools.get(name);
@@ -407,6 +440,7 @@ class CopilotSession {
       return;
     }
     const ok = (v) => {
+      if (controller.signal.aborted) return; // cancelled: the core answered already
       let json;
       try {
         json = JSON.stringify(v === undefined ? null : v) ?? 'null';
@@ -416,7 +450,9 @@ class CopilotSession {
       }
       nat.reply(id, json);
     };
-    const failed = (e) => nat.fail(id, messageOf(e));
+    const failed = (e) => {
+      if (!controller.signal.aborted) nat.fail(id, messageOf(e));
+    };
     let v;
     try {
       v = run();
@@ -425,10 +461,22 @@ class CopilotSession {
       return;
     }
     if (v !== null && typeof v === 'object' && typeof v.then === 'function') {
-      Promise.resolve(v).then(ok, failed).catch((e) => warn(`could not answer a ${kind} request`, e));
+      this.#running.set(id, controller);
+      Promise.resolve(v)
+        .then(ok, failed)
+        .catch((e) => warn(`could not answer a ${kind} request`, e))
+        .finally(() => this.#running.delete(id));
     } else {
       ok(v);
     }
+  }
+
+  /** The core no longer wants the answer to request `id`: abort its handler's signal. */
+  #cancel(id, reason) {
+    const controller = this.#running.get(id);
+    if (controller === undefined) return; // answered already
+    this.#running.delete(id);
+    controller.abort(new CopilotError(`the handler was cancelled: ${reason}`, { code: ErrorCodes.CANCELLED }));
   }
 
   #settle(callId, ok, value) {
@@ -522,7 +570,12 @@ class CopilotSession {
 
   /** Queues a prompt; resolves to the message id once the CLI accepted it. */
   send(options) {
-    const { signal: _s, ...msg } = typeof options === 'string' ? { prompt: options } : options || {};
+    let msg;
+    try {
+      msg = messageJson(options);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     return call(() => this.#native.send(enc(msg, 'message options')));
   }
 
@@ -530,18 +583,31 @@ class CopilotSession {
    * Sends a prompt and waits until the session is idle. Resolves to the last
    * `assistant.message` of the turn (or undefined). Rejects with `session_error` when the turn
    * failed, `timeout` after `timeout` ms (default 60000; the turn keeps running), and
-   * `cancelled` when `signal` aborts (the turn is aborted too). Every event of the turn has
-   * reached the listeners before it settles (the core queues the result after them).
+   * `cancelled` when `signal` aborts (the turn is aborted too), `turn_outcome_unknown` when
+   * the connection was lost mid-turn. `idleTimeout` (ms) fails it with `timeout` when the
+   * session sends no event for that long. Every event of the turn has reached the listeners
+   * before it settles (the core queues the result after them).
    */
   sendAndWait(options, timeoutOrOptions) {
-    const opts = typeof options === 'string' ? { prompt: options } : { ...(options || {}) };
-    let signal = opts.signal;
-    delete opts.signal;
+    let signal = options && typeof options === 'object' ? options.signal : undefined;
+    let opts;
+    try {
+      opts = messageJson(options);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     let timeout;
     if (typeof timeoutOrOptions === 'number') timeout = timeoutOrOptions;
     else if (timeoutOrOptions && typeof timeoutOrOptions === 'object') {
       timeout = timeoutOrOptions.timeout;
       signal = timeoutOrOptions.signal ?? signal;
+      if (timeoutOrOptions.idleTimeout !== undefined) {
+        try {
+          opts.idleTimeout = deadlineSeconds(timeoutOrOptions.idleTimeout, 'idleTimeout') ?? 0;
+        } catch (e) {
+          return Promise.reject(e);
+        }
+      }
     }
     if (timeout !== undefined) {
       if (typeof timeout !== 'number' || !(timeout >= 0)) return Promise.reject(invalid('timeout must be a number of milliseconds'));
@@ -596,9 +662,12 @@ class CopilotSession {
     return callJson(() => this.#native.setModel(model, effort ?? null));
   }
 
-  /** Any session-scoped method; `sessionId` is added to `params`. */
-  rpc(method, params) {
-    return callJson(() => this.#native.rpc(method, enc(params, 'rpc params')));
+  /**
+   * Any session-scoped method; `sessionId` is added to `params`. `options.timeout`: this call's
+   * deadline in ms instead of the client's `requestTimeout` (0 or Infinity: none).
+   */
+  rpc(method, params, options) {
+    return callJson(() => this.#native.rpc(method, enc(params, 'rpc params'), rpcTimeout(options)));
   }
 
   /** Detaches from the session; it stays on disk and can be resumed. Idempotent. */
@@ -751,15 +820,20 @@ class CopilotClient {
     return call(() => this.#native.setForegroundSessionId(sessionId));
   }
 
-  /** Any server method by name (the escape hatch). */
-  rpc(method, params) {
-    return callJson(() => this.#native.rpc(method, params === undefined ? null : enc(params, 'rpc params')));
+  /**
+   * Any server method by name (the escape hatch). `options.timeout`: this call's deadline in ms
+   * instead of `requestTimeout` (0 or Infinity: none).
+   */
+  rpc(method, params, options) {
+    return callJson(() => this.#native.rpc(method, params === undefined ? null : enc(params, 'rpc params'), rpcTimeout(options)));
   }
 
   /**
-   * Session lifecycle notifications (`session.created`, `session.deleted`, …): `on(fn)`,
-   * `on(type, fn)` or `on([types], fn)` (filtered by the core), from now on (also before start and across restarts). Returns a function
-   * that unsubscribes.
+   * Lifecycle notifications: the sessions' (`session.created`, `session.deleted`, …) and the
+   * connection's (`connection.lost`, `connection.reconnecting`, `connection.restored`,
+   * `connection.gave_up`, details in `metadata`): `on(fn)`, `on(type, fn)` or `on([types], fn)`
+   * (filtered by the core), from now on (also before start and across restarts). Returns a
+   * function that unsubscribes.
    */
   on(typeOrFn, maybeFn) {
     const all = typeof typeOrFn === 'function';

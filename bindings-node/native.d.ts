@@ -19,15 +19,19 @@ export declare class NativeClient {
   getLastSessionId(): Promise<string | null>
   getForegroundSessionId(): Promise<string | null>
   setForegroundSessionId(sessionId: string): Promise<void>
-  /** `params`: JSON text or null (`{}`); resolves to the JSON text of the result. */
-  rpc(method: string, params?: string | undefined | null): Promise<string>
+  /**
+   * `params`: JSON text or null (`{}`); `timeout`: seconds (0: none; null: the client's
+   * `requestTimeout`); resolves to the JSON text of the result.
+   */
+  rpc(method: string, params?: string | undefined | null, timeout?: number | undefined | null): Promise<string>
   /**
    * A session of this client, not open yet: `config` is the JSON text of the session
    * options (functions removed), `host` the JSON text of the core's host options
    * (`{handlers, tools, hooks}`). `wake` is called (on Node's thread) when messages of the
    * session's host stream are ready for `take()`: events, host requests, `sendAndWait`
-   * completions and the end, in order, as `[0, subscriptionIds, event]`,
-   * `[1, requestId, kind, name, payload]`, `[2, callId, ok, resultOrError]`, `[3]`.
+   * completions, the end and cancelled host requests, in order, as
+   * `[0, subscriptionIds, event]`, `[1, requestId, kind, name, payload]`,
+   * `[2, callId, ok, resultOrError]`, `[3]`, `[4, requestId, reason]`.
    */
   session(config: string, host: string, wake: () => void): NativeSession
   /**
@@ -77,7 +81,8 @@ export declare class NativeSession {
   cancelWait(call: number, reason?: string | undefined | null): boolean
   /**
    * Answers host request `id` with the JSON text the JS handler returned (any form the
-   * request kind accepts: the core reads it). Late or repeated answers are ignored.
+   * request kind accepts: the core reads it). Late, repeated or cancelled answers are
+   * ignored.
    */
   reply(id: number, value: string): void
   /** The JS handler of request `id` threw (or rejected) with this message. */
@@ -86,8 +91,11 @@ export declare class NativeSession {
   /** JSON text of the persisted events. */
   getMessages(): Promise<string>
   setModel(model: string, reasoningEffort?: string | undefined | null): Promise<string>
-  /** `params`: JSON text or null; resolves to the JSON text of the result. */
-  rpc(method: string, params?: string | undefined | null): Promise<string>
+  /**
+   * `params`: JSON text or null; `timeout`: seconds (0: none; null: the client's
+   * `requestTimeout`); resolves to the JSON text of the result.
+   */
+  rpc(method: string, params?: string | undefined | null, timeout?: number | undefined | null): Promise<string>
   disconnect(): Promise<void>
 }
 

@@ -4,6 +4,7 @@
 # samples of examples/node and `tsc --noEmit` on them. Works from a clean clone.
 #   COPILOT_CLI_PATH  the pinned CLI (installed with tests/install-cli.sh when unset)
 #   FAKE_MODEL_BIN    the fake model (built with cargo when unset)
+#   COPILOT_CHAOS_PATH  the fault-injection tool tests/chaos (built with cargo when unset)
 #   NODE_TEST_ARGS    extra arguments for `node --test` (e.g. a file name)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -17,6 +18,11 @@ if [ -z "${FAKE_MODEL_BIN:-}" ]; then
   FAKE_MODEL_BIN=$ROOT/target/debug/fake-model
 fi
 export FAKE_MODEL_BIN
+if [ -z "${COPILOT_CHAOS_PATH:-}" ]; then
+  (cd "$ROOT" && cargo build -q -p copilot-chaos)
+  COPILOT_CHAOS_PATH=$ROOT/target/debug/copilot-chaos
+fi
+export COPILOT_CHAOS_PATH
 command -v node >/dev/null || { echo "Node.js (>= 20) is required" >&2; exit 1; }
 
 echo "== npm ci (build tools: @napi-rs/cli, typescript)"
@@ -24,17 +30,25 @@ if [ ! -d node_modules/@napi-rs/cli ] || [ package-lock.json -nt node_modules/.p
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
+# error-codes.{js,d.ts} are written by `cargo run -p xtask -- codegen`; the top-level test.sh
+# checks them. native.d.ts is napi's, checked here: the build regenerates it, and it must equal
+# the checked-out copy (the committed one in a clean clone; in a work tree, the copy that is
+# about to be committed).
+BEFORE=$(mktemp "${TMPDIR:-/tmp}/native.d.ts.XXXXXX")
+cp native.d.ts "$BEFORE"
 echo "== building the addon (release)"
 npx napi build --platform --release --strip --no-js --dts native.d.ts
 
-# error-codes.{js,d.ts} are written by `cargo run -p xtask -- codegen`; the top-level test.sh
-# checks them. native.d.ts is napi's, checked here.
 echo "== checking that native.d.ts did not drift"
 if git -C "$ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
   git -C "$ROOT" ls-files --error-unmatch bindings-node/native.d.ts >/dev/null 2>&1 || { echo "bindings-node/native.d.ts is not committed" >&2; exit 1; }
-  git -C "$ROOT" diff --exit-code -- bindings-node/native.d.ts \
-    || { echo "native.d.ts drifted: commit the regenerated bindings-node/native.d.ts" >&2; exit 1; }
 fi
+if ! diff -u "$BEFORE" native.d.ts; then
+  rm -f "$BEFORE"
+  echo "native.d.ts drifted: the build rewrote it (see the diff above); commit the regenerated bindings-node/native.d.ts" >&2
+  exit 1
+fi
+rm -f "$BEFORE"
 
 echo "== npm pack"
 SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/copilot-node-scratch.XXXXXX")

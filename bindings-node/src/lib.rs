@@ -8,13 +8,15 @@
 //! - Values cross as JSON text both ways: `JSON.stringify` in JS and `serde_json` here, or
 //!   `serde_json` here (off the JS thread) and one `JSON.parse` in JS.
 //! - A failed call rejects with an `Error` whose message is [`ERROR_MARK`] followed by a JSON
-//!   object (`code`, `number`, `message`, `rpc`, `stderr`, `causes`, `transport`).
-//! - A session's host stream (`copilot_core::host::HostStream`: events, host requests and
-//!   `sendAndWait` completions, in order) is drained by one task that encodes the ready
-//!   messages and calls one weak thread-safe function once per batch; JS takes the batch (one
-//!   JSON array) with `take()`. Messages that arrive before JS took the batch join it, so a
-//!   busy JS thread gets bigger batches, not more calls. Weak functions never keep the event
-//!   loop alive.
+//!   object (`code`, `number`, `message`, `rpc`, `stderr`, `causes`, `transport`, `retriable`).
+//! - A session's host stream (`copilot_core::host::HostStream`: events, host requests,
+//!   cancellations of host requests and `sendAndWait` completions, in order) is drained by one
+//!   task that encodes the ready messages and calls one weak thread-safe function once per
+//!   batch; JS takes the batch (one JSON array) with `take()`. Messages that arrive before JS
+//!   took the batch join it, so a busy JS thread gets bigger batches, not more calls. Weak
+//!   functions never keep the event loop alive.
+//! - A cancelled host request (`HostMessage::Cancelled`, after its request) reaches JS once,
+//!   unless JS answered it first; JS aborts the handler's `AbortSignal`.
 
 use copilot_core::host::{self, HostMessage, HostOptions, HostPort, HostStream, RequestKind, Responder};
 use copilot_core::{self as core, ErrorKind, MessageOptions, SessionConfig, SessionListFilter};
@@ -25,6 +27,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 /// Prefix of the message of every error this module raises; JSON details follow.
 pub const ERROR_MARK: &str = "COPILOT_ERROR:";
@@ -58,6 +61,7 @@ fn error_json(e: &core::Error) -> Value {
         "number": e.kind().number(),
         "message": e.message(),
         "transport": e.is_transport_failure(),
+        "retriable": e.is_retriable(),
         "causes": causes,
     });
     if let Some(r) = e.rpc_error() {
@@ -92,6 +96,23 @@ fn text<T: Serialize>(v: &T) -> String {
 
 fn core_text<T: Serialize>(r: core::Result<T>) -> Result<String> {
     r.map(|v| text(&v)).map_err(to_napi)
+}
+
+/// A per-call deadline from JS, in seconds: None keeps the client's `requestTimeout`
+/// (`Default`), 0 is no deadline.
+enum Deadline {
+    Default,
+    Override(Option<Duration>),
+}
+
+fn deadline(seconds: Option<f64>) -> Result<Deadline> {
+    match seconds {
+        None => Ok(Deadline::Default),
+        Some(0.0) => Ok(Deadline::Override(None)),
+        Some(s) => Duration::try_from_secs_f64(s)
+            .map(|d| Deadline::Override(Some(d)))
+            .map_err(|_| invalid(format!("timeout must be a non-negative number of seconds, got {s}"))),
+    }
 }
 
 /// The Copilot CLI version this SDK is tested with.
@@ -193,22 +214,27 @@ impl NativeClient {
         self.inner.set_foreground_session_id(&session_id).await.map_err(to_napi)
     }
 
-    /// `params`: JSON text or null (`{}`); resolves to the JSON text of the result.
+    /// `params`: JSON text or null (`{}`); `timeout`: seconds (0: none; null: the client's
+    /// `requestTimeout`); resolves to the JSON text of the result.
     #[napi]
-    pub async fn rpc(&self, method: String, params: Option<String>) -> Result<String> {
+    pub async fn rpc(&self, method: String, params: Option<String>, timeout: Option<f64>) -> Result<String> {
         let params = match parse(params, "rpc params")? {
             Value::Null => json!({}),
             p => p,
         };
-        core_text(self.inner.rpc(&method, params).await)
+        core_text(match deadline(timeout)? {
+            Deadline::Default => self.inner.rpc(&method, params).await,
+            Deadline::Override(t) => self.inner.rpc_with_timeout(&method, params, t).await,
+        })
     }
 
     /// A session of this client, not open yet: `config` is the JSON text of the session
     /// options (functions removed), `host` the JSON text of the core's host options
     /// (`{handlers, tools, hooks}`). `wake` is called (on Node's thread) when messages of the
     /// session's host stream are ready for `take()`: events, host requests, `sendAndWait`
-    /// completions and the end, in order, as `[0, subscriptionIds, event]`,
-    /// `[1, requestId, kind, name, payload]`, `[2, callId, ok, resultOrError]`, `[3]`.
+    /// completions, the end and cancelled host requests, in order, as
+    /// `[0, subscriptionIds, event]`, `[1, requestId, kind, name, payload]`,
+    /// `[2, callId, ok, resultOrError]`, `[3]`, `[4, requestId, reason]`.
     #[napi(ts_args_type = "config: string, host: string, wake: () => void")]
     pub fn session(&self, config: String, host: String, wake: WakeSink) -> Result<NativeSession> {
         let mut cfg = SessionConfig::from_json(&parse(Some(config), "session config")?).map_err(to_napi)?;
@@ -282,23 +308,31 @@ impl NativeClient {
 // ---------------------------------------------------------------------------------------------
 // The host stream, to JS.
 
-/// The responders of the host requests JS is running, by the id JS answers with.
+/// The host requests JS is running, by the core's request id (the id JS answers with). An
+/// answered or cancelled request leaves: a late answer finds nothing, a late cancellation too.
 #[derive(Default)]
 struct Responders {
-    state: Mutex<(u32, HashMap<u32, Responder>)>,
+    state: Mutex<HashMap<u64, Responder>>,
 }
 
 impl Responders {
-    fn insert(&self, r: Responder) -> u32 {
-        let mut st = self.state.lock().unwrap();
-        st.0 = st.0.wrapping_add(1);
-        let id = st.0;
-        st.1.insert(id, r);
-        id
+    fn insert(&self, id: u64, responder: Responder) {
+        self.state.lock().unwrap().insert(id, responder);
     }
 
-    fn take(&self, id: u32) -> Option<Responder> {
-        self.state.lock().unwrap().1.remove(&id)
+    fn remove(&self, id: u64) -> Option<Responder> {
+        self.state.lock().unwrap().remove(&id)
+    }
+
+    /// The responder of request `id` (a JS number), unless it was answered or cancelled.
+    fn take(&self, id: i64) -> Option<Responder> {
+        self.remove(u64::try_from(id).ok()?)
+    }
+
+    /// Request `id` is no longer wanted: true when JS still runs its handler (and must be told).
+    /// Its responder is dropped unanswered: the core answered the CLI already.
+    fn cancel(&self, id: u64) -> bool {
+        self.remove(id).is_some()
     }
 }
 
@@ -337,11 +371,13 @@ impl Outbox {
     }
 }
 
-/// Messages as the comma-separated JSON texts of the elements of a batch.
+/// Messages as the comma-separated JSON texts of the elements of a batch (empty when none is
+/// for JS).
 fn encode(batch: Vec<HostMessage>, responders: &Responders) -> Vec<u8> {
     let mut out = Vec::with_capacity(256 * batch.len());
-    for (i, m) in batch.into_iter().enumerate() {
-        if i > 0 {
+    for m in batch {
+        let sep = out.len();
+        if sep > 0 {
             out.push(b',');
         }
         let written = match m {
@@ -349,8 +385,15 @@ fn encode(batch: Vec<HostMessage>, responders: &Responders) -> Vec<u8> {
                 serde_json::to_writer(&mut out, &(0, subscriptions, &*event))
             }
             HostMessage::Request(req) => {
-                let id = responders.insert(req.responder);
-                serde_json::to_writer(&mut out, &(1, id, req.kind.name(), req.name, req.payload))
+                responders.insert(req.id, req.responder);
+                serde_json::to_writer(&mut out, &(1, req.id, req.kind.name(), req.name, req.payload))
+            }
+            HostMessage::Cancelled { request, reason } => {
+                if !responders.cancel(request) {
+                    out.truncate(sep); // JS answered it already
+                    continue;
+                }
+                serde_json::to_writer(&mut out, &(4, request, reason))
             }
             HostMessage::Completion { call, result: Ok(v) } => serde_json::to_writer(&mut out, &(2, call, true, v)),
             HostMessage::Completion { call, result: Err(e) } => {
@@ -368,7 +411,9 @@ fn encode(batch: Vec<HostMessage>, responders: &Responders) -> Vec<u8> {
 /// one call per batch, and a busy JS thread gets bigger batches, not more calls.
 async fn drain(mut stream: HostStream, wake: WakeSink, outbox: Arc<Outbox>, responders: Arc<Responders>) {
     while let Some(batch) = stream.recv_batch(MAX_BATCH).await {
-        if outbox.push(&encode(batch, &responders))
+        let encoded = encode(batch, &responders);
+        if !encoded.is_empty()
+            && outbox.push(&encoded)
             && wake.call((), ThreadsafeFunctionCallMode::NonBlocking) != Status::Ok
         {
             break; // the JS environment is gone
@@ -485,9 +530,10 @@ impl NativeSession {
     }
 
     /// Answers host request `id` with the JSON text the JS handler returned (any form the
-    /// request kind accepts: the core reads it). Late or repeated answers are ignored.
+    /// request kind accepts: the core reads it). Late, repeated or cancelled answers are
+    /// ignored.
     #[napi]
-    pub fn reply(&self, id: u32, value: String) {
+    pub fn reply(&self, id: i64, value: String) {
         if let Some(r) = self.responders.take(id) {
             match serde_json::from_str(&value) {
                 Ok(v) => r.reply(v),
@@ -498,7 +544,7 @@ impl NativeSession {
 
     /// The JS handler of request `id` threw (or rejected) with this message.
     #[napi]
-    pub fn fail(&self, id: u32, message: String) {
+    pub fn fail(&self, id: i64, message: String) {
         if let Some(r) = self.responders.take(id) {
             r.fail(message);
         }
@@ -520,11 +566,16 @@ impl NativeSession {
         core_text(self.session()?.set_model(&model, reasoning_effort.as_deref()).await)
     }
 
-    /// `params`: JSON text or null; resolves to the JSON text of the result.
+    /// `params`: JSON text or null; `timeout`: seconds (0: none; null: the client's
+    /// `requestTimeout`); resolves to the JSON text of the result.
     #[napi]
-    pub async fn rpc(&self, method: String, params: Option<String>) -> Result<String> {
+    pub async fn rpc(&self, method: String, params: Option<String>, timeout: Option<f64>) -> Result<String> {
         let params = parse(params, "rpc params")?;
-        core_text(self.session()?.rpc(&method, params).await)
+        let session = self.session()?;
+        core_text(match deadline(timeout)? {
+            Deadline::Default => session.rpc(&method, params).await,
+            Deadline::Override(t) => session.rpc_with_timeout(&method, params, t).await,
+        })
     }
 
     #[napi]

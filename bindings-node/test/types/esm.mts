@@ -107,3 +107,65 @@ try {
     if (e.code === "nope") void 0;
   }
 }
+
+// Reliability: the new client options (seconds), per-call deadlines (ms), idleTimeout (ms),
+// the connection events of the lifecycle subscription, and handler cancellation.
+const reliable = new CopilotClient({
+  cliUrl: "127.0.0.1:4321",
+  reconnect: { maxAttempts: 5, initialDelay: 0.1, maxDelay: 2, callWait: 5, maxRestarts: 3, restartWindow: 60 },
+  requestTimeout: 0,
+  heartbeatInterval: 15,
+  heartbeatTimeout: 10,
+  tcpKeepalive: 10,
+  tcpUserTimeout: 20,
+});
+new CopilotClient({ reconnect: false });
+// @ts-expect-error reconnect is a boolean or a policy
+new CopilotClient({ reconnect: "yes" });
+// @ts-expect-error durations are numbers (seconds)
+new CopilotClient({ heartbeatInterval: "15s" });
+await reliable.rpc("session.list", {}, { timeout: 0 });
+await reliable.rpc<{ sessions: unknown[] }>("session.list", null, { timeout: 2500 });
+// @ts-expect-error the per-call timeout is a number of milliseconds
+await reliable.rpc("session.list", {}, { timeout: "soon" });
+reliable.on("connection.restored", (e) => {
+  const n: number = e.metadata.sessionsResumed + e.metadata.sessionsLost + e.metadata.downtimeMs;
+  const restarted: boolean = e.metadata.restarted;
+  void n;
+  void restarted;
+});
+reliable.on("connection.reconnecting", (e) => {
+  const n: number = e.metadata.attempt + e.metadata.maxAttempts + e.metadata.delayMs;
+  const code: CopilotErrorCode = e.metadata.code;
+  void n;
+  void code;
+});
+reliable.on(["connection.lost", "connection.gave_up"], (e) => {
+  const why: string = e.metadata.error;
+  if (e.type === "connection.gave_up") void (e.metadata.attempts satisfies number);
+  void why;
+});
+reliable.on("session.created", (e) => void e.sessionId);
+reliable.on((e) => void e.type);
+const rs = await reliable.createSession({
+  tools: [
+    {
+      name: "slow",
+      handler: async (_args: unknown, inv) => {
+        const signal: AbortSignal = inv.signal;
+        await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
+        return signal.reason instanceof CopilotError ? signal.reason.code : "other";
+      },
+    },
+  ],
+  onPermissionRequest: async ({ signal }) => (signal.aborted ? "reject" : "approve-once"),
+  hooks: { onPreToolUse: ({ signal }) => void signal.throwIfAborted() },
+});
+await rs.sendAndWait({ prompt: "x", idleTimeout: 30000, abortOnTimeout: true }, { timeout: 600000 });
+await rs.sendAndWait("x", { timeout: 600000, idleTimeout: 30000 });
+await rs.rpc("session.getMessages", {}, { timeout: 1000 });
+try {
+  await rs.sendAndWait("x");
+} catch (e) {
+  if (e instanceof CopilotError && e.isRetriable && e.code !== ErrorCodes.TURN_OUTCOME_UNKNOWN) void e.code;
+}
