@@ -26,11 +26,25 @@ pub struct FrameReader<R> {
     start: usize,
     end: usize,
     max_message_size: usize,
+    /// How far the current header has been checked (offsets from `start`).
+    scan: HeaderScan,
+}
+
+/// The part of a header already checked, so each byte is looked at once however the header is
+/// split into reads.
+#[derive(Default, Clone, Copy)]
+struct HeaderScan {
+    /// Start of the line being read.
+    line_start: usize,
+    /// First byte not checked yet.
+    pos: usize,
+    /// The line being read has a colon.
+    colon: bool,
 }
 
 impl<R: AsyncRead + Unpin> FrameReader<R> {
     pub fn new(inner: R, max_message_size: usize) -> Self {
-        FrameReader { inner, buf: vec![0; READ_CHUNK], start: 0, end: 0, max_message_size }
+        FrameReader { inner, buf: vec![0; READ_CHUNK], start: 0, end: 0, max_message_size, scan: HeaderScan::default() }
     }
 
     /// The next frame body, `Ok(None)` on a clean EOF between frames.
@@ -38,7 +52,8 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         let (header_len, body_len) = loop {
             // Every complete header line is checked as soon as it arrives, so a malformed one
             // fails at once instead of leaving the reader waiting for a blank line.
-            if let Some((block_end, header_len)) = scan_header(&self.buf[self.start..self.end])? {
+            if let Some((block_end, header_len)) = scan_header(&self.buf[self.start..self.end], &mut self.scan)? {
+                self.scan = HeaderScan::default();
                 // The same limit whether the header came in one read or in many.
                 if header_len > MAX_HEADER_SIZE {
                     return Err(header_too_long());
@@ -109,36 +124,42 @@ fn header_too_long() -> Error {
     Error::new(ErrorKind::FrameHeader, format!("frame header exceeds {MAX_HEADER_SIZE} bytes"))
 }
 
-/// Checks the header bytes received so far, line by line: every line ends with `\r\n`, is
-/// printable ASCII and (unless it is the blank line that ends the block) has a colon. Returns
-/// the end of the header block (without its last `\r\n`) and the length of the block with
-/// the blank line, once the blank line has arrived.
-fn scan_header(b: &[u8]) -> Result<Option<(usize, usize)>> {
+/// Checks the header bytes received so far, from where the last call stopped: every line ends
+/// with `\r\n`, is printable ASCII and (unless it is the blank line that ends the block) has a
+/// colon. Returns the end of the header block (without its last `\r\n`) and the length of the
+/// block with the blank line, once the blank line has arrived.
+fn scan_header(b: &[u8], st: &mut HeaderScan) -> Result<Option<(usize, usize)>> {
     let bad = |why: String| Err(Error::new(ErrorKind::FrameHeader, why));
-    let mut line_start = 0;
-    loop {
-        let rest = &b[line_start..];
-        let nl = rest.iter().position(|&c| c == b'\n');
-        let line = &rest[..nl.unwrap_or(rest.len())];
-        let content = match nl {
-            Some(_) => match line.strip_suffix(b"\r") {
-                Some(c) => c,
-                None => return bad(format!("frame header line {:?} ends with a bare \\n", clip_bytes(line))),
-            },
-            None => line.strip_suffix(b"\r").unwrap_or(line),
-        };
-        if let Some(c) = content.iter().find(|&&c| !(c == b'\t' || (0x20..0x7f).contains(&c))) {
-            return bad(format!("frame header has a byte that is not printable ASCII (0x{c:02x})"));
+    while st.pos < b.len() {
+        let i = st.pos;
+        let c = b[i];
+        st.pos += 1;
+        // A CR only ends a line (also when the byte after it came in a later read).
+        if c != b'\n' && i > st.line_start && b[i - 1] == b'\r' {
+            return bad("frame header has a CR that does not end a line".into());
         }
-        let Some(nl) = nl else { return Ok(None) };
-        if content.is_empty() {
-            return Ok(Some((line_start.saturating_sub(2), line_start + 2)));
+        match c {
+            b'\n' => {
+                let line = &b[st.line_start..i];
+                let Some(content) = line.strip_suffix(b"\r") else {
+                    return bad(format!("frame header line {:?} ends with a bare \\n", clip_bytes(line)));
+                };
+                if content.is_empty() {
+                    return Ok(Some((st.line_start.saturating_sub(2), i + 1)));
+                }
+                if !st.colon {
+                    return bad(format!("malformed frame header line {:?} (no colon)", clip_bytes(content)));
+                }
+                st.line_start = i + 1;
+                st.colon = false;
+            }
+            b':' => st.colon = true,
+            b'\r' => {}
+            b'\t' | 0x20..=0x7e => {}
+            _ => return bad(format!("frame header has a byte that is not printable ASCII (0x{c:02x})")),
         }
-        if !content.contains(&b':') {
-            return bad(format!("malformed frame header line {:?} (no colon)", clip_bytes(content)));
-        }
-        line_start += nl + 1;
     }
+    Ok(None)
 }
 
 fn clip_bytes(b: &[u8]) -> String {
@@ -270,6 +291,7 @@ mod tests {
             (&b"Content-Length: 2\nX"[..], ErrorKind::FrameHeader),
             (&b"garbage\r\n"[..], ErrorKind::FrameHeader),
             (&b"Content-Length: \x01"[..], ErrorKind::FrameHeader),
+            (&b"Content-Length:\r 2"[..], ErrorKind::FrameHeader),
             (&b"Content-Length: 2\r\nContent-Length: 2\r\n\r\n"[..], ErrorKind::FrameLength),
         ] {
             let (mut client, mut server) = tokio::io::duplex(1024);

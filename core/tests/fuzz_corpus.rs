@@ -1,9 +1,9 @@
-//! Replays the committed fuzz corpus (`fuzz/corpus/{framing,rpc}`) and every saved crash or
-//! hang (`fuzz/regressions/{framing,rpc}-*`) through the same checks as the AFL++ harnesses
-//! (`fuzz/src/checks.rs`, included here). Each input runs on its own thread with a wall-clock
+//! Replays the committed fuzz corpus (`tests/fuzz/corpus/{framing,rpc}`) and every saved crash or
+//! hang (`tests/fuzz/regressions/{framing,rpc}-*`) through the same checks as the AFL++ harnesses
+//! (`tests/fuzz/src/checks.rs`, included here). Each input runs on its own thread with a wall-clock
 //! deadline, so a panic or a hang fails the test and names the file.
 
-#[path = "../../fuzz/src/checks.rs"]
+#[path = "../../tests/fuzz/src/checks.rs"]
 mod checks;
 
 use std::path::{Path, PathBuf};
@@ -15,7 +15,7 @@ use std::time::Duration;
 const DEADLINE: Duration = Duration::from_secs(60);
 
 fn fuzz_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fuzz");
     dir.canonicalize().unwrap_or(dir)
 }
 
@@ -59,7 +59,7 @@ fn run_one(check: fn(&tokio::runtime::Runtime, &[u8]), path: &Path) -> Option<St
 
 fn replay(target: &str, check: fn(&tokio::runtime::Runtime, &[u8])) {
     let corpus = files(&fuzz_dir().join("corpus").join(target), "");
-    assert!(corpus.len() >= 10, "fuzz/corpus/{target} is missing or nearly empty ({} files)", corpus.len());
+    assert!(corpus.len() >= 10, "tests/fuzz/corpus/{target} is missing or nearly empty ({} files)", corpus.len());
     let regressions = files(&fuzz_dir().join("regressions"), &format!("{target}-"));
     let failures: Vec<String> = corpus.iter().chain(&regressions).filter_map(|path| run_one(check, path)).collect();
     assert!(

@@ -265,7 +265,7 @@ impl Inner {
         for tx in drained {
             let _ = tx.send(Outcome::Closed);
         }
-        let _ = self.closed_tx.send(true);
+        self.closed_tx.send_replace(true);
         self.out.close();
         self.inbound.closed(&error);
     }
@@ -521,6 +521,19 @@ mod tests {
         assert!(rec.closed.lock().unwrap().is_some());
         // New calls fail immediately too.
         assert_eq!(conn.request("y", json!({})).await.unwrap_err().kind(), ErrorKind::TransportClosed);
+    }
+
+    /// Found by the fuzzer: `wait_closed` after the close must return (the supervisor may
+    /// start watching a connection that already died).
+    #[tokio::test]
+    async fn wait_closed_after_the_close_returns() {
+        let (conn, peer, _) = pair();
+        drop(peer);
+        tokio::time::timeout(Duration::from_secs(2), conn.wait_closed()).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(2), conn.wait_closed()).await.expect("a second wait hung");
+        let (conn, _peer, _) = pair();
+        conn.close(Error::closed("closed here"));
+        tokio::time::timeout(Duration::from_secs(2), conn.wait_closed()).await.expect("wait after close hung");
     }
 
     #[tokio::test]
