@@ -3,12 +3,15 @@
 #   1. builds libcopilot (release, only -p copilot-c), which regenerates include/copilot.h,
 #      and fails when the header differs from the committed one;
 #   2. builds the C tests with gcc and runs them: tests/test_copilot.c (every export, against
-#      the shared and the static library) and tests/test_scenarios.c (every shared scenario of
-#      tests/scenarios, JSON read with jansson), then both again under valgrind;
-#   3. go vet + go test -race for the Go SDK (bindings-c/go) and the Go sample (examples/go);
+#      the shared and the static library; cancellation, hostile peers, a CLI killed mid-turn)
+#      and tests/test_scenarios.c (every shared scenario of tests/scenarios, JSON read with
+#      jansson), then both again under valgrind;
+#   3. go vet + go test -race for the Go SDK (bindings-c/go, with its reliability tests) and the
+#      Go sample (examples/go);
 #   4. bindings-c/dotnet/test.sh when it exists.
-# Installs valgrind, libjansson-dev and Go (Debian) when they are missing. Uses COPILOT_CLI_PATH and
-# FAKE_MODEL_BIN when set (the root test.sh exports both), and sets them up otherwise.
+# Installs valgrind, libjansson-dev and Go (Debian) when they are missing. Uses COPILOT_CLI_PATH,
+# FAKE_MODEL_BIN and COPILOT_CHAOS_PATH (tests/chaos) when set (the root test.sh exports them),
+# and sets them up otherwise.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
@@ -28,6 +31,11 @@ if [ -z "${FAKE_MODEL_BIN:-}" ]; then
   FAKE_MODEL_BIN="$ROOT/target/debug/fake-model"
 fi
 export FAKE_MODEL_BIN
+if [ -z "${COPILOT_CHAOS_PATH:-}" ]; then
+  cargo build -q -p copilot-chaos
+  COPILOT_CHAOS_PATH="$ROOT/target/debug/copilot-chaos"
+fi
+export COPILOT_CHAOS_PATH
 
 say "building libcopilot (release)"
 cargo build --release -p copilot-c

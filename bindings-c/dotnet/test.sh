@@ -2,10 +2,12 @@
 # .NET SDK (bindings-c/dotnet): builds the C# library, the tests and the backend-services sample
 # with Mono's mcs (C# 7.2, the only C# compiler the registries offer here) and runs the suite on
 # Mono against the real Copilot CLI. Called by bindings-c/test.sh after it built libcopilot.so;
-# also runs on its own (it builds what is missing).
+# also runs on its own (it builds what is missing or stale).
 #
 # Env: COPILOT_CLI_PATH (else tests/install-cli.sh), FAKE_MODEL_BIN (else target/debug/fake-model),
-#      COPILOT_LIB_DIR (folder of libcopilot.so, default target/release),
+#      COPILOT_CHAOS_PATH (else target/debug/copilot-chaos, built by cargo),
+#      COPILOT_LIB_DIR (folder of a prebuilt libcopilot.so; else target/release, built by cargo),
+#      COPILOT_SOAK_CYCLES (kill/restart cycles of the leak test, default 100),
 #      DOTNET_TEST_FILTER (run only the tests whose name contains it).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -19,12 +21,15 @@ if ! command -v mcs >/dev/null 2>&1 || ! command -v mono >/dev/null 2>&1; then
 fi
 mono --version | head -n 1
 
-LIBDIR="${COPILOT_LIB_DIR:-$ROOT/target/release}"
-if [ ! -f "$LIBDIR/libcopilot.so" ]; then
-  echo "== building libcopilot.so"
+if [ -n "${COPILOT_LIB_DIR:-}" ]; then
+  LIBDIR="$COPILOT_LIB_DIR"
+else
+  # Always (a no-op when it is up to date): a stale libcopilot.so would test an older core.
+  echo "== building libcopilot.so (cargo build --release -p copilot-c)"
   cargo build --release -p copilot-c
   LIBDIR="$ROOT/target/release"
 fi
+[ -f "$LIBDIR/libcopilot.so" ] || { echo "no libcopilot.so in $LIBDIR" >&2; exit 1; }
 if [ -z "${COPILOT_CLI_PATH:-}" ]; then
   COPILOT_CLI_PATH="$(tests/install-cli.sh)"
 fi
@@ -34,6 +39,12 @@ if [ -z "${FAKE_MODEL_BIN:-}" ]; then
   FAKE_MODEL_BIN="$ROOT/target/debug/fake-model"
 fi
 export FAKE_MODEL_BIN
+if [ -z "${COPILOT_CHAOS_PATH:-}" ]; then
+  # The fault injector of the reliability tests (tests/chaos).
+  cargo build -p copilot-chaos
+  COPILOT_CHAOS_PATH="$ROOT/target/debug/copilot-chaos"
+fi
+export COPILOT_CHAOS_PATH
 
 OUT="$ROOT/target/dotnet"
 mkdir -p "$OUT"

@@ -40,12 +40,19 @@ func goSubscriptionEvent(userData unsafe.Pointer, js *C.char) {
 }
 
 // goRequest is a session's request callback. The request's name (tool name or hook type as
-// registered) is read while the request is pending.
+// registered) is read while the request is pending. Kind "cancel" (ABI 4) is a request whose
+// answer is no longer wanted: its handler's context is cancelled.
 //
 //export goRequest
 func goRequest(userData unsafe.Pointer, requestID C.uint64_t, kind *C.char, payload *C.char) {
 	d := cgo.Handle(uintptr(userData)).Value().(*sessionDispatch)
+	k, id := C.GoString(kind), uint64(requestID)
+	if k == "cancel" {
+		d.cancel(id, C.GoString(payload))
+		return
+	}
 	var name *C.char
 	C.copilot_request_name(requestID, &name)
-	go d.serve(uint64(requestID), C.GoString(kind), takeString(name), C.GoString(payload))
+	ctx := d.start(id)
+	go d.serve(ctx, id, k, takeString(name), C.GoString(payload))
 }

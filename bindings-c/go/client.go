@@ -27,6 +27,7 @@ import (
 	"encoding/json"
 	"runtime"
 	"runtime/cgo"
+	"time"
 	"unsafe"
 )
 
@@ -257,7 +258,8 @@ func (c *Client) SetForegroundSessionID(ctx context.Context, sessionID string) e
 	return err
 }
 
-// RPC calls any server method by name; params is encoded as JSON (nil = {}).
+// RPC calls any server method by name; params is encoded as JSON (nil = {}). The client's
+// RequestTimeout bounds it.
 func (c *Client) RPC(ctx context.Context, method string, params any) (json.RawMessage, error) {
 	m := cstr(method)
 	defer freeC(m)
@@ -268,6 +270,22 @@ func (c *Client) RPC(ctx context.Context, method string, params any) (json.RawMe
 	defer freeC(p)
 	return c.do(ctx, func(h *C.CopilotClient, cb C.CopilotCallback, ud unsafe.Pointer, out *C.uint64_t) C.CopilotStatus {
 		return C.copilot_client_rpc(h, m, p, cb, ud, out)
+	})
+}
+
+// RPCWithTimeout is RPC with a deadline of its own instead of the client's RequestTimeout
+// (ErrTimeout after it): 0 waits as long as the connection lives (and ctx allows); a negative
+// timeout is refused.
+func (c *Client) RPCWithTimeout(ctx context.Context, method string, params any, timeout time.Duration) (json.RawMessage, error) {
+	m := cstr(method)
+	defer freeC(m)
+	p, err := paramsCstr(params)
+	if err != nil {
+		return nil, err
+	}
+	defer freeC(p)
+	return c.do(ctx, func(h *C.CopilotClient, cb C.CopilotCallback, ud unsafe.Pointer, out *C.uint64_t) C.CopilotStatus {
+		return C.copilot_client_rpc_with_timeout(h, m, p, C.double(timeout.Seconds()), cb, ud, out)
 	})
 }
 
@@ -293,15 +311,17 @@ func (c *Client) Info() ClientInfo {
 	return info
 }
 
-// On calls handler for every session lifecycle notification from now on (a client that was
-// never started included), in order, on the client's lifecycle goroutine; the returned
-// function unsubscribes: the handler is not called after it returns.
+// On calls handler for every session lifecycle notification and every notification of the
+// client's connection (ConnectionLost, …; SessionLifecycleEvent.Connection decodes their
+// details) from now on (a client that was never started included), in order, on the client's
+// lifecycle goroutine; the returned function unsubscribes: the handler is not called after it
+// returns.
 func (c *Client) On(handler func(SessionLifecycleEvent)) func() {
 	return c.subscribeLifecycle(nil, handler)
 }
 
-// OnEventType calls handler for lifecycle notifications of one type (e.g. "session.deleted");
-// the library filters them.
+// OnEventType calls handler for lifecycle notifications of one type (e.g. "session.deleted",
+// ConnectionRestored); the library filters them.
 func (c *Client) OnEventType(eventType string, handler func(SessionLifecycleEvent)) func() {
 	return c.subscribeLifecycle([]string{eventType}, handler)
 }

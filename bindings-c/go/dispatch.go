@@ -1,6 +1,7 @@
 package copilot
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -177,7 +178,8 @@ func (o *subscriptions) release() {
 
 // sessionDispatch is what a session's create-time callbacks reach: its queue (with the
 // SessionConfig.OnEvent subscription) and its handlers. Each handler request runs on a
-// goroutine of its own and is answered with copilot_request_reply / copilot_request_fail.
+// goroutine of its own, with a context the request's "cancel" call cancels, and is answered
+// with copilot_request_reply / copilot_request_fail.
 type sessionDispatch struct {
 	q       *serialQueue
 	onEvent *subscription[SessionEvent]
@@ -187,11 +189,76 @@ type sessionDispatch struct {
 	// tools are the tool handlers by tool name; cfg holds the other handlers.
 	tools map[string]ToolHandler
 	cfg   SessionConfig
+
+	mu sync.Mutex
+	// running holds the cancel functions of the handlers' contexts, by request id.
+	running map[uint64]context.CancelCauseFunc
+	// released: the session was released; new requests start cancelled.
+	released bool
+}
+
+// start registers a request (on the callback thread, so its "cancel" call, which comes later
+// on the same thread, finds it) and returns its handler's context.
+func (d *sessionDispatch) start(id uint64) context.Context {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.released {
+		cancel(cancelCause("the session was released"))
+		return ctx
+	}
+	if d.running == nil {
+		d.running = map[uint64]context.CancelCauseFunc{}
+	}
+	d.running[id] = cancel
+	return ctx
+}
+
+// finish forgets a request; cause (nil once answered) cancels its context.
+func (d *sessionDispatch) finish(id uint64, cause error) {
+	d.mu.Lock()
+	cancel := d.running[id]
+	delete(d.running, id)
+	d.mu.Unlock()
+	if cancel != nil {
+		cancel(cause)
+	}
+}
+
+// cancel is the "cancel" call of a request: its handler's context is cancelled with the
+// reason (the library no longer takes an answer to it).
+func (d *sessionDispatch) cancel(id uint64, payload string) {
+	var p struct {
+		Reason string `json:"reason"`
+	}
+	_ = json.Unmarshal([]byte(payload), &p)
+	d.finish(id, cancelCause(p.Reason))
+}
+
+// release cancels every running handler: the session is gone.
+func (d *sessionDispatch) release() {
+	d.mu.Lock()
+	running := d.running
+	d.running, d.released = nil, true
+	d.mu.Unlock()
+	for _, cancel := range running {
+		cancel(cancelCause("the session was released"))
+	}
+}
+
+func cancelCause(reason string) error {
+	if reason == "" {
+		reason = "the answer is no longer wanted"
+	}
+	return &Error{Status: 5, Code: CodeCancelled, Message: reason}
 }
 
 // serve runs one handler request and answers it.
-func (d *sessionDispatch) serve(id uint64, kind, name, payload string) {
-	result, err := d.handle(kind, name, json.RawMessage(payload))
+func (d *sessionDispatch) serve(ctx context.Context, id uint64, kind, name, payload string) {
+	result, err := d.handle(ctx, kind, name, json.RawMessage(payload))
+	// Answered (or failed): the context ends; after a "cancel" call the answer is refused
+	// (unknown id), harmlessly.
+	defer d.finish(id, nil)
 	var text []byte
 	if err == nil {
 		var merr error
@@ -210,10 +277,11 @@ func (d *sessionDispatch) serve(id uint64, kind, name, payload string) {
 	freeC(r)
 }
 
-// request is a request type: it keeps its payload in a Raw field.
+// request is a request type: it keeps its payload in a Raw field and its handler's context.
 type request[T any] interface {
 	*T
 	rawField() *json.RawMessage
+	setContext(ctx context.Context)
 }
 
 func (r *ToolInvocation) rawField() *json.RawMessage                { return &r.Raw }
@@ -225,9 +293,11 @@ func (r *ExitPlanModeRequest) rawField() *json.RawMessage           { return &r.
 func (r *ProviderTokenRequest) rawField() *json.RawMessage          { return &r.Raw }
 func (r *AutoModeSwitchRequest) rawField() *json.RawMessage         { return &r.Raw }
 
+func (h *handlerContext) setContext(ctx context.Context) { h.ctx = ctx }
+
 // runHandler decodes a request payload into its Go type and runs the handler with it. A field whose
 // JSON type differs from the Go field's stays zero (Raw has it): the handler still runs.
-func runHandler[T any, P request[T], H ~func(T) (any, error)](payload json.RawMessage, h H) (any, error) {
+func runHandler[T any, P request[T], H ~func(T) (any, error)](ctx context.Context, payload json.RawMessage, h H) (any, error) {
 	var req T
 	err := json.Unmarshal(payload, &req)
 	var typeErr *json.UnmarshalTypeError
@@ -235,12 +305,13 @@ func runHandler[T any, P request[T], H ~func(T) (any, error)](payload json.RawMe
 		return nil, err
 	}
 	*P(&req).rawField() = payload
+	P(&req).setContext(ctx)
 	return h(req)
 }
 
 // handle picks the Go function for a request: by kind, then, for tools and hooks, by the
 // request's name (the tool name, or the hook type as the Hooks map spells it) as is.
-func (d *sessionDispatch) handle(kind, name string, payload json.RawMessage) (result any, err error) {
+func (d *sessionDispatch) handle(ctx context.Context, kind, name string, payload json.RawMessage) (result any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			result, err = nil, fmt.Errorf("%s handler panicked: %v", kind, r)
@@ -250,40 +321,40 @@ func (d *sessionDispatch) handle(kind, name string, payload json.RawMessage) (re
 	switch kind {
 	case "tool":
 		if h := d.tools[name]; h != nil {
-			return runHandler(payload, h)
+			return runHandler(ctx, payload, h)
 		}
 		return nil, fmt.Errorf("tool %q has no handler in this process", name)
 	case "hook":
 		if h := d.cfg.Hooks[name]; h != nil {
-			return runHandler(payload, h)
+			return runHandler(ctx, payload, h)
 		}
 		if d.cfg.OnHook != nil {
-			return runHandler(payload, d.cfg.OnHook)
+			return runHandler(ctx, payload, d.cfg.OnHook)
 		}
 		return nil, fmt.Errorf("no Go handler for hook %q", name)
 	case "permission":
 		if d.cfg.OnPermissionRequest != nil {
-			return runHandler(payload, d.cfg.OnPermissionRequest)
+			return runHandler(ctx, payload, d.cfg.OnPermissionRequest)
 		}
 	case "userInput":
 		if d.cfg.OnUserInputRequest != nil {
-			return runHandler(payload, d.cfg.OnUserInputRequest)
+			return runHandler(ctx, payload, d.cfg.OnUserInputRequest)
 		}
 	case "systemMessageTransform":
 		if d.cfg.OnSystemMessageTransform != nil {
-			return runHandler(payload, d.cfg.OnSystemMessageTransform)
+			return runHandler(ctx, payload, d.cfg.OnSystemMessageTransform)
 		}
 	case "exitPlanMode":
 		if d.cfg.OnExitPlanMode != nil {
-			return runHandler(payload, d.cfg.OnExitPlanMode)
+			return runHandler(ctx, payload, d.cfg.OnExitPlanMode)
 		}
 	case "providerToken":
 		if d.cfg.OnProviderToken != nil {
-			return runHandler(payload, func(req ProviderTokenRequest) (any, error) { return d.cfg.OnProviderToken(req) })
+			return runHandler(ctx, payload, func(req ProviderTokenRequest) (any, error) { return d.cfg.OnProviderToken(req) })
 		}
 	case "autoModeSwitch":
 		if d.cfg.OnAutoModeSwitch != nil {
-			return runHandler(payload, d.cfg.OnAutoModeSwitch)
+			return runHandler(ctx, payload, d.cfg.OnAutoModeSwitch)
 		}
 	}
 	return nil, missing

@@ -5,7 +5,9 @@ package copilot
 // are encoded as given; a session's queue runs events and completions in the order pushed.
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -81,7 +83,7 @@ func TestEveryRequestKindHasAHandlerOption(t *testing.T) {
 	names := map[string]string{"tool": "t", "hook": "preToolUse"}
 	for _, kind := range kinds {
 		payload := json.RawMessage(`{"sessionId":"s1","toolName":"t","hookType":"preToolUse","extra":[1, 2]}`)
-		if _, err := d.handle(kind, names[kind], payload); err != nil {
+		if _, err := d.handle(context.Background(), kind, names[kind], payload); err != nil {
 			t.Errorf("%s: %v", kind, err)
 		}
 		if string(got[kind]) != string(payload) {
@@ -131,7 +133,7 @@ func TestHooksArePickedByName(t *testing.T) {
 		t.Fatalf("config %s", text)
 	}
 	for name, typ := range map[string]string{"on_post_tool_use": "postToolUse", "PreToolUse": "preToolUse"} {
-		if _, err := d.handle("hook", name, json.RawMessage(`{"sessionId":"s","hookType":"`+typ+`","input":{}}`)); err != nil {
+		if _, err := d.handle(context.Background(), "hook", name, json.RawMessage(`{"sessionId":"s","hookType":"`+typ+`","input":{}}`)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -139,7 +141,7 @@ func TestHooksArePickedByName(t *testing.T) {
 	if strings.Join(seen, ",") != "post:postToolUse,pre:preToolUse" {
 		t.Fatalf("seen %v", seen)
 	}
-	if _, err := d.handle("hook", "preToolUse", json.RawMessage(`{"sessionId":"s","hookType":"preToolUse","input":{}}`)); err == nil {
+	if _, err := d.handle(context.Background(), "hook", "preToolUse", json.RawMessage(`{"sessionId":"s","hookType":"preToolUse","input":{}}`)); err == nil {
 		t.Fatal("a name that was not registered was served")
 	}
 	// A catch-all registers every other hook type (named as the CLI spells them); the ones
@@ -154,7 +156,7 @@ func TestHooksArePickedByName(t *testing.T) {
 	}
 	seen = nil
 	for _, typ := range []string{"agentStop", "preToolUse"} {
-		if _, err := d2.handle("hook", typ, json.RawMessage(`{"sessionId":"s","hookType":"`+typ+`","input":{}}`)); err != nil {
+		if _, err := d2.handle(context.Background(), "hook", typ, json.RawMessage(`{"sessionId":"s","hookType":"`+typ+`","input":{}}`)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -202,16 +204,16 @@ func TestHandlerPanicsAndTypeMismatches(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.q.close()
-	if _, err := d.handle("permission", "", json.RawMessage(`{"sessionId":"s"}`)); err == nil || !strings.Contains(err.Error(), "boom") {
+	if _, err := d.handle(context.Background(), "permission", "", json.RawMessage(`{"sessionId":"s"}`)); err == nil || !strings.Contains(err.Error(), "boom") {
 		t.Fatalf("panic: %v", err)
 	}
 	// planContent is not a string here: the Go field stays empty, Raw has it, the handler runs.
 	payload := `{"sessionId":"s","summary":"S","planContent":{"x":1}}`
-	r, err := d.handle("exitPlanMode", "", json.RawMessage(payload))
+	r, err := d.handle(context.Background(), "exitPlanMode", "", json.RawMessage(payload))
 	if err != nil || r != "S|"+payload {
 		t.Fatalf("%v %v", r, err)
 	}
-	if _, err := d.handle("userInput", "", json.RawMessage(`{}`)); err == nil {
+	if _, err := d.handle(context.Background(), "userInput", "", json.RawMessage(`{}`)); err == nil {
 		t.Fatal("a kind without a handler was served")
 	}
 }
@@ -240,5 +242,49 @@ func TestSessionQueueOrder(t *testing.T) {
 	viaQueue{q: q, ch: done}.complete(completion{json: "second"})
 	if c := <-done; c.json != "second" || strings.Join(seen[4:], ",") != "a:y" {
 		t.Fatalf("%v %v", c, seen)
+	}
+}
+
+// A handler's context: handed to it through its request, cancelled by the request's "cancel"
+// call with the reason as its cause, and by the session's release; answered requests are
+// forgotten.
+func TestHandlerContextsAreCancelled(t *testing.T) {
+	seen := make(chan context.Context, 1)
+	d := &sessionDispatch{tools: map[string]ToolHandler{"t": func(inv ToolInvocation) (any, error) {
+		seen <- inv.Context()
+		return nil, nil
+	}}}
+	ctx := d.start(7)
+	if _, err := d.handle(ctx, "tool", "t", json.RawMessage(`{"toolName":"t"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-seen; got != ctx {
+		t.Fatal("the tool handler did not get its request's context")
+	}
+	d.cancel(7, `{"reason":"the turn was aborted"}`)
+	<-ctx.Done()
+	var e *Error
+	if cause := context.Cause(ctx); !errors.As(cause, &e) || e.Code != CodeCancelled || e.Message != "the turn was aborted" {
+		t.Fatalf("cause: %v", cause)
+	}
+	if !errors.Is(context.Cause(ctx), ErrCancelled) {
+		t.Fatal("errors.Is(cause, ErrCancelled)")
+	}
+	answered := d.start(8)
+	d.finish(8, nil)
+	d.cancel(8, `{"reason":"late"}`)
+	if context.Cause(answered) != context.Canceled {
+		t.Fatalf("an answered request was cancelled again: %v", context.Cause(answered))
+	}
+	running := d.start(9)
+	d.release()
+	if !errors.Is(context.Cause(running), ErrCancelled) || !errors.Is(context.Cause(d.start(10)), ErrCancelled) {
+		t.Fatalf("release: %v", context.Cause(running))
+	}
+	if len(d.running) != 0 {
+		t.Fatalf("left running: %v", d.running)
+	}
+	if (ToolInvocation{}).Context() == nil {
+		t.Fatal("the zero request's context is nil")
 	}
 }

@@ -21,6 +21,8 @@ type Error struct {
 	// TransportFailure tells whether the connection is gone or could not be made (a new
 	// client may help).
 	TransportFailure bool
+	// retriable is the core's verdict (see Retriable).
+	retriable bool
 
 	cause error
 }
@@ -38,6 +40,12 @@ func (e *Error) Error() string {
 		s += "\nCLI stderr (last lines):\n" + e.Stderr
 	}
 	return s
+}
+
+// Retriable tells whether the same call may succeed if made again: the connection was lost
+// or could not be made, the client is reconnecting, or the call timed out.
+func (e *Error) Retriable() bool {
+	return e.retriable
 }
 
 // Unwrap returns the context error of a call cancelled through its context.
@@ -61,13 +69,14 @@ func parseError(status int, text string, cause error) *Error {
 		RPC              *RPCError `json:"rpc"`
 		Stderr           string    `json:"stderr"`
 		TransportFailure bool      `json:"transportFailure"`
+		Retriable        bool      `json:"retriable"`
 	}
 	if err := json.Unmarshal([]byte(text), &w); err != nil || w.Code == "" {
 		return &Error{Status: status, Code: StatusName(status), Message: text, cause: cause}
 	}
 	return &Error{
 		Status: status, Code: w.Code, Message: w.Message, RPC: w.RPC, Stderr: w.Stderr,
-		TransportFailure: w.TransportFailure, cause: cause,
+		TransportFailure: w.TransportFailure, retriable: w.Retriable, cause: cause,
 	}
 }
 

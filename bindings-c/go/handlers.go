@@ -6,7 +6,24 @@ package copilot
 // them, bare forms included, and fills in its defaults for what is left out. The meaning of
 // each form is defined once, in the core (bindings-c/README.md, section 1.8).
 
-import "encoding/json"
+import (
+	"context"
+	"encoding/json"
+)
+
+// handlerContext is what every request carries: the context of its handler, cancelled when
+// the answer is no longer wanted (the turn was aborted or timed out with AbortOnTimeout, the
+// session disconnected or was released, the client stopped, the connection was lost).
+// context.Cause then is an *Error with Code "cancelled" whose Message is the reason.
+type handlerContext struct{ ctx context.Context }
+
+// Context is the handler's context (see handlerContext); never nil.
+func (h handlerContext) Context() context.Context {
+	if h.ctx == nil {
+		return context.Background()
+	}
+	return h.ctx
+}
 
 // Tool is a client-side tool.
 type Tool struct {
@@ -39,6 +56,8 @@ type ToolInvocation struct {
 	WorkingDirectory string          `json:"workingDirectory"`
 	// Raw is the request payload as received.
 	Raw json.RawMessage `json:"-"`
+	// Context() is the handler's context: cancelled when the answer is no longer wanted.
+	handlerContext
 }
 
 // Args decodes the arguments into v.
@@ -64,6 +83,8 @@ type PermissionRequest struct {
 	Request json.RawMessage `json:"request"`
 	// Raw is the request payload as received.
 	Raw json.RawMessage `json:"-"`
+	// Context() is the handler's context: cancelled when the answer is no longer wanted.
+	handlerContext
 }
 
 // Permission decision kinds.
@@ -105,6 +126,8 @@ type UserInputRequest struct {
 	AllowFreeform bool     `json:"allowFreeform"`
 	// Raw is the request payload as received.
 	Raw json.RawMessage `json:"-"`
+	// Context() is the handler's context: cancelled when the answer is no longer wanted.
+	handlerContext
 }
 
 // UserInputResponse is the user's answer. Without WasFreeform the answer counts as freeform
@@ -126,6 +149,8 @@ type HookInvocation struct {
 	Input     json.RawMessage `json:"input"`
 	// Raw is the request payload as received.
 	Raw json.RawMessage `json:"-"`
+	// Context() is the handler's context: cancelled when the answer is no longer wanted.
+	handlerContext
 }
 
 // HookHandler serves a hook: it returns the hook output (for example
@@ -144,6 +169,8 @@ type SystemMessageTransformRequest struct {
 	Sections  map[string]SystemMessageSection `json:"sections"`
 	// Raw is the request payload as received.
 	Raw json.RawMessage `json:"-"`
+	// Context() is the handler's context: cancelled when the answer is no longer wanted.
+	handlerContext
 }
 
 // SystemMessageTransformHandler returns the new content of the sections it changes: a
@@ -160,6 +187,8 @@ type ExitPlanModeRequest struct {
 	RecommendedAction string   `json:"recommendedAction"`
 	// Raw is the request payload as received.
 	Raw json.RawMessage `json:"-"`
+	// Context() is the handler's context: cancelled when the answer is no longer wanted.
+	handlerContext
 }
 
 // ExitPlanModeResponse answers an exit-plan-mode request; Approved defaults to true.
@@ -181,6 +210,8 @@ type ProviderTokenRequest struct {
 	ProviderName string `json:"providerName"`
 	// Raw is the request payload as received.
 	Raw json.RawMessage `json:"-"`
+	// Context() is the handler's context: cancelled when the answer is no longer wanted.
+	handlerContext
 }
 
 // ProviderTokenHandler returns the token (without "Bearer "). An error fails the model request.
@@ -193,6 +224,8 @@ type AutoModeSwitchRequest struct {
 	RetryAfterSeconds *float64 `json:"retryAfterSeconds"`
 	// Raw is the request payload as received.
 	Raw json.RawMessage `json:"-"`
+	// Context() is the handler's context: cancelled when the answer is no longer wanted.
+	handlerContext
 }
 
 // Auto-mode switch answers.

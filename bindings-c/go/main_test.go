@@ -79,6 +79,7 @@ func runMain(m *testing.M) int {
 	}
 	port = owner.Info().Port
 	code := m.Run()
+	stopExternalServer()
 	if err := owner.Close(); err != nil {
 		fmt.Fprintln(os.Stderr, "stop the shared CLI:", err)
 	}

@@ -453,9 +453,13 @@ func TestListAndDelete(t *testing.T) {
 	}
 }
 
+// With reconnection off, a CLI killed mid-turn ends the turn's wait (turn_outcome_unknown) and
+// the client (calls fail with the connection's error). TestReliability* cover reconnection.
 func TestCLIKilledMidTurn(t *testing.T) {
 	ctx := ctxT(t)
-	c := NewClient(ownCLIOptions(true))
+	o := ownCLIOptions(true)
+	o.Reconnect = &ReconnectOptions{Disabled: true}
+	c := NewClient(o)
 	defer c.Close()
 	if err := c.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -481,7 +485,7 @@ func TestCLIKilledMidTurn(t *testing.T) {
 	}
 	err = <-done
 	var e *Error
-	if !errors.As(err, &e) || e.Code != CodeTransportClosed || !e.TransportFailure {
+	if !errors.As(err, &e) || e.Code != CodeTurnOutcomeUnknown || !strings.Contains(e.Message, s.SessionID) {
 		t.Fatalf("after kill: %v", err)
 	}
 	if _, err := c.Ping(ctx, ""); !errors.Is(err, ErrTransportClosed) {

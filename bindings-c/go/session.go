@@ -49,6 +49,7 @@ func (s *sessionCore) free() {
 	s.release()
 	s.handle.Delete()
 	s.disp.q.close()
+	s.disp.release() // running handlers' contexts are cancelled: nothing takes their answers
 }
 
 type sessionCall func(h *C.CopilotSession, cb C.CopilotCallback, ud unsafe.Pointer, out *C.uint64_t) C.CopilotStatus
@@ -206,6 +207,7 @@ func (s *Session) SetModel(ctx context.Context, model string, reasoningEffort ..
 }
 
 // RPC calls any session-scoped method; params (an object, or nil) gets the sessionId added.
+// The client's RequestTimeout bounds it.
 func (s *Session) RPC(ctx context.Context, method string, params any) (json.RawMessage, error) {
 	m := cstr(method)
 	defer freeC(m)
@@ -216,6 +218,22 @@ func (s *Session) RPC(ctx context.Context, method string, params any) (json.RawM
 	defer freeC(p)
 	return s.c().do(ctx, func(h *C.CopilotSession, cb C.CopilotCallback, ud unsafe.Pointer, out *C.uint64_t) C.CopilotStatus {
 		return C.copilot_session_rpc(h, m, p, cb, ud, out)
+	})
+}
+
+// RPCWithTimeout is RPC with a deadline of its own instead of the client's RequestTimeout
+// (ErrTimeout after it): 0 waits as long as the connection lives (and ctx allows); a negative
+// timeout is refused.
+func (s *Session) RPCWithTimeout(ctx context.Context, method string, params any, timeout time.Duration) (json.RawMessage, error) {
+	m := cstr(method)
+	defer freeC(m)
+	p, err := paramsCstr(params)
+	if err != nil {
+		return nil, err
+	}
+	defer freeC(p)
+	return s.c().do(ctx, func(h *C.CopilotSession, cb C.CopilotCallback, ud unsafe.Pointer, out *C.uint64_t) C.CopilotStatus {
+		return C.copilot_session_rpc_with_timeout(h, m, p, C.double(timeout.Seconds()), cb, ud, out)
 	})
 }
 

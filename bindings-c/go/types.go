@@ -41,13 +41,92 @@ type ClientOptions struct {
 	CopilotHome string
 	// SessionIdleTimeoutSeconds passes --session-idle-timeout to a spawned CLI (0 = none).
 	SessionIdleTimeoutSeconds int
-	// RequestTimeout bounds ordinary calls (0: as long as the connection lives).
-	RequestTimeout time.Duration
 	// StartTimeout bounds spawning, port detection and the handshake (0: 30 s).
 	StartTimeout time.Duration
 	// AutoStart false makes calls on a client that was never started fail with
 	// ErrNotConnected instead of starting it (default true: the first call starts the client).
 	AutoStart *bool
+
+	// Reliability (README, "Reliability (Go)"). A zero duration means the default; Off turns
+	// the ones that can be off off.
+
+	// RequestTimeout bounds every call but SendAndWait's wait (0: 30 s; Off: as long as the
+	// connection lives). RPCWithTimeout overrides it per call.
+	RequestTimeout time.Duration
+	// Reconnect says how the client reconnects to (URL) or restarts (spawned) the CLI when the
+	// connection is lost, then resumes the open sessions (nil: the defaults).
+	Reconnect *ReconnectOptions
+	// HeartbeatInterval pings a connection that has been quiet this long (0: 15 s; Off: no
+	// heartbeat).
+	HeartbeatInterval time.Duration
+	// HeartbeatTimeout declares the CLI dead when a heartbeat ping is unanswered this long:
+	// pending calls fail with ErrTimeout and the client reconnects (0: 10 s).
+	HeartbeatTimeout time.Duration
+	// TCPKeepalive is the idle time before the first TCP keepalive probe (0: 10 s; Off: no
+	// keepalive).
+	TCPKeepalive time.Duration
+	// TCPUserTimeout kills a TCP connection whose data stays unacknowledged this long (Linux
+	// TCP_USER_TIMEOUT; 0: 20 s; Off: the kernel's default).
+	TCPUserTimeout time.Duration
+}
+
+// Off turns off a duration option whose zero value means "the default" (RequestTimeout,
+// HeartbeatInterval, TCPKeepalive, TCPUserTimeout; ReconnectOptions.CallWait: fail at once).
+// Any negative duration does the same.
+const Off time.Duration = -1
+
+// ReconnectOptions tunes reconnection. Zero values are the defaults.
+type ReconnectOptions struct {
+	// Disabled: the client stops for good when the connection is lost (calls then fail with
+	// ErrReconnectFailed, or the connection's error, until Start).
+	Disabled bool
+	// MaxAttempts per outage before giving up (0: 20; negative: no limit).
+	MaxAttempts int
+	// InitialDelay before the first attempt (0: 100 ms); delays double up to MaxDelay (0: 5 s),
+	// each with ±25 % jitter.
+	InitialDelay time.Duration
+	MaxDelay     time.Duration
+	// CallWait is how long a call made while reconnecting waits for the connection before it
+	// fails with ErrReconnecting (0: 10 s; Off: fail at once).
+	CallWait time.Duration
+	// MaxRestarts of a spawned CLI within RestartWindow before giving up (0: 5; negative:
+	// none). RestartWindow 0: 60 s.
+	MaxRestarts   int
+	RestartWindow time.Duration
+}
+
+// seconds is a duration option in JSON: unset for zero, 0 for Off (negative), else seconds.
+func seconds(m map[string]any, key string, d time.Duration) {
+	switch {
+	case d < 0:
+		m[key] = 0
+	case d > 0:
+		m[key] = d.Seconds()
+	}
+}
+
+// count is a count option in JSON: unset for zero, 0 for negative.
+func count(m map[string]any, key string, n int) {
+	switch {
+	case n < 0:
+		m[key] = 0
+	case n > 0:
+		m[key] = n
+	}
+}
+
+func (r *ReconnectOptions) toJSON() any {
+	if r.Disabled {
+		return false
+	}
+	m := map[string]any{}
+	count(m, "maxAttempts", r.MaxAttempts)
+	seconds(m, "initialDelay", r.InitialDelay)
+	seconds(m, "maxDelay", r.MaxDelay)
+	seconds(m, "callWait", r.CallWait)
+	count(m, "maxRestarts", r.MaxRestarts)
+	seconds(m, "restartWindow", r.RestartWindow)
+	return m
 }
 
 func (o *ClientOptions) toJSON() (string, error) {
@@ -87,11 +166,20 @@ func (o *ClientOptions) toJSON() (string, error) {
 	put("connectionToken", o.ConnectionToken, o.ConnectionToken != "")
 	put("copilotHome", o.CopilotHome, o.CopilotHome != "")
 	put("sessionIdleTimeoutSeconds", o.SessionIdleTimeoutSeconds, o.SessionIdleTimeoutSeconds != 0)
-	put("requestTimeout", o.RequestTimeout.Seconds(), o.RequestTimeout > 0)
 	put("startTimeout", o.StartTimeout.Seconds(), o.StartTimeout > 0)
 	if o.AutoStart != nil {
 		m["autoStart"] = *o.AutoStart
 	}
+	seconds(m, "requestTimeout", o.RequestTimeout)
+	if o.Reconnect != nil {
+		m["reconnect"] = o.Reconnect.toJSON()
+	}
+	seconds(m, "heartbeatInterval", o.HeartbeatInterval)
+	if o.HeartbeatTimeout != 0 {
+		m["heartbeatTimeout"] = o.HeartbeatTimeout.Seconds() // negative: refused by the library
+	}
+	seconds(m, "tcpKeepalive", o.TCPKeepalive)
+	seconds(m, "tcpUserTimeout", o.TCPUserTimeout)
 	b, err := json.Marshal(m)
 	return string(b), err
 }
@@ -181,6 +269,9 @@ type MessageOptions struct {
 	RequestHeaders map[string]string
 	// Timeout of SendAndWait (0: the context's deadline, or 60 s without one).
 	Timeout time.Duration
+	// IdleTimeout fails SendAndWait with ErrTimeout when the session sends no event for this
+	// long (0: off). Every event restarts it: a long turn that streams never hits it.
+	IdleTimeout time.Duration
 	// AbortOnTimeout aborts the turn when SendAndWait times out.
 	AbortOnTimeout bool
 }
@@ -198,6 +289,9 @@ func (m MessageOptions) toMap() map[string]any {
 	}
 	if m.AbortOnTimeout {
 		o["abortOnTimeout"] = true
+	}
+	if m.IdleTimeout != 0 {
+		o["idleTimeout"] = m.IdleTimeout.Seconds() // negative: refused by the library
 	}
 	return o
 }
@@ -285,11 +379,53 @@ func (e *SessionEvent) Text() string {
 }
 
 // SessionLifecycleEvent is a session.lifecycle notification (session.created,
-// session.deleted, session.updated, session.foreground, session.background).
+// session.deleted, session.updated, session.foreground, session.background) or a
+// notification of the client's connection (ConnectionLost, ConnectionReconnecting,
+// ConnectionRestored, ConnectionGaveUp: SessionID is "", the details are in Metadata; see
+// Connection).
 type SessionLifecycleEvent struct {
 	Type      string          `json:"type"`
 	SessionID string          `json:"sessionId"`
 	Metadata  json.RawMessage `json:"metadata,omitempty"`
+}
+
+// The lifecycle types of the client's connection.
+const (
+	// ConnectionLost: the connection to the CLI is gone (Error, Code).
+	ConnectionLost = "connection.lost"
+	// ConnectionReconnecting: one reconnection attempt (Attempt, MaxAttempts, DelayMs, Error, Code).
+	ConnectionReconnecting = "connection.reconnecting"
+	// ConnectionRestored: connected again, sessions resumed (Attempts, DowntimeMs, Restarted,
+	// SessionsResumed, SessionsLost).
+	ConnectionRestored = "connection.restored"
+	// ConnectionGaveUp: no more attempts; calls fail with ErrReconnectFailed until Start
+	// (Error, Code, Attempts).
+	ConnectionGaveUp = "connection.gave_up"
+)
+
+// ConnectionDetails is the Metadata of a connection notification; each type sets some fields.
+type ConnectionDetails struct {
+	Error           string `json:"error"`
+	Code            string `json:"code"`
+	Attempt         int    `json:"attempt"`
+	MaxAttempts     int    `json:"maxAttempts"`
+	DelayMs         int64  `json:"delayMs"`
+	Attempts        int    `json:"attempts"`
+	DowntimeMs      int64  `json:"downtimeMs"`
+	Restarted       bool   `json:"restarted"`
+	SessionsResumed int    `json:"sessionsResumed"`
+	SessionsLost    int    `json:"sessionsLost"`
+	// Reason: why the client gave up at once (reconnection off).
+	Reason string `json:"reason"`
+}
+
+// Connection decodes the details of a connection notification; ok is false for other types.
+func (e SessionLifecycleEvent) Connection() (details ConnectionDetails, ok bool) {
+	switch e.Type {
+	case ConnectionLost, ConnectionReconnecting, ConnectionRestored, ConnectionGaveUp:
+		ok = len(e.Metadata) == 0 || json.Unmarshal(e.Metadata, &details) == nil
+	}
+	return details, ok
 }
 
 // PingResponse is the result of Ping.

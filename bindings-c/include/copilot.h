@@ -12,7 +12,7 @@
 /**
  * Raised by each additive ABI change (README, section 1.10).
  */
-#define COPILOT_ABI_VERSION 3
+#define COPILOT_ABI_VERSION 4
 
 /**
  * A connection to one Copilot CLI (opaque). Created by `copilot_client_new`, freed by
@@ -52,6 +52,16 @@ typedef void (*CopilotCallback)(void *user_data, CopilotStatus status, const cha
  * with the session's events. `copilot_request_name` gives the tool name or the hook type as
  * registered. Answer it once with `copilot_request_reply` or `copilot_request_fail`, now or
  * later, from any thread. `kind` and `payload_json` are valid only during the call.
+ *
+ * Cancellation (ABI 4): when the answer to a request that is still pending is no longer
+ * wanted (the turn was aborted or timed out with `abortOnTimeout`, the session disconnected,
+ * the client stopped, the connection to the CLI lost), the same callback is called again, on
+ * the dispatcher thread and after the request's own call, with the SAME `request_id`, `kind`
+ * "cancel" and `payload_json` `{"reason": "<why>"}`. Stop the handler's work then. The core
+ * has already answered the CLI: the request is no longer pending, and a later
+ * `copilot_request_reply` / `copilot_request_fail` / `copilot_request_name` on it returns
+ * `COPILOT_ERR_UNKNOWN_ID` (harmless). A request answered before it was withdrawn gets no
+ * "cancel" call; freeing the session or client withdraws pending requests without one.
  */
 typedef void (*CopilotRequestCallback)(void *user_data,
                                        uint64_t request_id,
@@ -193,6 +203,21 @@ typedef void (*CopilotRequestCallback)(void *user_data,
  */
 #define COPILOT_ERR_INTERNAL 20
 
+/**
+ * The client is reconnecting to the CLI; the call was not sent. Retry it once the connection is back.
+ */
+#define COPILOT_ERR_RECONNECTING 21
+
+/**
+ * The client gave up reconnecting to or restarting the CLI (attempts or restart budget spent).
+ */
+#define COPILOT_ERR_RECONNECT_FAILED 22
+
+/**
+ * The connection was lost during a turn; whether the CLI finished it is unknown (read the session's messages).
+ */
+#define COPILOT_ERR_TURN_OUTCOME_UNKNOWN 23
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -270,10 +295,16 @@ CopilotStatus copilot_request_name(uint64_t request_id, char **name_out);
  * Creates a client from options JSON (NULL = spawn the CLI over stdio). Keys as the core's
  * `ClientOptions::from_json`: `cliUrl`, `useStdio`, `port`, `cliPath`, `cliArgs`, `env`, `cwd`,
  * `logLevel`, `githubToken`, `useLoggedInUser`, `sessionIdleTimeoutSeconds`,
- * `connectionToken`, `copilotHome`, `maxMessageSize`, `requestTimeout`, `startTimeout`,
- * `stopGrace`, `autoStart`. Nothing starts until `copilot_client_start` or, unless `autoStart`
+ * `connectionToken`, `copilotHome`, `maxMessageSize`, `startTimeout`, `stopGrace`,
+ * `autoStart`, `tcpQuickack`, and (README 5) `reconnect` (false, or `{"enabled",
+ * "maxAttempts", "initialDelay", "maxDelay", "callWait", "maxRestarts", "restartWindow"}`),
+ * `requestTimeout` (default 30; 0 = none), `heartbeatInterval` (15; 0 = off),
+ * `heartbeatTimeout` (10), `tcpKeepalive` (10; 0 = off), `tcpUserTimeout` (20; 0 = off), the
+ * durations in seconds. Nothing starts until `copilot_client_start` or, unless `autoStart`
  * is false, the first call that needs the connection. `on_lifecycle` (may be NULL) receives
- * every `session.lifecycle` notification (`{"type","sessionId","metadata"?}`) from now on, as a
+ * every `session.lifecycle` notification (`{"type","sessionId","metadata"?}`) and every
+ * connection notification (`connection.lost`, `connection.reconnecting`, `connection.restored`,
+ * `connection.gave_up`: `sessionId` "", details in `metadata`) from now on, as a
  * lifecycle subscription that lasts as long as the client (`copilot_client_subscribe_lifecycle`
  * adds more, with type filters). Writes the handle to `*client_out` (NULL on failure).
  */
@@ -399,7 +430,8 @@ CopilotStatus copilot_client_set_foreground_session_id(const CopilotClient *clie
                                                        uint64_t *call_out);
 
 /**
- * Any server method by name, with params JSON (NULL = `{}`). Result: the method's result.
+ * Any server method by name, with params JSON (NULL = `{}`), under the client's
+ * `requestTimeout`. Result: the method's result.
  */
 CopilotStatus copilot_client_rpc(const CopilotClient *client,
                                  const char *method,
@@ -407,6 +439,19 @@ CopilotStatus copilot_client_rpc(const CopilotClient *client,
                                  CopilotCallback callback,
                                  void *user_data,
                                  uint64_t *call_out);
+
+/**
+ * `copilot_client_rpc` with a deadline of its own instead of the client's `requestTimeout`:
+ * `timeout_seconds` > 0 is the deadline (`COPILOT_ERR_TIMEOUT` after it), 0 waits as long as
+ * the connection lives; negative, NaN or infinite is `COPILOT_ERR_INVALID_ARGUMENT`. (ABI 4)
+ */
+CopilotStatus copilot_client_rpc_with_timeout(const CopilotClient *client,
+                                              const char *method,
+                                              const char *params_json,
+                                              double timeout_seconds,
+                                              CopilotCallback callback,
+                                              void *user_data,
+                                              uint64_t *call_out);
 
 /**
  * Subscribes to the client's `session.lifecycle` notifications from now on: `callback` receives
@@ -524,11 +569,13 @@ CopilotStatus copilot_session_send(const CopilotSession *session,
 
 /**
  * Sends a prompt and waits for `session.idle`. Options as `copilot_session_send`, plus
- * `timeout` (seconds, default 60) and `abortOnTimeout`. Result: the turn's last
- * `assistant.message` event, or `null`. Fails with `COPILOT_ERR_SESSION_ERROR` when the turn
- * fails, `COPILOT_ERR_TIMEOUT` after the timeout. Ordering guarantee: the completion runs on
- * the dispatcher thread after every event callback (`on_event` and every subscription) for
- * the events of its turn, `session.idle` included.
+ * `timeout` (seconds, default 60), `idleTimeout` (seconds without any event of the session
+ * before it fails with `COPILOT_ERR_TIMEOUT`; default off) and `abortOnTimeout`. Result: the
+ * turn's last `assistant.message` event, or `null`. Fails with `COPILOT_ERR_SESSION_ERROR`
+ * when the turn fails, `COPILOT_ERR_TIMEOUT` after the timeout,
+ * `COPILOT_ERR_TURN_OUTCOME_UNKNOWN` when the connection was lost during the turn. Ordering
+ * guarantee: the completion runs on the dispatcher thread after every event callback
+ * (`on_event` and every subscription) for the events of its turn, `session.idle` included.
  */
 CopilotStatus copilot_session_send_and_wait(const CopilotSession *session,
                                             const char *options_json,
@@ -563,8 +610,8 @@ CopilotStatus copilot_session_set_model(const CopilotSession *session,
                                         uint64_t *call_out);
 
 /**
- * Any session-scoped method; params JSON is an object or NULL (`sessionId` is added). Result:
- * the method's result.
+ * Any session-scoped method; params JSON is an object or NULL (`sessionId` is added), under
+ * the client's `requestTimeout`. Result: the method's result.
  */
 CopilotStatus copilot_session_rpc(const CopilotSession *session,
                                   const char *method,
@@ -572,6 +619,18 @@ CopilotStatus copilot_session_rpc(const CopilotSession *session,
                                   CopilotCallback callback,
                                   void *user_data,
                                   uint64_t *call_out);
+
+/**
+ * `copilot_session_rpc` with a deadline of its own, as `copilot_client_rpc_with_timeout`
+ * (`timeout_seconds` > 0 a deadline, 0 none). (ABI 4)
+ */
+CopilotStatus copilot_session_rpc_with_timeout(const CopilotSession *session,
+                                               const char *method,
+                                               const char *params_json,
+                                               double timeout_seconds,
+                                               CopilotCallback callback,
+                                               void *user_data,
+                                               uint64_t *call_out);
 
 /**
  * Detaches this client from the session (`session.destroy`; the session stays on disk and can

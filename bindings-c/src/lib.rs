@@ -45,7 +45,7 @@ pub const COPILOT_ERR_UNKNOWN_ID: CopilotStatus = 104;
 pub const COPILOT_ERR_IN_CALLBACK: CopilotStatus = 105;
 
 /// Raised by each additive ABI change (README, section 1.10).
-pub const COPILOT_ABI_VERSION: u32 = 3;
+pub const COPILOT_ABI_VERSION: u32 = 4;
 
 /// A connection to one Copilot CLI (opaque). Created by `copilot_client_new`, freed by
 /// `copilot_client_free`.
@@ -75,6 +75,16 @@ pub type CopilotEventCallback = Option<unsafe extern "C" fn(user_data: *mut c_vo
 /// with the session's events. `copilot_request_name` gives the tool name or the hook type as
 /// registered. Answer it once with `copilot_request_reply` or `copilot_request_fail`, now or
 /// later, from any thread. `kind` and `payload_json` are valid only during the call.
+///
+/// Cancellation (ABI 4): when the answer to a request that is still pending is no longer
+/// wanted (the turn was aborted or timed out with `abortOnTimeout`, the session disconnected,
+/// the client stopped, the connection to the CLI lost), the same callback is called again, on
+/// the dispatcher thread and after the request's own call, with the SAME `request_id`, `kind`
+/// "cancel" and `payload_json` `{"reason": "<why>"}`. Stop the handler's work then. The core
+/// has already answered the CLI: the request is no longer pending, and a later
+/// `copilot_request_reply` / `copilot_request_fail` / `copilot_request_name` on it returns
+/// `COPILOT_ERR_UNKNOWN_ID` (harmless). A request answered before it was withdrawn gets no
+/// "cancel" call; freeing the session or client withdraws pending requests without one.
 pub type CopilotRequestCallback = Option<
     unsafe extern "C" fn(user_data: *mut c_void, request_id: u64, kind: *const c_char, payload_json: *const c_char),
 >;
@@ -231,10 +241,16 @@ fn to_json<T: serde::Serialize>(v: &T) -> Result<String, Failure> {
 /// Creates a client from options JSON (NULL = spawn the CLI over stdio). Keys as the core's
 /// `ClientOptions::from_json`: `cliUrl`, `useStdio`, `port`, `cliPath`, `cliArgs`, `env`, `cwd`,
 /// `logLevel`, `githubToken`, `useLoggedInUser`, `sessionIdleTimeoutSeconds`,
-/// `connectionToken`, `copilotHome`, `maxMessageSize`, `requestTimeout`, `startTimeout`,
-/// `stopGrace`, `autoStart`. Nothing starts until `copilot_client_start` or, unless `autoStart`
+/// `connectionToken`, `copilotHome`, `maxMessageSize`, `startTimeout`, `stopGrace`,
+/// `autoStart`, `tcpQuickack`, and (README 5) `reconnect` (false, or `{"enabled",
+/// "maxAttempts", "initialDelay", "maxDelay", "callWait", "maxRestarts", "restartWindow"}`),
+/// `requestTimeout` (default 30; 0 = none), `heartbeatInterval` (15; 0 = off),
+/// `heartbeatTimeout` (10), `tcpKeepalive` (10; 0 = off), `tcpUserTimeout` (20; 0 = off), the
+/// durations in seconds. Nothing starts until `copilot_client_start` or, unless `autoStart`
 /// is false, the first call that needs the connection. `on_lifecycle` (may be NULL) receives
-/// every `session.lifecycle` notification (`{"type","sessionId","metadata"?}`) from now on, as a
+/// every `session.lifecycle` notification (`{"type","sessionId","metadata"?}`) and every
+/// connection notification (`connection.lost`, `connection.reconnecting`, `connection.restored`,
+/// `connection.gave_up`: `sessionId` "", details in `metadata`) from now on, as a
 /// lifecycle subscription that lasts as long as the client (`copilot_client_subscribe_lifecycle`
 /// adds more, with type filters). Writes the handle to `*client_out` (NULL on failure).
 #[unsafe(no_mangle)]
@@ -472,7 +488,8 @@ pub unsafe extern "C" fn copilot_client_set_foreground_session_id(
     })
 }
 
-/// Any server method by name, with params JSON (NULL = `{}`). Result: the method's result.
+/// Any server method by name, with params JSON (NULL = `{}`), under the client's
+/// `requestTimeout`. Result: the method's result.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn copilot_client_rpc(
     client: *const CopilotClient,
@@ -484,12 +501,48 @@ pub unsafe extern "C" fn copilot_client_rpc(
 ) -> CopilotStatus {
     client_call!(client, callback, user_data, call_out, |core| {
         let method = try_str!(method).to_owned();
-        let params = match try_json!(params_json) {
-            Value::Null => json!({}),
-            v => v,
-        };
+        let params = client_params(try_json!(params_json));
         async move { to_json(&core.rpc(&method, params).await?) }
     })
+}
+
+/// `copilot_client_rpc` with a deadline of its own instead of the client's `requestTimeout`:
+/// `timeout_seconds` > 0 is the deadline (`COPILOT_ERR_TIMEOUT` after it), 0 waits as long as
+/// the connection lives; negative, NaN or infinite is `COPILOT_ERR_INVALID_ARGUMENT`. (ABI 4)
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_client_rpc_with_timeout(
+    client: *const CopilotClient,
+    method: *const c_char,
+    params_json: *const c_char,
+    timeout_seconds: f64,
+    callback: CopilotCallback,
+    user_data: *mut c_void,
+    call_out: *mut u64,
+) -> CopilotStatus {
+    client_call!(client, callback, user_data, call_out, |core| {
+        let method = try_str!(method).to_owned();
+        let params = client_params(try_json!(params_json));
+        let timeout = deadline(timeout_seconds)?;
+        async move { to_json(&core.rpc_with_timeout(&method, params, timeout).await?) }
+    })
+}
+
+fn client_params(v: Value) -> Value {
+    if v.is_null() { json!({}) } else { v }
+}
+
+/// `timeout_seconds` of the `_with_timeout` calls: > 0 a deadline, 0 none.
+fn deadline(timeout_seconds: f64) -> Result<Option<std::time::Duration>, Failure> {
+    if timeout_seconds == 0.0 {
+        return Ok(None);
+    }
+    match std::time::Duration::try_from_secs_f64(timeout_seconds) {
+        Ok(d) if timeout_seconds.is_finite() => Ok(Some(d)),
+        _ => Err(Failure::abi(
+            COPILOT_ERR_INVALID_ARGUMENT,
+            format!("`timeout_seconds` must be a finite number of seconds >= 0, got {timeout_seconds}"),
+        )),
+    }
 }
 
 /// Subscribes to the client's `session.lifecycle` notifications from now on: `callback` receives
@@ -739,11 +792,13 @@ pub unsafe extern "C" fn copilot_session_send(
 }
 
 /// Sends a prompt and waits for `session.idle`. Options as `copilot_session_send`, plus
-/// `timeout` (seconds, default 60) and `abortOnTimeout`. Result: the turn's last
-/// `assistant.message` event, or `null`. Fails with `COPILOT_ERR_SESSION_ERROR` when the turn
-/// fails, `COPILOT_ERR_TIMEOUT` after the timeout. Ordering guarantee: the completion runs on
-/// the dispatcher thread after every event callback (`on_event` and every subscription) for
-/// the events of its turn, `session.idle` included.
+/// `timeout` (seconds, default 60), `idleTimeout` (seconds without any event of the session
+/// before it fails with `COPILOT_ERR_TIMEOUT`; default off) and `abortOnTimeout`. Result: the
+/// turn's last `assistant.message` event, or `null`. Fails with `COPILOT_ERR_SESSION_ERROR`
+/// when the turn fails, `COPILOT_ERR_TIMEOUT` after the timeout,
+/// `COPILOT_ERR_TURN_OUTCOME_UNKNOWN` when the connection was lost during the turn. Ordering
+/// guarantee: the completion runs on the dispatcher thread after every event callback
+/// (`on_event` and every subscription) for the events of its turn, `session.idle` included.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn copilot_session_send_and_wait(
     session: *const CopilotSession,
@@ -805,8 +860,8 @@ pub unsafe extern "C" fn copilot_session_set_model(
     })
 }
 
-/// Any session-scoped method; params JSON is an object or NULL (`sessionId` is added). Result:
-/// the method's result.
+/// Any session-scoped method; params JSON is an object or NULL (`sessionId` is added), under
+/// the client's `requestTimeout`. Result: the method's result.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn copilot_session_rpc(
     session: *const CopilotSession,
@@ -818,12 +873,37 @@ pub unsafe extern "C" fn copilot_session_rpc(
 ) -> CopilotStatus {
     session_call!(session, callback, user_data, call_out, |s, _| {
         let method = try_str!(method).to_owned();
-        let params = try_json!(params_json);
-        if !(params.is_null() || params.is_object()) {
-            return Err(Failure::abi(COPILOT_ERR_INVALID_ARGUMENT, "session rpc params must be a JSON object or NULL"));
-        }
+        let params = session_params(try_json!(params_json))?;
         async move { to_json(&s.rpc(&method, params).await?) }
     })
+}
+
+/// `copilot_session_rpc` with a deadline of its own, as `copilot_client_rpc_with_timeout`
+/// (`timeout_seconds` > 0 a deadline, 0 none). (ABI 4)
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_session_rpc_with_timeout(
+    session: *const CopilotSession,
+    method: *const c_char,
+    params_json: *const c_char,
+    timeout_seconds: f64,
+    callback: CopilotCallback,
+    user_data: *mut c_void,
+    call_out: *mut u64,
+) -> CopilotStatus {
+    session_call!(session, callback, user_data, call_out, |s, _| {
+        let method = try_str!(method).to_owned();
+        let params = session_params(try_json!(params_json))?;
+        let timeout = deadline(timeout_seconds)?;
+        async move { to_json(&s.rpc_with_timeout(&method, params, timeout).await?) }
+    })
+}
+
+fn session_params(v: Value) -> Result<Value, Failure> {
+    if v.is_null() || v.is_object() {
+        Ok(v)
+    } else {
+        Err(Failure::abi(COPILOT_ERR_INVALID_ARGUMENT, "session rpc params must be a JSON object or NULL"))
+    }
 }
 
 /// Detaches this client from the session (`session.destroy`; the session stays on disk and can
@@ -870,6 +950,9 @@ mod tests {
             (ErrorKind::NotConnected, COPILOT_ERR_NOT_CONNECTED),
             (ErrorKind::Io, COPILOT_ERR_IO),
             (ErrorKind::Internal, COPILOT_ERR_INTERNAL),
+            (ErrorKind::Reconnecting, COPILOT_ERR_RECONNECTING),
+            (ErrorKind::ReconnectFailed, COPILOT_ERR_RECONNECT_FAILED),
+            (ErrorKind::TurnOutcomeUnknown, COPILOT_ERR_TURN_OUTCOME_UNKNOWN),
         ];
         assert_eq!(pairs.len(), ErrorKind::ALL.len(), "a core kind has no C constant");
         for (k, n) in pairs {
@@ -879,5 +962,14 @@ mod tests {
         }
         assert_eq!(error_name(COPILOT_ERR_PANIC), "panic");
         assert_eq!(error_name(9999), "unknown");
+    }
+
+    #[test]
+    fn per_call_deadlines() {
+        assert_eq!(deadline(0.0).unwrap(), None);
+        assert_eq!(deadline(1.5).unwrap(), Some(std::time::Duration::from_millis(1500)));
+        for bad in [-1.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1e30] {
+            assert_eq!(deadline(bad).unwrap_err().status, COPILOT_ERR_INVALID_ARGUMENT, "{bad}");
+        }
     }
 }

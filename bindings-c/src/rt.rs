@@ -73,6 +73,7 @@ pub(crate) struct Failure {
     pub rpc: Option<Value>,
     pub stderr: Option<String>,
     pub transport_failure: bool,
+    pub retriable: bool,
 }
 
 impl Failure {
@@ -84,6 +85,7 @@ impl Failure {
             rpc: None,
             stderr: None,
             transport_failure: false,
+            retriable: false,
         }
     }
     pub fn kind(kind: ErrorKind, message: impl Into<String>) -> Failure {
@@ -115,6 +117,7 @@ impl Failure {
             m.insert("stderr".into(), json!(s));
         }
         m.insert("transportFailure".into(), json!(self.transport_failure));
+        m.insert("retriable".into(), json!(self.retriable));
         Value::Object(m)
     }
     pub fn to_json(&self) -> String {
@@ -132,6 +135,7 @@ impl From<CoreError> for Failure {
             rpc: e.rpc_error().map(|r| json!({"code": r.code, "message": r.message, "data": r.data})),
             stderr: e.stderr_tail().map(str::to_owned),
             transport_failure: e.is_transport_failure(),
+            retriable: e.is_retriable(),
         }
     }
 }
@@ -478,6 +482,9 @@ fn run_taken(taken: Vec<CallEntry>) {
 
 struct PendingRequest {
     owners: Gates,
+    /// Where the request came from: the session's gate id and the core's `HostRequest::id`
+    /// (unique per session), which `HostMessage::Cancelled` names.
+    origin: (u64, u64),
     /// The core's `HostRequest::name`: the tool name, or the hook type as the host registered it.
     name: Option<String>,
     responder: Responder,
@@ -496,16 +503,34 @@ fn purge_requests(gate_id: u64) {
     requests().as_mut().unwrap().retain(|_, r| !r.owners.iter().any(|o| o.id == gate_id));
 }
 
-/// Keeps a host request until `copilot_request_reply` / `copilot_request_fail` answers it;
-/// returns its id. Refused (the responder is handed back) while an owner is being freed.
-pub(crate) fn register_request(owners: Gates, name: Option<String>, responder: Responder) -> Result<u64, Responder> {
+/// Keeps a host request until `copilot_request_reply` / `copilot_request_fail` answers it (or
+/// [`withdraw_request`] takes it back); returns its id. Refused (the responder is handed back)
+/// while an owner is being freed.
+pub(crate) fn register_request(
+    owners: Gates,
+    origin: (u64, u64),
+    name: Option<String>,
+    responder: Responder,
+) -> Result<u64, Responder> {
     let mut g = requests();
     if any_closing(&owners) {
         return Err(responder);
     }
     let id = next_id();
-    g.as_mut().unwrap().insert(id, PendingRequest { owners, name, responder });
+    g.as_mut().unwrap().insert(id, PendingRequest { owners, origin, name, responder });
     Ok(id)
+}
+
+/// The core no longer wants the answer to the request `origin` names: takes it out of the
+/// table (a later reply, fail or name is `COPILOT_ERR_UNKNOWN_ID`) and returns its id; None
+/// when the host has answered it already. The core has answered the CLI itself: the responder
+/// is dropped unused.
+pub(crate) fn withdraw_request(origin: (u64, u64)) -> Option<u64> {
+    let mut g = requests();
+    let map = g.as_mut().unwrap();
+    let id = map.iter().find(|(_, r)| r.origin == origin).map(|(id, _)| *id)?;
+    map.remove(&id);
+    Some(id)
 }
 
 /// `copilot_request_name`: the name of a pending request (None for kinds without one).

@@ -3,7 +3,8 @@
 //! A session is attached to the core's host bridge (`copilot_core::host`): the core answers the
 //! protocol, builds every payload and reads every reply; this module only moves the stream's
 //! messages, in order, onto the dispatcher thread — events to the event callbacks, requests to
-//! the request callback, completions of `send_and_wait` to their call's callback. A client's
+//! the request callback (and a request's cancellation to it again, as kind `"cancel"`),
+//! completions of `send_and_wait` to their call's callback. A client's
 //! lifecycle subscriptions are streams of the core's lifecycle fan-out, moved the same way.
 
 use crate::boundary::Launch;
@@ -129,6 +130,8 @@ struct Sub {
 /// the stream ends once the session is gone.
 struct Sinks {
     gates: Gates,
+    /// The session's gate id: with the core's request id, it names a pending request.
+    session_gate: u64,
     on_request: CopilotRequestCallback,
     ud: UserData,
     subs: Mutex<Vec<Sub>>,
@@ -145,7 +148,8 @@ impl Sinks {
                 HostMessage::Completion { call, result } => {
                     rt::finish(call, result.map(|v| v.to_string()).map_err(Failure::from));
                 }
-                HostMessage::Cancelled { .. } | HostMessage::End => {}
+                HostMessage::Cancelled { request, reason } => self.cancelled(request, reason),
+                HostMessage::End => {}
             }
         }
     }
@@ -168,12 +172,12 @@ impl Sinks {
     /// with `copilot_request_name` and answers it with `copilot_request_reply` /
     /// `copilot_request_fail` (see `rt::answer`).
     fn request(&self, req: HostRequest) {
-        let HostRequest { kind, name, payload, responder, .. } = req;
+        let HostRequest { id: port_id, kind, name, payload, responder, .. } = req;
         let Some(cb) = self.on_request else {
             // Not reached: the core asks only for kinds attached with a request callback.
             return responder.fail("the session has no request callback");
         };
-        match rt::register_request(self.gates.clone(), name, responder) {
+        match rt::register_request(self.gates.clone(), (self.session_gate, port_id), name, responder) {
             Ok(id) => {
                 let ud = self.ud;
                 let payload = payload.to_string();
@@ -185,6 +189,21 @@ impl Sinks {
             }
             Err(responder) => responder.fail("the session was freed"),
         }
+    }
+
+    /// The core no longer wants the answer to a request (turn aborted or timed out, session
+    /// disconnected, client stopped, connection lost): if the host has not answered it yet,
+    /// the request callback is called again with the same id, kind `"cancel"` and
+    /// `{"reason": …}`, after the request's own call (stream order). From then on the request
+    /// is not pending.
+    fn cancelled(&self, port_id: u64, reason: String) {
+        let Some(cb) = self.on_request else { return };
+        let Some(id) = rt::withdraw_request((self.session_gate, port_id)) else { return };
+        let ud = self.ud;
+        let payload = c_string(json!({ "reason": reason }).to_string());
+        rt::enqueue_gated(self.gates.clone(), move || {
+            unsafe { cb(ud.ptr(), id, c"cancel".as_ptr(), payload.as_ptr()) };
+        });
     }
 }
 
@@ -289,6 +308,7 @@ impl SessionState {
         let subs = callbacks.on_event.map(|cb| Sub { id: 0, port_id: port.subscribe(None), cb, ud: callbacks.ud });
         let sinks = Arc::new(Sinks {
             gates: gates.clone(),
+            session_gate: gate.id,
             on_request: callbacks.on_request,
             ud: callbacks.ud,
             subs: Mutex::new(subs.into_iter().collect()),

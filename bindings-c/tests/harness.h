@@ -310,4 +310,71 @@ static inline void harness_teardown(void) {
     free(cmd);
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* copilot-chaos (tests/chaos): a fault-injecting proxy or a hostile peer, driven over its stdin */
+
+typedef struct {
+    pid_t pid;
+    int in;    /* its stdin: one command per line; closing it ends the process */
+    FILE *out; /* its stdout: "listening on port N", then one answer per command */
+    int port;
+} Chaos;
+
+static inline double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Starts `copilot-chaos <args...>` (NULL-terminated); 0 when it cannot (the binary is
+ * COPILOT_CHAOS_PATH, else target/debug/copilot-chaos under the working directory). */
+static inline int chaos_start(Chaos *c, const char *const *args) {
+    const char *bin = getenv("COPILOT_CHAOS_PATH");
+    if (!bin || !*bin) bin = "target/debug/copilot-chaos";
+    const char *argv[16] = {bin};
+    int n = 1;
+    for (; args[n - 1] && n < 15; n++) argv[n] = args[n - 1];
+    argv[n] = NULL;
+    int in[2], out[2];
+    if (pipe(in) || pipe(out)) abort();
+    memset(c, 0, sizeof *c);
+    c->pid = fork();
+    if (c->pid == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        close(in[1]);
+        close(out[0]);
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    c->in = in[1];
+    c->out = fdopen(out[0], "r");
+    char line[256];
+    if (!c->out || !fgets(line, sizeof line, c->out) || sscanf(line, "listening on port %d", &c->port) != 1) {
+        fprintf(stderr, "copilot-chaos (%s) did not start\n", bin);
+        return 0;
+    }
+    return 1;
+}
+
+/* Sends one command; 1 when it answered "ok <command>". */
+static inline int chaos_cmd(Chaos *c, const char *cmd) {
+    char line[256];
+    if (dprintf(c->in, "%s\n", cmd) < 0 || !fgets(line, sizeof line, c->out)) return 0;
+    return strncmp(line, "ok ", 3) == 0 && strncmp(line + 3, cmd, strlen(cmd)) == 0;
+}
+
+/* Ends it (EOF on its stdin) and reaps it. */
+static inline void chaos_stop(Chaos *c) {
+    if (c->in > 0) close(c->in);
+    if (c->out) fclose(c->out);
+    if (c->pid > 0) {
+        int status;
+        waitpid(c->pid, &status, 0);
+    }
+    memset(c, 0, sizeof *c);
+}
+
 #endif

@@ -242,7 +242,7 @@ static CopilotStatus say(CopilotSession *s, const char *p, char **json) {
 
 static void test_version_errors_and_guards(void) {
     CHECK(strlen(copilot_version()) > 0, "empty version");
-    CHECK(copilot_abi_version() == COPILOT_ABI_VERSION && COPILOT_ABI_VERSION == 3, "abi %u", copilot_abi_version());
+    CHECK(copilot_abi_version() == COPILOT_ABI_VERSION && COPILOT_ABI_VERSION == 4, "abi %u", copilot_abi_version());
     CHECK(strcmp(copilot_error_name(COPILOT_OK), "ok") == 0, "ok name");
     CHECK(strcmp(copilot_error_name(COPILOT_ERR_TIMEOUT), "timeout") == 0, "timeout name");
     CHECK(strcmp(copilot_error_name(COPILOT_ERR_RPC), "rpc_error") == 0, "rpc name");
@@ -258,6 +258,32 @@ static void test_version_errors_and_guards(void) {
     CHECK(c == NULL, "out reset on failure");
     CHECK(copilot_client_new("{not json", NULL, NULL, &c) == COPILOT_ERR_INVALID_ARGUMENT, "bad json");
     CHECK(copilot_client_new("{\"colour\":\"red\"}", NULL, NULL, &c) == COPILOT_ERR_INVALID_CONFIG, "bad option");
+    /* The reliability options pass through to the core, which checks their types. */
+    const char *bad_options[] = {
+        "{\"reconnect\":\"yes\"}", "{\"reconnect\":{\"maxAttempts\":-1}}", "{\"reconnect\":{\"sometimes\":1}}",
+        "{\"requestTimeout\":\"soon\"}", "{\"heartbeatInterval\":-1}", "{\"heartbeatTimeout\":true}",
+        "{\"tcpKeepalive\":[]}", "{\"tcpUserTimeout\":\"20\"}",
+    };
+    for (size_t i = 0; i < sizeof bad_options / sizeof bad_options[0]; i++) {
+        CHECK(copilot_client_new(bad_options[i], NULL, NULL, &c) == COPILOT_ERR_INVALID_CONFIG && c == NULL, "%s",
+              bad_options[i]);
+    }
+    CHECK(copilot_client_new("{\"cliUrl\":\"127.0.0.1:1\",\"reconnect\":{\"enabled\":true,\"maxAttempts\":3,"
+                             "\"initialDelay\":0.05,\"maxDelay\":1,\"callWait\":0,\"maxRestarts\":2,\"restartWindow\":30},"
+                             "\"requestTimeout\":0,\"heartbeatInterval\":0.5,\"heartbeatTimeout\":1,\"tcpKeepalive\":0,"
+                             "\"tcpUserTimeout\":5}",
+                             NULL, NULL, &c) == COPILOT_OK,
+          "every reliability option: %s", copilot_error_name(COPILOT_OK));
+    copilot_client_free(c);
+    CHECK(copilot_client_new("{\"cliUrl\":\"127.0.0.1:1\",\"reconnect\":false}", NULL, NULL, &c) == COPILOT_OK,
+          "reconnect false");
+    copilot_client_free(c);
+    c = (CopilotClient *)0x1;
+    CHECK(copilot_client_new("{\"colour\":\"red\"}", NULL, NULL, &c) == COPILOT_ERR_INVALID_CONFIG, "bad option");
+    CHECK(strcmp(copilot_error_name(COPILOT_ERR_RECONNECTING), "reconnecting") == 0 &&
+              strcmp(copilot_error_name(COPILOT_ERR_RECONNECT_FAILED), "reconnect_failed") == 0 &&
+              strcmp(copilot_error_name(COPILOT_ERR_TURN_OUTCOME_UNKNOWN), "turn_outcome_unknown") == 0,
+          "reliability code names");
     char *msg = copilot_last_error_message();
     char *js = copilot_last_error_json();
     CHECK(msg && strstr(msg, "colour"), "message: %s", msg);
@@ -293,6 +319,19 @@ static void test_version_errors_and_guards(void) {
     CHECK(simple_call(copilot_client_start, idle, &json) == COPILOT_ERR_CONNECT, "%s", json);
     CHECK(strstr(json, "\"transportFailure\":"), "%s", json);
     free(json);
+    /* A per-call deadline is a finite number of seconds >= 0 (checked before the call starts). */
+    const double bad_deadlines[] = {-1.0, 0.0 / 0.0, 1.0 / 0.0};
+    for (int i = 0; i < 3; i++) {
+        uint64_t call = 9;
+        CHECK(copilot_client_rpc_with_timeout(idle, "ping", NULL, bad_deadlines[i], on_done, NULL, &call) ==
+                      COPILOT_ERR_INVALID_ARGUMENT &&
+                  call == 0,
+              "deadline %f", bad_deadlines[i]);
+    }
+    CHECK(copilot_client_rpc_with_timeout(NULL, "ping", NULL, 1, on_done, NULL, NULL) == COPILOT_ERR_NULL_POINTER,
+          "NULL client");
+    CHECK(copilot_session_rpc_with_timeout(NULL, "x", NULL, 1, on_done, NULL, NULL) == COPILOT_ERR_NULL_POINTER,
+          "NULL session");
     copilot_client_free(idle);
 }
 
@@ -918,10 +957,273 @@ static void test_cancel_abort_and_timeout(void) {
     free(json);
     idle = wait_event(&log, "session.idle", from);
     CHECK(idle >= 0 && strstr(log.events[idle], "\"aborted\":true"), "abort on timeout");
+
+    /* The inactivity timeout: a silent turn fails after idleTimeout, long before its timeout. */
+    from = event_count(&log);
+    double t0 = now_seconds();
+    st = ask(s, "{\"prompt\":\"HANG\",\"timeout\":60,\"idleTimeout\":1,\"abortOnTimeout\":true}", &json);
+    CHECK(st == COPILOT_ERR_TIMEOUT && strstr(json, "idle timeout"), "%d %s", st, json);
+    CHECK(now_seconds() - t0 < 20, "idle timeout took %.1f s", now_seconds() - t0);
+    free(json);
+    idle = wait_event(&log, "session.idle", from);
+    CHECK(idle >= 0 && strstr(log.events[idle], "\"aborted\":true"), "abort on idle timeout");
     copilot_session_free(s);
 out:
     session_destroy(&log);
     free_and_stop(c);
+}
+
+/* A request callback that leaves tool requests pending and records their cancellation. */
+typedef struct {
+    pthread_mutex_t m;
+    pthread_cond_t c;
+    int tools;
+    uint64_t tool_id;
+    int cancels;
+    uint64_t cancel_id;
+    char reason[256];
+    double cancelled_at;
+    CopilotStatus name_after, reply_after, fail_after;
+    int other;
+} Held;
+
+static void held_init(Held *h) {
+    memset(h, 0, sizeof *h);
+    pthread_mutex_init(&h->m, NULL);
+    pthread_cond_init(&h->c, NULL);
+}
+
+static void held_destroy(Held *h) {
+    pthread_mutex_destroy(&h->m);
+    pthread_cond_destroy(&h->c);
+}
+
+static void on_held_request(void *ud, uint64_t id, const char *kind, const char *payload) {
+    Held *h = ud;
+    if (strcmp(kind, "cancel") == 0) {
+        /* The request is no longer pending: these are refused, harmlessly. */
+        char *name = NULL;
+        CopilotStatus named = copilot_request_name(id, &name);
+        CopilotStatus replied = copilot_request_reply(id, "\"too late\"");
+        CopilotStatus failed = copilot_request_fail(id, "too late");
+        pthread_mutex_lock(&h->m);
+        h->cancels++;
+        h->cancel_id = id;
+        h->cancelled_at = now_seconds();
+        copy_field(payload, "reason", h->reason, sizeof h->reason);
+        h->name_after = named;
+        h->reply_after = replied;
+        h->fail_after = failed;
+        pthread_cond_broadcast(&h->c);
+        pthread_mutex_unlock(&h->m);
+        return;
+    }
+    if (strcmp(kind, "tool") == 0) { /* left pending: a handler that runs "forever" */
+        pthread_mutex_lock(&h->m);
+        h->tools++;
+        h->tool_id = id;
+        pthread_cond_broadcast(&h->c);
+        pthread_mutex_unlock(&h->m);
+        return;
+    }
+    pthread_mutex_lock(&h->m);
+    h->other++;
+    pthread_mutex_unlock(&h->m);
+    copilot_request_fail(id, "unexpected request kind");
+}
+
+/* Waits until *counter reaches n (up to `seconds`); 1 when it did. */
+static int held_wait(Held *h, const int *counter, int n, int seconds) {
+    struct timespec ts;
+    deadline_in(&ts, seconds);
+    pthread_mutex_lock(&h->m);
+    while (*counter < n && pthread_cond_timedwait(&h->c, &h->m, &ts) != ETIMEDOUT) {
+    }
+    int ok = *counter >= n;
+    pthread_mutex_unlock(&h->m);
+    return ok;
+}
+
+static const char *WAIT_TOOL = "\"tools\":[{\"name\":\"wait_forever\",\"description\":\"Waits\","
+                               "\"parameters\":{\"type\":\"object\",\"properties\":{}}}]";
+
+/* A pending tool request gets the "cancel" call (same id, a reason) within 2 s of
+ * copilot_session_abort, of a send_and_wait timeout with abortOnTimeout and of a disconnect;
+ * afterwards the id is unknown. The session's own tool runs without a permission handler. */
+static void test_cancellation_reaches_the_request_callback(void) {
+    CopilotClient *c = connect_shared();
+    Held h;
+    held_init(&h);
+    char *cfg = session_config(WAIT_TOOL);
+    CopilotSession *s = NULL;
+    Waiter w;
+    RUN(&w, copilot_client_create_session(c, cfg, NULL, on_held_request, &h, on_done, &w, &s, NULL));
+    free(cfg);
+    int created = w.status == COPILOT_OK;
+    CHECK(created, "create: %s", w.json);
+    waiter_destroy(&w);
+    if (created) {
+        /* 1. abort */
+        RUN(&w, copilot_session_send(s, "\"CALL wait_forever {}\"", on_done, &w, NULL));
+        CHECK(w.status == COPILOT_OK, "%s", w.json);
+        waiter_destroy(&w);
+        if (!held_wait(&h, &h.tools, 1, 60)) {
+            CHECK(0, "the tool request did not arrive");
+            goto done;
+        }
+        double t0 = now_seconds();
+        Waiter a;
+        RUN(&a, copilot_session_abort(s, on_done, &a, NULL));
+        CHECK(a.status == COPILOT_OK, "%s", a.json);
+        waiter_destroy(&a);
+        CHECK(held_wait(&h, &h.cancels, 1, 2), "no cancel call within 2 s of the abort");
+        pthread_mutex_lock(&h.m);
+        printf("     abort reached the request callback in %.0f ms\n", (h.cancelled_at - t0) * 1000);
+        CHECK(h.cancel_id == h.tool_id && h.cancel_id != 0, "cancel id %llu, tool id %llu",
+              (unsigned long long)h.cancel_id, (unsigned long long)h.tool_id);
+        CHECK(strstr(h.reason, "abort"), "reason: %s", h.reason);
+        CHECK(h.name_after == COPILOT_ERR_UNKNOWN_ID && h.reply_after == COPILOT_ERR_UNKNOWN_ID &&
+                  h.fail_after == COPILOT_ERR_UNKNOWN_ID,
+              "after cancel: %d %d %d", h.name_after, h.reply_after, h.fail_after);
+        pthread_mutex_unlock(&h.m);
+        CHECK(copilot_request_reply(h.tool_id, "\"late\"") == COPILOT_ERR_UNKNOWN_ID, "late reply");
+
+        /* 2. a send_and_wait timeout with abortOnTimeout */
+        char *json = NULL;
+        CopilotStatus st = ask(s, "{\"prompt\":\"CALL wait_forever {}\",\"timeout\":3,\"abortOnTimeout\":true}", &json);
+        CHECK(st == COPILOT_ERR_TIMEOUT, "%d %s", st, json);
+        free(json);
+        CHECK(held_wait(&h, &h.tools, 2, 1), "second tool request");
+        CHECK(held_wait(&h, &h.cancels, 2, 2), "no cancel call after the timeout");
+        pthread_mutex_lock(&h.m);
+        CHECK(h.cancel_id == h.tool_id && strstr(h.reason, "abort"), "timeout cancel: %s", h.reason);
+        pthread_mutex_unlock(&h.m);
+
+        /* 3. a disconnect with the request pending */
+        RUN(&w, copilot_session_send(s, "\"CALL wait_forever {}\"", on_done, &w, NULL));
+        waiter_destroy(&w);
+        CHECK(held_wait(&h, &h.tools, 3, 60), "third tool request");
+        RUN(&w, copilot_session_disconnect(s, on_done, &w, NULL));
+        CHECK(w.status == COPILOT_OK, "disconnect: %s", w.json);
+        waiter_destroy(&w);
+        CHECK(held_wait(&h, &h.cancels, 3, 2), "no cancel call after the disconnect");
+        pthread_mutex_lock(&h.m);
+        CHECK(h.cancel_id == h.tool_id && h.reason[0], "disconnect cancel: %s", h.reason);
+        pthread_mutex_unlock(&h.m);
+    }
+done:
+    copilot_session_free(s);
+    pthread_mutex_lock(&h.m);
+    CHECK(h.cancels == h.tools && h.other == 0, "%d cancels for %d tools, %d other", h.cancels, h.tools, h.other);
+    pthread_mutex_unlock(&h.m);
+    held_destroy(&h);
+    free_and_stop(c);
+}
+
+/* A client of a hostile peer (tests/chaos peer): errors are typed and bounded, never a hang. */
+static CopilotClient *peer_client(const Chaos *peer, const char *more) {
+    char *o = fmt("{\"cliUrl\":\"127.0.0.1:%d\",\"requestTimeout\":1,\"startTimeout\":5%s}", peer->port, more);
+    CopilotClient *c = NULL;
+    CopilotStatus st = copilot_client_new(o, NULL, NULL, &c);
+    free(o);
+    if (st != COPILOT_OK) return NULL;
+    char *json = NULL;
+    st = simple_call(copilot_client_start, c, &json);
+    if (st != COPILOT_OK) fprintf(stderr, "[%s] start against the peer: %d %s\n", g_test, st, json);
+    free(json);
+    if (st != COPILOT_OK) {
+        copilot_client_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* One call against a peer: its status, its error JSON in *json, its duration in *took. */
+static CopilotStatus timed_rpc(CopilotClient *c, double timeout, char **json, double *took) {
+    Waiter w;
+    double t0 = now_seconds();
+    CopilotStatus st = timeout < 0 ? RUN(&w, copilot_client_rpc(c, "session.list", NULL, on_done, &w, NULL))
+                                   : RUN(&w, copilot_client_rpc_with_timeout(c, "session.list", NULL, timeout, on_done,
+                                                                             &w, NULL));
+    *took = now_seconds() - t0;
+    if (st != COPILOT_OK) {
+        *json = last_error_message();
+        return st;
+    }
+    *json = xstrdup(w.json);
+    st = w.status;
+    waiter_destroy(&w);
+    return st;
+}
+
+static void test_hostile_peers(void) {
+    struct {
+        const char *mode;
+        CopilotStatus want;
+        double min, max;
+    } cases[] = {
+        /* nothing answers: the request timeout (1 s) ends the call */
+        {"silent", COPILOT_ERR_TIMEOUT, 0.9, 3.0},
+        /* a reply with an id nobody asked for is ignored (and counted): a timeout too */
+        {"unknown-id", COPILOT_ERR_TIMEOUT, 0.9, 3.0},
+        /* a header without a colon: the framing error, at once */
+        {"bad-header", COPILOT_ERR_FRAME_HEADER, 0, 2.0},
+        /* a well-framed body that is not JSON */
+        {"garbage-json", COPILOT_ERR_INVALID_JSON, 0, 2.0},
+        /* a frame larger than maxMessageSize */
+        {"huge", COPILOT_ERR_MESSAGE_TOO_LARGE, 0, 2.0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        Chaos peer;
+        const char *args[] = {"peer", "--mode", cases[i].mode, NULL};
+        if (!chaos_start(&peer, args)) {
+            CHECK(0, "copilot-chaos peer --mode %s did not start", cases[i].mode);
+            chaos_stop(&peer);
+            return;
+        }
+        /* No reconnection: the first failure is the one under test. */
+        CopilotClient *c = peer_client(&peer, ",\"reconnect\":false,\"heartbeatInterval\":0");
+        CHECK(c != NULL, "%s: no client", cases[i].mode);
+        if (c) {
+            char *json = NULL;
+            double took = 0;
+            CopilotStatus st = timed_rpc(c, -1, &json, &took);
+            printf("     peer %s: %s after %.0f ms\n", cases[i].mode, copilot_error_name(st), took * 1000);
+            CHECK(st == cases[i].want, "%s: %d %s", cases[i].mode, st, json);
+            CHECK(took >= cases[i].min && took <= cases[i].max, "%s: took %.3f s", cases[i].mode, took);
+            free(json);
+            copilot_client_free(c);
+        }
+        chaos_stop(&peer);
+    }
+
+    /* The per-call deadline overrides requestTimeout both ways, on the generic rpc calls. */
+    Chaos peer;
+    const char *args[] = {"peer", "--mode", "silent", "--answer-pings", NULL};
+    if (!chaos_start(&peer, args)) {
+        CHECK(0, "copilot-chaos peer did not start");
+        chaos_stop(&peer);
+        return;
+    }
+    CopilotClient *c = peer_client(&peer, "");
+    if (c) {
+        char *json = NULL;
+        double took = 0;
+        CopilotStatus st = timed_rpc(c, 0.3, &json, &took);
+        CHECK(st == COPILOT_ERR_TIMEOUT && took < 0.9, "0.3 s deadline: %d after %.3f s %s", st, took, json);
+        free(json);
+        st = timed_rpc(c, 2.5, &json, &took);
+        CHECK(st == COPILOT_ERR_TIMEOUT && took >= 2.4 && took < 5, "2.5 s deadline: %d after %.3f s", st, took);
+        free(json);
+        /* The heartbeat's pings are answered (--answer-pings): the connection lives on. */
+        st = ping(c, "still there", &json);
+        CHECK(st == COPILOT_OK, "ping: %d %s", st, json);
+        free(json);
+        copilot_client_free(c);
+    } else {
+        CHECK(0, "no client");
+    }
+    chaos_stop(&peer);
 }
 
 typedef struct {
@@ -1259,44 +1561,152 @@ static void test_free_semantics(void) {
     free_and_stop(c);
 }
 
-static void test_cli_killed_mid_turn(void) {
-    char *o = own_cli_options(0);
-    CopilotClient *c = NULL;
-    CHECK(copilot_client_new(o, NULL, NULL, &c) == COPILOT_OK, "new");
-    free(o);
-    char *json = NULL;
-    CopilotStatus st = simple_call(copilot_client_start, c, &json);
-    free(json);
-    if (st != COPILOT_OK) {
-        CHECK(0, "start stdio CLI: %d", st);
-        copilot_client_free(c);
-        return;
+/* What a connection-lifecycle subscription saw: each notification's JSON, in order. */
+typedef struct {
+    pthread_mutex_t m;
+    pthread_cond_t c;
+    char *seen[256];
+    int n;
+} ConnLog;
+
+static void connlog_init(ConnLog *l) {
+    memset(l, 0, sizeof *l);
+    pthread_mutex_init(&l->m, NULL);
+    pthread_cond_init(&l->c, NULL);
+}
+
+static void connlog_destroy(ConnLog *l) {
+    for (int i = 0; i < l->n; i++) free(l->seen[i]);
+    pthread_mutex_destroy(&l->m);
+    pthread_cond_destroy(&l->c);
+}
+
+static void on_conn(void *ud, const char *json) {
+    ConnLog *l = ud;
+    pthread_mutex_lock(&l->m);
+    if (l->n < 256) l->seen[l->n++] = xstrdup(json);
+    pthread_cond_broadcast(&l->c);
+    pthread_mutex_unlock(&l->m);
+}
+
+/* Index of the first notification of this type at or after `from`, waiting up to `seconds`;
+ * -1 when none came. */
+static int connlog_wait(ConnLog *l, const char *type, int from, int seconds) {
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"type\":\"%s\"", type);
+    struct timespec ts;
+    deadline_in(&ts, seconds);
+    pthread_mutex_lock(&l->m);
+    int found = -1;
+    for (;;) {
+        for (int i = from; i < l->n && found < 0; i++)
+            if (strstr(l->seen[i], pat)) found = i;
+        if (found >= 0) break;
+        if (pthread_cond_timedwait(&l->c, &l->m, &ts) == ETIMEDOUT) break;
     }
+    pthread_mutex_unlock(&l->m);
+    return found;
+}
+
+static int cli_pid(const CopilotClient *c) {
     char *info = copilot_client_info(c);
     const char *p = strstr(info, "\"cliPid\":");
     int pid = p ? atoi(p + 9) : 0;
     copilot_string_free(info);
-    CHECK(pid > 0, "pid");
+    return pid;
+}
+
+static const char *CONNECTION_TYPES =
+    "[\"connection.lost\",\"connection.reconnecting\",\"connection.restored\",\"connection.gave_up\"]";
+
+/* A spawned CLI killed mid-turn: the waiting send_and_wait fails at once with
+ * TURN_OUTCOME_UNKNOWN (naming the session), the lifecycle subscription sees connection.lost and
+ * connection.restored with their metadata, the CLI is restarted (a new pid) and the session,
+ * resumed, answers. With reconnection off, the client gives up instead. */
+static void test_cli_killed_mid_turn(void) {
+    char *base = own_cli_options(0);
+    base[strlen(base) - 1] = 0; /* drop the closing brace: more members follow */
+    char *o = fmt("%s,\"reconnect\":{\"initialDelay\":0.05,\"maxDelay\":0.3}}", base);
+    CopilotClient *c = NULL;
+    CHECK(copilot_client_new(o, NULL, NULL, &c) == COPILOT_OK, "new");
+    free(o);
+    ConnLog life;
+    connlog_init(&life);
+    uint64_t sub = 0;
+    CHECK(copilot_client_subscribe_lifecycle(c, CONNECTION_TYPES, on_conn, &life, &sub) == COPILOT_OK, "subscribe");
+    char *json = NULL;
+    CopilotStatus st = simple_call(copilot_client_start, c, &json);
+    free(json);
     Session log;
     session_init(&log);
-    CopilotSession *s = create_session(c, "", &log);
+    CopilotSession *s = NULL;
+    int pid = cli_pid(c);
+    CHECK(st == COPILOT_OK && pid > 0, "start stdio CLI: %d, pid %d", st, pid);
+    if (st == COPILOT_OK) s = create_session(c, "", &log);
     if (s && pid > 0) {
+        char *sid = copilot_session_id(s);
         Waiter w;
         waiter_init(&w);
         CHECK(copilot_session_send_and_wait(s, "{\"prompt\":\"HANG\",\"timeout\":600}", on_done, &w, NULL) == COPILOT_OK,
               "start");
         CHECK(wait_event(&log, "assistant.turn_start", 0) >= 0, "turn started");
+        double killed = now_seconds();
         kill(pid, SIGKILL);
         CHECK(waiter_wait(&w), "completion after the kill");
-        CHECK(w.status == COPILOT_ERR_TRANSPORT_CLOSED && strstr(w.json, "\"transportFailure\":true"), "%d %s",
-              w.status, w.json);
+        double took = now_seconds() - killed;
+        printf("     mid-turn kill: send_and_wait failed %.0f ms after the kill\n", took * 1000);
+        CHECK(w.status == COPILOT_ERR_TURN_OUTCOME_UNKNOWN && strstr(w.json, "\"code\":\"turn_outcome_unknown\"") &&
+                  strstr(w.json, sid),
+              "%d %s", w.status, w.json);
+        CHECK(took < 1.0, "took %.3f s", took);
         waiter_destroy(&w);
-        CHECK(ping(c, NULL, &json) == COPILOT_ERR_TRANSPORT_CLOSED, "%s", json);
+        int lost = connlog_wait(&life, "connection.lost", 0, 10);
+        CHECK(lost >= 0 && strstr(life.seen[lost], "\"sessionId\":\"\"") &&
+                  strstr(life.seen[lost], "\"code\":\"transport_closed\""),
+              "lost: %s", lost >= 0 ? life.seen[lost] : "none");
+        int restored = connlog_wait(&life, "connection.restored", 0, 60);
+        CHECK(restored > lost && strstr(life.seen[restored], "\"restarted\":true") &&
+                  strstr(life.seen[restored], "\"sessionsResumed\":1") &&
+                  strstr(life.seen[restored], "\"downtimeMs\":"),
+              "restored: %s", restored >= 0 ? life.seen[restored] : "none");
+        int pid2 = cli_pid(c);
+        CHECK(pid2 > 0 && pid2 != pid, "a new CLI: %d -> %d", pid, pid2);
+        st = say(s, "REPLY back", &json);
+        CHECK(st == COPILOT_OK && strstr(json, "\"content\":\"back\""), "%d %s", st, json);
         free(json);
+        copilot_string_free(sid);
     }
     copilot_session_free(s);
     session_destroy(&log);
+    CHECK(copilot_client_unsubscribe_lifecycle(c, sub) == COPILOT_OK, "unsubscribe");
+    free_and_stop(c);
+    connlog_destroy(&life);
+
+    /* Reconnection off: the client gives up at once; calls fail until it is started again. */
+    o = fmt("%s,\"reconnect\":false}", base);
+    c = NULL;
+    connlog_init(&life);
+    CHECK(copilot_client_new(o, on_conn, &life, &c) == COPILOT_OK, "new");
+    free(o);
+    st = simple_call(copilot_client_start, c, &json);
+    free(json);
+    pid = cli_pid(c);
+    if (st == COPILOT_OK && pid > 0) {
+        kill(pid, SIGKILL);
+        int gave_up = connlog_wait(&life, "connection.gave_up", 0, 10);
+        CHECK(gave_up >= 0 && strstr(life.seen[gave_up], "\"code\":\"transport_closed\"") &&
+                  strstr(life.seen[gave_up], "\"attempts\":0"),
+              "gave_up: %s", gave_up >= 0 ? life.seen[gave_up] : "none");
+        CHECK(connlog_wait(&life, "connection.restored", 0, 0) < 0, "no restore");
+        st = ping(c, NULL, &json);
+        CHECK(st == COPILOT_ERR_TRANSPORT_CLOSED, "%d %s", st, json);
+        free(json);
+    } else {
+        CHECK(0, "start: %d", st);
+    }
     copilot_client_free(c);
+    connlog_destroy(&life);
+    free(base);
 }
 
 static int pid_alive(int pid) {
@@ -1392,6 +1802,8 @@ int main(void) {
         {"permission_reject_user_input_and_hooks", test_permission_reject_user_input_and_hooks},
         {"model_error_then_recovery", test_model_error_then_recovery},
         {"cancel_abort_and_timeout", test_cancel_abort_and_timeout},
+        {"cancellation_reaches_the_request_callback", test_cancellation_reaches_the_request_callback},
+        {"hostile_peers", test_hostile_peers},
         {"resume_list_and_delete", test_resume_list_and_delete},
         {"lifecycle_subscriptions", test_lifecycle_subscriptions},
         {"free_semantics", test_free_semantics},

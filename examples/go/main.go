@@ -160,6 +160,13 @@ func main() {
 	ctx := context.Background()
 	if *serve != "" {
 		client := copilot.NewClient(&copilot.ClientOptions{CLIUrl: cliURL()})
+		// The CLI is a service that may restart: the client reconnects and resumes its
+		// sessions by itself; log what happens to the connection.
+		client.On(func(ev copilot.SessionLifecycleEvent) {
+			if d, ok := ev.Connection(); ok {
+				log.Printf("%s: %+v", ev.Type, d)
+			}
+		})
 		if err := client.Start(ctx); err != nil {
 			log.Fatal(err)
 		}

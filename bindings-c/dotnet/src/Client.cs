@@ -250,13 +250,27 @@ namespace GitHub.Copilot.SDK
             await Calls.Start(_handle, (IntPtr h, IntPtr ud, out ulong c) => Native.copilot_client_set_foreground_session_id(h, id, Calls.Completion, ud, out c), cancellationToken).ConfigureAwait(false);
         }
 
-        /// <summary>Any server method by name (the escape hatch); <paramref name="parameters"/> may be null.</summary>
+        /// <summary>Any server method by name (the escape hatch); <paramref name="parameters"/> may
+        /// be null. The client's <see cref="CopilotClientOptions.RequestTimeout"/> applies.</summary>
         public Task<JsonData> RpcAsync(string method, JsonData parameters = null, CancellationToken cancellationToken = default(CancellationToken))
         {
             if (method == null) throw new ArgumentNullException("method");
             var m = Native.Utf8(method);
             var p = Native.Utf8(parameters != null ? parameters.ToJson() : null);
             return Calls.Start(_handle, (IntPtr h, IntPtr ud, out ulong c) => Native.copilot_client_rpc(h, m, p, Calls.Completion, ud, out c), cancellationToken);
+        }
+
+        /// <summary>Any server method by name with a deadline of its own instead of the client's
+        /// RequestTimeout: <paramref name="timeout"/> &gt; 0 fails the call with <c>timeout</c> after
+        /// it; <see cref="Timeout.InfiniteTimeSpan"/> (or <see cref="TimeSpan.Zero"/>) waits as long
+        /// as the connection lives. Another negative value is <see cref="InvalidConfigException"/>.</summary>
+        public Task<JsonData> RpcAsync(string method, JsonData parameters, TimeSpan timeout, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            if (method == null) throw new ArgumentNullException("method");
+            var m = Native.Utf8(method);
+            var p = Native.Utf8(parameters != null ? parameters.ToJson() : null);
+            var t = Native.Seconds(timeout);
+            return Calls.Start(_handle, (IntPtr h, IntPtr ud, out ulong c) => Native.copilot_client_rpc_with_timeout(h, m, p, t, Calls.Completion, ud, out c), cancellationToken);
         }
 
         // ------------------------------------------------------------------ lifecycle events
@@ -267,15 +281,28 @@ namespace GitHub.Copilot.SDK
         /// short and never block on an SDK call inside.</summary>
         public IDisposable On(Action<SessionLifecycleEvent> handler)
         {
-            return On(null, handler);
+            return Subscribe(null, handler);
         }
 
         /// <summary>Lifecycle notifications of one type (<c>session.deleted</c>, ...; null: every
         /// type). The library filters them.</summary>
         public IDisposable On(string eventType, Action<SessionLifecycleEvent> handler)
         {
+            return Subscribe(eventType == null ? null : new[] { eventType }, handler);
+        }
+
+        /// <summary>Lifecycle notifications of these types (e.g. <see cref="ConnectionEvents.All"/>).
+        /// The library filters them.</summary>
+        public IDisposable On(IEnumerable<string> eventTypes, Action<SessionLifecycleEvent> handler)
+        {
+            if (eventTypes == null) throw new ArgumentNullException("eventTypes");
+            return Subscribe(eventTypes, handler);
+        }
+
+        IDisposable Subscribe(IEnumerable<string> types, Action<SessionLifecycleEvent> handler)
+        {
             if (handler == null) throw new ArgumentNullException("handler");
-            return _lifecycle.Subscribe(_handle, eventType == null ? null : new[] { eventType },
+            return _lifecycle.Subscribe(_handle, types,
                 j => Safe.Invoke(handler, SessionLifecycleEvent.FromJson(j), "lifecycle handler"));
         }
     }

@@ -29,9 +29,15 @@ namespace GitHub.Copilot.SDK
             Number = number;
         }
 
-        /// <summary>True when the connection is gone or could not be made: a new client may help
-        /// (the core's verdict, <c>transportFailure</c> of the error JSON).</summary>
+        /// <summary>True when the connection is gone or could not be made (the core's verdict,
+        /// <c>transportFailure</c> of the error JSON).</summary>
         public bool IsTransportFailure { get; internal set; }
+
+        /// <summary>True when the same call may succeed if made again (the core's verdict,
+        /// <c>retriable</c> of the error JSON): the connection failed or is being re-established
+        /// (<c>reconnecting</c>), or the call timed out. Never for
+        /// <see cref="TurnOutcomeUnknownException"/>: that turn may have run.</summary>
+        public bool IsRetriable { get; internal set; }
 
         public override string ToString()
         {
@@ -43,10 +49,20 @@ namespace GitHub.Copilot.SDK
     }
 
     /// <summary>The connection to the CLI is gone or could not be made (transport_closed,
-    /// connect_failed, not_connected, io, framing errors).</summary>
+    /// connect_failed, not_connected, io, framing errors), is being re-established
+    /// (reconnecting: the call was not sent; retry it), or the client gave up re-establishing it
+    /// (reconnect_failed: until StartAsync).</summary>
     public class CopilotConnectionException : CopilotException
     {
         public CopilotConnectionException(string code, int number, string message) : base(code, number, message) { }
+    }
+
+    /// <summary>The connection was lost during a turn (turn_outcome_unknown): whether the CLI
+    /// finished it is unknown. The message names the session; once the client has reconnected
+    /// (the session is resumed), read its messages before sending the prompt again.</summary>
+    public class TurnOutcomeUnknownException : CopilotConnectionException
+    {
+        public TurnOutcomeUnknownException(string code, int number, string message) : base(code, number, message) { }
     }
 
     /// <summary>No CLI executable was found (cli_not_found).</summary>
@@ -143,7 +159,10 @@ namespace GitHub.Copilot.SDK
                 case FrameLength:
                 case MessageTooLarge:
                 case InvalidJson:
+                case Reconnecting:
+                case ReconnectFailed:
                     return new CopilotConnectionException(code, number, message);
+                case TurnOutcomeUnknown: return new TurnOutcomeUnknownException(code, number, message);
                 case CliNotFound: return new CliNotFoundException(code, number, message);
                 case Timeout: return new CopilotTimeoutException(code, number, message);
                 case Cancelled: return new CopilotCancelledException(code, number, message);

@@ -5,6 +5,7 @@
 
 using System;
 using System.Collections.Generic;
+using System.Diagnostics;
 using System.Threading;
 using System.Threading.Tasks;
 
@@ -27,7 +28,10 @@ namespace GitHub.Copilot.SDK
         /// any other value is sent as its JSON text. An exception becomes a failure result whose
         /// message the model sees. Null: the tool is only declared and this client leaves its
         /// calls alone (the CLI sends them to this connection's events as
-        /// <c>external_tool.requested</c>; answer with <c>session.tools.handlePendingToolCall</c>).</summary>
+        /// <c>external_tool.requested</c>; answer with <c>session.tools.handlePendingToolCall</c>).
+        /// <see cref="HostRequest.CancellationToken"/> of the invocation tells when the answer is no
+        /// longer wanted (the constructor and Create overloads with a CancellationToken parameter
+        /// pass it in).</summary>
         public Func<ToolInvocation, Task<object>> Handler { get; set; }
         /// <summary>Other wire fields of the tool definition.</summary>
         public JsonData Extra { get; set; }
@@ -55,6 +59,32 @@ namespace GitHub.Copilot.SDK
             return new CopilotTool(name, description, parameters, inv => Task.FromResult(handler(inv)));
         }
 
+        /// <summary>A tool with an asynchronous handler that takes the call's cancellation token
+        /// (<see cref="HostRequest.CancellationToken"/>: cancelled when the answer is no longer wanted).</summary>
+        public CopilotTool(string name, string description, object parameters, Func<ToolInvocation, CancellationToken, Task<object>> handler)
+            : this(name, description, parameters, WithToken(handler))
+        {
+        }
+
+        /// <summary>A tool with an asynchronous handler that takes the call's cancellation token.</summary>
+        public static CopilotTool Create(string name, string description, object parameters, Func<ToolInvocation, CancellationToken, Task<object>> handler)
+        {
+            return new CopilotTool(name, description, parameters, handler);
+        }
+
+        /// <summary>A tool with a synchronous handler that takes the call's cancellation token.</summary>
+        public static CopilotTool Create(string name, string description, object parameters, Func<ToolInvocation, CancellationToken, object> handler)
+        {
+            if (handler == null) throw new ArgumentNullException("handler");
+            return new CopilotTool(name, description, parameters, inv => Task.FromResult(handler(inv, inv.CancellationToken)));
+        }
+
+        static Func<ToolInvocation, Task<object>> WithToken(Func<ToolInvocation, CancellationToken, Task<object>> handler)
+        {
+            if (handler == null) throw new ArgumentNullException("handler");
+            return inv => handler(inv, inv.CancellationToken);
+        }
+
         public JsonData ToJson()
         {
             if (string.IsNullOrEmpty(Name)) throw new ArgumentException("a tool needs a Name");
@@ -73,18 +103,82 @@ namespace GitHub.Copilot.SDK
         }
     }
 
-    /// <summary>A tool call: <c>{sessionId, requestId, toolCallId, toolName, arguments, workingDirectory}</c>.</summary>
-    public sealed class ToolInvocation
+    /// <summary>
+    /// What every host request (tool call, permission prompt, question, hook, ...) carries: the
+    /// core's payload and a <see cref="CancellationToken"/> that is cancelled when the answer is no
+    /// longer wanted — the turn was aborted (<c>AbortAsync</c>, or a send-and-wait timeout with
+    /// AbortOnTimeout), the session was disconnected or disposed, the client stopped, or the
+    /// connection to the CLI was lost. The core has then already answered the CLI; whatever the
+    /// handler returns or throws afterwards is ignored. The library's cancellation is delivered on
+    /// the thread pool (callbacks registered on the token never run on the SDK's callback thread).
+    /// </summary>
+    public abstract class HostRequest
     {
-        internal ToolInvocation(JsonData payload, CancellationToken ct)
+        readonly RequestCancellation _cancellation;
+
+        internal HostRequest(JsonData payload, RequestCancellation cancellation)
         {
-            Payload = payload;
-            CancellationToken = ct;
+            Payload = payload ?? JsonData.Null;
+            _cancellation = cancellation;
         }
 
         /// <summary>The request payload, as received.</summary>
         public JsonData Payload { get; private set; }
         public string SessionId { get { return Payload["sessionId"].AsString(); } }
+
+        /// <summary>Cancelled when the answer is no longer wanted (see <see cref="HostRequest"/>).</summary>
+        public CancellationToken CancellationToken
+        {
+            get { return _cancellation != null ? _cancellation.Token : CancellationToken.None; }
+        }
+
+        /// <summary>Why the request was cancelled (the core's reason, e.g. "the turn was
+        /// aborted"), or null while it is not.</summary>
+        public string CancellationReason
+        {
+            get { return _cancellation != null ? _cancellation.Reason : null; }
+        }
+    }
+
+    /// <summary>The cancellation of one pending host request: cancelled by the library's
+    /// <c>"cancel"</c> call for the request, or when the session is closed on this client.</summary>
+    internal sealed class RequestCancellation : IDisposable
+    {
+        readonly CancellationTokenSource _cts = new CancellationTokenSource();
+        readonly CancellationToken _token;
+        readonly CancellationTokenRegistration _closing;
+        string _reason;
+
+        internal RequestCancellation(CancellationToken sessionClosing)
+        {
+            _token = _cts.Token;
+            _closing = sessionClosing.Register(() => Cancel("the session was closed on this client"));
+        }
+
+        public CancellationToken Token { get { return _token; } }
+        public string Reason { get { return Volatile.Read(ref _reason); } }
+
+        /// <summary>Records the first reason, then cancels (registered callbacks run on this thread).</summary>
+        public void Cancel(string reason)
+        {
+            Interlocked.CompareExchange(ref _reason, reason ?? "cancelled", null);
+            try { _cts.Cancel(); }
+            catch (ObjectDisposedException) { }
+            catch (AggregateException e) { Trace.TraceError("copilot: a cancellation callback threw: " + e); }
+        }
+
+        public void Dispose()
+        {
+            _closing.Dispose();
+            _cts.Dispose();
+        }
+    }
+
+    /// <summary>A tool call: <c>{sessionId, requestId, toolCallId, toolName, arguments, workingDirectory}</c>.</summary>
+    public sealed class ToolInvocation : HostRequest
+    {
+        internal ToolInvocation(JsonData payload, RequestCancellation cancellation) : base(payload, cancellation) { }
+
         public string RequestId { get { return Payload["requestId"].AsString(); } }
         public string ToolCallId { get { return Payload["toolCallId"].AsString(); } }
         public string ToolName { get { return Payload["toolName"].AsString(); } }
@@ -92,8 +186,6 @@ namespace GitHub.Copilot.SDK
         public JsonData Arguments { get { return Payload["arguments"]; } }
         /// <summary>May be null.</summary>
         public string WorkingDirectory { get { return Payload["workingDirectory"].AsString(); } }
-        /// <summary>Cancelled when the SDK gives up on the call (session or client disposed).</summary>
-        public CancellationToken CancellationToken { get; private set; }
     }
 
     /// <summary>A full tool result object; the fields left unset are not sent.</summary>
@@ -124,13 +216,10 @@ namespace GitHub.Copilot.SDK
     }
 
     /// <summary>A permission prompt: <c>{sessionId, requestId, kind, toolCallId, request}</c>.</summary>
-    public sealed class PermissionRequest
+    public sealed class PermissionRequest : HostRequest
     {
-        internal PermissionRequest(JsonData payload) { Payload = payload; }
+        internal PermissionRequest(JsonData payload, RequestCancellation cancellation) : base(payload, cancellation) { }
 
-        /// <summary>The request payload, as received.</summary>
-        public JsonData Payload { get; private set; }
-        public string SessionId { get { return Payload["sessionId"].AsString(); } }
         public string RequestId { get { return Payload["requestId"].AsString(); } }
         /// <summary><c>shell</c>, <c>write</c>, <c>read</c>, <c>custom-tool</c>, <c>mcp</c>, <c>url</c>, ...</summary>
         public string Kind { get { return Payload["kind"].AsString(); } }
@@ -192,13 +281,10 @@ namespace GitHub.Copilot.SDK
     }
 
     /// <summary>A question for the user (<c>ask_user</c>): <c>{sessionId, question, choices, allowFreeform}</c>.</summary>
-    public sealed class UserInputRequest
+    public sealed class UserInputRequest : HostRequest
     {
-        internal UserInputRequest(JsonData payload) { Payload = payload; }
+        internal UserInputRequest(JsonData payload, RequestCancellation cancellation) : base(payload, cancellation) { }
 
-        /// <summary>The request payload, as received.</summary>
-        public JsonData Payload { get; private set; }
-        public string SessionId { get { return Payload["sessionId"].AsString(); } }
         public string Question { get { return Payload["question"].AsString(); } }
         public IList<string> Choices { get { return Payload["choices"].AsStringList(); } }
         public bool AllowFreeform { get { return Payload["allowFreeform"].AsBool(); } }
@@ -226,13 +312,10 @@ namespace GitHub.Copilot.SDK
     }
 
     /// <summary>A hook call: <c>{sessionId, hookType, input}</c>.</summary>
-    public sealed class HookInvocation
+    public sealed class HookInvocation : HostRequest
     {
-        internal HookInvocation(JsonData payload) { Payload = payload; }
+        internal HookInvocation(JsonData payload, RequestCancellation cancellation) : base(payload, cancellation) { }
 
-        /// <summary>The request payload, as received.</summary>
-        public JsonData Payload { get; private set; }
-        public string SessionId { get { return Payload["sessionId"].AsString(); } }
         /// <summary><c>preToolUse</c>, <c>postToolUse</c>, <c>userPromptSubmitted</c>, ...</summary>
         public string HookType { get { return Payload["hookType"].AsString(); } }
         /// <summary>The hook's input as the CLI sent it.</summary>
@@ -240,25 +323,19 @@ namespace GitHub.Copilot.SDK
     }
 
     /// <summary>A system-message transform: <c>{sessionId, sections: {id: {content}}}</c>.</summary>
-    public sealed class SystemMessageTransformRequest
+    public sealed class SystemMessageTransformRequest : HostRequest
     {
-        internal SystemMessageTransformRequest(JsonData payload) { Payload = payload; }
+        internal SystemMessageTransformRequest(JsonData payload, RequestCancellation cancellation) : base(payload, cancellation) { }
 
-        /// <summary>The request payload, as received.</summary>
-        public JsonData Payload { get; private set; }
-        public string SessionId { get { return Payload["sessionId"].AsString(); } }
         /// <summary><c>{id: {content}}</c>: the sections configured with action <c>transform</c>.</summary>
         public JsonData Sections { get { return Payload["sections"]; } }
     }
 
     /// <summary>A request to leave plan mode: <c>{sessionId, summary, planContent, actions, recommendedAction}</c>.</summary>
-    public sealed class ExitPlanModeRequest
+    public sealed class ExitPlanModeRequest : HostRequest
     {
-        internal ExitPlanModeRequest(JsonData payload) { Payload = payload; }
+        internal ExitPlanModeRequest(JsonData payload, RequestCancellation cancellation) : base(payload, cancellation) { }
 
-        /// <summary>The request payload, as received.</summary>
-        public JsonData Payload { get; private set; }
-        public string SessionId { get { return Payload["sessionId"].AsString(); } }
         public string Summary { get { return Payload["summary"].AsString(); } }
         public string PlanContent { get { return Payload["planContent"].AsString(); } }
         /// <summary><c>autopilot</c>, <c>interactive</c>, <c>exit_only</c>, ...</summary>
@@ -285,25 +362,19 @@ namespace GitHub.Copilot.SDK
     }
 
     /// <summary>A bearer token for a BYOK provider: <c>{sessionId, providerName}</c>.</summary>
-    public sealed class ProviderTokenRequest
+    public sealed class ProviderTokenRequest : HostRequest
     {
-        internal ProviderTokenRequest(JsonData payload) { Payload = payload; }
+        internal ProviderTokenRequest(JsonData payload, RequestCancellation cancellation) : base(payload, cancellation) { }
 
-        /// <summary>The request payload, as received.</summary>
-        public JsonData Payload { get; private set; }
-        public string SessionId { get { return Payload["sessionId"].AsString(); } }
         /// <summary><c>default</c> for the session's provider.</summary>
         public string ProviderName { get { return Payload["providerName"].AsString(); } }
     }
 
     /// <summary>The CLI asks to switch to auto mode after a model error: <c>{sessionId, errorCode, retryAfterSeconds}</c>.</summary>
-    public sealed class AutoModeSwitchRequest
+    public sealed class AutoModeSwitchRequest : HostRequest
     {
-        internal AutoModeSwitchRequest(JsonData payload) { Payload = payload; }
+        internal AutoModeSwitchRequest(JsonData payload, RequestCancellation cancellation) : base(payload, cancellation) { }
 
-        /// <summary>The request payload, as received.</summary>
-        public JsonData Payload { get; private set; }
-        public string SessionId { get { return Payload["sessionId"].AsString(); } }
         public string ErrorCode { get { return Payload["errorCode"].AsString(); } }
         public double? RetryAfterSeconds
         {

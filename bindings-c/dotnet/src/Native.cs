@@ -92,6 +92,8 @@ namespace GitHub.Copilot.SDK.Interop
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         public static extern int copilot_client_rpc(IntPtr client, byte[] method, byte[] paramsJson, CopilotCallback cb, IntPtr ud, out ulong callId);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_client_rpc_with_timeout(IntPtr client, byte[] method, byte[] paramsJson, double timeoutSeconds, CopilotCallback cb, IntPtr ud, out ulong callId);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         public static extern int copilot_client_subscribe_lifecycle(IntPtr client, byte[] typesJson, CopilotEventCallback cb, IntPtr ud, out ulong subscription);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         public static extern int copilot_client_unsubscribe_lifecycle(IntPtr client, ulong subscription);
@@ -118,11 +120,22 @@ namespace GitHub.Copilot.SDK.Interop
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         public static extern int copilot_session_rpc(IntPtr session, byte[] method, byte[] paramsJson, CopilotCallback cb, IntPtr ud, out ulong callId);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_session_rpc_with_timeout(IntPtr session, byte[] method, byte[] paramsJson, double timeoutSeconds, CopilotCallback cb, IntPtr ud, out ulong callId);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         public static extern int copilot_session_subscribe(IntPtr session, byte[] typesJson, CopilotEventCallback cb, IntPtr ud, out ulong subscription);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         public static extern int copilot_session_unsubscribe(IntPtr session, ulong subscription);
 
         // ---------------------------------------------------------------- helpers
+
+        /// <summary>A per-call deadline in the ABI's form: seconds, 0 for none
+        /// (<see cref="System.Threading.Timeout.InfiniteTimeSpan"/> or <see cref="TimeSpan.Zero"/>).
+        /// Other negative values go through as they are: the library refuses them.</summary>
+        public static double Seconds(TimeSpan timeout)
+        {
+            if (timeout == System.Threading.Timeout.InfiniteTimeSpan || timeout == TimeSpan.Zero) return 0;
+            return timeout.TotalSeconds;
+        }
 
         /// <summary>NUL-terminated UTF-8 (null stays null, which the ABI reads as NULL).</summary>
         public static byte[] Utf8(string s)

@@ -194,6 +194,7 @@ namespace GitHub.Copilot.SDK
             var message = j["message"].AsString() ?? ("libcopilot error " + status + " (" + code + ")");
             var e = ErrorCodes.Create(code, number, message);
             e.IsTransportFailure = j["transportFailure"].AsBool();
+            e.IsRetriable = j["retriable"].AsBool();
             var rpc = j["rpc"];
             if (rpc.IsObject)
             {

@@ -20,8 +20,10 @@ namespace GitHub.Copilot.SDK
     /// through that same thread after the turn's events, so when it returns the handlers have
     /// seen them. Keep handlers short and never block on an SDK call inside one. Tool,
     /// permission, user-input and hook handlers run on the thread pool and may take as long as
-    /// they need. Dispose with <see cref="DisposeAsync"/> (<c>await using</c>) to detach from the
-    /// session; it stays on disk and can be resumed.
+    /// they need; the request's <see cref="HostRequest.CancellationToken"/> is cancelled when the
+    /// answer is no longer wanted (abort, timeout with abort, disconnect, stop, lost connection).
+    /// Dispose with <see cref="DisposeAsync"/> (<c>await using</c>) to detach from the session; it
+    /// stays on disk and can be resumed.
     /// </summary>
     public sealed class CopilotSession : IDisposable, IAsyncDisposable
     {
@@ -172,6 +174,7 @@ namespace GitHub.Copilot.SDK
                     Mode = options.Mode,
                     RequestHeaders = options.RequestHeaders,
                     Timeout = timeout,
+                    IdleTimeout = options.IdleTimeout,
                     AbortOnTimeout = options.AbortOnTimeout,
                     Extra = options.Extra,
                 };
@@ -214,6 +217,17 @@ namespace GitHub.Copilot.SDK
             var m = Native.Utf8(method);
             var p = Native.Utf8(parameters != null ? parameters.ToJson() : null);
             return Calls.Start(Handle, (IntPtr h, IntPtr ud, out ulong c) => Native.copilot_session_rpc(h, m, p, Calls.Completion, ud, out c), cancellationToken);
+        }
+
+        /// <summary>A session-scoped method with a deadline of its own instead of the client's
+        /// RequestTimeout (as <see cref="CopilotClient.RpcAsync(string, JsonData, TimeSpan, CancellationToken)"/>).</summary>
+        public Task<JsonData> RpcAsync(string method, JsonData parameters, TimeSpan timeout, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            if (method == null) throw new ArgumentNullException("method");
+            var m = Native.Utf8(method);
+            var p = Native.Utf8(parameters != null ? parameters.ToJson() : null);
+            var t = Native.Seconds(timeout);
+            return Calls.Start(Handle, (IntPtr h, IntPtr ud, out ulong c) => Native.copilot_session_rpc_with_timeout(h, m, p, t, Calls.Completion, ud, out c), cancellationToken);
         }
 
         /// <summary>Detaches this client from the session (<c>session.destroy</c>); the session stays
@@ -316,10 +330,10 @@ namespace GitHub.Copilot.SDK
         {
             public readonly string Name;
             public readonly Func<SessionConfig, bool> Handled;
-            /// <summary>Runs the handler with the request's name (tool name or hook key) and payload.</summary>
-            public readonly Func<CopilotSession, string, JsonData, Task<JsonData>> Serve;
+            /// <summary>Runs the handler with the request's name (tool name or hook key), payload and cancellation.</summary>
+            public readonly Func<CopilotSession, string, JsonData, RequestCancellation, Task<JsonData>> Serve;
 
-            public RequestKind(string name, Func<SessionConfig, bool> handled, Func<CopilotSession, string, JsonData, Task<JsonData>> serve)
+            public RequestKind(string name, Func<SessionConfig, bool> handled, Func<CopilotSession, string, JsonData, RequestCancellation, Task<JsonData>> serve)
             {
                 Name = name;
                 Handled = handled;
@@ -332,30 +346,40 @@ namespace GitHub.Copilot.SDK
         /// <c>hooks</c> (with OnHook, the other types too).</summary>
         internal static readonly RequestKind[] Kinds =
         {
-            new RequestKind("tool", c => false, (s, n, p) => s.RunTool(n, p)),
-            new RequestKind("permission", c => c.OnPermissionRequest != null, async (s, n, p) =>
+            new RequestKind("tool", c => false, (s, n, p, rc) => s.RunTool(n, p, rc)),
+            new RequestKind("permission", c => c.OnPermissionRequest != null, async (s, n, p, rc) =>
             {
-                var d = await s._config.OnPermissionRequest(new PermissionRequest(p)).ConfigureAwait(false);
+                var d = await s._config.OnPermissionRequest(new PermissionRequest(p, rc)).ConfigureAwait(false);
                 return d != null ? d.ToJson() : null;
             }),
-            new RequestKind("userInput", c => c.OnUserInputRequest != null, async (s, n, p) =>
+            new RequestKind("userInput", c => c.OnUserInputRequest != null, async (s, n, p, rc) =>
             {
-                var r = await s._config.OnUserInputRequest(new UserInputRequest(p)).ConfigureAwait(false);
+                var r = await s._config.OnUserInputRequest(new UserInputRequest(p, rc)).ConfigureAwait(false);
                 return r != null ? r.ToJson() : null;
             }),
-            new RequestKind("hook", c => c.OnHook != null, (s, n, p) => s.RunHook(n, p)),
+            new RequestKind("hook", c => c.OnHook != null, (s, n, p, rc) => s.RunHook(n, p, rc)),
             new RequestKind("systemMessageTransform", c => c.OnSystemMessageTransform != null,
-                (s, n, p) => s._config.OnSystemMessageTransform(new SystemMessageTransformRequest(p))),
-            new RequestKind("exitPlanMode", c => c.OnExitPlanMode != null, async (s, n, p) =>
+                (s, n, p, rc) => s._config.OnSystemMessageTransform(new SystemMessageTransformRequest(p, rc))),
+            new RequestKind("exitPlanMode", c => c.OnExitPlanMode != null, async (s, n, p, rc) =>
             {
-                var r = await s._config.OnExitPlanMode(new ExitPlanModeRequest(p)).ConfigureAwait(false);
+                var r = await s._config.OnExitPlanMode(new ExitPlanModeRequest(p, rc)).ConfigureAwait(false);
                 return r != null ? r.ToJson() : null;
             }),
-            new RequestKind("providerToken", c => c.OnProviderToken != null, async (s, n, p) =>
-                (JsonData)await s._config.OnProviderToken(new ProviderTokenRequest(p)).ConfigureAwait(false)),
-            new RequestKind("autoModeSwitch", c => c.OnAutoModeSwitch != null, async (s, n, p) =>
-                (JsonData)await s._config.OnAutoModeSwitch(new AutoModeSwitchRequest(p)).ConfigureAwait(false)),
+            new RequestKind("providerToken", c => c.OnProviderToken != null, async (s, n, p, rc) =>
+                (JsonData)await s._config.OnProviderToken(new ProviderTokenRequest(p, rc)).ConfigureAwait(false)),
+            new RequestKind("autoModeSwitch", c => c.OnAutoModeSwitch != null, async (s, n, p, rc) =>
+                (JsonData)await s._config.OnAutoModeSwitch(new AutoModeSwitchRequest(p, rc)).ConfigureAwait(false)),
         };
+
+        /// <summary>The library's second call for a pending request: its answer is no longer wanted.</summary>
+        internal const string CancelKind = "cancel";
+
+        /// <summary>The cancellation of every request whose handler is running, by request id (the
+        /// library's ids are unique in the process).</summary>
+        static readonly ConcurrentDictionary<ulong, RequestCancellation> Running = new ConcurrentDictionary<ulong, RequestCancellation>();
+
+        /// <summary>Number of requests whose handler has not finished (for tests).</summary>
+        internal static int RunningRequestCount { get { return Running.Count; } }
 
         static void OnRequestNative(IntPtr userData, ulong requestId, IntPtr kindPtr, IntPtr payloadPtr)
         {
@@ -363,6 +387,18 @@ namespace GitHub.Copilot.SDK
             {
                 var kind = Native.FromUtf8(kindPtr);
                 var payload = CopilotJson.Parse(Native.FromUtf8(payloadPtr) ?? "null");
+                if (kind == CancelKind)
+                {
+                    // Same request id, after the request, in order: cancel the running handler. The
+                    // token fires on the thread pool, so no user callback runs on this thread.
+                    RequestCancellation rc;
+                    if (Running.TryGetValue(requestId, out rc))
+                    {
+                        var reason = payload["reason"].AsString("cancelled");
+                        Task.Run(() => rc.Cancel(reason));
+                    }
+                    return;
+                }
                 IntPtr namePtr;
                 Native.copilot_request_name(requestId, out namePtr);
                 var name = Native.TakeString(namePtr);
@@ -372,8 +408,11 @@ namespace GitHub.Copilot.SDK
                     Native.copilot_request_fail(requestId, Native.Utf8("the session was disposed"));
                     return;
                 }
+                // Registered before the handler starts, so that a "cancel" that follows finds it.
+                var cancellation = new RequestCancellation(s._closing.Token);
+                Running[requestId] = cancellation;
                 // Host handlers run on the thread pool, never on the library's callback thread.
-                Task.Run(() => s.Serve(requestId, kind, name, payload));
+                Task.Run(() => s.Serve(requestId, kind, name, payload, cancellation));
             }
             catch (Exception e)
             {
@@ -382,23 +421,33 @@ namespace GitHub.Copilot.SDK
             }
         }
 
-        async Task Serve(ulong requestId, string kind, string name, JsonData payload)
+        async Task Serve(ulong requestId, string kind, string name, JsonData payload, RequestCancellation cancellation)
         {
-            JsonData answer;
             try
             {
-                var k = Kinds.FirstOrDefault(x => x.Name == kind);
-                if (k == null) throw new InvalidOperationException("no .NET handler for requests of kind `" + kind + "`");
-                answer = await k.Serve(this, name, payload).ConfigureAwait(false);
+                JsonData answer;
+                try
+                {
+                    var k = Kinds.FirstOrDefault(x => x.Name == kind);
+                    if (k == null) throw new InvalidOperationException("no .NET handler for requests of kind `" + kind + "`");
+                    answer = await k.Serve(this, name, payload, cancellation).ConfigureAwait(false);
+                }
+                catch (Exception e)
+                {
+                    var inner = e;
+                    while (inner is AggregateException && inner.InnerException != null) inner = inner.InnerException;
+                    Reply(requestId, null, inner.Message ?? inner.GetType().Name);
+                    return;
+                }
+                Reply(requestId, answer ?? JsonData.Null, null);
             }
-            catch (Exception e)
+            finally
             {
-                var inner = e;
-                while (inner is AggregateException && inner.InnerException != null) inner = inner.InnerException;
-                Reply(requestId, null, inner.Message ?? inner.GetType().Name);
-                return;
+                // A reply after cancellation is refused with UNKNOWN_ID (ignored in Reply).
+                RequestCancellation ignored;
+                Running.TryRemove(requestId, out ignored);
+                cancellation.Dispose();
             }
-            Reply(requestId, answer ?? JsonData.Null, null);
         }
 
         static void Reply(ulong requestId, JsonData answer, string failure)
@@ -408,7 +457,8 @@ namespace GitHub.Copilot.SDK
                 int st = failure != null
                     ? Native.copilot_request_fail(requestId, Native.Utf8(failure))
                     : Native.copilot_request_reply(requestId, Native.Utf8(answer.ToJson()));
-                // UNKNOWN_ID: the request was already answered as failed (session or client freed).
+                // UNKNOWN_ID: the request is no longer pending: cancelled by the core (which
+                // answered the CLI itself), or answered as failed (session or client freed).
                 if (st != Native.Ok && st != Native.ErrUnknownId)
                     Trace.TraceError("copilot: answering request " + requestId + " failed: " + Calls.LastError(st).Message);
             }
@@ -418,24 +468,24 @@ namespace GitHub.Copilot.SDK
             }
         }
 
-        async Task<JsonData> RunTool(string name, JsonData payload)
+        async Task<JsonData> RunTool(string name, JsonData payload, RequestCancellation cancellation)
         {
             CopilotTool tool;
             if (!_tools.TryGetValue(name ?? "", out tool) || tool.Handler == null)
                 throw new InvalidOperationException("no .NET handler for tool `" + name + "`");
-            var result = await tool.Handler(new ToolInvocation(payload, _closing.Token)).ConfigureAwait(false);
+            var result = await tool.Handler(new ToolInvocation(payload, cancellation)).ConfigureAwait(false);
             var full = result as ToolResult;
             return full != null ? full.ToJson() : CopilotJson.FromObject(result);
         }
 
         /// <summary>Picks the hook handler by the request's name: the <see cref="SessionConfig.Hooks"/>
         /// key it was registered under, or the CLI's spelling for a type only OnHook takes.</summary>
-        Task<JsonData> RunHook(string name, JsonData payload)
+        Task<JsonData> RunHook(string name, JsonData payload, RequestCancellation cancellation)
         {
             Func<HookInvocation, Task<JsonData>> handler = null;
             if (_config.Hooks == null || !_config.Hooks.TryGetValue(name ?? "", out handler)) handler = _config.OnHook;
             if (handler == null) throw new InvalidOperationException("no .NET handler for hook `" + name + "`");
-            return handler(new HookInvocation(payload));
+            return handler(new HookInvocation(payload, cancellation));
         }
     }
 }

@@ -10,6 +10,13 @@ using System.Threading.Tasks;
 
 namespace GitHub.Copilot.SDK
 {
+    /// <summary>Durations in the core's JSON.</summary>
+    static class Durations
+    {
+        /// <summary>Seconds, exactly (50 ms is 0.05, not 0.049999...).</summary>
+        public static JsonData Seconds(TimeSpan t) { return JsonData.Number((decimal)t.Ticks / TimeSpan.TicksPerSecond); }
+    }
+
     /// <summary>How to start or reach the Copilot CLI.</summary>
     public sealed class CopilotClientOptions
     {
@@ -45,8 +52,27 @@ namespace GitHub.Copilot.SDK
         public string CopilotHome { get; set; }
         /// <summary>Largest accepted incoming message, in bytes.</summary>
         public long? MaxMessageSize { get; set; }
-        /// <summary>Deadline for ordinary calls (unset: as long as the connection lives).</summary>
+        /// <summary>Deadline for control calls: every call but a turn's wait (unset: the core's
+        /// default, 30 s; <see cref="TimeSpan.Zero"/>: no deadline, the call waits as long as the
+        /// connection lives). A call that exceeds it fails with <c>timeout</c>; the connection stays.
+        /// The <c>RpcAsync</c> overloads with a timeout override it per call.</summary>
         public TimeSpan? RequestTimeout { get; set; }
+        /// <summary>What the client does when the connection to the CLI is lost (unset: the core's
+        /// default policy, reconnection on; <see cref="ReconnectPolicy.Disabled"/>: the client stops
+        /// for good, as before issue 9).</summary>
+        public ReconnectPolicy Reconnect { get; set; }
+        /// <summary>Ping a connection that has been quiet this long (unset: 15 s;
+        /// <see cref="TimeSpan.Zero"/>: no heartbeat).</summary>
+        public TimeSpan? HeartbeatInterval { get; set; }
+        /// <summary>A heartbeat ping unanswered for this long declares the CLI dead (unset: 10 s):
+        /// the connection is closed, pending calls fail with <c>timeout</c>, the client reconnects.</summary>
+        public TimeSpan? HeartbeatTimeout { get; set; }
+        /// <summary>TCP keepalive on TCP connections: idle time before the first probe (unset: 10 s;
+        /// <see cref="TimeSpan.Zero"/>: off).</summary>
+        public TimeSpan? TcpKeepalive { get; set; }
+        /// <summary><c>TCP_USER_TIMEOUT</c> on TCP connections (Linux): data unacknowledged for this
+        /// long kills the connection (unset: 20 s; <see cref="TimeSpan.Zero"/>: the kernel's default).</summary>
+        public TimeSpan? TcpUserTimeout { get; set; }
         /// <summary>Deadline for start (spawn, port announcement, handshake). Default 30 s.</summary>
         public TimeSpan? StartTimeout { get; set; }
         /// <summary>How long StopAsync waits for a spawned CLI before killing it. Default 5 s.</summary>
@@ -79,10 +105,61 @@ namespace GitHub.Copilot.SDK
             o.SetIfNotNull("connectionToken", ConnectionToken);
             o.SetIfNotNull("copilotHome", CopilotHome);
             if (MaxMessageSize.HasValue) o.Set("maxMessageSize", MaxMessageSize.Value);
-            if (RequestTimeout.HasValue) o.Set("requestTimeout", RequestTimeout.Value.TotalSeconds);
-            if (StartTimeout.HasValue) o.Set("startTimeout", StartTimeout.Value.TotalSeconds);
-            if (StopGrace.HasValue) o.Set("stopGrace", StopGrace.Value.TotalSeconds);
+            if (RequestTimeout.HasValue) o.Set("requestTimeout", Durations.Seconds(RequestTimeout.Value));
+            if (Reconnect != null) o.Set("reconnect", Reconnect.ToJson());
+            if (HeartbeatInterval.HasValue) o.Set("heartbeatInterval", Durations.Seconds(HeartbeatInterval.Value));
+            if (HeartbeatTimeout.HasValue) o.Set("heartbeatTimeout", Durations.Seconds(HeartbeatTimeout.Value));
+            if (TcpKeepalive.HasValue) o.Set("tcpKeepalive", Durations.Seconds(TcpKeepalive.Value));
+            if (TcpUserTimeout.HasValue) o.Set("tcpUserTimeout", Durations.Seconds(TcpUserTimeout.Value));
+            if (StartTimeout.HasValue) o.Set("startTimeout", Durations.Seconds(StartTimeout.Value));
+            if (StopGrace.HasValue) o.Set("stopGrace", Durations.Seconds(StopGrace.Value));
             if (AutoStart.HasValue) o.Set("autoStart", AutoStart.Value);
+            return o;
+        }
+    }
+
+    /// <summary>
+    /// Reconnection (a client given <see cref="CopilotClientOptions.CliUrl"/>) and restart (a
+    /// spawned CLI) after the connection is lost, with exponential backoff and ±25 % jitter; every
+    /// open session is then resumed with its original config. A property left unset keeps the
+    /// core's default. The core validates the values (a negative one is <c>invalid_config</c>).
+    /// </summary>
+    public sealed class ReconnectPolicy
+    {
+        /// <summary>Reconnect at all (default true).</summary>
+        public bool Enabled { get; set; }
+        /// <summary>Attempts per outage before giving up (default 20).</summary>
+        public int? MaxAttempts { get; set; }
+        /// <summary>Delay before the first attempt (default 100 ms).</summary>
+        public TimeSpan? InitialDelay { get; set; }
+        /// <summary>Longest delay between attempts (default 5 s).</summary>
+        public TimeSpan? MaxDelay { get; set; }
+        /// <summary>How long a call made while reconnecting waits for the connection (default 10 s;
+        /// <see cref="TimeSpan.Zero"/>: fail at once with <c>reconnecting</c>).</summary>
+        public TimeSpan? CallWait { get; set; }
+        /// <summary>Spawned CLI: at most this many restarts within <see cref="RestartWindow"/>
+        /// (default 5), then the client gives up (<c>reconnect_failed</c>).</summary>
+        public int? MaxRestarts { get; set; }
+        /// <summary>The window of <see cref="MaxRestarts"/> (default 60 s).</summary>
+        public TimeSpan? RestartWindow { get; set; }
+
+        public ReconnectPolicy() { Enabled = true; }
+
+        /// <summary>No reconnection: a lost connection stops the client for good (calls fail with
+        /// the connection's error until <see cref="CopilotClient.StartAsync"/>).</summary>
+        public static ReconnectPolicy Disabled { get { return new ReconnectPolicy { Enabled = false }; } }
+
+        /// <summary><c>{enabled, maxAttempts, initialDelay, maxDelay, callWait, maxRestarts,
+        /// restartWindow}</c> with the durations in seconds (the fields that are set).</summary>
+        public JsonData ToJson()
+        {
+            var o = JsonData.Object().Set("enabled", Enabled);
+            if (MaxAttempts.HasValue) o.Set("maxAttempts", MaxAttempts.Value);
+            if (InitialDelay.HasValue) o.Set("initialDelay", Durations.Seconds(InitialDelay.Value));
+            if (MaxDelay.HasValue) o.Set("maxDelay", Durations.Seconds(MaxDelay.Value));
+            if (CallWait.HasValue) o.Set("callWait", Durations.Seconds(CallWait.Value));
+            if (MaxRestarts.HasValue) o.Set("maxRestarts", MaxRestarts.Value);
+            if (RestartWindow.HasValue) o.Set("restartWindow", Durations.Seconds(RestartWindow.Value));
             return o;
         }
     }
@@ -234,6 +311,10 @@ namespace GitHub.Copilot.SDK
         public IDictionary<string, string> RequestHeaders { get; set; }
         /// <summary>How long SendAndWaitAsync waits for <c>session.idle</c> (default 60 s).</summary>
         public TimeSpan? Timeout { get; set; }
+        /// <summary>SendAndWaitAsync fails with <c>timeout</c> when the session sends no event for
+        /// this long (unset or <see cref="TimeSpan.Zero"/>: off). Every event restarts it, so a long
+        /// turn that streams never hits it; pair it with a long <see cref="Timeout"/>.</summary>
+        public TimeSpan? IdleTimeout { get; set; }
         /// <summary>Abort the turn when SendAndWaitAsync times out (default: leave it running).</summary>
         public bool AbortOnTimeout { get; set; }
         /// <summary>Any other <c>session.send</c> field.</summary>
@@ -260,7 +341,8 @@ namespace GitHub.Copilot.SDK
                 foreach (var kv in RequestHeaders) h.Set(kv.Key, kv.Value);
                 o.Set("requestHeaders", h);
             }
-            if (Timeout.HasValue) o.Set("timeout", Timeout.Value.TotalSeconds);
+            if (Timeout.HasValue) o.Set("timeout", Durations.Seconds(Timeout.Value));
+            if (IdleTimeout.HasValue) o.Set("idleTimeout", Durations.Seconds(IdleTimeout.Value));
             if (AbortOnTimeout) o.Set("abortOnTimeout", true);
             return o;
         }
@@ -326,12 +408,18 @@ namespace GitHub.Copilot.SDK
         public override string ToString() { return Json.ToJson(); }
     }
 
-    /// <summary>A <c>session.lifecycle</c> notification (created, deleted, updated, ...).</summary>
+    /// <summary>A <c>session.lifecycle</c> notification (created, deleted, updated, ...), or one
+    /// of the client's connection events (<see cref="ConnectionEvents"/>).</summary>
     public sealed class SessionLifecycleEvent
     {
-        /// <summary><c>session.created</c>, <c>session.deleted</c>, <c>session.updated</c>, ...</summary>
+        /// <summary><c>session.created</c>, <c>session.deleted</c>, <c>session.updated</c>, ...,
+        /// or <c>connection.lost</c>, <c>connection.reconnecting</c>, <c>connection.restored</c>,
+        /// <c>connection.gave_up</c>.</summary>
         public string Type { get; private set; }
+        /// <summary>The session concerned ("" for the connection events).</summary>
         public string SessionId { get; private set; }
+        /// <summary>The details: for the connection events, the fields listed in
+        /// <see cref="ConnectionEvents"/> (JSON null when the notification has none).</summary>
         public JsonData Metadata { get; private set; }
         public JsonData Json { get; private set; }
 
@@ -339,6 +427,28 @@ namespace GitHub.Copilot.SDK
         {
             return new SessionLifecycleEvent { Type = j["type"].AsString(""), SessionId = j["sessionId"].AsString(""), Metadata = j["metadata"], Json = j };
         }
+    }
+
+    /// <summary>The lifecycle event types of the client's connection (delivered to
+    /// <see cref="CopilotClient.On(System.Action{SessionLifecycleEvent})"/> like the session
+    /// lifecycle events, with <c>SessionId</c> "" and the details in <c>Metadata</c>).</summary>
+    public static class ConnectionEvents
+    {
+        /// <summary>The connection was lost: <c>{error, code}</c> (<c>transport_closed</c>, or
+        /// <c>timeout</c> when the heartbeat declared the CLI dead).</summary>
+        public const string Lost = "connection.lost";
+        /// <summary>One attempt is about to be made: <c>{attempt, maxAttempts, delayMs, error, code}</c>.</summary>
+        public const string Reconnecting = "connection.reconnecting";
+        /// <summary>Connected again and sessions resumed: <c>{attempts, downtimeMs, restarted,
+        /// sessionsResumed, sessionsLost}</c>.</summary>
+        public const string Restored = "connection.restored";
+        /// <summary>The client gave up: <c>{error, code, attempts}</c>; calls fail with
+        /// <c>reconnect_failed</c> (or the connection's error when reconnection is off) until
+        /// StartAsync.</summary>
+        public const string GaveUp = "connection.gave_up";
+
+        /// <summary>The four types, for <see cref="CopilotClient.On(System.Collections.Generic.IEnumerable{string}, System.Action{SessionLifecycleEvent})"/>.</summary>
+        public static readonly string[] All = { Lost, Reconnecting, Restored, GaveUp };
     }
 
     /// <summary>One stored session (<c>session.list</c>).</summary>

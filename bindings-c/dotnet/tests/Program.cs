@@ -30,6 +30,7 @@ namespace GitHub.Copilot.SDK.Tests
                 runner.Add("scenario:" + name, () => Scenarios.Run(name));
             }
             Tests.Register(runner);
+            Reliability.Register(runner);
             Sample.Register(runner);
             // Last: every native call of the tests above completed exactly once (none left pending).
             runner.Add("every_native_call_completed", () =>
@@ -54,6 +55,7 @@ namespace GitHub.Copilot.SDK.Tests
             finally
             {
                 try { Shared.Stop(); } catch (Exception e) { Console.WriteLine("stopping the shared CLI failed: " + e.Message); }
+                try { Reliability.Stop(); } catch (Exception e) { Console.WriteLine("stopping the reliability tests' CLI failed: " + e.Message); }
                 // Mono 6.8 waits at exit for the library's callback thread unless it has ended.
                 CopilotRuntime.Shutdown();
                 Env.Cleanup();
@@ -226,7 +228,10 @@ namespace GitHub.Copilot.SDK.Tests
         {
             using (var model = FakeModel.Start())
             {
-                var client = new CopilotClient(Env.OwnCli(true));
+                // Without reconnection (ReconnectPolicy.Disabled) the client stops for good.
+                var o = Env.OwnCli(true);
+                o.Reconnect = ReconnectPolicy.Disabled;
+                var client = new CopilotClient(o);
                 await client.StartAsync();
                 var pid = client.CliPid.Value;
                 var session = await client.CreateSessionAsync(Config(model));
@@ -235,9 +240,9 @@ namespace GitHub.Copilot.SDK.Tests
                     var turn = session.SendAndWaitAsync(new MessageOptions { Prompt = "HANG", Timeout = TimeSpan.FromSeconds(120) });
                     await events.WaitFor(e => e.Type == "assistant.turn_start", 60, "assistant.turn_start");
                     Process.GetProcessById(pid).Kill();
-                    var e1 = await Assert.ThrowsAsync<CopilotConnectionException>(() => Hang.Guard(turn, 20, "send-and-wait after the kill"));
-                    Assert.Equal(ErrorCodes.TransportClosed, e1.Code, e1.Message);
-                    Assert.True(e1.IsTransportFailure, "a transport failure");
+                    var e1 = await Assert.ThrowsAsync<TurnOutcomeUnknownException>(() => Hang.Guard(turn, 20, "send-and-wait after the kill"));
+                    Assert.Equal(ErrorCodes.TurnOutcomeUnknown, e1.Code, e1.Message);
+                    Assert.Contains(e1.Message, session.SessionId);
                 }
                 // Every later call fails at once, typed.
                 var e2 = await Assert.ThrowsAsync<CopilotConnectionException>(() => client.PingAsync());
