@@ -3,10 +3,8 @@
 
 mod common;
 
-use common::{Chaos, ExternalCli};
-use copilot_core::{
-    Client, ClientOptions, ErrorKind, EventStream, LifecycleEvent, MessageOptions, ReconnectPolicy, SessionConfig,
-};
+use common::{Chaos, ExternalCli, next_of};
+use copilot_core::{Client, ClientOptions, ErrorKind, MessageOptions, ReconnectPolicy, SessionConfig};
 use fake_model::FakeModel;
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -25,19 +23,6 @@ fn options(port: u16) -> ClientOptions {
         start_timeout: Duration::from_secs(2),
         ..ClientOptions::url(format!("127.0.0.1:{port}"))
     }
-}
-
-async fn next_of(stream: &mut EventStream<LifecycleEvent>, t: &str) -> LifecycleEvent {
-    tokio::time::timeout(Duration::from_secs(30), async {
-        loop {
-            let ev = stream.recv().await.expect("lifecycle stream ended");
-            if ev.event_type == t {
-                return ev;
-            }
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("no {t}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -70,8 +55,8 @@ async fn lossy_path_gives_typed_errors_and_recovers() {
         let e = tokio::time::timeout(Duration::from_secs(5), turn).await.expect("hung").unwrap().unwrap_err();
         assert_eq!(e.kind(), ErrorKind::TurnOutcomeUnknown, "{fault}: {e}");
         println!("{fault}: the turn failed after {:?}", t.elapsed());
-        next_of(&mut life, "connection.lost").await;
-        next_of(&mut life, "connection.restored").await;
+        next_of(&mut life, "connection.lost", Duration::from_secs(30)).await;
+        next_of(&mut life, "connection.restored", Duration::from_secs(30)).await;
         session.abort().await.unwrap();
         let ev = session.send_and_wait("REPLY after").await.unwrap().unwrap();
         assert_eq!(ev.content(), Some("after"), "{fault}");
@@ -95,20 +80,20 @@ async fn lossy_path_gives_typed_errors_and_recovers() {
     println!("blackhole detected after {:?}", t.elapsed());
     assert!(t.elapsed() < Duration::from_secs(4));
     // Attempts into the blackhole time out (handshake deadline); the path comes back.
-    next_of(&mut life, "connection.reconnecting").await;
+    next_of(&mut life, "connection.reconnecting", Duration::from_secs(30)).await;
     proxy.cmd("pass");
-    next_of(&mut life, "connection.restored").await;
+    next_of(&mut life, "connection.restored", Duration::from_secs(30)).await;
     assert_eq!(client.ping(Some("x")).await.unwrap().message, "pong: x");
 
     // refuse (and cut the open connection): attempts are refused until the port opens again.
     proxy.cmd("refuse");
     proxy.cmd("reset");
-    let lost = next_of(&mut life, "connection.lost").await;
+    let lost = next_of(&mut life, "connection.lost", Duration::from_secs(30)).await;
     assert_eq!(lost.metadata.as_ref().unwrap()["code"], "transport_closed", "{lost:?}");
-    let attempt = next_of(&mut life, "connection.reconnecting").await;
+    let attempt = next_of(&mut life, "connection.reconnecting", Duration::from_secs(30)).await;
     println!("refused: {:?}", attempt.metadata);
     proxy.cmd("pass");
-    next_of(&mut life, "connection.restored").await;
+    next_of(&mut life, "connection.restored", Duration::from_secs(30)).await;
     assert_eq!(session.send_and_wait("REPLY last").await.unwrap().unwrap().content(), Some("last"));
     client.stop().await.unwrap();
 }

@@ -5,10 +5,10 @@
 
 mod common;
 
-use common::{ExternalCli, children_matching, own_cli_options, resources, wait_dead};
+use common::{ExternalCli, children_matching, next_of, own_cli_options, resources, wait_dead};
 use copilot_core::{
-    Client, ClientOptions, ErrorKind, EventStream, LifecycleEvent, MessageOptions, ReconnectPolicy, SessionConfig,
-    SessionEvent, Tool, ToolInvocation, ToolResult, Transport,
+    Client, ClientOptions, ErrorKind, EventStream, MessageOptions, ReconnectPolicy, SessionConfig, SessionEvent, Tool,
+    ToolInvocation, ToolResult, Transport,
 };
 use fake_model::FakeModel;
 use serde_json::json;
@@ -39,19 +39,6 @@ fn url_options(port: u16) -> ClientOptions {
         start_timeout: Duration::from_secs(5),
         ..ClientOptions::url(format!("127.0.0.1:{port}"))
     }
-}
-
-async fn next_of(stream: &mut EventStream<LifecycleEvent>, t: &str, within: Duration) -> LifecycleEvent {
-    tokio::time::timeout(within, async {
-        loop {
-            let ev = stream.recv().await.expect("lifecycle stream ended");
-            if ev.event_type == t {
-                return ev;
-            }
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("no {t} within {within:?}"))
 }
 
 async fn wait_event(stream: &mut EventStream, t: &str) -> Arc<SessionEvent> {

@@ -223,6 +223,18 @@ impl Client {
         Ok(())
     }
 
+    /// Marks the client stopped (ending a reconnection in progress: new generation) and takes
+    /// what it was running; calls fail with `not_connected` (`why`) from now on.
+    fn take_for_stop(&self, why: &str) -> State {
+        let taken = {
+            let mut st = self.inner.state.lock().unwrap();
+            self.bump_generation();
+            std::mem::replace(&mut *st, State::Stopped)
+        };
+        self.inner.link.set_down(Error::new(ErrorKind::NotConnected, why));
+        taken
+    }
+
     /// Starts a new generation (call with the state lock held); returns it.
     fn bump_generation(&self) -> u64 {
         let mut g = 0;
@@ -365,14 +377,7 @@ impl Client {
     /// client is stopped either way.
     pub async fn stop(&self) -> Result<()> {
         let _g = self.inner.start_lock.lock().await;
-        let taken = {
-            let mut st = self.inner.state.lock().unwrap();
-            let taken = std::mem::replace(&mut *st, State::Stopped);
-            self.bump_generation();
-            taken
-        };
-        self.inner.link.set_down(Error::new(ErrorKind::NotConnected, "the client is stopped"));
-        let State::Running(mut r) = taken else { return Ok(()) };
+        let State::Running(mut r) = self.take_for_stop("the client is stopped") else { return Ok(()) };
         let mut first_err: Option<Error> = None;
         let mut tasks = tokio::task::JoinSet::new();
         for s in r.registry.take_all() {
@@ -406,14 +411,7 @@ impl Client {
 
     /// Stops at once: no RPCs, the connection is dropped and a spawned CLI is killed.
     pub async fn force_stop(&self) {
-        let taken = {
-            let mut st = self.inner.state.lock().unwrap();
-            let taken = std::mem::replace(&mut *st, State::Stopped);
-            self.bump_generation();
-            taken
-        };
-        self.inner.link.set_down(Error::new(ErrorKind::NotConnected, "the client was force-stopped"));
-        if let State::Running(mut r) = taken {
+        if let State::Running(mut r) = self.take_for_stop("the client was force-stopped") {
             r.current.conn.close(Error::new(ErrorKind::NotConnected, "the client was force-stopped"));
             for s in r.registry.take_all() {
                 s.mark_disconnected();

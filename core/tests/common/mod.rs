@@ -274,3 +274,21 @@ impl Drop for Chaos {
         let _ = self.child.wait();
     }
 }
+
+/// The next lifecycle notification of type `t` (others are skipped), within `within`.
+pub async fn next_of(
+    stream: &mut copilot_core::EventStream<copilot_core::LifecycleEvent>,
+    t: &str,
+    within: std::time::Duration,
+) -> copilot_core::LifecycleEvent {
+    tokio::time::timeout(within, async {
+        loop {
+            let ev = stream.recv().await.expect("lifecycle stream ended");
+            if ev.event_type == t {
+                return ev;
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no {t} within {within:?}"))
+}
