@@ -464,7 +464,7 @@ test('spawned_cli_is_restarted_within_its_budget', () =>
       assert.equal(e.code, ErrorCodes.RECONNECT_FAILED, e.message);
       assert.ok(e.message.includes('restart budget'), e.message);
       e = await failure(session.send('x'), 5000, 'send after giving up');
-      assert.equal(e.code, ErrorCodes.SESSION_NOT_FOUND, e.message);
+      assert.equal(e.code, ErrorCodes.RECONNECT_FAILED, e.message);
       for (const pid of pids) assert.ok(await waitDead(pid, 5000), `CLI ${pid} still runs`);
       assert.deepEqual(childrenMatching(cliPath()).filter((pid) => pid !== external?.pid), [], 'no CLI process is left');
       life.off();

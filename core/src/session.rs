@@ -44,6 +44,9 @@ impl Handlers {
 
 struct State {
     disconnected: bool,
+    /// Why the session ended when it was not disconnected by the host (the client gave up on
+    /// the CLI): later calls fail with this error instead of `session_not_found`.
+    ended_by: Option<Error>,
     /// The `session.create` / `session.resume` result.
     info: Value,
     /// The params the session was opened with (`sessionId` included) and its mode: sent again
@@ -152,6 +155,7 @@ impl SessionInner {
             events: Mutex::new(Fanout::new()),
             state: Mutex::new(State {
                 disconnected: false,
+                ended_by: None,
                 info: Value::Null,
                 opened_with: None,
                 running: HashMap::new(),
@@ -236,6 +240,12 @@ impl SessionInner {
         self.state.lock().unwrap().disconnected = true;
         self.cancel_handlers("the session was disconnected");
         self.close_streams();
+    }
+
+    /// Ends the session because the client gave up on the CLI: calls fail with `error`.
+    pub(crate) fn mark_ended(&self, error: &Error) {
+        self.state.lock().unwrap().ended_by = Some(error.clone());
+        self.mark_disconnected();
     }
 
     /// Ends every event stream of this handle (and the host stream's events).
@@ -571,7 +581,11 @@ impl Session {
     }
 
     fn check_connected(&self) -> Result<()> {
-        if self.inner.is_disconnected() {
+        let st = self.inner.state.lock().unwrap();
+        if let Some(e) = &st.ended_by {
+            return Err(e.clone());
+        }
+        if st.disconnected {
             return Err(Error::new(
                 ErrorKind::SessionNotFound,
                 format!("session {} was disconnected on this client", self.inner.id),

@@ -351,7 +351,8 @@ namespace GitHub.Copilot.SDK.Tests
                         Assert.Equal(ErrorCodes.ReconnectFailed, e.Code, e.Message);
                         Assert.Equal(22, e.Number);
                         Assert.Contains(e.Message, "restart budget");
-                        await Assert.ThrowsAsync<SessionNotFoundException>(() => session.SendAsync("x"));
+                        var ended = await Assert.ThrowsAsync<CopilotConnectionException>(() => session.SendAsync("x"));
+                        Assert.Equal(ErrorCodes.ReconnectFailed, ended.Code, ended.Message);
                         foreach (var pid in pids)
                             Assert.True(await Proc.WaitDead(pid, 5), "CLI " + pid + " still runs");
                         var left = Proc.ChildrenMatching(Env.CliPath).Except(before).ToList();

@@ -312,19 +312,20 @@ impl Client {
             std::mem::replace(&mut *st, State::Failed(error.clone()))
         };
         tracing::error!("the client gave up on the CLI: {error}");
+        // Sessions end first, so a host that reacts to `connection.gave_up` finds every call
+        // failing with the same error.
+        let State::Running(mut r) = taken else { return };
+        for s in r.registry.take_all() {
+            s.mark_ended(&error);
+        }
         self.inner.link.set_down(error.clone());
         let mut d = details;
         d["error"] = json!(error.message());
         d["code"] = json!(error.code());
         self.emit("connection.gave_up", d);
-        if let State::Running(mut r) = taken {
-            r.current.conn.close(error);
-            for s in r.registry.take_all() {
-                s.mark_disconnected();
-            }
-            if let Some(c) = r.current.child.as_mut() {
-                c.kill().await;
-            }
+        r.current.conn.close(error);
+        if let Some(c) = r.current.child.as_mut() {
+            c.kill().await;
         }
     }
 }
