@@ -69,6 +69,8 @@ struct Inner {
     inbound: Arc<dyn Inbound>,
     /// Gives the spawned CLI's last stderr lines for transport errors.
     stderr_tail: Option<Arc<dyn Fn() -> Option<String> + Send + Sync>>,
+    /// Resolves once the spawned CLI's stderr has ended.
+    stderr_done: Option<watch::Receiver<bool>>,
     /// When the connection started; `last_inbound` counts milliseconds from it.
     born: std::time::Instant,
     /// When the last frame arrived (ms since `born`): the heartbeat only pings a quiet peer.
@@ -145,17 +147,14 @@ impl Connection {
             tasks: Mutex::new(Vec::new()),
             inbound,
             stderr_tail: opts.stderr_tail,
+            stderr_done: opts.stderr_done,
             born: std::time::Instant::now(),
             last_inbound: AtomicU64::new(0),
             unmatched_replies: AtomicU64::new(0),
         });
         let conn = Connection { inner };
         let w = tokio::spawn(write_loop(outbox, conn.downgrade()));
-        let r = tokio::spawn(read_loop(
-            FrameReader::new(reader, opts.max_message_size),
-            conn.downgrade(),
-            opts.stderr_done,
-        ));
+        let r = tokio::spawn(read_loop(FrameReader::new(reader, opts.max_message_size), conn.downgrade()));
         conn.inner.tasks.lock().unwrap().extend([w, r]);
         conn
     }
@@ -289,11 +288,7 @@ impl WeakConnection {
     }
 }
 
-async fn read_loop<R: AsyncRead + Unpin>(
-    mut reader: FrameReader<R>,
-    conn: WeakConnection,
-    stderr_done: Option<watch::Receiver<bool>>,
-) {
+async fn read_loop<R: AsyncRead + Unpin>(mut reader: FrameReader<R>, conn: WeakConnection) {
     let error = loop {
         let frame = match reader.next_frame().await {
             Ok(Some(f)) => f,
@@ -316,18 +311,29 @@ async fn read_loop<R: AsyncRead + Unpin>(
         };
         dispatch(&inner, msg);
     };
-    if error.kind() == ErrorKind::TransportClosed {
-        // Let the child's stderr reader catch up so the error carries its last words.
-        if let Some(mut done) = stderr_done {
+    if error.kind() != ErrorKind::TransportClosed {
+        tracing::error!("closing the connection: {error}");
+    }
+    conn.fail_with_stderr(error).await;
+}
+
+impl WeakConnection {
+    /// Fails the connection with `error` and the spawned CLI's last stderr lines. When the CLI
+    /// went away (EOF, broken pipe), its stderr reader is given a moment (≤ 2 s) to catch up,
+    /// so the error carries its last words whichever side noticed first.
+    pub(super) async fn fail_with_stderr(&self, error: Error) {
+        let done = match self.upgrade() {
+            Some(inner) if error.kind() == ErrorKind::TransportClosed => inner.stderr_done.clone(),
+            Some(_) => None,
+            None => return,
+        };
+        if let Some(mut done) = done {
             let _ = tokio::time::timeout(Duration::from_secs(2), done.wait_for(|d| *d)).await;
         }
-    }
-    if let Some(inner) = conn.upgrade() {
-        let tail = inner.stderr_tail.as_ref().and_then(|f| f());
-        if error.kind() != ErrorKind::TransportClosed {
-            tracing::error!("closing the connection: {error}");
+        if let Some(inner) = self.upgrade() {
+            let tail = inner.stderr_tail.as_ref().and_then(|f| f());
+            inner.fail_all(error.with_stderr(tail));
         }
-        inner.fail_all(error.with_stderr(tail));
     }
 }
 

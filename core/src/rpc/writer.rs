@@ -107,10 +107,7 @@ pub(super) async fn write_loop(out: Arc<Outbox>, conn: WeakConnection) {
             res = io.flush().await;
         }
         if let Err(e) = res {
-            if let Some(inner) = conn.upgrade() {
-                let tail = inner.stderr_tail.as_ref().and_then(|f| f());
-                inner.fail_all(Error::closed(format!("write to the CLI failed: {e}")).with_source(e).with_stderr(tail));
-            }
+            conn.fail_with_stderr(Error::closed(format!("write to the CLI failed: {e}")).with_source(e)).await;
             return;
         }
         let idle = {
