@@ -141,6 +141,33 @@ func (e *externalCLI) signal(sig syscall.Signal) {
 	}
 }
 
+// stop sends SIGSTOP and waits until every thread of the CLI is stopped (the signal is
+// asynchronous).
+func (e *externalCLI) stop(t *testing.T) {
+	t.Helper()
+	e.signal(syscall.SIGSTOP)
+	pid := e.cmd.Process.Pid
+	stopped := func() bool {
+		tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+		if err != nil {
+			return false
+		}
+		for _, task := range tasks {
+			stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
+			i := strings.LastIndex(string(stat), ") ")
+			if err != nil || i < 0 || i+2 >= len(stat) || (stat[i+2] != 'T' && stat[i+2] != 't') {
+				return false
+			}
+		}
+		return true
+	}
+	for end := time.Now().Add(5 * time.Second); !stopped(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("the CLI (%d) did not stop", pid)
+		}
+	}
+}
+
 // kill sends SIGKILL and reaps the process.
 func (e *externalCLI) kill() {
 	if e.cmd == nil {
@@ -469,7 +496,7 @@ func TestReliabilityHungCLIHeartbeat(t *testing.T) {
 	if _, err := c.Ping(ctx, ""); err != nil {
 		t.Fatal(err)
 	}
-	cli.signal(syscall.SIGSTOP)
+	cli.stop(t)
 	started := time.Now()
 	// No per-call deadline: only the heartbeat can end this call.
 	_, err := c.RPCWithTimeout(ctx, "session.list", nil, 0)

@@ -118,6 +118,25 @@ class ExternalCli {
     if (this.alive) process.kill(this.child.pid, sig);
   }
 
+  /** SIGSTOP, then wait until every thread of the CLI is stopped (the signal is asynchronous). */
+  async stop() {
+    this.signal('SIGSTOP');
+    const stopped = () => {
+      try {
+        return readdirSync(`/proc/${this.pid}/task`).every((t) =>
+          /^[tT]$/.test(readFileSync(`/proc/${this.pid}/task/${t}/stat`, 'utf8').split(') ').pop()[0]),
+        );
+      } catch {
+        return false;
+      }
+    };
+    const end = Date.now() + 5000;
+    while (!stopped()) {
+      assert.ok(Date.now() < end, `the CLI (${this.pid}) did not stop`);
+      await sleep(10);
+    }
+  }
+
   /** SIGKILL, and reap. */
   async kill() {
     if (!this.child) return;
@@ -331,7 +350,7 @@ test('hung_cli_is_detected_by_the_heartbeat', async () => {
   try {
     await client.start();
     await client.ping();
-    cli.signal('SIGSTOP');
+    await cli.stop();
     const started = performance.now();
     // No per-call deadline: only the heartbeat can end this call.
     const e = await failure(client.rpc('session.list', {}, { timeout: 0 }), 10000, 'a call to a stopped CLI');

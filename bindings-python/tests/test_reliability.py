@@ -72,6 +72,23 @@ class ExternalCli:
         if self.proc is not None and self.proc.poll() is None:
             os.kill(self.proc.pid, sig)
 
+    async def stop(self) -> None:
+        """SIGSTOP, then wait until every thread of the CLI is stopped (the signal is asynchronous)."""
+        self.signal(signal.SIGSTOP)
+        pid = self.proc.pid
+
+        def stopped() -> bool:
+            try:
+                return all(pathlib.Path(f"/proc/{pid}/task/{t}/stat").read_text().rsplit(") ", 1)[1][0] in "tT"
+                           for t in os.listdir(f"/proc/{pid}/task"))
+            except (OSError, IndexError):
+                return False
+
+        deadline = time.monotonic() + 5
+        while not stopped():
+            assert time.monotonic() < deadline, f"the CLI ({pid}) did not stop"
+            await asyncio.sleep(0.01)
+
     def kill(self) -> None:
         """SIGKILL, and reap."""
         if self.proc is not None:
@@ -253,7 +270,7 @@ async def test_hung_cli_is_detected_by_the_heartbeat(external_cli: ExternalCli) 
     try:
         await client.start()
         await client.ping()
-        cli.signal(signal.SIGSTOP)
+        await cli.stop()
         started = time.monotonic()
         # No per-call deadline: only the heartbeat can end this call.
         with pytest.raises(CopilotTimeoutError) as err:

@@ -111,6 +111,19 @@ namespace GitHub.Copilot.SDK.Tests
 
         public void Signal(int sig) { Signals.Send(_p.Id, sig); }
 
+        /// <summary>SIGSTOP, then waits until every thread of the CLI is stopped (the signal is
+        /// asynchronous).</summary>
+        public async Task Stop()
+        {
+            Signal(Signals.SIGSTOP);
+            var end = DateTime.UtcNow.AddSeconds(5);
+            while (!Proc.AllThreadsStopped(_p.Id))
+            {
+                if (DateTime.UtcNow > end) throw new TestFailure("the CLI (" + _p.Id + ") did not stop");
+                await Task.Delay(10);
+            }
+        }
+
         /// <summary>SIGKILL, and reap.</summary>
         public void Kill()
         {
@@ -271,6 +284,22 @@ namespace GitHub.Copilot.SDK.Tests
         }
 
         /// <summary>State letter of a process (R, S, Z, ...), or null when it is gone.</summary>
+        /// <summary>True when every thread of the process is stopped (state T or t).</summary>
+        public static bool AllThreadsStopped(int pid)
+        {
+            try
+            {
+                foreach (var dir in Directory.GetDirectories("/proc/" + pid + "/task"))
+                {
+                    var stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                    var state = stat.Substring(stat.LastIndexOf(") ", StringComparison.Ordinal) + 2, 1);
+                    if (state != "T" && state != "t") return false;
+                }
+                return true;
+            }
+            catch (IOException) { return false; }
+        }
+
         static string State(int pid)
         {
             try

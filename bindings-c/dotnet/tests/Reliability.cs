@@ -189,7 +189,7 @@ namespace GitHub.Copilot.SDK.Tests
             {
                 await client.StartAsync();
                 await client.PingAsync();
-                cli.Signal(Signals.SIGSTOP);
+                await cli.Stop();
                 var sw = Stopwatch.StartNew();
                 // No per-call deadline: only the heartbeat can end this call.
                 var e = await Assert.ThrowsAsync<CopilotTimeoutException>(() =>

@@ -169,6 +169,23 @@ impl ExternalCli {
         unsafe { libc::kill(self.pid(), sig) };
     }
 
+    /// SIGSTOP, then waits until every thread of the CLI is stopped (the signal is asynchronous).
+    pub fn stop(&self) {
+        self.signal(libc::SIGSTOP);
+        let stopped = || {
+            let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", self.pid())) else { return false };
+            tasks.flatten().all(|t| {
+                let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+                stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with(['T', 't']))
+            })
+        };
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !stopped() {
+            assert!(std::time::Instant::now() < end, "the CLI ({}) did not stop", self.pid());
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
     /// SIGKILL, and reap.
     pub fn kill(&mut self) {
         self.signal(libc::SIGKILL);
