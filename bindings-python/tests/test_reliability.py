@@ -308,6 +308,8 @@ async def test_lossy_path_gives_typed_errors_and_recovers(external_cli: External
         # reset and drop in the middle of a turn: the turn's outcome is unknown; calls made
         # while the connection is down wait or fail typed; the client is back.
         for fault in ("reset", "drop"):
+            while not turn_starts.empty():  # the previous round's turns started too
+                turn_starts.get_nowait()
             turn = asyncio.ensure_future(session.send_and_wait("HANG", timeout=60))
             await asyncio.wait_for(turn_starts.get(), 30)
             t = time.monotonic()

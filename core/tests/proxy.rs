@@ -40,7 +40,6 @@ async fn lossy_path_gives_typed_errors_and_recovers() {
         })
         .await
         .unwrap();
-    let mut events = session.subscribe_type("assistant.turn_start");
     let ask = |prompt: &'static str| {
         let s = session.clone();
         tokio::spawn(async move { s.send_and_wait(MessageOptions::new(prompt).timeout(Duration::from_secs(60))).await })
@@ -48,6 +47,8 @@ async fn lossy_path_gives_typed_errors_and_recovers() {
 
     // reset and drop in the middle of a turn: the turn's outcome is unknown; the client is back.
     for fault in ["reset", "drop"] {
+        // A fresh subscription each round: the previous round's turns started too.
+        let mut events = session.subscribe_type("assistant.turn_start");
         let turn = ask("HANG");
         tokio::time::timeout(Duration::from_secs(30), events.recv()).await.unwrap().unwrap();
         let t = Instant::now();
