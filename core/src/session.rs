@@ -678,6 +678,12 @@ impl Session {
                     if let Some(e) = failed {
                         return Err(e);
                     }
+                    // The client gave up: its sessions end (closing this stream) just before
+                    // the link goes down, so the ending, not the link, tells first.
+                    let ended = self.inner.state.lock().unwrap().ended_by.clone();
+                    if let Some(e) = ended {
+                        return Err(self.outcome_unknown(&e));
+                    }
                     if self.lost_since(epoch) {
                         return Err(self.outcome_unknown(&self.link_cause()));
                     }
