@@ -24,7 +24,10 @@ export type CopilotErrorCode =
   | 'internal'
   | 'reconnecting'
   | 'reconnect_failed'
-  | 'turn_outcome_unknown';
+  | 'turn_outcome_unknown'
+  | 'lease_held'
+  | 'lease_lost'
+  | 'no_server';
 
 /** Stable `.code` strings of `CopilotError`, by name. */
 export declare const ErrorCodes: {
@@ -74,6 +77,12 @@ export declare const ErrorCodes: {
   readonly RECONNECT_FAILED: 'reconnect_failed';
   /** The connection was lost during a turn; whether the CLI finished it is unknown (read the session's messages). */
   readonly TURN_OUTCOME_UNKNOWN: 'turn_outcome_unknown';
+  /** Another holder has the session's lease and kept it beyond the wait. */
+  readonly LEASE_HELD: 'lease_held';
+  /** The session's lease expired or was taken over: stop driving the session, open it again. */
+  readonly LEASE_LOST: 'lease_lost';
+  /** No server of the pool is reachable. */
+  readonly NO_SERVER: 'no_server';
 };
 
 /** The stable number of each code (the C ABI uses the same numbers). */
@@ -101,4 +110,7 @@ export declare const ErrorNumbers: {
   readonly reconnecting: 21;
   readonly reconnect_failed: 22;
   readonly turn_outcome_unknown: 23;
+  readonly lease_held: 24;
+  readonly lease_lost: 25;
+  readonly no_server: 26;
 };

@@ -26,6 +26,9 @@ const ErrorCodes = Object.freeze({
   RECONNECTING: 'reconnecting',
   RECONNECT_FAILED: 'reconnect_failed',
   TURN_OUTCOME_UNKNOWN: 'turn_outcome_unknown',
+  LEASE_HELD: 'lease_held',
+  LEASE_LOST: 'lease_lost',
+  NO_SERVER: 'no_server',
 });
 
 /** The stable number of each code (the C ABI uses the same numbers). */
@@ -53,6 +56,9 @@ const ErrorNumbers = Object.freeze({
   reconnecting: 21,
   reconnect_failed: 22,
   turn_outcome_unknown: 23,
+  lease_held: 24,
+  lease_lost: 25,
+  no_server: 26,
 });
 
 module.exports = { ErrorCodes, ErrorNumbers };

@@ -140,6 +140,24 @@ const CodeTurnOutcomeUnknown = "turn_outcome_unknown"
 // ErrTurnOutcomeUnknown matches errors of code "turn_outcome_unknown" with errors.Is.
 var ErrTurnOutcomeUnknown = &Error{Status: 23, Code: CodeTurnOutcomeUnknown}
 
+// CodeLeaseHeld is the stable code of number 24: Another holder has the session's lease and kept it beyond the wait.
+const CodeLeaseHeld = "lease_held"
+
+// ErrLeaseHeld matches errors of code "lease_held" with errors.Is.
+var ErrLeaseHeld = &Error{Status: 24, Code: CodeLeaseHeld}
+
+// CodeLeaseLost is the stable code of number 25: The session's lease expired or was taken over: stop driving the session, open it again.
+const CodeLeaseLost = "lease_lost"
+
+// ErrLeaseLost matches errors of code "lease_lost" with errors.Is.
+var ErrLeaseLost = &Error{Status: 25, Code: CodeLeaseLost}
+
+// CodeNoServer is the stable code of number 26: No server of the pool is reachable.
+const CodeNoServer = "no_server"
+
+// ErrNoServer matches errors of code "no_server" with errors.Is.
+var ErrNoServer = &Error{Status: 26, Code: CodeNoServer}
+
 // CodeNullPointer is the stable code of number 100: A required pointer argument was NULL.
 const CodeNullPointer = "null_pointer"
 
@@ -225,6 +243,12 @@ func codeOfStatus(status int) string {
 		return CodeReconnectFailed
 	case 23:
 		return CodeTurnOutcomeUnknown
+	case 24:
+		return CodeLeaseHeld
+	case 25:
+		return CodeLeaseLost
+	case 26:
+		return CodeNoServer
 	case 100:
 		return CodeNullPointer
 	case 101:

@@ -72,3 +72,12 @@ pub const COPILOT_ERR_RECONNECT_FAILED: CopilotStatus = 22;
 
 /// The connection was lost during a turn; whether the CLI finished it is unknown (read the session's messages).
 pub const COPILOT_ERR_TURN_OUTCOME_UNKNOWN: CopilotStatus = 23;
+
+/// Another holder has the session's lease and kept it beyond the wait.
+pub const COPILOT_ERR_LEASE_HELD: CopilotStatus = 24;
+
+/// The session's lease expired or was taken over: stop driving the session, open it again.
+pub const COPILOT_ERR_LEASE_LOST: CopilotStatus = 25;
+
+/// No server of the pool is reachable.
+pub const COPILOT_ERR_NO_SERVER: CopilotStatus = 26;

@@ -60,11 +60,19 @@ pub enum ErrorKind {
     /// The connection was lost during a turn: whether the CLI finished it is unknown. The
     /// message names the session; read its messages after the client reconnected.
     TurnOutcomeUnknown,
+    /// Another holder (backend instance) has the session's lease and did not let it go within
+    /// the wait.
+    LeaseHeld,
+    /// The session's lease expired or was taken over while held: stop driving the session;
+    /// open it again to take a new lease.
+    LeaseLost,
+    /// No server of the pool is reachable (each server's error is in the message).
+    NoServer,
 }
 
 impl ErrorKind {
     /// Every kind, in number order.
-    pub const ALL: [ErrorKind; 23] = [
+    pub const ALL: [ErrorKind; 26] = [
         ErrorKind::TransportClosed,
         ErrorKind::Connect,
         ErrorKind::CliNotFound,
@@ -88,6 +96,9 @@ impl ErrorKind {
         ErrorKind::Reconnecting,
         ErrorKind::ReconnectFailed,
         ErrorKind::TurnOutcomeUnknown,
+        ErrorKind::LeaseHeld,
+        ErrorKind::LeaseLost,
+        ErrorKind::NoServer,
     ];
 
     /// Stable string code (`"transport_closed"`, …), used as `.code` by every binding.
@@ -116,6 +127,9 @@ impl ErrorKind {
             ErrorKind::Reconnecting => "reconnecting",
             ErrorKind::ReconnectFailed => "reconnect_failed",
             ErrorKind::TurnOutcomeUnknown => "turn_outcome_unknown",
+            ErrorKind::LeaseHeld => "lease_held",
+            ErrorKind::LeaseLost => "lease_lost",
+            ErrorKind::NoServer => "no_server",
         }
     }
 
@@ -145,6 +159,9 @@ impl ErrorKind {
             ErrorKind::Reconnecting => 21,
             ErrorKind::ReconnectFailed => 22,
             ErrorKind::TurnOutcomeUnknown => 23,
+            ErrorKind::LeaseHeld => 24,
+            ErrorKind::LeaseLost => 25,
+            ErrorKind::NoServer => 26,
         }
     }
 
@@ -189,6 +206,11 @@ impl ErrorKind {
             ErrorKind::TurnOutcomeUnknown => {
                 "The connection was lost during a turn; whether the CLI finished it is unknown (read the session's messages)."
             }
+            ErrorKind::LeaseHeld => "Another holder has the session's lease and kept it beyond the wait.",
+            ErrorKind::LeaseLost => {
+                "The session's lease expired or was taken over: stop driving the session, open it again."
+            }
+            ErrorKind::NoServer => "No server of the pool is reachable.",
         }
     }
 
@@ -311,7 +333,11 @@ impl Error {
     /// re-established, or the call timed out. (Not for turns: a `turn_outcome_unknown` turn may
     /// have run; look at the session's messages before sending the prompt again.)
     pub fn is_retriable(&self) -> bool {
-        self.is_transport_failure() || matches!(self.inner.kind, ErrorKind::Reconnecting | ErrorKind::Timeout)
+        self.is_transport_failure()
+            || matches!(
+                self.inner.kind,
+                ErrorKind::Reconnecting | ErrorKind::Timeout | ErrorKind::LeaseHeld | ErrorKind::NoServer
+            )
     }
 
     /// A copy with another kind and message, keeping the details (source, stderr tail).

@@ -27,6 +27,9 @@ pub mod framing;
 pub mod handlers;
 pub mod host;
 mod link;
+pub mod metrics;
+pub mod pool;
+pub mod reaper;
 mod router;
 pub mod rpc;
 pub mod session;
@@ -44,6 +47,9 @@ pub use handlers::{
     ToolInvocation, ToolResult, UserInputHandler, UserInputRequest, UserInputResponse, approve_all,
 };
 pub use host::{HostMessage, HostOptions, HostPort, HostRequest, HostStream, RequestKind, Responder};
+pub use pool::lease::{LeaseOptions, LeaseStore, RedisLeaseStore};
+pub use pool::{Pool, PoolOptions};
+pub use reaper::{CleanupOptions, Reaper};
 pub use session::{Session, Subscription};
 pub use transport::{PINNED_CLI_VERSION, Transport};
 

@@ -29,6 +29,18 @@ impl Registry {
             old.close_streams();
         }
     }
+    /// Removes `s` when it is the handle registered under its id (not a newer one).
+    pub fn remove_if_same(&self, s: &Arc<SessionInner>) -> bool {
+        let mut map = self.sessions.lock().unwrap();
+        if map.get(s.id()).is_some_and(|cur| Arc::ptr_eq(cur, s)) {
+            map.remove(s.id());
+            return true;
+        }
+        false
+    }
+    pub fn len(&self) -> usize {
+        self.sessions.lock().unwrap().len()
+    }
     pub fn remove(&self, id: &str) -> Option<Arc<SessionInner>> {
         self.sessions.lock().unwrap().remove(id)
     }

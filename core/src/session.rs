@@ -59,9 +59,34 @@ struct State {
     warned_kinds: std::collections::HashSet<String>,
 }
 
+/// Where a session lives now: the connection its calls use, the registry that routes its
+/// traffic, and the metrics its turns count in. A pool moves a session by replacing it.
+#[derive(Clone)]
+pub(crate) struct Place {
+    pub link: Arc<Link>,
+    pub registry: Weak<crate::router::Registry>,
+    pub metrics: Arc<crate::metrics::Metrics>,
+}
+
+/// What a pool adds to a session it placed: the lease check before every call, the move to
+/// its server before a prompt, and the release when the host is done with it.
+pub(crate) trait Home: Send + Sync {
+    /// Fails when the session may not be driven from here (its lease is lost).
+    fn check(&self) -> Result<()>;
+    /// Before a prompt: moves the session to the server it belongs on now, if it is elsewhere.
+    fn prepare(&self, session: Arc<SessionInner>) -> crate::rpc::BoxFuture<'static, Result<()>>;
+    /// The host disconnected the session on this client.
+    fn released(&self, session_id: &str);
+    /// The lease's fencing token, when the session holds a lease.
+    fn lease_token(&self) -> Option<u64>;
+    /// The URL of the server the session is on.
+    fn server(&self, session: &SessionInner) -> Option<String>;
+}
+
 pub(crate) struct SessionInner {
     id: String,
-    link: Arc<Link>,
+    place: Mutex<Place>,
+    home: Mutex<Option<Arc<dyn Home>>>,
     handlers: Handlers,
     events: Mutex<Fanout<Arc<SessionEvent>>>,
     state: Mutex<State>,
@@ -144,13 +169,14 @@ fn pump_callback(mut stream: EventStream, cb: EventCallback, on_end: Option<Arc<
 impl SessionInner {
     pub(crate) fn new(
         id: String,
-        link: Arc<Link>,
+        place: Place,
         config: &SessionConfig,
         request_timeout: Option<Duration>,
     ) -> Arc<Self> {
         let inner = Arc::new(SessionInner {
             id,
-            link,
+            place: Mutex::new(place),
+            home: Mutex::new(None),
             handlers: Handlers::from_config(config),
             events: Mutex::new(Fanout::new()),
             state: Mutex::new(State {
@@ -184,6 +210,37 @@ impl SessionInner {
 
     pub(crate) fn id(&self) -> &str {
         &self.id
+    }
+
+    /// The link of the connection the session uses now.
+    pub(crate) fn link(&self) -> Arc<Link> {
+        self.place.lock().unwrap().link.clone()
+    }
+
+    pub(crate) fn place(&self) -> Place {
+        self.place.lock().unwrap().clone()
+    }
+
+    /// Moves the session: its calls use `place`'s link from now on. The caller moved its
+    /// registry entry.
+    pub(crate) fn move_to(&self, place: Place) {
+        *self.place.lock().unwrap() = place;
+    }
+
+    pub(crate) fn set_home(&self, home: Arc<dyn Home>) {
+        *self.home.lock().unwrap() = Some(home);
+    }
+
+    fn home(&self) -> Option<Arc<dyn Home>> {
+        self.home.lock().unwrap().clone()
+    }
+
+    /// Leaves the registry that routes this session's traffic (when it still holds this handle).
+    fn leave_registry(self: &Arc<Self>) {
+        let registry = self.place.lock().unwrap().registry.upgrade();
+        if let Some(r) = registry {
+            r.remove_if_same(self);
+        }
     }
 
     pub(crate) fn set_info(&self, info: Value) {
@@ -277,14 +334,22 @@ impl SessionInner {
         self.call_timeout(method, params, self.request_timeout).await
     }
 
-    async fn call_timeout(
+    async fn call_timeout(&self, method: &str, params: Map<String, Value>, timeout: Option<Duration>) -> Result<Value> {
+        if let Some(home) = self.home() {
+            home.check()?;
+        }
+        self.call_anyway(method, params, timeout).await
+    }
+
+    /// A call even when the lease is lost (detaching must still work).
+    async fn call_anyway(
         &self,
         method: &str,
         mut params: Map<String, Value>,
         timeout: Option<Duration>,
     ) -> Result<Value> {
         params.insert("sessionId".into(), json!(self.id));
-        self.link.conn().await?.request_timeout(method, Value::Object(params), timeout).await
+        self.link().conn().await?.request_timeout(method, Value::Object(params), timeout).await
     }
 
     fn spawn_tool_call(self: &Arc<Self>, data: &Value) {
@@ -307,7 +372,7 @@ impl SessionInner {
             cancel: cancel.clone(),
         };
         let me = self.clone();
-        let epoch = self.link.epoch();
+        let epoch = self.link().epoch();
         tokio::spawn(async move {
             let result = tokio::select! {
                 biased;
@@ -322,7 +387,7 @@ impl SessionInner {
             };
             me.untrack(tracked);
             // A request of a connection that is gone cannot be answered on the next one.
-            if me.is_disconnected() || me.link.epoch() != epoch {
+            if me.is_disconnected() || me.link().epoch() != epoch {
                 return;
             }
             let mut p = Map::new();
@@ -370,7 +435,7 @@ impl SessionInner {
         };
         let handler = self.handlers.permission.clone();
         let me = self.clone();
-        let epoch = self.link.epoch();
+        let epoch = self.link().epoch();
         tokio::spawn(async move {
             let decision = match handler {
                 None => me.default_permission(&req),
@@ -385,7 +450,7 @@ impl SessionInner {
             };
             me.untrack(tracked);
             let Some(result) = decision.to_wire() else { return };
-            if me.is_disconnected() || me.link.epoch() != epoch {
+            if me.is_disconnected() || me.link().epoch() != epoch {
                 return;
             }
             let mut p = Map::new();
@@ -597,7 +662,16 @@ impl Session {
     /// Queues a prompt; returns the message id.
     pub async fn send(&self, options: impl Into<MessageOptions>) -> Result<String> {
         self.check_connected()?;
-        let options = options.into();
+        if !self.inner.busy.load(std::sync::atomic::Ordering::SeqCst) {
+            if let Some(home) = self.inner.home() {
+                home.prepare(self.inner.clone()).await?;
+            }
+        }
+        self.send_now(options.into()).await
+    }
+
+    async fn send_now(&self, options: MessageOptions) -> Result<String> {
+        self.check_connected()?;
         let Value::Object(p) = options.to_wire(&self.inner.id) else { unreachable!() };
         self.inner.busy.store(true, std::sync::atomic::Ordering::SeqCst);
         let r = self.inner.call("session.send", p).await?;
@@ -634,18 +708,23 @@ impl Session {
             // is always ours. An idle session needs no such wait: a turn can fail before its
             // user.message is recorded (no model access), and its error is still ours.
             let earlier_work = self.inner.busy.load(std::sync::atomic::Ordering::SeqCst);
-            let mut link = self.inner.link.subscribe();
+            // Before a prompt, a pooled session moves to the server it belongs on now (its
+            // server was drained or failed, or its preferred one is back).
+            if let Some(home) = self.inner.home() {
+                home.prepare(self.inner.clone()).await?;
+            }
+            let mut link = self.inner.link().subscribe();
             link.borrow_and_update();
-            let before = self.inner.link.epoch();
+            let before = self.inner.link().epoch();
             *seen.lock().unwrap() = tokio::time::Instant::now();
-            let message_id = match self.send(options).await {
+            let message_id = match self.send_now(options).await {
                 Ok(id) => id,
                 // The prompt may have reached the CLI before the connection broke.
                 Err(e)
                     if e.is_transport_failure()
                         || (e.kind() == ErrorKind::Timeout
                             && before.is_some()
-                            && before != self.inner.link.epoch()) =>
+                            && before != self.inner.link().epoch()) =>
                 {
                     return Err(self.outcome_unknown(&e));
                 }
@@ -653,7 +732,7 @@ impl Session {
             };
             // The connection the prompt went out on (a send made while reconnecting waited for
             // the new one): losing it from now on loses the turn.
-            let epoch = self.inner.link.epoch();
+            let epoch = self.inner.link().epoch();
             let mut ours = !earlier_work;
             let mut last: Option<Arc<SessionEvent>> = None;
             let mut failed: Option<Error> = None;
@@ -725,6 +804,7 @@ impl Session {
                 tokio::time::sleep_until(deadline).await;
             }
         };
+        let started = std::time::Instant::now();
         let outcome = tokio::select! {
             r = tokio::time::timeout(timeout, turn) => r.map_err(|_| {
                 format!("Timeout after {}ms waiting for session.idle", timeout.as_millis())
@@ -735,7 +815,7 @@ impl Session {
                 idle.as_millis()
             )),
         };
-        match outcome {
+        let result = match outcome {
             Ok(r) => r,
             Err(message) => {
                 if abort {
@@ -745,17 +825,30 @@ impl Session {
                 }
                 Err(Error::new(ErrorKind::Timeout, message))
             }
-        }
+        };
+        self.inner.place().metrics.turn_done(started.elapsed(), result.as_ref().err());
+        result
+    }
+
+    /// The fencing token of the session's lease (pooled sessions with a lease store): it grows
+    /// with every acquisition, so a store the host writes to can refuse a stale holder.
+    pub fn lease_token(&self) -> Option<u64> {
+        self.inner.home().and_then(|h| h.lease_token())
+    }
+
+    /// The URL of the server a pooled session is on now (None outside a pool).
+    pub fn server(&self) -> Option<String> {
+        self.inner.home().and_then(|h| h.server(&self.inner))
     }
 
     /// True when the connection a turn started on (`epoch`) is gone.
     fn lost_since(&self, epoch: Option<u64>) -> bool {
-        epoch.is_none() || self.inner.link.epoch() != epoch
+        epoch.is_none() || self.inner.link().epoch() != epoch
     }
 
     /// Why the link is not up (for a turn that lost its connection).
     fn link_cause(&self) -> Error {
-        match &*self.inner.link.subscribe().borrow() {
+        match &*self.inner.link().subscribe().borrow() {
             LinkState::Reconnecting { cause } => cause.clone(),
             LinkState::Down { error } => error.clone(),
             LinkState::Up { .. } => Error::closed("the connection was replaced"),
@@ -826,8 +919,12 @@ impl Session {
             }
             st.disconnected = true;
         }
-        let r = self.inner.call("session.destroy", Map::new()).await;
+        let r = self.inner.call_anyway("session.destroy", Map::new(), self.inner.request_timeout).await;
         self.inner.mark_disconnected();
+        self.inner.leave_registry();
+        if let Some(home) = self.inner.home() {
+            home.released(&self.inner.id);
+        }
         match r {
             Err(e) if !e.is_transport_failure() => Err(e),
             _ => Ok(()),

@@ -51,6 +51,12 @@ namespace GitHub.Copilot.SDK
         public const string ReconnectFailed = "reconnect_failed";
         /// <summary>The connection was lost during a turn; whether the CLI finished it is unknown (read the session's messages). (23)</summary>
         public const string TurnOutcomeUnknown = "turn_outcome_unknown";
+        /// <summary>Another holder has the session's lease and kept it beyond the wait. (24)</summary>
+        public const string LeaseHeld = "lease_held";
+        /// <summary>The session's lease expired or was taken over: stop driving the session, open it again. (25)</summary>
+        public const string LeaseLost = "lease_lost";
+        /// <summary>No server of the pool is reachable. (26)</summary>
+        public const string NoServer = "no_server";
         /// <summary>A required pointer argument was NULL. (100)</summary>
         public const string NullPointer = "null_pointer";
         /// <summary>A string argument was not valid UTF-8. (101)</summary>
@@ -90,6 +96,9 @@ namespace GitHub.Copilot.SDK
             new CodeNumber(Reconnecting, 21),
             new CodeNumber(ReconnectFailed, 22),
             new CodeNumber(TurnOutcomeUnknown, 23),
+            new CodeNumber(LeaseHeld, 24),
+            new CodeNumber(LeaseLost, 25),
+            new CodeNumber(NoServer, 26),
             new CodeNumber(NullPointer, 100),
             new CodeNumber(InvalidUtf8, 101),
             new CodeNumber(InvalidArgument, 102),

@@ -72,6 +72,15 @@ RECONNECT_FAILED = ("reconnect_failed", 22)
 #: The connection was lost during a turn; whether the CLI finished it is unknown (read the session's messages).
 TURN_OUTCOME_UNKNOWN = ("turn_outcome_unknown", 23)
 
+#: Another holder has the session's lease and kept it beyond the wait.
+LEASE_HELD = ("lease_held", 24)
+
+#: The session's lease expired or was taken over: stop driving the session, open it again.
+LEASE_LOST = ("lease_lost", 25)
+
+#: No server of the pool is reachable.
+NO_SERVER = ("no_server", 26)
+
 #: Every core error code with its number, in number order.
 ALL = (
     TRANSPORT_CLOSED,
@@ -97,4 +106,7 @@ ALL = (
     RECONNECTING,
     RECONNECT_FAILED,
     TURN_OUTCOME_UNKNOWN,
+    LEASE_HELD,
+    LEASE_LOST,
+    NO_SERVER,
 )

@@ -10,7 +10,9 @@ use crate::config::{
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::{EventStream, Fanout, LifecycleEvent};
 use crate::link::Link;
+use crate::reaper::{CleanupOptions, Reaper, Store};
 use crate::router::Registry;
+use crate::rpc::BoxFuture;
 use crate::rpc::{Connection, ConnectionOptions, codes};
 use crate::session::{Session, SessionInner};
 use crate::transport::{self, ChildProcess, SpawnSpec, Transport};
@@ -69,6 +71,7 @@ struct ClientInner {
     restarts: Mutex<VecDeque<Instant>>,
     /// False for a client over caller-given streams: nothing to reconnect to.
     reopenable: bool,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Drop for ClientInner {
@@ -109,6 +112,7 @@ impl Client {
                 generation: watch::Sender::new(0),
                 restarts: Mutex::new(VecDeque::new()),
                 reopenable,
+                metrics: Default::default(),
             }),
         }
     }
@@ -266,6 +270,7 @@ impl Client {
                     .clone()
                     .map(|t| Arc::new(move || t.text()) as Arc<dyn Fn() -> Option<String> + Send + Sync>),
                 stderr_done: tail.map(|t| t.done()),
+                metrics: Some(self.inner.metrics.clone()),
             },
         );
         let hs = tokio::time::timeout(o.start_timeout, handshake(&conn, token)).await.unwrap_or_else(|_| {
@@ -332,6 +337,155 @@ impl Client {
 
     async fn call(&self, method: &str, params: Value) -> Result<Value> {
         self.call_timeout(method, params, self.inner.options.request_timeout).await
+    }
+
+    fn place(&self, registry: &Arc<Registry>) -> crate::session::Place {
+        crate::session::Place {
+            link: self.inner.link.clone(),
+            registry: Arc::downgrade(registry),
+            metrics: self.inner.metrics.clone(),
+        }
+    }
+
+    /// Whether the client is connected now (not reconnecting, stopped or given up).
+    pub fn is_connected(&self) -> bool {
+        self.inner.link.epoch().is_some()
+    }
+
+    pub(crate) fn metrics_handle(&self) -> &Arc<crate::metrics::Metrics> {
+        &self.inner.metrics
+    }
+
+    /// How many sessions are open on this client.
+    pub fn open_sessions(&self) -> usize {
+        self.running(|r| r.registry.len()).unwrap_or(0)
+    }
+
+    /// Whether a session with this id is open on this client.
+    pub fn has_session(&self, session_id: &str) -> bool {
+        self.running(|r| r.registry.sessions.lock().unwrap().contains_key(session_id)).unwrap_or(false)
+    }
+
+    /// Takes a session that was open elsewhere (another server of its pool): resumes it here
+    /// with the params it was opened with — `session.resume` only, so a server that does not
+    /// share the state directory answers `session_not_found` — and routes its traffic here.
+    pub(crate) async fn adopt(&self, s: &Arc<SessionInner>) -> Result<()> {
+        let (conn, registry) = self.started_conn().await?;
+        let Some((params, mode)) = s.reopen_params() else {
+            return Err(Error::new(ErrorKind::SessionNotFound, format!("session {} was disconnected", s.id())));
+        };
+        registry.insert(s.clone());
+        let timeout = self.inner.options.request_timeout;
+        let opened = async {
+            let info = conn.request_timeout("session.resume", Value::Object(params), timeout).await?;
+            if let Some(mode) = mode {
+                conn.request_timeout("session.mode.set", json!({"sessionId": s.id(), "mode": mode}), timeout).await?;
+            }
+            Ok::<_, Error>(info)
+        };
+        match opened.await {
+            Ok(info) => {
+                s.move_to(self.place(&registry));
+                s.reopened(info);
+                Ok(())
+            }
+            Err(e) => {
+                registry.remove_if_same(s);
+                Err(e)
+            }
+        }
+    }
+
+    /// Lets go of a session that moves to another server: it leaves this client's registry and,
+    /// when this server is still reachable, is detached here (`session.destroy`) so this
+    /// server drops its copy — a server that kept it would answer from a stale history.
+    pub(crate) async fn release_moved(&self, s: &Arc<SessionInner>) {
+        if let Ok(reg) = self.running(|r| r.registry.clone()) {
+            reg.remove_if_same(s);
+        }
+        if let Some(conn) = self.connection_now() {
+            let r = conn
+                .request_timeout("session.destroy", json!({"sessionId": s.id()}), Some(Duration::from_secs(5)))
+                .await;
+            if let Err(e) = r {
+                tracing::debug!(session = s.id(), "detaching a moved session from its old server failed: {e}");
+            }
+        }
+    }
+
+    pub(crate) fn owns_link(&self, link: &Arc<Link>) -> bool {
+        Arc::ptr_eq(&self.inner.link, link)
+    }
+
+    /// The sessions open on this client now.
+    pub(crate) fn sessions_now(&self) -> Vec<Arc<SessionInner>> {
+        self.running(|r| r.registry.all()).unwrap_or_default()
+    }
+
+    pub(crate) fn session_handle(&self, session_id: &str) -> Option<Session> {
+        let inner = self.running(|r| r.registry.sessions.lock().unwrap().get(session_id).cloned()).ok()??;
+        Some(Session { inner })
+    }
+
+    /// Never started, or gave up: a pool's health loop starts it again.
+    pub(crate) fn needs_start(&self) -> bool {
+        matches!(*self.inner.state.lock().unwrap(), State::New | State::Failed(_))
+    }
+
+    /// Deletes stored sessions past `max_age` (since start) or `max_idle` (since the last
+    /// change); never one open on this client unless `include_open` (then it is disconnected
+    /// first). Returns what it deleted; one another instance deleted meanwhile is skipped.
+    pub async fn cleanup_sessions(&self, options: CleanupOptions) -> Result<Vec<SessionMetadata>> {
+        crate::reaper::sweep(self, &options).await
+    }
+
+    /// Runs [`Client::cleanup_sessions`] every `interval` until the returned reaper is stopped
+    /// or dropped; each sweep that deleted something (or failed) is announced to lifecycle
+    /// subscribers as `reaper.swept` (`{deleted: [ids]}` or `{error, code}`).
+    pub fn start_reaper(&self, interval: Duration, options: CleanupOptions) -> Result<Reaper> {
+        let me = self.clone();
+        let weak = Arc::downgrade(&self.inner);
+        let on_sweep = Arc::new(move |r: Result<&[SessionMetadata]>| {
+            let Some(inner) = weak.upgrade() else { return };
+            let c = Client { inner };
+            match r {
+                Ok([]) => {}
+                Ok(d) => c.emit(
+                    "reaper.swept",
+                    json!({"deleted": d.iter().map(|m| m.session_id.clone()).collect::<Vec<_>>()}),
+                ),
+                Err(e) => c.emit("reaper.swept", json!({"error": e.message(), "code": e.code()})),
+            }
+        });
+        Reaper::spawn(Arc::new(WeakClient(Arc::downgrade(&me.inner))), interval, options, on_sweep)
+    }
+
+    /// The current connection, without waiting or starting.
+    pub(crate) fn connection_now(&self) -> Option<Connection> {
+        match &*self.inner.link.subscribe().borrow() {
+            crate::link::LinkState::Up { conn, .. } => Some(conn.clone()),
+            _ => None,
+        }
+    }
+
+    /// The link's changes (connected, reconnecting, down), for a pool's health watch.
+    pub(crate) fn link_watch(&self) -> watch::Receiver<crate::link::LinkState> {
+        self.inner.link.subscribe()
+    }
+
+    /// This client's counters as JSON (see [`crate::metrics::Metrics::snapshot`]).
+    pub fn metrics(&self) -> Value {
+        self.inner.metrics.snapshot(self.open_sessions())
+    }
+
+    /// This client's counters in the Prometheus text format, labelled with the server URL
+    /// (or `local` for a spawned CLI).
+    pub fn metrics_prometheus(&self) -> String {
+        let label = match &self.inner.options.transport {
+            Transport::Url(u) => u.clone(),
+            _ => "local".to_owned(),
+        };
+        crate::metrics::prometheus_text(&[(label, self.metrics())], None)
     }
 
     async fn call_timeout(&self, method: &str, params: Value, timeout: Option<Duration>) -> Result<Value> {
@@ -460,8 +614,22 @@ impl Client {
     }
 
     async fn open_session(&self, method: &str, id: String, config: SessionConfig) -> Result<Session> {
+        self.open_session_in(method, id, config, None).await
+    }
+
+    /// Opens a session here; a pool passes the session's `home` (lease check, moves).
+    pub(crate) async fn open_session_in(
+        &self,
+        method: &str,
+        id: String,
+        config: SessionConfig,
+        home: Option<Arc<dyn crate::session::Home>>,
+    ) -> Result<Session> {
         let (conn, registry) = self.started_conn().await?;
-        let inner = SessionInner::new(id.clone(), self.inner.link.clone(), &config, self.inner.options.request_timeout);
+        let inner = SessionInner::new(id.clone(), self.place(&registry), &config, self.inner.options.request_timeout);
+        if let Some(h) = home {
+            inner.set_home(h);
+        }
         registry.insert(inner.clone());
         let mut params = config.to_wire();
         params.insert("sessionId".into(), json!(id));
@@ -573,6 +741,62 @@ impl Client {
     /// [`Client::rpc`] with its own deadline instead of `request_timeout` (None: no deadline).
     pub async fn rpc_with_timeout(&self, method: &str, params: Value, timeout: Option<Duration>) -> Result<Value> {
         self.call_timeout(method, params, timeout).await
+    }
+}
+
+/// The reaper's view of a client (it holds the client weakly: a reaper does not keep it alive).
+struct WeakClient(std::sync::Weak<ClientInner>);
+
+impl WeakClient {
+    fn get(&self) -> Result<Client> {
+        self.0
+            .upgrade()
+            .map(|inner| Client { inner })
+            .ok_or_else(|| Error::new(ErrorKind::NotConnected, "the client was dropped"))
+    }
+}
+
+impl Store for Client {
+    fn list(&self) -> BoxFuture<'_, Result<Vec<SessionMetadata>>> {
+        Box::pin(self.list_sessions(None))
+    }
+    fn is_open(&self, id: &str) -> bool {
+        self.has_session(id)
+    }
+    fn is_leased<'a>(&'a self, _id: &'a str) -> BoxFuture<'a, bool> {
+        Box::pin(async { false })
+    }
+    fn disconnect<'a>(&'a self, id: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            if let Some(s) = self.session_handle(id) {
+                let _ = s.disconnect().await;
+            }
+        })
+    }
+    fn delete<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<()>> {
+        Box::pin(self.delete_session(id))
+    }
+}
+
+impl Store for WeakClient {
+    fn list(&self) -> BoxFuture<'_, Result<Vec<SessionMetadata>>> {
+        Box::pin(async move { self.get()?.list_sessions(None).await })
+    }
+    fn is_open(&self, id: &str) -> bool {
+        self.get().is_ok_and(|c| c.has_session(id))
+    }
+    fn is_leased<'a>(&'a self, _id: &'a str) -> BoxFuture<'a, bool> {
+        Box::pin(async { false })
+    }
+    fn disconnect<'a>(&'a self, id: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            if let Some(s) = self.get().ok().and_then(|c| c.session_handle(id)) {
+                let _ = s.disconnect().await;
+            }
+        })
+    }
+    fn delete<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move { self.get()?.delete_session(id).await })
     }
 }
 

@@ -35,6 +35,7 @@ async fn supervise(weak: Weak<ClientInner>, generation: u64, mut conn: Connectio
         let client = Client { inner };
         let Some(registry) = client.registry_of(generation) else { return };
         tracing::warn!("lost the connection to the CLI: {cause}");
+        client.inner.metrics.connection_lost();
         client.emit("connection.lost", json!({"error": cause.message(), "code": cause.code()}));
         for s in registry.all() {
             s.cancel_handlers("the connection to the CLI was lost");
@@ -177,6 +178,7 @@ async fn reconnect(
         }
         client.inner.link.set_up(conn.clone());
         tracing::info!(attempt, resumed, lost, "reconnected to the CLI");
+        client.inner.metrics.reconnected();
         client.emit(
             "connection.restored",
             json!({"attempts": attempt, "downtimeMs": down_since.elapsed().as_millis() as u64, "restarted": spawned,

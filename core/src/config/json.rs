@@ -7,6 +7,7 @@ use crate::handlers::Tool;
 use crate::transport::Transport;
 use serde_json::{Map, Value, json};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// `cli_url` → `cliUrl`; camelCase keys pass unchanged.
@@ -257,6 +258,61 @@ impl ClientOptions {
         if let Some(k) = r.m.keys().next() {
             return Err(Error::config(format!("unknown client option `{k}`")));
         }
+        Ok(o)
+    }
+}
+
+impl crate::pool::PoolOptions {
+    /// Pool options from JSON: `urls` (an array of `host:port`, or one comma-separated string),
+    /// `healthInterval` (seconds), `lease` (`{redisUrl, ttl, wait, owner, keyPrefix}`, seconds),
+    /// and any client option (`requestTimeout`, `reconnect`, `connectionToken`, …) for every
+    /// server's client. Unknown keys are an error.
+    pub fn from_json(v: &Value) -> Result<crate::pool::PoolOptions> {
+        let mut r = Reader { what: "pool", m: normalize(v, "pool options")? };
+        let urls: Vec<String> = match r.take("urls") {
+            Some(Value::String(s)) => {
+                s.split(',').map(str::trim).filter(|u| !u.is_empty()).map(str::to_owned).collect()
+            }
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|x| x.as_str().map(str::to_owned).ok_or_else(|| r.bad("urls", "an array of strings", x)))
+                .collect::<Result<_>>()?,
+            Some(v) => return Err(r.bad("urls", "an array of strings or a comma-separated string", &v)),
+            None => return Err(Error::config("pool option `urls` is required")),
+        };
+        let mut o = crate::pool::PoolOptions::new(urls);
+        if let Some(t) = r.seconds("healthInterval")? {
+            o.health_interval = t;
+        }
+        if let Some(l) = r.object("lease")? {
+            let mut p = Reader { what: "lease", m: normalize(&Value::Object(l), "lease options")? };
+            let url = p.string("redisUrl")?.ok_or_else(|| Error::config("lease option `redisUrl` is required"))?;
+            let prefix = p.string("keyPrefix")?.unwrap_or_else(|| "copilot:lease:".to_owned());
+            let mut lease = crate::pool::lease::LeaseOptions::new(Arc::new(crate::pool::lease::RedisLeaseStore::new(
+                &url, &prefix,
+            )?));
+            if let Some(t) = p.seconds("ttl")? {
+                lease.ttl = t;
+            }
+            if let Some(t) = p.seconds("wait")? {
+                lease.wait = t;
+            }
+            if let Some(owner) = p.string("owner")? {
+                lease.owner = owner;
+            }
+            if let Some(k) = p.m.keys().next() {
+                return Err(Error::config(format!("unknown lease option `{k}`")));
+            }
+            o.lease = Some(lease);
+        }
+        for k in ["cliUrl", "useStdio", "port", "cliPath", "cliArgs", "env", "cwd", "workingDirectory"] {
+            if r.m.contains_key(k) {
+                return Err(Error::config(format!(
+                    "pool option `{k}` does not apply: a pool connects to running servers, listed in `urls`"
+                )));
+            }
+        }
+        o.client = ClientOptions::from_json(&Value::Object(std::mem::take(&mut r.m)))?;
         Ok(o)
     }
 }

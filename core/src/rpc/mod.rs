@@ -61,6 +61,7 @@ struct Pending {
 }
 
 struct Inner {
+    metrics: Option<Arc<crate::metrics::Metrics>>,
     next_id: AtomicU64,
     pending: Mutex<Pending>,
     out: Arc<Outbox>,
@@ -91,6 +92,8 @@ pub struct ConnectionOptions {
     pub stderr_tail: Option<Arc<dyn Fn() -> Option<String> + Send + Sync>>,
     /// Awaited (bounded) before failing pending calls on EOF, so the child's stderr is complete.
     pub stderr_done: Option<watch::Receiver<bool>>,
+    /// Where requests and their failures are counted.
+    pub metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 #[derive(Serialize)]
@@ -140,6 +143,7 @@ impl Connection {
         let outbox = Outbox::new(Box::new(writer));
         let (closed_tx, _) = watch::channel(false);
         let inner = Arc::new(Inner {
+            metrics: opts.metrics,
             next_id: AtomicU64::new(1),
             pending: Mutex::new(Pending { map: HashMap::new(), closed: None }),
             out: outbox.clone(),
@@ -191,12 +195,16 @@ impl Connection {
 
     /// [`Connection::request`] with a deadline.
     pub async fn request_timeout(&self, method: &str, params: Value, timeout: Option<Duration>) -> Result<Value> {
-        match timeout {
+        let r = match timeout {
             None => self.request(method, params).await,
             Some(t) => tokio::time::timeout(t, self.request(method, params))
                 .await
                 .unwrap_or_else(|_| Err(Error::new(ErrorKind::Timeout, format!("{method}: no reply within {t:?}")))),
+        };
+        if let Some(m) = &self.inner.metrics {
+            m.call_done(r.as_ref().map(drop));
         }
+        r
     }
 
     /// Sends a notification (no reply expected).
@@ -467,7 +475,7 @@ mod tests {
             ar,
             aw,
             rec.clone(),
-            ConnectionOptions { max_message_size: 4096, stderr_tail: None, stderr_done: None },
+            ConnectionOptions { max_message_size: 4096, stderr_tail: None, stderr_done: None, metrics: None },
         );
         (conn, Peer { reader: FrameReader::new(br, 1 << 20), writer: bw }, rec)
     }
@@ -599,7 +607,7 @@ mod tests {
             ar,
             aw,
             Arc::new(Recorder::default()),
-            ConnectionOptions { max_message_size: 4096, stderr_tail: None, stderr_done: None },
+            ConnectionOptions { max_message_size: 4096, stderr_tail: None, stderr_done: None, metrics: None },
         );
         conn.notify("n", json!({"big": "y".repeat(1000)})).unwrap();
         let mut buf = vec![0u8; 4096];

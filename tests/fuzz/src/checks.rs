@@ -271,7 +271,7 @@ pub fn check_rpc(rt: &Runtime, data: &[u8]) {
             Chunked::new(Vec::from(data), &[512], true),
             Collect { out: out.clone(), turn: 0 },
             host.clone(),
-            ConnectionOptions { max_message_size: MAX_MESSAGE, stderr_tail: None, stderr_done: None },
+            ConnectionOptions { max_message_size: MAX_MESSAGE, stderr_tail: None, stderr_done: None, metrics: None },
         );
         // Poll the call once before the reader task runs, so that it is pending when the
         // input arrives.
