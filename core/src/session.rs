@@ -805,8 +805,9 @@ impl Session {
             }
         };
         let started = std::time::Instant::now();
+        let span = tracing::debug_span!("copilot.turn", session = %self.inner.id);
         let outcome = tokio::select! {
-            r = tokio::time::timeout(timeout, turn) => r.map_err(|_| {
+            r = tokio::time::timeout(timeout, tracing::Instrument::instrument(turn, span)) => r.map_err(|_| {
                 format!("Timeout after {}ms waiting for session.idle", timeout.as_millis())
             }),
             idle = quiet => Err(format!(

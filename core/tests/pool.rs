@@ -72,7 +72,7 @@ fn healthy(pool: &Pool, url: &str) -> bool {
 async fn placement_failover_return_drain_and_metrics() {
     let _serial = SERIAL.lock().await;
     let model = FakeModel::start().await.unwrap();
-    let mut servers = vec![ExternalCli::start(0), ExternalCli::start(0), ExternalCli::start(0)];
+    let mut servers = [ExternalCli::start(0), ExternalCli::start(0), ExternalCli::start(0)];
     let pool = Pool::new(pool_options(&servers.iter().collect::<Vec<_>>())).unwrap();
     pool.start().await.unwrap();
     let urls = pool.urls();
@@ -330,4 +330,35 @@ async fn the_reaper_deletes_old_sessions_but_not_open_ones() {
     pool.stop().await.unwrap();
     other.stop().await.unwrap();
     client.stop().await.unwrap();
+}
+
+/// A server that stops answering (SIGSTOP: its socket stays open) is declared lost by the
+/// heartbeat, and its sessions continue elsewhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_server_is_failed_over_by_the_heartbeat() {
+    let _serial = SERIAL.lock().await;
+    let model = FakeModel::start().await.unwrap();
+    let servers = [ExternalCli::start(0), ExternalCli::start(0)];
+    let mut o = pool_options(&[&servers[0], &servers[1]]);
+    o.client.heartbeat_interval = Some(Duration::from_millis(500));
+    o.client.heartbeat_timeout = Duration::from_millis(700);
+    let pool = Pool::new(o).unwrap();
+    let s = pool.create_session(config(&model, "silent-server-session")).await.unwrap();
+    assert_eq!(ask(&s, "REPLY before").await, "before");
+    let first = s.server().unwrap();
+    let i = pool.urls().iter().position(|u| *u == first).unwrap();
+    servers[i].stop();
+    until("the session to leave the silent server", Duration::from_secs(20), || s.server().is_some_and(|u| u != first))
+        .await;
+    assert_eq!(ask(&s, "REPLY after").await, "after");
+    assert_eq!(user_messages(&s).await, vec!["REPLY before", "REPLY after"]);
+    // Awake again, it is the session's preferred server: the session returns at its next
+    // prompt, and that server must not answer from the copy it held when it froze.
+    servers[i].signal(libc::SIGCONT);
+    until("the frozen server to be healthy again", Duration::from_secs(30), || healthy(&pool, &first)).await;
+    assert_eq!(ask(&s, "REPLY again").await, "again");
+    assert_eq!(s.server().as_deref(), Some(first.as_str()));
+    assert_eq!(user_messages(&s).await, vec!["REPLY before", "REPLY after", "REPLY again"]);
+    s.disconnect().await.unwrap();
+    pool.stop().await.unwrap();
 }

@@ -312,7 +312,15 @@ impl crate::pool::PoolOptions {
                 )));
             }
         }
+        let (interval, timeout) = (r.m.contains_key("heartbeatInterval"), r.m.contains_key("heartbeatTimeout"));
+        let defaults = crate::pool::pool_client_defaults(ClientOptions::default());
         o.client = ClientOptions::from_json(&Value::Object(std::mem::take(&mut r.m)))?;
+        if !interval {
+            o.client.heartbeat_interval = defaults.heartbeat_interval;
+        }
+        if !timeout {
+            o.client.heartbeat_timeout = defaults.heartbeat_timeout;
+        }
         Ok(o)
     }
 }

@@ -44,14 +44,22 @@ pub struct PoolOptions {
 }
 
 impl PoolOptions {
+    /// Defaults: a silent server is declared lost after 5 s of silence plus a 5 s unanswered
+    /// ping (a lone client waits 15 + 10 s: in a pool another server can take over).
     pub fn new<S: Into<String>>(urls: impl IntoIterator<Item = S>) -> PoolOptions {
         PoolOptions {
             urls: urls.into_iter().map(Into::into).collect(),
-            client: ClientOptions::default(),
+            client: pool_client_defaults(ClientOptions::default()),
             health_interval: Duration::from_secs(2),
             lease: None,
         }
     }
+}
+
+pub(crate) fn pool_client_defaults(mut o: ClientOptions) -> ClientOptions {
+    o.heartbeat_interval = Some(Duration::from_secs(5));
+    o.heartbeat_timeout = Duration::from_secs(5);
+    o
 }
 
 struct Member {
@@ -273,7 +281,8 @@ impl Pool {
             None => None,
         };
         let home: Arc<dyn Home> = Arc::new(PoolHome { pool: Arc::downgrade(&self.inner), lease: lease.clone() });
-        let r = self.open_on_candidates(method, &id, config, home).await;
+        let span = tracing::debug_span!("copilot.pool.open", session = %id, method);
+        let r = tracing::Instrument::instrument(self.open_on_candidates(method, &id, config, home), span).await;
         match (&r, lease) {
             (Ok(_), Some(l)) => {
                 self.inner.held.lock().unwrap().insert(id, l);
