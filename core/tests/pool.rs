@@ -184,6 +184,8 @@ async fn a_session_on_a_server_without_the_state_is_not_found_clearly() {
         let o = PoolOptions::from_json(&v).unwrap();
         assert_eq!(Pool::new(o).err().unwrap().kind(), ErrorKind::InvalidConfig, "{v}");
     }
+    let o = PoolOptions::from_json(&json!({"urls": "a:1", "reconnect": false})).unwrap();
+    assert_eq!(Pool::new(o).err().unwrap().kind(), ErrorKind::InvalidConfig);
     let e = PoolOptions::from_json(&json!({"urls": "a:1", "cliUrl": "b:2"})).err().unwrap();
     assert_eq!(e.kind(), ErrorKind::InvalidConfig);
     let e = PoolOptions::from_json(&json!({"urls": "a:1", "lease": {"redisUrl": "http://x"}})).err().unwrap();

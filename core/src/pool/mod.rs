@@ -133,6 +133,11 @@ impl Pool {
             o.transport = Transport::Url(url.clone());
             members.push(Member { url: url.clone(), client: Client::new(o), draining: AtomicBool::new(false) });
         }
+        if !options.client.reconnect.enabled {
+            return Err(Error::config(
+                "a pool's servers must reconnect (reconnect: false): failover starts when a server's connection is lost",
+            ));
+        }
         if let Some(l) = &options.lease {
             if l.ttl < Duration::from_millis(300) {
                 return Err(Error::config("the lease ttl must be at least 300 ms"));
