@@ -62,6 +62,9 @@ pub(crate) fn pool_client_defaults(mut o: ClientOptions) -> ClientOptions {
     o
 }
 
+/// How many sessions of a lost server are resumed elsewhere at once.
+const FAILOVER_BATCH: usize = 16;
+
 struct Member {
     url: String,
     client: Client,
@@ -593,15 +596,19 @@ impl PoolInner {
     async fn fail_over(&self, index: usize) {
         let from = &self.members[index];
         let sessions = from.client.sessions_now();
-        for s in sessions {
-            let targets = self.candidates(s.id(), Some(from));
-            if targets.is_empty() {
-                continue;
-            }
-            if let Err(e) = self.relocate(&s, Some(from), targets).await {
-                tracing::warn!(session = s.id(), "failover failed: {e}");
-                s.mark_ended(&e);
-            }
+        // A few at a time: each is one `session.resume` on its next server.
+        for batch in sessions.chunks(FAILOVER_BATCH) {
+            futures_join(batch.iter().map(|s| async move {
+                let targets = self.candidates(s.id(), Some(from));
+                if targets.is_empty() {
+                    return;
+                }
+                if let Err(e) = self.relocate(s, Some(from), targets).await {
+                    tracing::warn!(session = s.id(), "failover failed: {e}");
+                    s.mark_ended(&e);
+                }
+            }))
+            .await;
         }
     }
 }
