@@ -913,12 +913,18 @@ impl Session {
     /// Detaches this client from the session (`session.destroy`); the session stays on disk and
     /// can be resumed. Idempotent; ends every event stream of this handle.
     pub async fn disconnect(&self) -> Result<()> {
-        {
+        let already = {
             let mut st = self.inner.state.lock().unwrap();
-            if st.disconnected {
-                return Ok(());
+            std::mem::replace(&mut st.disconnected, true)
+        };
+        if already {
+            // Ended by the client (gave up, failover impossible) or disconnected before: the
+            // host is done with it, so its lease goes too (idempotent).
+            self.inner.leave_registry();
+            if let Some(home) = self.inner.home() {
+                home.released(&self.inner.id);
             }
-            st.disconnected = true;
+            return Ok(());
         }
         let r = self.inner.call_anyway("session.destroy", Map::new(), self.inner.request_timeout).await;
         self.inner.mark_disconnected();

@@ -587,6 +587,12 @@ impl PoolInner {
                 }
             }
         }
+        // Nowhere else: back where it was, if that server still answers.
+        if let Some(f) = from.filter(|f| f.client.is_connected()) {
+            if f.client.adopt(s).await.is_ok() {
+                return Ok(());
+            }
+        }
         self.counters.placement_errors.fetch_add(1, Ordering::Relaxed);
         Err(last.unwrap_or_else(|| self.no_server()))
     }
