@@ -288,7 +288,7 @@ impl SessionInner {
         }
     }
 
-    fn is_disconnected(&self) -> bool {
+    pub(crate) fn is_disconnected(&self) -> bool {
         self.state.lock().unwrap().disconnected
     }
 
@@ -926,7 +926,14 @@ impl Session {
             }
             return Ok(());
         }
-        let r = self.inner.call_anyway("session.destroy", Map::new(), self.inner.request_timeout).await;
+        // Over a lost connection there is nothing to detach from (the server dropped this
+        // connection's attachment with it, and a reconnect does not resume a disconnected
+        // session): no waiting for the link to come back.
+        let r = if self.inner.link().epoch().is_some() {
+            self.inner.call_anyway("session.destroy", Map::new(), self.inner.request_timeout).await
+        } else {
+            Ok(Value::Null)
+        };
         self.inner.mark_disconnected();
         self.inner.leave_registry();
         if let Some(home) = self.inner.home() {

@@ -387,6 +387,14 @@ impl Client {
             Ok(info) => {
                 s.move_to(self.place(&registry));
                 s.reopened(info);
+                // The host disconnected it while it moved: detach it here too, or this server
+                // would keep a copy that misses what other servers append later.
+                if s.is_disconnected() {
+                    registry.remove_if_same(s);
+                    let _ = conn
+                        .request_timeout("session.destroy", json!({"sessionId": s.id()}), Some(Duration::from_secs(5)))
+                        .await;
+                }
                 Ok(())
             }
             Err(e) => {
