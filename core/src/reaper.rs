@@ -128,7 +128,9 @@ impl Reaper {
         if interval.is_zero() {
             return Err(Error::config("the reaper's interval must be above zero"));
         }
-        let task = tokio::spawn(async move {
+        // Also from a host thread outside any runtime (a binding's synchronous call).
+        let handle = tokio::runtime::Handle::try_current().unwrap_or_else(|_| crate::runtime().handle().clone());
+        let task = handle.spawn(async move {
             let mut tick = tokio::time::interval(interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {

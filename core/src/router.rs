@@ -24,11 +24,32 @@ impl Registry {
         self.sessions.lock().unwrap().get(id).cloned()
     }
     pub fn insert(&self, s: Arc<SessionInner>) {
+        let new = s.clone();
         if let Some(old) = self.sessions.lock().unwrap().insert(s.id().to_owned(), s) {
-            // A second handle for the same id on this client: the old one stops receiving.
-            old.close_streams();
+            // A second handle for the same id on this client: the old one stops receiving
+            // (the same handle registered again, as a moving session is, keeps its streams).
+            if !Arc::ptr_eq(&old, &new) {
+                old.close_streams();
+            }
         }
     }
+    /// Registers `s` unless another handle of the same id is registered (false then).
+    pub fn insert_unless_other(&self, s: Arc<SessionInner>) -> bool {
+        let mut map = self.sessions.lock().unwrap();
+        match map.get(s.id()) {
+            Some(cur) if !Arc::ptr_eq(cur, &s) => false,
+            _ => {
+                map.insert(s.id().to_owned(), s);
+                true
+            }
+        }
+    }
+
+    /// Whether a handle other than `s` is registered under its id.
+    pub fn has_other(&self, s: &Arc<SessionInner>) -> bool {
+        self.sessions.lock().unwrap().get(s.id()).is_some_and(|cur| !Arc::ptr_eq(cur, s))
+    }
+
     /// Removes `s` when it is the handle registered under its id (not a newer one).
     pub fn remove_if_same(&self, s: &Arc<SessionInner>) -> bool {
         let mut map = self.sessions.lock().unwrap();

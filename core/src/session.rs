@@ -86,12 +86,16 @@ pub(crate) trait Home: Send + Sync {
 pub(crate) struct SessionInner {
     id: String,
     place: Mutex<Place>,
+    /// Bumped by every move: a call waiting for a reconnecting server follows the session.
+    moves: tokio::sync::watch::Sender<u64>,
     home: Mutex<Option<Arc<dyn Home>>>,
     handlers: Handlers,
     events: Mutex<Fanout<Arc<SessionEvent>>>,
     state: Mutex<State>,
     /// Serialises `send_and_wait` calls on one session: each waits for its own idle.
     turn: tokio::sync::Mutex<()>,
+    /// Serialises moves of a pooled session (failover and a prompt's own move may race).
+    pub(crate) moving: tokio::sync::Mutex<()>,
     /// Set when this client sends a prompt, cleared by `session.idle`: whether earlier work
     /// may still produce an idle that is not the next turn's.
     busy: std::sync::atomic::AtomicBool,
@@ -176,6 +180,7 @@ impl SessionInner {
         let inner = Arc::new(SessionInner {
             id,
             place: Mutex::new(place),
+            moves: tokio::sync::watch::Sender::new(0),
             home: Mutex::new(None),
             handlers: Handlers::from_config(config),
             events: Mutex::new(Fanout::new()),
@@ -189,6 +194,7 @@ impl SessionInner {
                 warned_kinds: Default::default(),
             }),
             turn: tokio::sync::Mutex::new(()),
+            moving: tokio::sync::Mutex::new(()),
             busy: std::sync::atomic::AtomicBool::new(false),
             request_timeout,
             host: config.host.clone(),
@@ -225,6 +231,22 @@ impl SessionInner {
     /// registry entry.
     pub(crate) fn move_to(&self, place: Place) {
         *self.place.lock().unwrap() = place;
+        self.moves.send_modify(|n| *n += 1);
+    }
+
+    /// The connection to call on: the current link's, and when that link is reconnecting
+    /// while a pool moves the session elsewhere, the new link's.
+    async fn conn(&self) -> Result<crate::rpc::Connection> {
+        loop {
+            let mut moved = self.moves.subscribe();
+            moved.borrow_and_update();
+            let link = self.link();
+            tokio::select! {
+                biased;
+                c = link.conn() => return c,
+                _ = moved.changed() => continue,
+            }
+        }
     }
 
     pub(crate) fn set_home(&self, home: Arc<dyn Home>) {
@@ -349,7 +371,7 @@ impl SessionInner {
         timeout: Option<Duration>,
     ) -> Result<Value> {
         params.insert("sessionId".into(), json!(self.id));
-        self.link().conn().await?.request_timeout(method, Value::Object(params), timeout).await
+        self.conn().await?.request_timeout(method, Value::Object(params), timeout).await
     }
 
     fn spawn_tool_call(self: &Arc<Self>, data: &Value) {
@@ -913,6 +935,9 @@ impl Session {
     /// Detaches this client from the session (`session.destroy`); the session stays on disk and
     /// can be resumed. Idempotent; ends every event stream of this handle.
     pub async fn disconnect(&self) -> Result<()> {
+        // A pool may be moving the session to another server right now: let it finish, then
+        // detach from wherever it landed.
+        let _moving = self.inner.moving.lock().await;
         let already = {
             let mut st = self.inner.state.lock().unwrap();
             std::mem::replace(&mut st.disconnected, true)

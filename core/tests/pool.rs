@@ -46,10 +46,18 @@ async fn ask(s: &Session, prompt: &str) -> String {
     ev.content().unwrap_or_default().to_owned()
 }
 
+/// The user messages of the session's history (a retriable error — the call met a dying
+/// connection — is retried, as a host would).
 async fn user_messages(s: &Session) -> Vec<String> {
-    s.get_messages()
-        .await
-        .unwrap()
+    let end = Instant::now() + Duration::from_secs(20);
+    let events = loop {
+        match s.get_messages().await {
+            Ok(ev) => break ev,
+            Err(e) if e.is_retriable() && Instant::now() < end => tokio::time::sleep(Duration::from_millis(50)).await,
+            Err(e) => panic!("get_messages: {e}"),
+        }
+    };
+    events
         .iter()
         .filter(|e| e.event_type == "user.message")
         .map(|e| e.data["content"].as_str().unwrap_or_default().to_owned())
@@ -195,6 +203,45 @@ async fn a_session_on_a_server_without_the_state_is_not_found_clearly() {
     let e = dead.create_session(config(&model, "y")).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NoServer, "{e}");
     assert!(e.is_retriable());
+    pool.stop().await.unwrap();
+    // A stopped pool stays stopped (a background reaper does not start it again) until start().
+    assert_eq!(pool.list_sessions(None).await.unwrap_err().kind(), ErrorKind::NotConnected);
+    pool.start().await.unwrap();
+    pool.list_sessions(None).await.unwrap();
+    pool.stop().await.unwrap();
+}
+
+/// A prompt sent at once after its server died races the background failover: one of them
+/// moves the session, the other finds it moved, and the prompt is answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prompt_right_after_the_server_died_is_answered() {
+    let _serial = SERIAL.lock().await;
+    let model = FakeModel::start().await.unwrap();
+    let mut servers = [ExternalCli::start(0), ExternalCli::start(0)];
+    let pool = Pool::new(pool_options(&[&servers[0], &servers[1]])).unwrap();
+    for round in 0..3 {
+        let id = format!("prompt-after-death-{round}");
+        let s = pool.create_session(config(&model, &id)).await.unwrap();
+        assert_eq!(ask(&s, "REPLY first").await, "first");
+        let i = pool.urls().iter().position(|u| Some(u) == s.server().as_ref()).unwrap();
+        servers[i].kill();
+        // The prompt may still go out on the dying connection before its end is read: then
+        // the outcome is honestly unknown (the history tells), never another error.
+        match s.send_and_wait("REPLY second").await {
+            Ok(answer) => assert_eq!(answer.unwrap().content(), Some("second"), "round {round}"),
+            Err(e) => {
+                assert_eq!(e.kind(), ErrorKind::TurnOutcomeUnknown, "round {round}: {e}");
+                assert_eq!(user_messages(&s).await, vec!["REPLY first"], "the dead server never got it");
+                assert_eq!(ask(&s, "REPLY second").await, "second", "round {round}");
+            }
+        }
+        assert_eq!(user_messages(&s).await, vec!["REPLY first", "REPLY second"]);
+        s.disconnect().await.unwrap();
+        let port = servers[i].port;
+        servers[i] = ExternalCli::start(port);
+        let url = pool.urls()[i].clone();
+        until("the server to be back", Duration::from_secs(30), || healthy(&pool, &url)).await;
+    }
     pool.stop().await.unwrap();
 }
 

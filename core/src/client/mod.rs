@@ -374,7 +374,13 @@ impl Client {
         let Some((params, mode)) = s.reopen_params() else {
             return Err(Error::new(ErrorKind::SessionNotFound, format!("session {} was disconnected", s.id())));
         };
-        registry.insert(s.clone());
+        // Another handle of this session is open here (the host opened it again): leave it be.
+        if !registry.insert_unless_other(s.clone()) {
+            return Err(Error::new(
+                ErrorKind::SessionNotFound,
+                format!("session {} is open on this server through another handle", s.id()),
+            ));
+        }
         let timeout = self.inner.options.request_timeout;
         let opened = async {
             let info = conn.request_timeout("session.resume", Value::Object(params), timeout).await?;
@@ -389,8 +395,7 @@ impl Client {
                 s.reopened(info);
                 // The host disconnected it while it moved: detach it here too, or this server
                 // would keep a copy that misses what other servers append later.
-                if s.is_disconnected() {
-                    registry.remove_if_same(s);
+                if s.is_disconnected() && registry.remove_if_same(s) && !registry.has_other(s) {
                     let _ = conn
                         .request_timeout("session.destroy", json!({"sessionId": s.id()}), Some(Duration::from_secs(5)))
                         .await;

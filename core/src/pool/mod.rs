@@ -78,6 +78,13 @@ struct Counters {
     reaped: AtomicU64,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    New,
+    Running,
+    Stopped,
+}
+
 struct PoolInner {
     members: Vec<Member>,
     lease: Option<LeaseOptions>,
@@ -86,7 +93,7 @@ struct PoolInner {
     /// Leases held by sessions open on this pool, by session id.
     held: Mutex<HashMap<String, Arc<HeldLease>>>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
-    started: tokio::sync::Mutex<bool>,
+    phase: tokio::sync::Mutex<Phase>,
     health_interval: Duration,
 }
 
@@ -154,17 +161,18 @@ impl Pool {
                 counters: Default::default(),
                 held: Mutex::new(HashMap::new()),
                 tasks: Mutex::new(Vec::new()),
-                started: tokio::sync::Mutex::new(false),
+                phase: tokio::sync::Mutex::new(Phase::New),
                 health_interval: options.health_interval.max(Duration::from_millis(50)),
             }),
         })
     }
 
     /// Connects to every server (concurrently) and starts watching them. Succeeds when at least
-    /// one server answers; the others are tried again in the background. Idempotent.
+    /// one server answers; the others are tried again in the background. Idempotent; also
+    /// starts a stopped pool again.
     pub async fn start(&self) -> Result<()> {
-        let mut started = self.inner.started.lock().await;
-        if *started {
+        let mut phase = self.inner.phase.lock().await;
+        if *phase == Phase::Running {
             return Ok(());
         }
         let results = futures_join(self.inner.members.iter().map(|m| m.client.start())).await;
@@ -182,19 +190,26 @@ impl Pool {
             tasks.push(tokio::spawn(watch_member(weak.clone(), i)));
         }
         tasks.push(tokio::spawn(health_loop(weak)));
-        *started = true;
+        *phase = Phase::Running;
         Ok(())
     }
 
+    /// The implicit start (the client's rule): a pool never started starts on first use; a
+    /// stopped pool stays stopped until `start()`.
     async fn ensure_started(&self) -> Result<()> {
-        if *self.inner.started.lock().await {
-            return Ok(());
+        match *self.inner.phase.lock().await {
+            Phase::Running => return Ok(()),
+            Phase::Stopped => {
+                return Err(Error::new(ErrorKind::NotConnected, "the pool is stopped; call start() to use it again"));
+            }
+            Phase::New => {}
         }
         self.start().await
     }
 
     /// Releases every lease, detaches every session and stops every server's client.
     pub async fn stop(&self) -> Result<()> {
+        *self.inner.phase.lock().await = Phase::Stopped;
         let held: Vec<_> = self.inner.held.lock().unwrap().drain().map(|(_, l)| l).collect();
         for t in self.inner.tasks.lock().unwrap().drain(..) {
             t.abort();
@@ -208,7 +223,6 @@ impl Pool {
         for l in held {
             l.release().await;
         }
-        *self.inner.started.lock().await = false;
         first_error.map_or(Ok(()), Err)
     }
 
@@ -565,6 +579,7 @@ impl PoolInner {
                     );
                     return Ok(());
                 }
+                Err(_) if s.is_disconnected() => return Ok(()),
                 Err(e) => {
                     tracing::warn!(session = s.id(), server = to.url, "moving the session failed: {e}");
                     let fatal = !(e.is_transport_failure() || e.kind() == ErrorKind::Reconnecting);
@@ -605,6 +620,11 @@ impl PoolInner {
         // A few at a time: each is one `session.resume` on its next server.
         for batch in sessions.chunks(FAILOVER_BATCH) {
             futures_join(batch.iter().map(|s| async move {
+                let _moving = s.moving.lock().await;
+                // A prompt may have moved it meanwhile.
+                if !self.home_of(s).is_some_and(|h| std::ptr::eq(h, from)) || s.is_disconnected() {
+                    return;
+                }
                 let targets = self.candidates(s.id(), Some(from));
                 if targets.is_empty() {
                     return;
@@ -681,6 +701,9 @@ impl Home for PoolHome {
         Box::pin(async move {
             check?;
             let Some(p) = pool.upgrade() else { return Ok(()) };
+            // One move at a time (the failover of its server may be moving it now); where it
+            // is is read after the lock.
+            let _moving = s.moving.lock().await;
             let home = p.home_of(&s);
             let targets = p.candidates(s.id(), None);
             let Some(best) = targets.first() else {

@@ -75,14 +75,19 @@ impl Redis {
     }
 
     /// Runs one command; an I/O or protocol failure drops the connection and fails typed.
+    /// Cancel-safe: the connection is out of the slot during the round trip and goes back only
+    /// after a whole reply, so a command dropped half-way (a task aborted, a timeout) can never
+    /// leave its reply to be read by the next command.
     pub async fn cmd(&self, args: &[&[u8]]) -> Result<Reply> {
         let mut guard = self.conn.lock().await;
+        let taken = guard.take();
         let work = async {
-            if guard.is_none() {
-                *guard = Some(self.connect().await?);
-            }
-            let c = guard.as_mut().expect("connected above");
-            roundtrip(c, args).await
+            let mut c = match taken {
+                Some(c) => c,
+                None => self.connect().await?,
+            };
+            let r = roundtrip(&mut c, args).await?;
+            Ok::<_, Error>((c, r))
         };
         let r = match tokio::time::timeout(self.timeout, work).await {
             Ok(r) => r,
@@ -91,13 +96,11 @@ impl Redis {
                 format!("redis at {}: no reply within {:?}", self.target.addr, self.timeout),
             )),
         };
-        match r {
-            Ok(Reply::Status(s)) if s.starts_with('-') => Err(redis_error(&self.target.addr, &s[1..])),
-            Ok(r) => Ok(r),
-            Err(e) => {
-                *guard = None;
-                Err(e)
-            }
+        let (c, reply) = r?;
+        *guard = Some(c);
+        match reply {
+            Reply::Status(s) if s.starts_with('-') => Err(redis_error(&self.target.addr, &s[1..])),
+            r => Ok(r),
         }
     }
 
