@@ -6,8 +6,8 @@ mod common;
 
 use common::{ExternalCli, RedisServer};
 use copilot_core::{
-    CleanupOptions, Client, ClientOptions, ErrorKind, LeaseOptions, Pool, PoolOptions, ReconnectPolicy, Session,
-    SessionConfig,
+    CleanupOptions, Client, ClientOptions, ErrorKind, LeaseOptions, LeaseStore, Pool, PoolOptions, ReconnectPolicy,
+    RedisLeaseStore, Session, SessionConfig,
 };
 use fake_model::FakeModel;
 use serde_json::json;
@@ -410,4 +410,31 @@ async fn a_silent_server_is_failed_over_by_the_heartbeat() {
     assert_eq!(user_messages(&s).await, vec!["REPLY before", "REPLY after", "REPLY again"]);
     s.disconnect().await.unwrap();
     pool.stop().await.unwrap();
+}
+
+/// A store call dropped half-way (its task aborted while Redis was slow) must not leave its
+/// reply to be read as the next call's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_redis_call_leaves_no_stale_reply() {
+    let redis = RedisServer::start();
+    let store = RedisLeaseStore::new(&redis.url(), "cancel-test:").unwrap();
+    assert_eq!(store.holder("s").await.unwrap(), None);
+    redis.cmd(&["CLIENT", "PAUSE", "400", "ALL"]);
+    let cut =
+        tokio::time::timeout(Duration::from_millis(100), store.try_acquire("s", "me", Duration::from_secs(30))).await;
+    assert!(cut.is_err(), "the call should still be waiting for Redis");
+    // The next call reads its own reply (a GET, not the abandoned EVAL's number). Whether
+    // Redis ran the abandoned command depends on when it saw the connection close.
+    let holder = store.holder("s").await.unwrap();
+    let next = match holder.as_deref() {
+        None => 1,
+        Some("me|1") => {
+            assert_eq!(store.try_acquire("s", "other", Duration::from_secs(30)).await.unwrap(), None);
+            store.release("s", "me", 1).await.unwrap();
+            2
+        }
+        Some(other) => panic!("unexpected holder {other}"),
+    };
+    assert_eq!(store.try_acquire("s", "other", Duration::from_secs(30)).await.unwrap(), Some(next));
+    assert_eq!(store.holder("s").await.unwrap(), Some(format!("other|{next}")));
 }
