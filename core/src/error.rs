@@ -249,6 +249,8 @@ struct ErrorInner {
     rpc: Option<RpcErrorData>,
     stderr_tail: Option<String>,
     source: Option<Arc<dyn std::error::Error + Send + Sync + 'static>>,
+    /// The request never left this process (its connection was already closed).
+    unsent: bool,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -256,7 +258,14 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Error {
-            inner: Box::new(ErrorInner { kind, message: message.into(), rpc: None, stderr_tail: None, source: None }),
+            inner: Box::new(ErrorInner {
+                kind,
+                message: message.into(),
+                rpc: None,
+                stderr_tail: None,
+                source: None,
+                unsent: false,
+            }),
         }
     }
 
@@ -286,12 +295,24 @@ impl Error {
                 rpc: Some(data),
                 stderr_tail: None,
                 source: None,
+                unsent: false,
             }),
         }
     }
 
     pub fn kind(&self) -> ErrorKind {
         self.inner.kind
+    }
+
+    /// True when the request never left this process (its connection was closed before it
+    /// was written): sending it again cannot repeat it.
+    pub fn is_unsent(&self) -> bool {
+        self.inner.unsent
+    }
+
+    pub(crate) fn unsent(mut self) -> Self {
+        self.inner.unsent = true;
+        self
     }
     /// Stable string code of the kind.
     pub fn code(&self) -> &'static str {

@@ -371,7 +371,37 @@ impl SessionInner {
         timeout: Option<Duration>,
     ) -> Result<Value> {
         params.insert("sessionId".into(), json!(self.id));
-        self.conn().await?.request_timeout(method, Value::Object(params), timeout).await
+        let params = Value::Object(params);
+        let epoch = self.link().epoch();
+        match self.conn().await?.request_timeout(method, params.clone(), timeout).await {
+            // The connection was already dead (its end not yet noticed by the client): the call
+            // never went out, so once the session has a new connection (reconnected, or moved
+            // by its pool) it is sent there, once.
+            Err(e) if e.is_unsent() => {
+                self.until_link_changes(epoch, Duration::from_secs(10)).await;
+                self.conn().await?.request_timeout(method, params, timeout).await
+            }
+            r => r,
+        }
+    }
+
+    /// Waits (at most `limit`) until the session's connection is not the one of `epoch` any
+    /// more: the link went down or reconnecting, or the session moved.
+    async fn until_link_changes(&self, epoch: Option<u64>, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let link = self.link();
+            let mut state = link.subscribe();
+            let mut moved = self.moves.subscribe();
+            if link.epoch() != epoch {
+                return;
+            }
+            tokio::select! {
+                _ = state.changed() => {}
+                _ = moved.changed() => {}
+                _ = tokio::time::sleep_until(deadline) => return,
+            }
+        }
     }
 
     fn spawn_tool_call(self: &Arc<Self>, data: &Value) {
@@ -741,6 +771,8 @@ impl Session {
             *seen.lock().unwrap() = tokio::time::Instant::now();
             let message_id = match self.send_now(options).await {
                 Ok(id) => id,
+                // Never written: nothing to be unsure about.
+                Err(e) if e.is_unsent() => return Err(e),
                 // The prompt may have reached the CLI before the connection broke.
                 Err(e)
                     if e.is_transport_failure()

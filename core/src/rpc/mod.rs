@@ -175,14 +175,14 @@ impl Connection {
         {
             let mut p = self.inner.pending.lock().unwrap();
             if let Some(e) = &p.closed {
-                return Err(e.clone());
+                return Err(e.clone().unsent());
             }
             p.map.insert(id, tx);
         }
         let guard = PendingGuard { conn: self, id };
         tracing::trace!(target: "copilot::frames", id, method, "-> request");
         if !self.inner.out.push(frame) {
-            return Err(self.closed_error());
+            return Err(self.closed_error().unsent());
         }
         let reply = rx.await;
         std::mem::forget(guard);
