@@ -9,6 +9,8 @@ export FAKE_MODEL_BIN="${FAKE_MODEL_BIN:-$ROOT/target/debug/fake-model}"
 [ -x "$FAKE_MODEL_BIN" ] || (cd "$ROOT" && cargo build -q -p fake-model)
 export COPILOT_CHAOS_PATH="${COPILOT_CHAOS_PATH:-$ROOT/target/debug/copilot-chaos}"
 [ -x "$COPILOT_CHAOS_PATH" ] || (cd "$ROOT" && cargo build -q -p copilot-chaos)
+# redis-server (the pool's lease tests, the HA run) and nginx (the HA run), when missing.
+"$ROOT/tests/install-services.sh"
 
 BUILD_VENV="$ROOT/target/py-build-venv"
 if [ ! -x "$BUILD_VENV/bin/maturin" ]; then
@@ -42,3 +44,6 @@ print(f"-- import copilot: {t('import copilot') / 1000:.1f} ms (cumulative, medi
 PYEOF
 echo "-- pytest"
 cd tests/.. && "$PY" -m pytest -q -p no:cacheprovider tests
+
+echo "-- HA end-to-end: tests/ha/run.py with examples/python/pool_chat_api.py"
+cd "$ROOT" && "$PY" tests/ha/run.py --api "$PY examples/python/pool_chat_api.py"

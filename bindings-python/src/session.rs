@@ -14,7 +14,7 @@
 
 use crate::{convert, gate, loops};
 use copilot_core::host::{HostMessage, HostPort, HostStream, Responder};
-use copilot_core::{Client, Error, ErrorKind, MessageOptions, Result, Session, SessionConfig};
+use copilot_core::{Client, Error, ErrorKind, MessageOptions, Pool, Result, Session, SessionConfig};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
@@ -45,10 +45,28 @@ struct Calls {
     drained: bool,
 }
 
+/// What opens a session: a client (one server) or a pool (placed by its ranking, leased).
+#[derive(Clone)]
+pub enum Opener {
+    Client(Client),
+    Pool(Pool),
+}
+
+impl Opener {
+    async fn open(self, resume_id: Option<String>, config: SessionConfig) -> Result<Session> {
+        match (self, resume_id) {
+            (Opener::Client(c), Some(id)) => c.resume_session(&id, Some(config)).await,
+            (Opener::Client(c), None) => c.create_session(config).await,
+            (Opener::Pool(p), Some(id)) => p.resume_session(&id, Some(config)).await,
+            (Opener::Pool(p), None) => p.create_session(config).await,
+        }
+    }
+}
+
 /// The native session. Python wraps it in `copilot.CopilotSession`.
 #[pyclass(frozen)]
 pub struct NativeSession {
-    client: Client,
+    opener: Opener,
     port: HostPort,
     /// The config until `open` sends it.
     config: Mutex<Option<SessionConfig>>,
@@ -58,12 +76,34 @@ pub struct NativeSession {
     event_loop: Py<PyAny>,
 }
 
+/// A session to open, from Python's pieces: `config` (without host callables), the request
+/// kinds the host answers, the tools it runs, the hook types it registered (None: no hooks)
+/// and the loop-side `sink`. The one path for a client's and a pool's sessions.
+pub fn build(
+    py: Python<'_>,
+    opener: Opener,
+    config: &Bound<'_, PyAny>,
+    handlers: Vec<String>,
+    tools: Vec<String>,
+    hooks: Option<Vec<String>>,
+    sink: Py<PyAny>,
+) -> PyResult<NativeSession> {
+    let built = convert::config_value("session config", config).and_then(|v| {
+        let cfg = SessionConfig::from_json(&v)?;
+        let host =
+            copilot_core::HostOptions::from_json(&json!({"handlers": handlers, "tools": tools, "hooks": hooks}))?;
+        Ok((cfg, host))
+    });
+    let (cfg, host) = built.map_err(|e| convert::py_error(py, &e))?;
+    NativeSession::prepare(py, opener, cfg, host, sink)
+}
+
 impl NativeSession {
     /// Attaches the host bridge to `config` and starts the drain task, which delivers to
     /// `sink(batch)` on the running loop.
-    pub fn prepare(
+    fn prepare(
         py: Python<'_>,
-        client: Client,
+        opener: Opener,
         mut config: SessionConfig,
         host: copilot_core::HostOptions,
         sink: Py<PyAny>,
@@ -74,7 +114,7 @@ impl NativeSession {
         let call_soon = event_loop.getattr("call_soon_threadsafe")?.unbind();
         copilot_core::runtime().spawn(drain(stream, calls.clone(), sink, call_soon));
         Ok(NativeSession {
-            client,
+            opener,
             port,
             config: Mutex::new(Some(config)),
             session: Arc::default(),
@@ -137,13 +177,9 @@ impl NativeSession {
         let Some(config) = self.config.lock().unwrap().take() else {
             return Err(convert::py_error(py, &Error::new(ErrorKind::InvalidConfig, "the session was opened already")));
         };
-        let (client, cell, calls) = (self.client.clone(), self.session.clone(), self.calls.clone());
+        let (opener, cell, calls) = (self.opener.clone(), self.session.clone(), self.calls.clone());
         self.call(py, async move {
-            let opened = match resume_id {
-                Some(id) => client.resume_session(&id, Some(config)).await,
-                None => client.create_session(config).await,
-            };
-            match opened {
+            match opener.open(resume_id, config).await {
                 Ok(s) => {
                     let _ = cell.set(s);
                     Ok(Value::Null)
@@ -161,6 +197,18 @@ impl NativeSession {
     #[getter]
     fn session_id(&self, py: Python<'_>) -> PyResult<String> {
         Ok(self.session(py)?.id().to_owned())
+    }
+
+    /// The fencing token of the session's lease (a pooled session with a lease store), else None.
+    #[getter]
+    fn lease_token(&self, py: Python<'_>) -> PyResult<Option<u64>> {
+        Ok(self.session(py)?.lease_token())
+    }
+
+    /// The URL of the server a pooled session is on now (None outside a pool).
+    #[getter]
+    fn server(&self, py: Python<'_>) -> PyResult<Option<String>> {
+        Ok(self.session(py)?.server())
     }
 
     /// The create/resume result.

@@ -8,31 +8,32 @@
             print(response.data.content)
 """
 from ._copilot import __version__, pinned_cli_version
-from .client import DEFAULT_TIMEOUT, CopilotClient, CopilotSession, approve_all
+from .client import DEFAULT_TIMEOUT, CopilotClient, CopilotSession, Reaper, approve_all, refresh_log_level
 from .errors import (AuthenticationError, CliNotFoundError, ConnectError, CopilotCancelledError, CopilotError,
                      CopilotIOError, CopilotTimeoutError, FrameHeaderError, FrameLengthError, HandlerError,
-                     InternalError, InvalidConfigError, InvalidJsonError, MessageTooLargeError, NativeCause,
-                     NotConnectedError, ProtocolError, ReconnectFailedError, ReconnectingError, RpcError, SessionError,
-                     SessionNotFoundError, TransportClosedError, TransportError, TurnOutcomeUnknownError,
-                     VersionMismatchError)
+                     InternalError, InvalidConfigError, InvalidJsonError, LeaseError, LeaseHeldError, LeaseLostError,
+                     MessageTooLargeError, NativeCause, NoServerError, NotConnectedError, ProtocolError,
+                     ReconnectFailedError, ReconnectingError, RpcError, SessionError, SessionNotFoundError,
+                     TransportClosedError, TransportError, TurnOutcomeUnknownError, VersionMismatchError)
+from .pool import CopilotPool
 from .tools import Tool, tool
-from .types import (AuthStatus, AutoModeSwitchRequest, ClientOptions, EventData, HookInvocation, LifecycleEvent,
-                    MessageOptions, PermissionRequest, PingResponse, ProviderConfig, ProviderTokenRequest,
-                    ReconnectOptions, SessionConfig, SessionEvent, SessionMetadata, StatusResponse,
-                    SystemMessageTransformRequest, ToolInvocation, UserInputRequest)
+from .types import (AuthStatus, AutoModeSwitchRequest, ClientOptions, EventData, HookInvocation, LeaseOptions,
+                    LifecycleEvent, MessageOptions, PermissionRequest, PingResponse, PoolOptions, ProviderConfig,
+                    ProviderTokenRequest, ReconnectOptions, SessionConfig, SessionEvent, SessionMetadata,
+                    StatusResponse, SystemMessageTransformRequest, ToolInvocation, UserInputRequest)
 
 __all__ = [
-    "CopilotClient", "CopilotSession", "approve_all", "tool", "Tool", "DEFAULT_TIMEOUT", "pinned_cli_version",
-    "__version__",
+    "CopilotClient", "CopilotSession", "CopilotPool", "Reaper", "approve_all", "tool", "Tool", "DEFAULT_TIMEOUT",
+    "pinned_cli_version", "refresh_log_level", "__version__",
     # errors
     "CopilotError", "TransportError", "TransportClosedError", "ConnectError", "CliNotFoundError",
     "CopilotTimeoutError", "CopilotCancelledError", "ProtocolError", "FrameHeaderError", "FrameLengthError",
     "MessageTooLargeError", "InvalidJsonError", "VersionMismatchError", "RpcError", "AuthenticationError",
     "SessionNotFoundError", "SessionError", "InvalidConfigError", "HandlerError", "NotConnectedError",
     "CopilotIOError", "InternalError", "ReconnectingError", "ReconnectFailedError", "TurnOutcomeUnknownError",
-    "NativeCause",
+    "NoServerError", "LeaseError", "LeaseHeldError", "LeaseLostError", "NativeCause",
     # types
-    "ClientOptions", "ReconnectOptions", "SessionConfig", "MessageOptions", "ProviderConfig", "SessionEvent", "EventData",
+    "ClientOptions", "ReconnectOptions", "PoolOptions", "LeaseOptions", "SessionConfig", "MessageOptions", "ProviderConfig", "SessionEvent", "EventData",
     "SessionMetadata", "PingResponse", "StatusResponse", "AuthStatus", "LifecycleEvent", "ToolInvocation",
     "PermissionRequest", "UserInputRequest", "HookInvocation", "SystemMessageTransformRequest",
     "ProviderTokenRequest", "AutoModeSwitchRequest",

@@ -16,6 +16,9 @@ class NativeClient:
         """A client-level call by name (`ping`, `get_status`, `get_auth_status`, `list_models`,
         `list_sessions`, `delete_session`, `get_last_session_id`, `get_foreground_session_id`,
         `set_foreground_session_id`); resolves to the result as Python objects."""
+    def cleanup_sessions(self, options: Any) -> Any:
+        """Deletes stored sessions past `maxAge` / `maxIdle` (`options`: `{maxAge, maxIdle,
+        includeOpen}`, seconds); resolves to the deleted sessions' metadata."""
     def cli_pid(self) -> Any:
         ...
     def close_now(self) -> Any:
@@ -23,6 +26,11 @@ class NativeClient:
         the connection without an event loop. The GIL is released meanwhile."""
     def force_stop(self) -> Any:
         ...
+    def metrics(self) -> Any:
+        """The client's counters: `{calls, errors: {code: n}, reconnects, connectionLosses,
+        failoversIn, failoversOut, openSessions, turns: {count, sumSeconds, buckets}}`."""
+    def metrics_prometheus(self) -> Any:
+        """The client's counters in the Prometheus text format."""
     def port(self) -> Any:
         ...
     def protocol_version(self) -> Any:
@@ -38,11 +46,62 @@ class NativeClient:
         types it registered (None: no hooks), and `sink(batch)` for the session's messages."""
     def start(self) -> Any:
         ...
+    def start_reaper(self, interval: Any, options: Any) -> Any:
+        """Runs `cleanup_sessions(options)` every `interval` seconds until the reaper is stopped;
+        sweeps are announced as lifecycle `reaper.swept` events."""
     def stop(self) -> Any:
         ...
     def subscribe_lifecycle(self, sink: Any) -> Any:
         """Lifecycle notifications from now on: `sink([event, ...])` on the running loop, a batch
         at a time, in order."""
+
+class NativePool:
+    """The native pool. Python wraps it in `copilot.CopilotPool`."""
+    def __new__(cls, options: Any) -> NativePool: ...
+    def cleanup_sessions(self, options: Any) -> Any:
+        """Deletes stored sessions past `maxAge` / `maxIdle` across the pool; resolves to the
+        deleted sessions' metadata."""
+    def client(self, url: Any) -> Any:
+        """The client of one server of the pool."""
+    def delete_session(self, session_id: Any) -> Any:
+        ...
+    def drain(self, url: Any) -> Any:
+        """Stops placing sessions on `url`; its open sessions move at their next prompt."""
+    def list_sessions(self, filter: Any = None) -> Any:
+        ...
+    def metrics(self) -> Any:
+        """Counters per server and for the pool (`{servers: [...], failovers, leasesAcquired,
+        leasesLost, leaseWaits, reaped, placementErrors, openSessions, healthyServers}`)."""
+    def metrics_prometheus(self) -> Any:
+        """The pool's counters in the Prometheus text format."""
+    def ranking(self, session_id: Any) -> Any:
+        """The servers ranked for a session (first = where it goes when all are healthy)."""
+    def server_for(self, session_id: Any) -> Any:
+        """Where a new or resumed session would be placed now (None: no server is usable)."""
+    def servers(self) -> Any:
+        """`[{url, healthy, draining, openSessions}]`, in the order given."""
+    def session(self, config: Any, handlers: Any, tools: Any, hooks: Any, sink: Any) -> Any:
+        """A session to open on the pool (see `NativeClient.session`)."""
+    def start(self) -> Any:
+        ...
+    def start_reaper(self, interval: Any, options: Any, on_sweep: Any = None) -> Any:
+        """Runs `cleanup_sessions(options)` every `interval` seconds until the reaper is stopped.
+        `on_sweep(deleted, error)` (optional) is called on the running loop after each sweep:
+        the deleted sessions' metadata (a list), or None and the exception."""
+    def stop(self) -> Any:
+        ...
+    def undrain(self, url: Any) -> Any:
+        ...
+    def urls(self) -> Any:
+        ...
+
+class NativeReaper:
+    """A background reaper; `stop()` ends it (so does dropping it)."""
+    @property
+    def running(self) -> Any:
+        ...
+    def stop(self) -> Any:
+        """Stops sweeping (a sweep in progress is abandoned); idempotent."""
 
 class NativeSession:
     """The native session. Python wraps it in `copilot.CopilotSession`."""
@@ -54,6 +113,9 @@ class NativeSession:
         ...
     def info(self) -> Any:
         """The create/resume result."""
+    @property
+    def lease_token(self) -> Any:
+        """The fencing token of the session's lease (a pooled session with a lease store), else None."""
     def open(self, resume_id: Any = None) -> Any:
         """Creates the session (or resumes `resume_id`) with the prepared config."""
     def rpc(self, method: Any, params: Any = None, timeout: Any = None) -> Any:
@@ -64,6 +126,9 @@ class NativeSession:
     def send_and_wait(self, message: Any) -> Any:
         """Resolves to the turn's last assistant.message (its wire object) or None, after the
         turn's events reached the loop. Cancelling the future aborts the turn."""
+    @property
+    def server(self) -> Any:
+        """The URL of the server a pooled session is on now (None outside a pool)."""
     @property
     def session_id(self) -> Any:
         ...
@@ -88,3 +153,6 @@ def hook_type_name(name: Any) -> Any:
 
 def pinned_cli_version() -> Any:
     """The CLI version this build pins."""
+
+def set_log_level(level: Any) -> Any:
+    """The `copilot` logger's effective level now decides which records of the core are forwarded."""

@@ -22,7 +22,7 @@ from ._copilot import CANCEL, DONE, EVENT, REQUEST
 from .errors import InvalidConfigError
 from .tools import Tool, to_tool
 from .types import (AuthStatus, AutoModeSwitchRequest, HookInvocation, LifecycleEvent, PermissionRequest,
-                    PingResponse, ProviderTokenRequest, SessionEvent, SessionMetadata, StatusResponse,
+                    PingResponse, ProviderTokenRequest, Seconds, SessionEvent, SessionMetadata, StatusResponse,
                     SystemMessageTransformRequest, ToolInvocation, UserInputRequest)
 
 log = logging.getLogger("copilot")
@@ -145,6 +145,108 @@ def _consumer(fn: Callable[[Any], Any], what: str) -> Callable[[Any], None]:
     return consume
 
 
+def _sync_log_level() -> None:
+    """The ``copilot`` logger's level now decides which records of the Rust core cross into
+    Python (checked when a client or pool is made or started; see ``refresh_log_level``)."""
+    _copilot.set_log_level(log.getEffectiveLevel())
+
+
+def refresh_log_level() -> None:
+    """Call after changing the level of the ``copilot`` logger (or of its parents) while clients
+    or pools exist: the Rust core forwards only records at or above that level."""
+    _sync_log_level()
+
+
+def _duration(value: Any, what: str) -> Optional[float]:
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidConfigError(f"{what} must be seconds (a number or a timedelta), got {type(value).__name__}")
+    return float(value)
+
+
+def _cleanup(max_age: Any, max_idle: Any, include_open: Any) -> Dict[str, Any]:
+    if not isinstance(include_open, bool):
+        raise InvalidConfigError(f"include_open must be a bool, got {type(include_open).__name__}")
+    return {"maxAge": _duration(max_age, "max_age"), "maxIdle": _duration(max_idle, "max_idle"),
+            "includeOpen": include_open}
+
+
+def _interval(interval: Any) -> float:
+    s = _duration(interval, "interval")
+    if s is None:
+        raise InvalidConfigError("the reaper needs an interval")
+    return s
+
+
+def _stop_reapers(reapers: List["Reaper"]) -> None:
+    for r in list(reapers):
+        r.stop()
+
+
+class Reaper:
+    """A background reaper (``start_reaper``). It runs until :meth:`stop`, or until its client
+    or pool is stopped; its owner keeps it alive, so the object may be dropped."""
+
+    def __init__(self, native: Any, owner: List["Reaper"]) -> None:
+        self._native = native
+        self._owner = owner
+        owner.append(self)
+
+    @property
+    def running(self) -> bool:
+        return self._native.running
+
+    def stop(self) -> None:
+        """Stops sweeping (a sweep in progress is abandoned); idempotent."""
+        self._native.stop()
+        if self in self._owner:
+            self._owner.remove(self)
+
+    def __enter__(self) -> "Reaper":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"Reaper(running={self.running})"
+
+
+async def _open_session(native_owner: Any, resume_id: Optional[str], cfg: Dict[str, Any]) -> "CopilotSession":
+    """Opens a session through a native client or pool (``native_owner.session``): the host
+    callables of ``cfg`` become the request kinds, tools and hooks this process answers, the
+    rest goes to the core as the session config."""
+    on_event = cfg.pop("on_event", cfg.pop("onEvent", None))
+    hooks: Optional[Dict[str, Any]] = None
+    raw_hooks = cfg.pop("hooks", None)
+    if raw_hooks is not None:
+        if not isinstance(raw_hooks, dict) or not all(callable(f) for f in raw_hooks.values()):
+            raise InvalidConfigError("hooks must be a dict of hook name -> callable")
+        hooks = {_copilot.hook_type_name(k): f for k, f in raw_hooks.items()}
+    handlers: Dict[str, Any] = {}
+    for key in [k for k in cfg if k in _HANDLER_KEYS]:
+        value = cfg.pop(key)
+        if value is None:
+            continue
+        if not callable(value):
+            raise InvalidConfigError(f"{key} must be callable")
+        handlers[_HANDLER_KEYS[key]] = value
+    tools = [to_tool(t) for t in cfg.pop("tools", None) or []]
+    if tools:
+        cfg["tools"] = [t.definition() for t in tools]
+    sink = _Sink(asyncio.get_running_loop(), {t.name: t for t in tools}, handlers, hooks or {})
+    native = native_owner.session(cfg, list(handlers), [t.name for t in tools],
+                                  None if hooks is None else list(hooks), sink)
+    session = CopilotSession(native, sink)
+    if on_event is not None:
+        session.on(on_event)
+    await native.open(resume_id)
+    return session
+
+
 class _Sink:
     """The loop side of one session: takes the batches of its host stream, in stream order.
     It holds no reference to the session objects, so a dropped session can be freed."""
@@ -264,6 +366,18 @@ class CopilotSession:
     def workspace_path(self) -> Optional[str]:
         return self._native.info().get("workspacePath")
 
+    @property
+    def lease_token(self) -> Optional[int]:
+        """The fencing token of the session's lease (a :class:`CopilotPool` with a lease store):
+        it grows with every acquisition of this session's lease, so a store you write to can
+        refuse a holder whose lease has passed to another instance. None otherwise."""
+        return self._native.lease_token
+
+    @property
+    def server(self) -> Optional[str]:
+        """The URL of the pool server this session is on now (None outside a pool)."""
+        return self._native.server
+
     def _subscribe(self, types: Optional[List[str]], consumer: Callable[[SessionEvent], None]) -> int:
         sub = self._native.subscribe(types)
         self._sink.consumers[sub] = consumer
@@ -381,17 +495,33 @@ class CopilotClient:
     stops it; any call on a never-started client starts it (unless ``auto_start=False``)."""
 
     def __init__(self, options: Optional[Dict[str, Any]] = None, **kwargs: Any) -> None:
+        _sync_log_level()
         self._native = _copilot.NativeClient(_seconds(_options(options, kwargs, "client options")))
         _live_clients.add(self)
+        self._init()
+
+    def _init(self) -> None:
         self._lifecycle: List[Callable[[LifecycleEvent], Any]] = []
         self._lifecycle_on = False
+        self._reapers: List[Reaper] = []
+
+    @classmethod
+    def _of(cls, native: Any) -> "CopilotClient":
+        """A client object over a native client made elsewhere (a pool's server)."""
+        c = cls.__new__(cls)
+        c._native = native
+        c._init()
+        return c
 
     async def start(self) -> None:
+        _sync_log_level()
         self._subscribe_lifecycle()
         await self._native.start()
 
     async def stop(self) -> None:
-        """Detaches every session, stops a CLI this client spawned; idempotent."""
+        """Stops its reapers, detaches every session, stops a CLI this client spawned;
+        idempotent."""
+        _stop_reapers(self._reapers)
         await self._native.stop()
 
     async def force_stop(self) -> None:
@@ -491,30 +621,35 @@ class CopilotClient:
         return await self._open(session_id, _options(config, kwargs, "session config"))
 
     async def _open(self, resume_id: Optional[str], cfg: Dict[str, Any]) -> CopilotSession:
-        on_event = cfg.pop("on_event", cfg.pop("onEvent", None))
-        hooks: Optional[Dict[str, Any]] = None
-        raw_hooks = cfg.pop("hooks", None)
-        if raw_hooks is not None:
-            if not isinstance(raw_hooks, dict) or not all(callable(f) for f in raw_hooks.values()):
-                raise InvalidConfigError("hooks must be a dict of hook name -> callable")
-            hooks = {_copilot.hook_type_name(k): f for k, f in raw_hooks.items()}
-        handlers: Dict[str, Any] = {}
-        for key in [k for k in cfg if k in _HANDLER_KEYS]:
-            value = cfg.pop(key)
-            if value is None:
-                continue
-            if not callable(value):
-                raise InvalidConfigError(f"{key} must be callable")
-            handlers[_HANDLER_KEYS[key]] = value
-        tools = [to_tool(t) for t in cfg.pop("tools", None) or []]
-        if tools:
-            cfg["tools"] = [t.definition() for t in tools]
-        sink = _Sink(asyncio.get_running_loop(), {t.name: t for t in tools}, handlers, hooks or {})
-        native = self._native.session(cfg, list(handlers), [t.name for t in tools],
-                                      None if hooks is None else list(hooks), sink)
-        session = CopilotSession(native, sink)
-        if on_event is not None:
-            session.on(on_event)
         self._subscribe_lifecycle()
-        await native.open(resume_id)
-        return session
+        return await _open_session(self._native, resume_id, cfg)
+
+    # ----------------------------------------------------------------- operations
+
+    def metrics(self) -> Dict[str, Any]:
+        """This client's counters: ``{calls, errors: {code: n}, reconnects, connectionLosses,
+        failoversIn, failoversOut, openSessions, turns: {count, sumSeconds, buckets: [{le,
+        count}]}}`` (buckets cumulative, ``le`` in seconds, the last ``"+Inf"``)."""
+        return self._native.metrics()
+
+    def metrics_prometheus(self) -> str:
+        """:meth:`metrics` in the Prometheus text format (``copilot_calls_total{server="..."}``,
+        ..., the label is the server URL, or ``local`` for a spawned CLI)."""
+        return self._native.metrics_prometheus()
+
+    async def cleanup_sessions(self, *, max_age: Optional[Seconds] = None, max_idle: Optional[Seconds] = None,
+                               include_open: bool = False) -> List[SessionMetadata]:
+        """Deletes stored sessions started longer than ``max_age`` ago or not modified for
+        ``max_idle`` (seconds or ``timedelta``; at least one), and returns them. A session open
+        on this client is kept unless ``include_open`` (then it is disconnected first)."""
+        return [SessionMetadata.from_wire(o)
+                for o in await self._native.cleanup_sessions(_cleanup(max_age, max_idle, include_open))]
+
+    def start_reaper(self, interval: Seconds, *, max_age: Optional[Seconds] = None,
+                     max_idle: Optional[Seconds] = None, include_open: bool = False) -> "Reaper":
+        """Runs :meth:`cleanup_sessions` every ``interval`` in the background until the returned
+        :class:`Reaper` is stopped (or the client is). Each sweep that deleted something, or
+        failed, is a lifecycle event ``reaper.swept`` (``metadata``: ``{deleted: [ids]}`` or
+        ``{error, code}``; see :meth:`on_lifecycle`)."""
+        native = self._native.start_reaper(_interval(interval), _cleanup(max_age, max_idle, include_open))
+        return Reaper(native, self._reapers)

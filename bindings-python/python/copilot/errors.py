@@ -3,8 +3,9 @@
 
 Some classes also derive from the builtin that fits, so ordinary ``except`` clauses work:
 timeouts are :class:`TimeoutError`, transport failures :class:`ConnectionError` (a lost
-connection's ``reconnecting``, ``reconnect_failed`` and ``turn_outcome_unknown`` too), a missing
-CLI :class:`FileNotFoundError`, invalid options :class:`ValueError`.
+connection's ``reconnecting``, ``reconnect_failed`` and ``turn_outcome_unknown`` too, and a
+pool's ``no_server``), a missing CLI :class:`FileNotFoundError`, invalid options
+:class:`ValueError`. A pool's lease errors derive from :class:`LeaseError`.
 
 ``.is_retriable`` is the core's verdict: the same call may succeed if made again (the
 connection failed or is being re-established, or the call timed out). A turn that failed with
@@ -86,6 +87,31 @@ class TurnOutcomeUnknownError(TransportError):
     finished it is unknown."""
 
     code, number = _codes.TURN_OUTCOME_UNKNOWN
+
+
+class NoServerError(TransportError):
+    """No server of a pool is reachable now (each server's error is in the message); the pool
+    keeps trying them in the background, so a later call may succeed."""
+
+    code, number = _codes.NO_SERVER
+
+
+class LeaseError(CopilotError):
+    """Base of the session-lease errors of a pool."""
+
+
+class LeaseHeldError(LeaseError):
+    """Another instance holds the session's lease and kept it beyond the pool's ``lease.wait``
+    (retriable: try again later)."""
+
+    code, number = _codes.LEASE_HELD
+
+
+class LeaseLostError(LeaseError):
+    """The session's lease expired or was taken over while held: stop driving this session
+    object; open the session again to take a new lease (with a higher fencing token)."""
+
+    code, number = _codes.LEASE_LOST
 
 
 class CliNotFoundError(CopilotError, FileNotFoundError):

@@ -60,6 +60,24 @@ class ClientOptions(TypedDict, total=False):
     tcp_quickack: bool
 
 
+class LeaseOptions(TypedDict, total=False):
+    """Session leases in Redis: at most one backend instance drives a session at a time."""
+    redis_url: str                  # "redis://[user:password@]host:port[/db]" (required)
+    ttl: Seconds                    # a lease lasts this long unrenewed (default 30; renewed every third)
+    wait: Seconds                   # how long opening waits for another holder (default 30; 0 = fail at once)
+    owner: str                      # this instance's name in the store (default: host, pid, random)
+    key_prefix: str                 # default "copilot:lease:"
+
+
+class PoolOptions(ClientOptions, total=False):
+    """A pool of running CLI servers; the client options apply to each server's client
+    (``cli_url``, ``use_stdio``, ``port``, ``cli_path``, ``cli_args``, ``env`` and ``cwd`` do not
+    apply)."""
+    urls: Union[List[str], str]     # the servers ("host:port", ...; or one comma-separated string)
+    health_interval: Seconds        # how often a server that is down is tried again (default 2)
+    lease: LeaseOptions
+
+
 Handler = Callable[..., Union[Any, Awaitable[Any]]]
 
 
