@@ -3,13 +3,17 @@
 #   1. builds libcopilot (release, only -p copilot-c), which regenerates include/copilot.h,
 #      and fails when the header differs from the committed one;
 #   2. builds the C tests with gcc and runs them: tests/test_copilot.c (every export, against
-#      the shared and the static library; cancellation, hostile peers, a CLI killed mid-turn)
-#      and tests/test_scenarios.c (every shared scenario of tests/scenarios, JSON read with
-#      jansson), then both again under valgrind;
+#      the shared and the static library; cancellation, hostile peers, a CLI killed mid-turn),
+#      tests/test_scenarios.c (every shared scenario of tests/scenarios, JSON read with
+#      jansson) and tests/test_pool.c (the pool against three CLI servers sharing a state
+#      directory and a redis-server: placement, failover, drain, leases, reaper, metrics, logs),
+#      then all three again under valgrind;
 #   3. go vet + go test -race for the Go SDK (bindings-c/go, with its reliability tests) and the
 #      Go sample (examples/go);
-#   4. bindings-c/dotnet/test.sh when it exists.
-# Installs valgrind, libjansson-dev and Go (Debian) when they are missing. Uses COPILOT_CLI_PATH,
+#   4. bindings-c/dotnet/test.sh when it exists;
+#   5. with COPILOT_HA_E2E=1, tests/ha/run.py with the Go and .NET chat API samples.
+# Installs valgrind, libjansson-dev and Go (Debian) when they are missing, and redis-server
+# (tests/install-services.sh). Uses COPILOT_CLI_PATH,
 # FAKE_MODEL_BIN and COPILOT_CHAOS_PATH (tests/chaos) when set (the root test.sh exports them),
 # and sets them up otherwise.
 set -euo pipefail
@@ -71,9 +75,15 @@ gcc -std=gnu11 -Wall -Wextra -Werror -g -I bindings-c/include bindings-c/tests/t
   -L "$LIB" -lcopilot -Wl,-rpath,"$LIB" -ljansson -lpthread -o "$OUT/test_scenarios"
 timeout 600 "$OUT/test_scenarios" tests/scenarios
 
+say "C pool tests: three CLI servers sharing a state directory, redis-server"
+tests/install-services.sh
+gcc -std=gnu11 -Wall -Wextra -Werror -g -I bindings-c/include bindings-c/tests/test_pool.c \
+  -L "$LIB" -lcopilot -Wl,-rpath,"$LIB" -lpthread -o "$OUT/test_pool"
+timeout 600 "$OUT/test_pool"
+
 say "C tests under valgrind (memcheck)"
 command -v valgrind >/dev/null || apt_install valgrind
-for prog in test_copilot test_scenarios; do
+for prog in test_copilot test_scenarios test_pool; do
   timeout 1200 valgrind -q --leak-check=full --show-leak-kinds=definite,indirect,possible \
     --errors-for-leak-kinds=definite,indirect,possible --suppressions=bindings-c/tests/valgrind.supp \
     --error-exitcode=99 --num-callers=40 "$OUT/$prog" >"$OUT/$prog.valgrind.out" 2>"$OUT/$prog.valgrind.log" || {
@@ -103,5 +113,17 @@ go version
 if [ -x bindings-c/dotnet/test.sh ]; then
   say ".NET SDK"
   bindings-c/dotnet/test.sh
+fi
+
+# Opt-in (about 75 s each): the HA end-to-end test (tests/ha/run.py: nginx, two API instances,
+# two CLI servers, Redis, a SIGKILL mid-run) with the Go and the .NET chat API samples.
+if [ "${COPILOT_HA_E2E:-0}" = 1 ]; then
+  say "HA end-to-end: examples/go/pool-chat-api"
+  (cd examples/go && go build -o "$ROOT/target/go-pool-chat-api" ./pool-chat-api)
+  python3 tests/ha/run.py --api "$ROOT/target/go-pool-chat-api"
+  if [ -f "$ROOT/target/dotnet/pool-chat-api.exe" ]; then
+    say "HA end-to-end: examples/dotnet/PoolChatApi.cs"
+    python3 tests/ha/run.py --api "env LD_LIBRARY_PATH=$LIB mono $ROOT/target/dotnet/pool-chat-api.exe"
+  fi
 fi
 say "all passed"

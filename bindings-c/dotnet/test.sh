@@ -20,6 +20,8 @@ if ! command -v mcs >/dev/null 2>&1 || ! command -v mono >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mono-mcs mono-runtime
 fi
 mono --version | head -n 1
+# redis-server for the pool tests (tests/PoolTests.cs).
+tests/install-services.sh
 
 if [ -n "${COPILOT_LIB_DIR:-}" ]; then
   LIBDIR="$COPILOT_LIB_DIR"
@@ -53,6 +55,8 @@ echo "== mcs: library"
 "${MCS[@]}" -target:library -doc:"$OUT/GitHub.Copilot.SDK.xml" -out:"$OUT/GitHub.Copilot.SDK.dll" "$HERE"/src/*.cs
 echo "== mcs: backend-services sample (examples/dotnet) as a program"
 "${MCS[@]}" -define:BACKEND_SERVICE_MAIN -r:"$OUT/GitHub.Copilot.SDK.dll" -out:"$OUT/backend-service.exe" examples/dotnet/*.cs
+echo "== mcs: the HA chat API sample (examples/dotnet/PoolChatApi.cs) as a program"
+"${MCS[@]}" -define:POOL_CHAT_API_MAIN -r:"$OUT/GitHub.Copilot.SDK.dll" -out:"$OUT/pool-chat-api.exe" examples/dotnet/*.cs
 echo "== mcs: tests"
 "${MCS[@]}" -r:"$OUT/GitHub.Copilot.SDK.dll" -out:"$OUT/copilot-dotnet-tests.exe" "$HERE"/tests/*.cs examples/dotnet/*.cs
 

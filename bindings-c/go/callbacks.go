@@ -56,3 +56,11 @@ func goRequest(userData unsafe.Pointer, requestID C.uint64_t, kind *C.char, payl
 	ctx := d.start(id)
 	go d.serve(ctx, id, k, takeString(name), C.GoString(payload))
 }
+
+// goLog is the log callback (SetLogger): the record is copied and logged on the sink's
+// goroutine.
+//
+//export goLog
+func goLog(userData unsafe.Pointer, level C.int32_t, target *C.char, message *C.char) {
+	cgo.Handle(uintptr(userData)).Value().(*logSink).record(int(level), C.GoString(target), C.GoString(message))
+}

@@ -349,52 +349,89 @@ func (c *Client) ResumeSession(ctx context.Context, sessionID string, config *Se
 }
 
 func (c *Client) openSession(ctx context.Context, resumeID *string, config *SessionConfig) (*Session, error) {
-	text, disp, err := buildSessionConfig(config, resumeID != nil)
-	if err != nil {
-		return nil, err
-	}
-	sc := &sessionCore{subscriptions: subscriptions{subs: map[uint64]cgo.Handle{}}, disp: disp, client: c.clientCore}
-	sc.handle = cgo.NewHandle(disp)
-	var cfg *C.char
-	if text != "" {
-		cfg = cstr(text)
-		defer freeC(cfg)
-	}
-	rid := optCstr(resumeID)
-	defer freeC(rid)
-	var onEvent C.CopilotEventCallback
-	if disp.onEvent != nil {
-		onEvent = eventCallback()
-	}
-	var onRequest C.CopilotRequestCallback
-	if disp.servesRequests {
-		onRequest = requestCallback()
-	}
-	var sh *C.CopilotSession
-	raw, err := c.do(ctx, func(h *C.CopilotClient, cb C.CopilotCallback, ud unsafe.Pointer, out *C.uint64_t) C.CopilotStatus {
+	return openSession(ctx, c.clientCore, c, resumeID, config)
+}
+
+// open starts copilot_client_create_session (rid NULL) or copilot_client_resume_session.
+func (c *clientCore) open(ctx context.Context, rid, cfg *C.char, onEvent C.CopilotEventCallback, onRequest C.CopilotRequestCallback, sud unsafe.Pointer, sh **C.CopilotSession) (json.RawMessage, error) {
+	return c.do(ctx, func(h *C.CopilotClient, cb C.CopilotCallback, ud unsafe.Pointer, out *C.uint64_t) C.CopilotStatus {
 		if rid != nil {
-			return C.copilot_client_resume_session(h, rid, cfg, onEvent, onRequest, handlePtr(sc.handle), cb, ud, &sh, out)
+			return C.copilot_client_resume_session(h, rid, cfg, onEvent, onRequest, sud, cb, ud, sh, out)
 		}
-		return C.copilot_client_create_session(h, cfg, onEvent, onRequest, handlePtr(sc.handle), cb, ud, &sh, out)
+		return C.copilot_client_create_session(h, cfg, onEvent, onRequest, sud, cb, ud, sh, out)
 	})
-	sc.h = sh
-	if err != nil {
-		sc.free()
-		return nil, err
-	}
-	var info struct {
-		SessionID     string `json:"sessionId"`
-		WorkspacePath string `json:"workspacePath"`
-	}
-	_ = json.Unmarshal(raw, &info)
+}
+
+// adopt keeps an opened session (freed with the client); an error when the client was closed.
+func (c *clientCore) adopt(sc *sessionCore) error {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.freed {
-		c.mu.Unlock()
-		sc.free()
-		return nil, &Error{Status: 18, Code: CodeNotConnected, Message: "the client was closed"}
+		return &Error{Status: 18, Code: CodeNotConnected, Message: "the client was closed"}
 	}
 	c.sessions[sc] = struct{}{}
+	return nil
+}
+
+// forget drops a session that was released.
+func (c *clientCore) forget(sc *sessionCore) {
+	c.mu.Lock()
+	delete(c.sessions, sc)
 	c.mu.Unlock()
-	id := takeString(C.copilot_session_id(sh))
-	return &Session{SessionID: id, client: c, core: sc, workspacePath: info.WorkspacePath}, nil
+}
+
+// Metrics returns the client's counters: calls, errors by code, reconnects, open sessions, a
+// histogram of answered turns.
+func (c *Client) Metrics() ClientMetrics {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	var m ClientMetrics
+	if c.usable() == nil {
+		_ = json.Unmarshal([]byte(takeString(C.copilot_client_metrics(c.h))), &m)
+	}
+	return m
+}
+
+// MetricsPrometheus returns the client's counters in the Prometheus text format, labelled
+// with the server URL (server="local" for a spawned CLI).
+func (c *Client) MetricsPrometheus() string {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.usable() != nil {
+		return ""
+	}
+	return takeString(C.copilot_client_metrics_prometheus(c.h))
+}
+
+// CleanupSessions deletes the stored sessions older than options.MaxAge (since their start)
+// or idle longer than options.MaxIdle (since their last change). A session open on this
+// client is kept unless options.IncludeOpen (it is disconnected first). It returns what it
+// deleted.
+func (c *Client) CleanupSessions(ctx context.Context, options CleanupOptions) ([]SessionMetadata, error) {
+	o := cstr(options.toJSON())
+	defer freeC(o)
+	return decode[[]SessionMetadata](c.do(ctx, func(h *C.CopilotClient, cb C.CopilotCallback, ud unsafe.Pointer, out *C.uint64_t) C.CopilotStatus {
+		return C.copilot_client_cleanup_sessions(h, o, cb, ud, out)
+	}))
+}
+
+// StartReaper runs CleanupSessions every interval (the first sweep at once) until the
+// reaper is stopped or the client closed. Each sweep that deleted something, or failed, is
+// announced to the client's lifecycle handlers as a "reaper.swept" event (Metadata
+// {"deleted": [ids]} or {"error", "code"}).
+func (c *Client) StartReaper(interval time.Duration, options CleanupOptions) (*Reaper, error) {
+	o := cstr(options.toJSON())
+	defer freeC(o)
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if err := c.usable(); err != nil {
+		return nil, err
+	}
+	var rh *C.CopilotReaper
+	if _, err := startLocked(func() C.CopilotStatus {
+		return C.copilot_client_start_reaper(c.h, C.double(interval.Seconds()), o, &rh)
+	}); err != nil {
+		return nil, err
+	}
+	return newReaper(rh, nil), nil
 }

@@ -22,7 +22,7 @@ type Session struct {
 	// SessionID is the session's id.
 	SessionID string
 
-	client        *Client // keeps the client alive while the session is reachable
+	owner         any // the *Client or *Pool: kept alive while the session is reachable
 	core          *sessionCore
 	workspacePath string
 }
@@ -33,7 +33,62 @@ type sessionCore struct {
 	h      *C.CopilotSession
 	handle cgo.Handle
 	disp   *sessionDispatch
-	client *clientCore
+	// owner is the client or pool that opened the session.
+	owner sessionOwner
+}
+
+// sessionOwner is what opens sessions: a client or a pool (the same Session either way).
+type sessionOwner interface {
+	// open starts the library's create (rid NULL) or resume call on the owner's handle.
+	open(ctx context.Context, rid, cfg *C.char, onEvent C.CopilotEventCallback, onRequest C.CopilotRequestCallback, sud unsafe.Pointer, sh **C.CopilotSession) (json.RawMessage, error)
+	// adopt keeps an opened session (released with the owner); an error when it was closed.
+	adopt(sc *sessionCore) error
+	// forget drops a released session.
+	forget(sc *sessionCore)
+}
+
+// openSession creates (resumeID nil) or resumes a session through its owner: one code path
+// for clients and pools. keep is the public owner value the Session keeps alive.
+func openSession(ctx context.Context, owner sessionOwner, keep any, resumeID *string, config *SessionConfig) (*Session, error) {
+	text, disp, err := buildSessionConfig(config, resumeID != nil)
+	if err != nil {
+		return nil, err
+	}
+	sc := &sessionCore{subscriptions: subscriptions{subs: map[uint64]cgo.Handle{}}, disp: disp, owner: owner}
+	sc.handle = cgo.NewHandle(disp)
+	var cfg *C.char
+	if text != "" {
+		cfg = cstr(text)
+		defer freeC(cfg)
+	}
+	rid := optCstr(resumeID)
+	defer freeC(rid)
+	var onEvent C.CopilotEventCallback
+	if disp.onEvent != nil {
+		onEvent = eventCallback()
+	}
+	var onRequest C.CopilotRequestCallback
+	if disp.servesRequests {
+		onRequest = requestCallback()
+	}
+	var sh *C.CopilotSession
+	raw, err := owner.open(ctx, rid, cfg, onEvent, onRequest, handlePtr(sc.handle), &sh)
+	sc.h = sh
+	if err != nil {
+		sc.free()
+		return nil, err
+	}
+	var info struct {
+		SessionID     string `json:"sessionId"`
+		WorkspacePath string `json:"workspacePath"`
+	}
+	_ = json.Unmarshal(raw, &info)
+	if err := owner.adopt(sc); err != nil {
+		sc.free()
+		return nil, err
+	}
+	id := takeString(C.copilot_session_id(sh))
+	return &Session{SessionID: id, owner: keep, core: sc, workspacePath: info.WorkspacePath}, nil
 }
 
 func (s *sessionCore) free() {
@@ -249,11 +304,40 @@ func (s *Session) Disconnect() error {
 	if e, ok := err.(*Error); ok && e.Code == CodeSessionNotFound && s.core.isFreed() {
 		err = nil
 	}
-	s.client.mu.Lock()
-	delete(s.client.sessions, s.core)
-	s.client.mu.Unlock()
+	s.core.owner.forget(s.core)
 	s.core.free()
 	return err
+}
+
+// LeaseToken is the fencing token of a pooled session's lease (PoolOptions.Lease): it grows
+// with every acquisition of the session's lease, by any instance, so a store the application
+// writes to can refuse a holder whose lease has passed on. 0 without a lease.
+func (s *Session) LeaseToken() uint64 {
+	c := s.c()
+	if c == nil {
+		return 0
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.freed {
+		return 0
+	}
+	return uint64(C.copilot_session_lease_token(c.h))
+}
+
+// Server is the URL of the pool server a pooled session is on now ("" outside a pool). It
+// changes when the session moves (failover, drain, return of its preferred server).
+func (s *Session) Server() string {
+	c := s.c()
+	if c == nil {
+		return ""
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.freed {
+		return ""
+	}
+	return takeString(C.copilot_session_server(c.h))
 }
 
 // Destroy is Disconnect (the name the guides use).

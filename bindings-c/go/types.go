@@ -130,9 +130,19 @@ func (r *ReconnectOptions) toJSON() any {
 }
 
 func (o *ClientOptions) toJSON() (string, error) {
+	m, err := o.toMap()
+	if err != nil {
+		return "", err
+	}
+	b, err := json.Marshal(m)
+	return string(b), err
+}
+
+// toMap is the options JSON as a map (a pool adds its own keys).
+func (o *ClientOptions) toMap() (map[string]any, error) {
 	m := map[string]any{}
 	if o == nil {
-		return "{}", nil
+		return m, nil
 	}
 	put := func(k string, v any, set bool) {
 		if set {
@@ -151,7 +161,7 @@ func (o *ClientOptions) toJSON() (string, error) {
 		for _, kv := range o.Env {
 			k, v, ok := strings.Cut(kv, "=")
 			if !ok {
-				return "", configError("client option Env: %q is not KEY=VALUE", kv)
+				return nil, configError("client option Env: %q is not KEY=VALUE", kv)
 			}
 			env[k] = v
 		}
@@ -180,8 +190,7 @@ func (o *ClientOptions) toJSON() (string, error) {
 	}
 	seconds(m, "tcpKeepalive", o.TCPKeepalive)
 	seconds(m, "tcpUserTimeout", o.TCPUserTimeout)
-	b, err := json.Marshal(m)
-	return string(b), err
+	return m, nil
 }
 
 // ProviderConfig is a BYOK model provider ("openai", "azure", "anthropic").

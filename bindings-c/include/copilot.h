@@ -12,7 +12,7 @@
 /**
  * Raised by each additive ABI change (README, section 1.10).
  */
-#define COPILOT_ABI_VERSION 4
+#define COPILOT_ABI_VERSION 5
 
 /**
  * A connection to one Copilot CLI (opaque). Created by `copilot_client_new`, freed by
@@ -21,8 +21,23 @@
 typedef struct CopilotClient CopilotClient;
 
 /**
- * A session (opaque). Created by `copilot_client_create_session` or
- * `copilot_client_resume_session`, freed by `copilot_session_free`.
+ * Several running CLI servers used as one (opaque; ABI 5). Created by `copilot_pool_new`,
+ * freed by `copilot_pool_free`.
+ */
+typedef struct CopilotPool CopilotPool;
+
+/**
+ * A background reaper of old sessions (opaque; ABI 5). Created by
+ * `copilot_client_start_reaper` or `copilot_pool_start_reaper`, freed by
+ * `copilot_reaper_free`.
+ */
+typedef struct CopilotReaper CopilotReaper;
+
+/**
+ * A session (opaque). Created by `copilot_client_create_session`,
+ * `copilot_client_resume_session`, `copilot_pool_create_session` or
+ * `copilot_pool_resume_session`, freed by `copilot_session_free`. Every session function works
+ * on a pooled session too.
  */
 typedef struct CopilotSession CopilotSession;
 
@@ -31,6 +46,17 @@ typedef struct CopilotSession CopilotSession;
  * itself. Numbers never change and are never reused.
  */
 typedef int32_t CopilotStatus;
+
+/**
+ * A log record of the library (ABI 5): its level (`COPILOT_LOG_ERROR` .. `COPILOT_LOG_TRACE`),
+ * its target (the module that wrote it, e.g. `"copilot_core::pool"`) and its message (the
+ * record's fields follow as ` key=value`), on the dispatcher thread, in the order written.
+ * `target` and `message` are valid only during the call.
+ */
+typedef void (*CopilotLogCallback)(void *user_data,
+                                   int32_t level,
+                                   const char *target,
+                                   const char *message);
 
 /**
  * A session event or a client lifecycle event (JSON, valid only during the call), on the
@@ -218,6 +244,51 @@ typedef void (*CopilotRequestCallback)(void *user_data,
  */
 #define COPILOT_ERR_TURN_OUTCOME_UNKNOWN 23
 
+/**
+ * Another holder has the session's lease and kept it beyond the wait.
+ */
+#define COPILOT_ERR_LEASE_HELD 24
+
+/**
+ * The session's lease expired or was taken over: stop driving the session, open it again.
+ */
+#define COPILOT_ERR_LEASE_LOST 25
+
+/**
+ * No server of the pool is reachable.
+ */
+#define COPILOT_ERR_NO_SERVER 26
+
+/**
+ * No record is forwarded.
+ */
+#define COPILOT_LOG_OFF 0
+
+/**
+ * Errors only.
+ */
+#define COPILOT_LOG_ERROR 1
+
+/**
+ * Warnings and errors.
+ */
+#define COPILOT_LOG_WARN 2
+
+/**
+ * Information (a server lost, a session moved, a drain, ...), warnings and errors.
+ */
+#define COPILOT_LOG_INFO 3
+
+/**
+ * Debugging detail too.
+ */
+#define COPILOT_LOG_DEBUG 4
+
+/**
+ * Everything.
+ */
+#define COPILOT_LOG_TRACE 5
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -268,6 +339,17 @@ CopilotStatus copilot_cancel(uint64_t call_id);
  * (`COPILOT_ERR_IN_CALLBACK`). A later use of the library starts a new dispatcher thread.
  */
 CopilotStatus copilot_shutdown(void);
+
+/**
+ * Forwards the library's log records of `level` and above (`COPILOT_LOG_ERROR` = 1 ..
+ * `COPILOT_LOG_TRACE` = 5) to `callback` (see `CopilotLogCallback`), from now on; a NULL
+ * callback or `COPILOT_LOG_OFF` (0) stops forwarding. Replaces the previous callback: once
+ * this returns (outside a callback), the previous one is not called again. The library installs
+ * its own process-wide `tracing` subscriber the first time: `COPILOT_ERR_INVALID_ARGUMENT`
+ * when the process already has one (a Rust host's), and for a level outside 0..5.
+ * `copilot_shutdown` ends the forwarding (call this again afterwards to resume). (ABI 5)
+ */
+CopilotStatus copilot_set_log_callback(int32_t level, CopilotLogCallback callback, void *user_data);
 
 /**
  * Answers a host request with the JSON the handler returned, in any form its kind accepts
@@ -477,6 +559,46 @@ CopilotStatus copilot_client_subscribe_lifecycle(CopilotClient *client,
 CopilotStatus copilot_client_unsubscribe_lifecycle(CopilotClient *client, uint64_t subscription);
 
 /**
+ * The client's counters (owned JSON; NULL on a NULL client; ABI 5): `{"calls","errors":
+ * {code: n},"reconnects","connectionLosses","failoversIn","failoversOut","openSessions",
+ * "turns":{"count","sumSeconds","buckets":[{"le","count"}]}}` (cumulative buckets, the last
+ * `"le":"+Inf"`).
+ */
+char *copilot_client_metrics(const CopilotClient *client);
+
+/**
+ * The client's counters in the Prometheus text format (`copilot_calls_total{server="..."}`,
+ * ...; the label is the server URL, or `local` for a spawned CLI). Owned text; NULL on a NULL
+ * client. (ABI 5)
+ */
+char *copilot_client_metrics_prometheus(const CopilotClient *client);
+
+/**
+ * Deletes the stored sessions past `maxAge` (seconds since their start) or `maxIdle` (seconds
+ * since their last change); options JSON `{"maxAge"?, "maxIdle"?, "includeOpen"?}` (at least
+ * one of the first two; otherwise `COPILOT_ERR_INVALID_CONFIG`). A session open on this client
+ * is skipped unless `includeOpen` (then it is disconnected first). Result: the deleted
+ * sessions' metadata (as `copilot_client_list_sessions`). (ABI 5)
+ */
+CopilotStatus copilot_client_cleanup_sessions(const CopilotClient *client,
+                                              const char *options_json,
+                                              CopilotCallback callback,
+                                              void *user_data,
+                                              uint64_t *call_out);
+
+/**
+ * Runs `copilot_client_cleanup_sessions` with these options every `interval_seconds` (the
+ * first sweep at once) until the reaper is stopped or freed, or the client freed. Each sweep
+ * that deleted something, or failed, is announced to the client's lifecycle subscribers as
+ * `{"type":"reaper.swept","sessionId":"","metadata":{"deleted":[ids]}}` (or `{"error","code"}`).
+ * Writes the handle to `*reaper_out` (NULL on failure). (ABI 5)
+ */
+CopilotStatus copilot_client_start_reaper(const CopilotClient *client,
+                                          double interval_seconds,
+                                          const char *options_json,
+                                          CopilotReaper **reaper_out);
+
+/**
  * Creates a session from config JSON (NULL = defaults): `sessionId`, `model`, `provider`,
  * `tools`, `systemMessage`, `streaming`, … (the core's `SessionConfig::from_json`; other keys
  * pass through to `session.create`), plus three ABI-only keys: `"handlers"`, the request kinds
@@ -529,10 +651,27 @@ void copilot_session_free(CopilotSession *session);
 char *copilot_session_id(const CopilotSession *session);
 
 /**
- * `{"sessionId","workspacePath","info"}` where `info` is the create/resume result (`null`
- * while not open). Owned JSON; NULL on a NULL session.
+ * `{"sessionId","workspacePath","info","leaseToken","server"}` where `info` is the
+ * create/resume result (`null` while not open), and, for a session opened by a pool (ABI 5),
+ * `leaseToken` is its lease's fencing token (`null` without a lease store) and `server` the URL
+ * of the server it is on now (`null` outside a pool). Owned JSON; NULL on a NULL session.
  */
 char *copilot_session_info(const CopilotSession *session);
+
+/**
+ * The fencing token of a pooled session's lease: it grows with every acquisition of the
+ * session's lease (by any instance), so a store the host writes to can refuse a stale holder.
+ * 0 when the session has none (not opened by a pool, no lease store, not open) or is NULL.
+ * (ABI 5)
+ */
+uint64_t copilot_session_lease_token(const CopilotSession *session);
+
+/**
+ * The URL of the server a pooled session is on now, as the pool lists it (owned text), or
+ * NULL (not opened by a pool, not open, NULL session). It changes when the session moves
+ * (failover, drain, return of its preferred server). (ABI 5)
+ */
+char *copilot_session_server(const CopilotSession *session);
 
 /**
  * Subscribes to the session's events from now on: `callback` receives each event whose type is
@@ -640,6 +779,181 @@ CopilotStatus copilot_session_disconnect(const CopilotSession *session,
                                          CopilotCallback callback,
                                          void *user_data,
                                          uint64_t *call_out);
+
+/**
+ * Creates a pool over running CLI servers from options JSON: `urls` (required: an array of
+ * `"host:port"`, or one comma-separated string; every instance must list the same servers,
+ * spelled the same way), `healthInterval` (seconds between attempts to reach a server that is
+ * down; default 2), `lease` (`{"redisUrl","ttl","wait","owner","keyPrefix"}`, seconds: a
+ * session's lease in Redis, taken when it is opened; without it, no lease), and any client
+ * option (`connectionToken`, `requestTimeout`, `reconnect`, `heartbeatInterval`, ...) for
+ * every server's client (`cliUrl`, `cliPath`, `port`, `useStdio`, ... are refused: a pool
+ * connects to running servers). Invalid options: `COPILOT_ERR_INVALID_CONFIG`. Nothing
+ * connects until `copilot_pool_start` or the first call that needs a server. Writes the handle
+ * to `*pool_out` (NULL on failure).
+ */
+CopilotStatus copilot_pool_new(const char *options_json, CopilotPool **pool_out);
+
+/**
+ * Frees a pool (NULL is allowed). Pending calls of the pool and of the sessions it opened
+ * complete with `COPILOT_ERR_CANCELLED` before this returns; afterwards no callback of them
+ * fires (its reapers stop too). The pool stops in the background (its leases are released);
+ * use `copilot_pool_stop` first to wait for that. Session handles stay valid (inert) until
+ * freed.
+ */
+void copilot_pool_free(CopilotPool *pool);
+
+/**
+ * Connects to every server and starts watching them (a lost server's sessions fail over to
+ * the next server of their ranking; a server that is down is tried again every
+ * `healthInterval`). Succeeds when at least one server answers, else `COPILOT_ERR_NO_SERVER`.
+ * Idempotent. Result `null`.
+ */
+CopilotStatus copilot_pool_start(const CopilotPool *pool,
+                                 CopilotCallback callback,
+                                 void *user_data,
+                                 uint64_t *call_out);
+
+/**
+ * Releases every lease, detaches every session and disconnects from every server. The pool can
+ * be started again. Result `null`.
+ */
+CopilotStatus copilot_pool_stop(const CopilotPool *pool,
+                                CopilotCallback callback,
+                                void *user_data,
+                                uint64_t *call_out);
+
+/**
+ * Creates a session on the first healthy server of its ranking (rendezvous hashing of the
+ * session id; the config's `sessionId`, or a new one), taking its lease first when the pool
+ * has a lease store. Arguments, callbacks and result as `copilot_client_create_session`; the
+ * handle is an ordinary session handle (every session function works on it; a prompt first
+ * moves the session to the server it belongs on now, and every call fails with
+ * `COPILOT_ERR_LEASE_LOST` once its lease was lost). `COPILOT_ERR_LEASE_HELD` when another
+ * instance holds the lease beyond the lease's `wait`; `COPILOT_ERR_NO_SERVER` when no server
+ * is reachable. Disconnecting (or freeing) the session releases its lease.
+ */
+CopilotStatus copilot_pool_create_session(const CopilotPool *pool,
+                                          const char *config_json,
+                                          CopilotEventCallback on_event,
+                                          CopilotRequestCallback on_request,
+                                          void *session_user_data,
+                                          CopilotCallback callback,
+                                          void *user_data,
+                                          CopilotSession **session_out,
+                                          uint64_t *call_out);
+
+/**
+ * Resumes a stored session on the first healthy server of its ranking (the servers share
+ * their state directory), taking its lease first; otherwise as `copilot_pool_create_session`.
+ * `COPILOT_ERR_SESSION_NOT_FOUND` when no server has it. Result: the `session.resume` result.
+ */
+CopilotStatus copilot_pool_resume_session(const CopilotPool *pool,
+                                          const char *session_id,
+                                          const char *config_json,
+                                          CopilotEventCallback on_event,
+                                          CopilotRequestCallback on_request,
+                                          void *session_user_data,
+                                          CopilotCallback callback,
+                                          void *user_data,
+                                          CopilotSession **session_out,
+                                          uint64_t *call_out);
+
+/**
+ * The sessions stored by the servers, each once (filter as `copilot_client_list_sessions`).
+ * Result: an array of session metadata.
+ */
+CopilotStatus copilot_pool_list_sessions(const CopilotPool *pool,
+                                         const char *filter_json,
+                                         CopilotCallback callback,
+                                         void *user_data,
+                                         uint64_t *call_out);
+
+/**
+ * Deletes a stored session (on its server; this pool's lease on it is released first).
+ * Result `null`; `COPILOT_ERR_SESSION_NOT_FOUND` when it does not exist.
+ */
+CopilotStatus copilot_pool_delete_session(const CopilotPool *pool,
+                                          const char *session_id,
+                                          CopilotCallback callback,
+                                          void *user_data,
+                                          uint64_t *call_out);
+
+/**
+ * As `copilot_client_cleanup_sessions`, across the pool: never a session open on this pool
+ * unless `includeOpen`, never one whose lease another instance holds. Result: the deleted
+ * sessions' metadata.
+ */
+CopilotStatus copilot_pool_cleanup_sessions(const CopilotPool *pool,
+                                            const char *options_json,
+                                            CopilotCallback callback,
+                                            void *user_data,
+                                            uint64_t *call_out);
+
+/**
+ * Stops placing sessions on the server `url` (spelled as in `urls`); its open sessions move to
+ * their next server at their next prompt. For a rolling restart: drain, wait until
+ * `copilot_pool_servers` shows no open session there, restart it, undrain.
+ * `COPILOT_ERR_INVALID_CONFIG` for a URL that is not in the pool.
+ */
+CopilotStatus copilot_pool_drain(const CopilotPool *pool, const char *url);
+
+/**
+ * Places sessions on the server `url` again (sessions whose preferred server it is move back
+ * at their next prompt).
+ */
+CopilotStatus copilot_pool_undrain(const CopilotPool *pool, const char *url);
+
+/**
+ * Every server's state, in the order of `urls`: `[{"url","healthy","draining",
+ * "openSessions"}]`. Owned JSON; NULL on a NULL pool.
+ */
+char *copilot_pool_servers(const CopilotPool *pool);
+
+/**
+ * The pool's servers ranked for a session id (a JSON array of URLs; the first is where the
+ * session is placed while it is healthy and not drained; every instance with the same `urls`
+ * ranks alike). Owned JSON; NULL on a NULL argument.
+ */
+char *copilot_pool_ranking(const CopilotPool *pool, const char *session_id);
+
+/**
+ * The pool's counters: `{"servers":[{"url","healthy","draining", ...the client counters of
+ * copilot_client_metrics}],"failovers","leasesAcquired","leasesLost","leaseWaits","reaped",
+ * "placementErrors","openSessions","healthyServers"}`. Owned JSON; NULL on a NULL pool.
+ */
+char *copilot_pool_metrics(const CopilotPool *pool);
+
+/**
+ * The pool's counters in the Prometheus text format (per server, labelled
+ * `server="<url>"`, plus the pool-wide ones). Owned text; NULL on a NULL pool.
+ */
+char *copilot_pool_metrics_prometheus(const CopilotPool *pool);
+
+/**
+ * Runs `copilot_pool_cleanup_sessions` with these options every `interval_seconds` (the first
+ * sweep at once) until the reaper is stopped or freed, or the pool freed. `on_sweep` (may be
+ * NULL) receives each sweep's outcome on the dispatcher thread: `{"deleted":[ids]}` (possibly
+ * empty) or `{"error","code","status"}`. Writes the handle to `*reaper_out` (NULL on failure).
+ */
+CopilotStatus copilot_pool_start_reaper(const CopilotPool *pool,
+                                        double interval_seconds,
+                                        const char *options_json,
+                                        CopilotEventCallback on_sweep,
+                                        void *user_data,
+                                        CopilotReaper **reaper_out);
+
+/**
+ * Stops a reaper: no sweep starts afterwards (one in progress is abandoned), and once this
+ * returns no sweep callback starts (called from another thread, it waits for one that is
+ * running). Idempotent.
+ */
+CopilotStatus copilot_reaper_stop(const CopilotReaper *reaper);
+
+/**
+ * Stops (as `copilot_reaper_stop`) and frees a reaper. NULL is allowed.
+ */
+void copilot_reaper_free(CopilotReaper *reaper);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -58,6 +58,17 @@ impl<T> Exported for *const T {
     }
 }
 
+/// Functions returning a number (0 on failure).
+impl Exported for u64 {
+    type Ok = u64;
+    fn ok(value: u64) -> Self {
+        value
+    }
+    fn failed(_: CopilotStatus) -> Self {
+        0
+    }
+}
+
 /// Functions without a result (`_free`): a failure is only recorded.
 impl Exported for () {
     type Ok = ();
@@ -128,7 +139,8 @@ macro_rules! try_out {
     };
 }
 
-/// The body of an asynchronous client export: `$body` sees the core client as `$core`, checks
+/// The body of an asynchronous client or pool export (any handle whose `inner` has `core` and
+/// `gates()`): `$body` sees the core client (or pool) as `$core`, checks
 /// and converts the arguments, and evaluates to what runs (a future of the result JSON).
 macro_rules! client_call {
     ($client:ident, $callback:ident, $user_data:ident, $call_out:ident, |$core:ident| $body:expr) => {

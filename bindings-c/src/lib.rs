@@ -12,15 +12,20 @@
 #[macro_use]
 mod boundary;
 mod error_codes;
+mod log;
 mod rt;
 mod state;
 
 pub use error_codes::*;
+pub use log::*;
 
-use copilot_core::{Client, ClientOptions, Error as CoreError, ErrorKind, MessageOptions, SessionListFilter};
-use rt::{Failure, UserData, into_raw_string};
+use copilot_core::{
+    CleanupOptions, Client, ClientOptions, Error as CoreError, ErrorKind, MessageOptions, Pool, PoolOptions,
+    SessionListFilter,
+};
+use rt::{Failure, Gate, UserData, into_raw_string};
 use serde_json::{Value, json};
-use state::{Callbacks, ClientState, SessionState};
+use state::{Callbacks, ClientState, PoolState, ReaperState, SessionState};
 use std::ffi::{c_char, c_void};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -45,7 +50,7 @@ pub const COPILOT_ERR_UNKNOWN_ID: CopilotStatus = 104;
 pub const COPILOT_ERR_IN_CALLBACK: CopilotStatus = 105;
 
 /// Raised by each additive ABI change (README, section 1.10).
-pub const COPILOT_ABI_VERSION: u32 = 4;
+pub const COPILOT_ABI_VERSION: u32 = 5;
 
 /// A connection to one Copilot CLI (opaque). Created by `copilot_client_new`, freed by
 /// `copilot_client_free`.
@@ -53,10 +58,25 @@ pub struct CopilotClient {
     inner: Arc<ClientState>,
 }
 
-/// A session (opaque). Created by `copilot_client_create_session` or
-/// `copilot_client_resume_session`, freed by `copilot_session_free`.
+/// A session (opaque). Created by `copilot_client_create_session`,
+/// `copilot_client_resume_session`, `copilot_pool_create_session` or
+/// `copilot_pool_resume_session`, freed by `copilot_session_free`. Every session function works
+/// on a pooled session too.
 pub struct CopilotSession {
     inner: Arc<SessionState>,
+}
+
+/// Several running CLI servers used as one (opaque; ABI 5). Created by `copilot_pool_new`,
+/// freed by `copilot_pool_free`.
+pub struct CopilotPool {
+    inner: Arc<PoolState>,
+}
+
+/// A background reaper of old sessions (opaque; ABI 5). Created by
+/// `copilot_client_start_reaper` or `copilot_pool_start_reaper`, freed by
+/// `copilot_reaper_free`.
+pub struct CopilotReaper {
+    inner: Arc<ReaperState>,
 }
 
 /// Completion of an asynchronous call: called exactly once, on the dispatcher thread, with the
@@ -88,6 +108,13 @@ pub type CopilotEventCallback = Option<unsafe extern "C" fn(user_data: *mut c_vo
 pub type CopilotRequestCallback = Option<
     unsafe extern "C" fn(user_data: *mut c_void, request_id: u64, kind: *const c_char, payload_json: *const c_char),
 >;
+
+/// A log record of the library (ABI 5): its level (`COPILOT_LOG_ERROR` .. `COPILOT_LOG_TRACE`),
+/// its target (the module that wrote it, e.g. `"copilot_core::pool"`) and its message (the
+/// record's fields follow as ` key=value`), on the dispatcher thread, in the order written.
+/// `target` and `message` are valid only during the call.
+pub type CopilotLogCallback =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, level: i32, target: *const c_char, message: *const c_char)>;
 
 // ---------------------------------------------------------------------------------------------
 // Library
@@ -189,6 +216,22 @@ pub extern "C" fn copilot_cancel(call_id: u64) -> CopilotStatus {
 #[unsafe(no_mangle)]
 pub extern "C" fn copilot_shutdown() -> CopilotStatus {
     ffi_boundary! { rt::shutdown() }
+}
+
+/// Forwards the library's log records of `level` and above (`COPILOT_LOG_ERROR` = 1 ..
+/// `COPILOT_LOG_TRACE` = 5) to `callback` (see `CopilotLogCallback`), from now on; a NULL
+/// callback or `COPILOT_LOG_OFF` (0) stops forwarding. Replaces the previous callback: once
+/// this returns (outside a callback), the previous one is not called again. The library installs
+/// its own process-wide `tracing` subscriber the first time: `COPILOT_ERR_INVALID_ARGUMENT`
+/// when the process already has one (a Rust host's), and for a level outside 0..5.
+/// `copilot_shutdown` ends the forwarding (call this again afterwards to resume). (ABI 5)
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_set_log_callback(
+    level: i32,
+    callback: CopilotLogCallback,
+    user_data: *mut c_void,
+) -> CopilotStatus {
+    ffi_boundary! { log::set(level, callback, UserData(user_data)) }
 }
 
 /// Answers a host request with the JSON the handler returned, in any form its kind accepts
@@ -583,10 +626,95 @@ pub unsafe extern "C" fn copilot_client_unsubscribe_lifecycle(
     ffi_boundary! { try_ref!(client).inner.unsubscribe_lifecycle(subscription) }
 }
 
+/// The client's counters (owned JSON; NULL on a NULL client; ABI 5): `{"calls","errors":
+/// {code: n},"reconnects","connectionLosses","failoversIn","failoversOut","openSessions",
+/// "turns":{"count","sumSeconds","buckets":[{"le","count"}]}}` (cumulative buckets, the last
+/// `"le":"+Inf"`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_client_metrics(client: *const CopilotClient) -> *mut c_char {
+    ffi_boundary! { Ok(into_raw_string(try_ref!(client).inner.core.metrics().to_string())) }
+}
+
+/// The client's counters in the Prometheus text format (`copilot_calls_total{server="..."}`,
+/// ...; the label is the server URL, or `local` for a spawned CLI). Owned text; NULL on a NULL
+/// client. (ABI 5)
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_client_metrics_prometheus(client: *const CopilotClient) -> *mut c_char {
+    ffi_boundary! { Ok(into_raw_string(try_ref!(client).inner.core.metrics_prometheus())) }
+}
+
+fn cleanup_options(v: Value) -> Result<CleanupOptions, Failure> {
+    Ok(CleanupOptions::from_json(&v)?)
+}
+
+/// `interval_seconds` of the reapers: a finite number of seconds above 0.
+fn interval(seconds: f64) -> Result<std::time::Duration, Failure> {
+    match std::time::Duration::try_from_secs_f64(seconds) {
+        Ok(d) if seconds.is_finite() && !d.is_zero() => Ok(d),
+        _ => Err(Failure::abi(
+            COPILOT_ERR_INVALID_ARGUMENT,
+            format!("`interval_seconds` must be a finite number of seconds above 0, got {seconds}"),
+        )),
+    }
+}
+
+/// Deletes the stored sessions past `maxAge` (seconds since their start) or `maxIdle` (seconds
+/// since their last change); options JSON `{"maxAge"?, "maxIdle"?, "includeOpen"?}` (at least
+/// one of the first two; otherwise `COPILOT_ERR_INVALID_CONFIG`). A session open on this client
+/// is skipped unless `includeOpen` (then it is disconnected first). Result: the deleted
+/// sessions' metadata (as `copilot_client_list_sessions`). (ABI 5)
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_client_cleanup_sessions(
+    client: *const CopilotClient,
+    options_json: *const c_char,
+    callback: CopilotCallback,
+    user_data: *mut c_void,
+    call_out: *mut u64,
+) -> CopilotStatus {
+    client_call!(client, callback, user_data, call_out, |core| {
+        let options = cleanup_options(try_json!(options_json))?;
+        async move { to_json(&core.cleanup_sessions(options).await?) }
+    })
+}
+
+/// Runs `copilot_client_cleanup_sessions` with these options every `interval_seconds` (the
+/// first sweep at once) until the reaper is stopped or freed, or the client freed. Each sweep
+/// that deleted something, or failed, is announced to the client's lifecycle subscribers as
+/// `{"type":"reaper.swept","sessionId":"","metadata":{"deleted":[ids]}}` (or `{"error","code"}`).
+/// Writes the handle to `*reaper_out` (NULL on failure). (ABI 5)
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_client_start_reaper(
+    client: *const CopilotClient,
+    interval_seconds: f64,
+    options_json: *const c_char,
+    reaper_out: *mut *mut CopilotReaper,
+) -> CopilotStatus {
+    ffi_boundary! {
+        try_out!(reaper_out, std::ptr::null_mut());
+        let client = try_ref!(client);
+        let every = interval(interval_seconds)?;
+        let options = cleanup_options(try_json!(options_json))?;
+        let core = client.inner.core.clone();
+        let reaper = ReaperState::start(client.inner.gates(), None, UserData(std::ptr::null_mut()), |_| {
+            core.start_reaper(every, options)
+        })?;
+        client.inner.reapers.add(&reaper);
+        unsafe { *reaper_out = Box::into_raw(Box::new(CopilotReaper { inner: reaper })) };
+        Ok(())
+    }
+}
+
+/// What opens a session: a client or a pool (either way the same session handle).
+enum Opener {
+    Client(Client),
+    Pool(Pool),
+}
+
 /// Shared body of create and resume.
 #[allow(clippy::too_many_arguments)]
 unsafe fn open_session(
-    client: *const CopilotClient,
+    owner: Option<(Arc<Gate>, Opener)>,
+    owner_name: &str,
     resume_id: Option<*const c_char>,
     config_json: *const c_char,
     on_event: CopilotEventCallback,
@@ -600,21 +728,22 @@ unsafe fn open_session(
     ffi_boundary! {
         try_out!(session_out, std::ptr::null_mut());
         unsafe { boundary::reset_call_out(call_out) };
-        let client = try_ref!(client);
+        let (owner_gate, opener) = owner.ok_or_else(|| Failure::null(owner_name))?;
         let resume_id = match resume_id {
             Some(session_id) => Some(try_str!(session_id).to_owned()),
             None => None,
         };
         let config = try_json!(config_json);
         let callbacks = Callbacks { on_event, on_request, ud: UserData(session_user_data) };
-        let (state, cfg) = SessionState::new(resume_id.clone(), client.inner.clone(), config, callbacks)?;
-        let core = client.inner.core.clone();
+        let (state, cfg) = SessionState::new(resume_id.clone(), owner_gate, config, callbacks)?;
+        // The config carries the host bridge even when the JSON was NULL (an empty config
+        // re-sends nothing).
         let opener: std::pin::Pin<Box<dyn Future<Output = copilot_core::Result<copilot_core::Session>> + Send>> =
-            match resume_id {
-                None => Box::pin(async move { core.create_session(cfg).await }),
-                // The config carries the host bridge even when the JSON was NULL (an empty
-                // config re-sends nothing).
-                Some(id) => Box::pin(async move { core.resume_session(&id, Some(cfg)).await }),
+            match (opener, resume_id) {
+                (Opener::Client(core), None) => Box::pin(async move { core.create_session(cfg).await }),
+                (Opener::Client(core), Some(id)) => Box::pin(async move { core.resume_session(&id, Some(cfg)).await }),
+                (Opener::Pool(pool), None) => Box::pin(async move { pool.create_session(cfg).await }),
+                (Opener::Pool(pool), Some(id)) => Box::pin(async move { pool.resume_session(&id, Some(cfg)).await }),
             };
         let handle = Box::into_raw(Box::new(CopilotSession { inner: state.clone() }));
         let launch = state.clone().open(opener);
@@ -629,6 +758,16 @@ unsafe fn open_session(
             }
         }
     }
+}
+
+/// The owner of a session opened by a client.
+unsafe fn client_opener(client: *const CopilotClient) -> Option<(Arc<Gate>, Opener)> {
+    unsafe { client.as_ref() }.map(|c| (c.inner.gate.clone(), Opener::Client(c.inner.core.clone())))
+}
+
+/// The owner of a session opened by a pool.
+unsafe fn pool_opener(pool: *const CopilotPool) -> Option<(Arc<Gate>, Opener)> {
+    unsafe { pool.as_ref() }.map(|p| (p.inner.gate.clone(), Opener::Pool(p.inner.core.clone())))
 }
 
 /// Creates a session from config JSON (NULL = defaults): `sessionId`, `model`, `provider`,
@@ -658,7 +797,8 @@ pub unsafe extern "C" fn copilot_client_create_session(
 ) -> CopilotStatus {
     unsafe {
         open_session(
-            client,
+            client_opener(client),
+            "client",
             None,
             config_json,
             on_event,
@@ -689,7 +829,8 @@ pub unsafe extern "C" fn copilot_client_resume_session(
 ) -> CopilotStatus {
     unsafe {
         open_session(
-            client,
+            client_opener(client),
+            "client",
             Some(session_id),
             config_json,
             on_event,
@@ -725,11 +866,30 @@ pub unsafe extern "C" fn copilot_session_id(session: *const CopilotSession) -> *
     ffi_boundary! { Ok(into_raw_string(try_ref!(session).inner.id.clone())) }
 }
 
-/// `{"sessionId","workspacePath","info"}` where `info` is the create/resume result (`null`
-/// while not open). Owned JSON; NULL on a NULL session.
+/// `{"sessionId","workspacePath","info","leaseToken","server"}` where `info` is the
+/// create/resume result (`null` while not open), and, for a session opened by a pool (ABI 5),
+/// `leaseToken` is its lease's fencing token (`null` without a lease store) and `server` the URL
+/// of the server it is on now (`null` outside a pool). Owned JSON; NULL on a NULL session.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn copilot_session_info(session: *const CopilotSession) -> *mut c_char {
     ffi_boundary! { Ok(into_raw_string(try_ref!(session).inner.info().to_string())) }
+}
+
+/// The fencing token of a pooled session's lease: it grows with every acquisition of the
+/// session's lease (by any instance), so a store the host writes to can refuse a stale holder.
+/// 0 when the session has none (not opened by a pool, no lease store, not open) or is NULL.
+/// (ABI 5)
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_session_lease_token(session: *const CopilotSession) -> u64 {
+    ffi_boundary! { Ok(try_ref!(session).inner.lease_token().unwrap_or(0)) }
+}
+
+/// The URL of the server a pooled session is on now, as the pool lists it (owned text), or
+/// NULL (not opened by a pool, not open, NULL session). It changes when the session moves
+/// (failover, drain, return of its preferred server). (ABI 5)
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_session_server(session: *const CopilotSession) -> *mut c_char {
+    ffi_boundary! { Ok(try_ref!(session).inner.server().map_or(std::ptr::null_mut(), into_raw_string)) }
 }
 
 /// Subscribes to the session's events from now on: `callback` receives each event whose type is
@@ -923,6 +1083,309 @@ pub unsafe extern "C" fn copilot_session_disconnect(
     })
 }
 
+// ---------------------------------------------------------------------------------------------
+// Pool (ABI 5)
+
+/// Creates a pool over running CLI servers from options JSON: `urls` (required: an array of
+/// `"host:port"`, or one comma-separated string; every instance must list the same servers,
+/// spelled the same way), `healthInterval` (seconds between attempts to reach a server that is
+/// down; default 2), `lease` (`{"redisUrl","ttl","wait","owner","keyPrefix"}`, seconds: a
+/// session's lease in Redis, taken when it is opened; without it, no lease), and any client
+/// option (`connectionToken`, `requestTimeout`, `reconnect`, `heartbeatInterval`, ...) for
+/// every server's client (`cliUrl`, `cliPath`, `port`, `useStdio`, ... are refused: a pool
+/// connects to running servers). Invalid options: `COPILOT_ERR_INVALID_CONFIG`. Nothing
+/// connects until `copilot_pool_start` or the first call that needs a server. Writes the handle
+/// to `*pool_out` (NULL on failure).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_pool_new(
+    options_json: *const c_char,
+    pool_out: *mut *mut CopilotPool,
+) -> CopilotStatus {
+    ffi_boundary! {
+        try_out!(pool_out, std::ptr::null_mut());
+        let options = PoolOptions::from_json(&try_json!(options_json))?;
+        let core = Pool::new(options)?;
+        unsafe { *pool_out = Box::into_raw(Box::new(CopilotPool { inner: PoolState::new(core) })) };
+        Ok(())
+    }
+}
+
+/// Frees a pool (NULL is allowed). Pending calls of the pool and of the sessions it opened
+/// complete with `COPILOT_ERR_CANCELLED` before this returns; afterwards no callback of them
+/// fires (its reapers stop too). The pool stops in the background (its leases are released);
+/// use `copilot_pool_stop` first to wait for that. Session handles stay valid (inert) until
+/// freed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_pool_free(pool: *mut CopilotPool) {
+    ffi_boundary! {
+        if !pool.is_null() {
+            unsafe { Box::from_raw(pool) }.inner.close();
+        }
+        Ok(())
+    }
+}
+
+/// Connects to every server and starts watching them (a lost server's sessions fail over to
+/// the next server of their ranking; a server that is down is tried again every
+/// `healthInterval`). Succeeds when at least one server answers, else `COPILOT_ERR_NO_SERVER`.
+/// Idempotent. Result `null`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_pool_start(
+    pool: *const CopilotPool,
+    callback: CopilotCallback,
+    user_data: *mut c_void,
+    call_out: *mut u64,
+) -> CopilotStatus {
+    client_call!(pool, callback, user_data, call_out, |core| {
+        async move {
+            core.start().await?;
+            Ok("null".to_owned())
+        }
+    })
+}
+
+/// Releases every lease, detaches every session and disconnects from every server. The pool can
+/// be started again. Result `null`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_pool_stop(
+    pool: *const CopilotPool,
+    callback: CopilotCallback,
+    user_data: *mut c_void,
+    call_out: *mut u64,
+) -> CopilotStatus {
+    client_call!(pool, callback, user_data, call_out, |core| {
+        async move {
+            core.stop().await?;
+            Ok("null".to_owned())
+        }
+    })
+}
+
+/// Creates a session on the first healthy server of its ranking (rendezvous hashing of the
+/// session id; the config's `sessionId`, or a new one), taking its lease first when the pool
+/// has a lease store. Arguments, callbacks and result as `copilot_client_create_session`; the
+/// handle is an ordinary session handle (every session function works on it; a prompt first
+/// moves the session to the server it belongs on now, and every call fails with
+/// `COPILOT_ERR_LEASE_LOST` once its lease was lost). `COPILOT_ERR_LEASE_HELD` when another
+/// instance holds the lease beyond the lease's `wait`; `COPILOT_ERR_NO_SERVER` when no server
+/// is reachable. Disconnecting (or freeing) the session releases its lease.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_pool_create_session(
+    pool: *const CopilotPool,
+    config_json: *const c_char,
+    on_event: CopilotEventCallback,
+    on_request: CopilotRequestCallback,
+    session_user_data: *mut c_void,
+    callback: CopilotCallback,
+    user_data: *mut c_void,
+    session_out: *mut *mut CopilotSession,
+    call_out: *mut u64,
+) -> CopilotStatus {
+    unsafe {
+        open_session(
+            pool_opener(pool),
+            "pool",
+            None,
+            config_json,
+            on_event,
+            on_request,
+            session_user_data,
+            callback,
+            user_data,
+            session_out,
+            call_out,
+        )
+    }
+}
+
+/// Resumes a stored session on the first healthy server of its ranking (the servers share
+/// their state directory), taking its lease first; otherwise as `copilot_pool_create_session`.
+/// `COPILOT_ERR_SESSION_NOT_FOUND` when no server has it. Result: the `session.resume` result.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_pool_resume_session(
+    pool: *const CopilotPool,
+    session_id: *const c_char,
+    config_json: *const c_char,
+    on_event: CopilotEventCallback,
+    on_request: CopilotRequestCallback,
+    session_user_data: *mut c_void,
+    callback: CopilotCallback,
+    user_data: *mut c_void,
+    session_out: *mut *mut CopilotSession,
+    call_out: *mut u64,
+) -> CopilotStatus {
+    unsafe {
+        open_session(
+            pool_opener(pool),
+            "pool",
+            Some(session_id),
+            config_json,
+            on_event,
+            on_request,
+            session_user_data,
+            callback,
+            user_data,
+            session_out,
+            call_out,
+        )
+    }
+}
+
+/// The sessions stored by the servers, each once (filter as `copilot_client_list_sessions`).
+/// Result: an array of session metadata.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_pool_list_sessions(
+    pool: *const CopilotPool,
+    filter_json: *const c_char,
+    callback: CopilotCallback,
+    user_data: *mut c_void,
+    call_out: *mut u64,
+) -> CopilotStatus {
+    client_call!(pool, callback, user_data, call_out, |core| {
+        let filter = list_filter(try_json!(filter_json))?;
+        async move { to_json(&core.list_sessions(filter).await?) }
+    })
+}
+
+/// Deletes a stored session (on its server; this pool's lease on it is released first).
+/// Result `null`; `COPILOT_ERR_SESSION_NOT_FOUND` when it does not exist.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_pool_delete_session(
+    pool: *const CopilotPool,
+    session_id: *const c_char,
+    callback: CopilotCallback,
+    user_data: *mut c_void,
+    call_out: *mut u64,
+) -> CopilotStatus {
+    client_call!(pool, callback, user_data, call_out, |core| {
+        let id = try_str!(session_id).to_owned();
+        async move {
+            core.delete_session(&id).await?;
+            Ok("null".to_owned())
+        }
+    })
+}
+
+/// As `copilot_client_cleanup_sessions`, across the pool: never a session open on this pool
+/// unless `includeOpen`, never one whose lease another instance holds. Result: the deleted
+/// sessions' metadata.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_pool_cleanup_sessions(
+    pool: *const CopilotPool,
+    options_json: *const c_char,
+    callback: CopilotCallback,
+    user_data: *mut c_void,
+    call_out: *mut u64,
+) -> CopilotStatus {
+    client_call!(pool, callback, user_data, call_out, |core| {
+        let options = cleanup_options(try_json!(options_json))?;
+        async move { to_json(&core.cleanup_sessions(options).await?) }
+    })
+}
+
+/// Stops placing sessions on the server `url` (spelled as in `urls`); its open sessions move to
+/// their next server at their next prompt. For a rolling restart: drain, wait until
+/// `copilot_pool_servers` shows no open session there, restart it, undrain.
+/// `COPILOT_ERR_INVALID_CONFIG` for a URL that is not in the pool.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_pool_drain(pool: *const CopilotPool, url: *const c_char) -> CopilotStatus {
+    ffi_boundary! { Ok(try_ref!(pool).inner.core.drain(try_str!(url))?) }
+}
+
+/// Places sessions on the server `url` again (sessions whose preferred server it is move back
+/// at their next prompt).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_pool_undrain(pool: *const CopilotPool, url: *const c_char) -> CopilotStatus {
+    ffi_boundary! { Ok(try_ref!(pool).inner.core.undrain(try_str!(url))?) }
+}
+
+/// Every server's state, in the order of `urls`: `[{"url","healthy","draining",
+/// "openSessions"}]`. Owned JSON; NULL on a NULL pool.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_pool_servers(pool: *const CopilotPool) -> *mut c_char {
+    ffi_boundary! { Ok(into_raw_string(try_ref!(pool).inner.core.servers().to_string())) }
+}
+
+/// The pool's servers ranked for a session id (a JSON array of URLs; the first is where the
+/// session is placed while it is healthy and not drained; every instance with the same `urls`
+/// ranks alike). Owned JSON; NULL on a NULL argument.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_pool_ranking(pool: *const CopilotPool, session_id: *const c_char) -> *mut c_char {
+    ffi_boundary! {
+        let pool = try_ref!(pool);
+        let ranking = pool.inner.core.ranking(try_str!(session_id));
+        Ok(into_raw_string(json!(ranking).to_string()))
+    }
+}
+
+/// The pool's counters: `{"servers":[{"url","healthy","draining", ...the client counters of
+/// copilot_client_metrics}],"failovers","leasesAcquired","leasesLost","leaseWaits","reaped",
+/// "placementErrors","openSessions","healthyServers"}`. Owned JSON; NULL on a NULL pool.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_pool_metrics(pool: *const CopilotPool) -> *mut c_char {
+    ffi_boundary! { Ok(into_raw_string(try_ref!(pool).inner.core.metrics().to_string())) }
+}
+
+/// The pool's counters in the Prometheus text format (per server, labelled
+/// `server="<url>"`, plus the pool-wide ones). Owned text; NULL on a NULL pool.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_pool_metrics_prometheus(pool: *const CopilotPool) -> *mut c_char {
+    ffi_boundary! { Ok(into_raw_string(try_ref!(pool).inner.core.metrics_prometheus())) }
+}
+
+/// Runs `copilot_pool_cleanup_sessions` with these options every `interval_seconds` (the first
+/// sweep at once) until the reaper is stopped or freed, or the pool freed. `on_sweep` (may be
+/// NULL) receives each sweep's outcome on the dispatcher thread: `{"deleted":[ids]}` (possibly
+/// empty) or `{"error","code","status"}`. Writes the handle to `*reaper_out` (NULL on failure).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_pool_start_reaper(
+    pool: *const CopilotPool,
+    interval_seconds: f64,
+    options_json: *const c_char,
+    on_sweep: CopilotEventCallback,
+    user_data: *mut c_void,
+    reaper_out: *mut *mut CopilotReaper,
+) -> CopilotStatus {
+    ffi_boundary! {
+        try_out!(reaper_out, std::ptr::null_mut());
+        let pool = try_ref!(pool);
+        let every = interval(interval_seconds)?;
+        let options = cleanup_options(try_json!(options_json))?;
+        let core = pool.inner.core.clone();
+        let reaper = ReaperState::start(pool.inner.gates(), on_sweep, UserData(user_data), |cb| {
+            core.start_reaper(every, options, cb)
+        })?;
+        pool.inner.reapers.add(&reaper);
+        unsafe { *reaper_out = Box::into_raw(Box::new(CopilotReaper { inner: reaper })) };
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reaper (ABI 5)
+
+/// Stops a reaper: no sweep starts afterwards (one in progress is abandoned), and once this
+/// returns no sweep callback starts (called from another thread, it waits for one that is
+/// running). Idempotent.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_reaper_stop(reaper: *const CopilotReaper) -> CopilotStatus {
+    ffi_boundary! {
+        try_ref!(reaper).inner.stop();
+        Ok(())
+    }
+}
+
+/// Stops (as `copilot_reaper_stop`) and frees a reaper. NULL is allowed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_reaper_free(reaper: *mut CopilotReaper) {
+    ffi_boundary! {
+        if !reaper.is_null() {
+            unsafe { Box::from_raw(reaper) }.inner.stop();
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -953,6 +1416,9 @@ mod tests {
             (ErrorKind::Reconnecting, COPILOT_ERR_RECONNECTING),
             (ErrorKind::ReconnectFailed, COPILOT_ERR_RECONNECT_FAILED),
             (ErrorKind::TurnOutcomeUnknown, COPILOT_ERR_TURN_OUTCOME_UNKNOWN),
+            (ErrorKind::LeaseHeld, COPILOT_ERR_LEASE_HELD),
+            (ErrorKind::LeaseLost, COPILOT_ERR_LEASE_LOST),
+            (ErrorKind::NoServer, COPILOT_ERR_NO_SERVER),
         ];
         assert_eq!(pairs.len(), ErrorKind::ALL.len(), "a core kind has no C constant");
         for (k, n) in pairs {

@@ -273,6 +273,23 @@ pub(crate) fn enqueue(job: Job) {
     }
 }
 
+/// Queues a job only while the dispatcher thread runs (never starts it): log records, so that
+/// none reaches the host after `copilot_shutdown`.
+pub(crate) fn enqueue_if_running(job: Job) {
+    let d = lock(&DISPATCHER);
+    if let Some(d) = d.as_ref().filter(|d| d.pid == std::process::id()) {
+        let _ = d.tx.send(job);
+    }
+}
+
+/// [`barrier`] when the dispatcher thread runs (nothing to wait for otherwise).
+pub(crate) fn barrier_if_running() {
+    let running = lock(&DISPATCHER).as_ref().is_some_and(|d| d.pid == std::process::id());
+    if running {
+        barrier();
+    }
+}
+
 /// Queues a job that runs only while every gate is open.
 pub(crate) fn enqueue_gated(gates: Gates, job: impl FnOnce() + Send + 'static) {
     enqueue(Box::new(move || {
@@ -300,6 +317,8 @@ pub(crate) fn shutdown() -> Result<(), Failure> {
     if on_dispatcher() {
         return Err(Failure::abi(COPILOT_ERR_IN_CALLBACK, "copilot_shutdown cannot be called from a callback"));
     }
+    // No log record is forwarded from now on (records never restart the thread).
+    crate::log::clear();
     let taken = lock(&DISPATCHER).take();
     if let Some(d) = taken {
         if d.pid != std::process::id() {

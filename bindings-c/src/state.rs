@@ -11,12 +11,12 @@ use crate::boundary::Launch;
 use crate::rt::{self, Cancel, Failure, Gate, Gates, UserData, c_string, lock};
 use crate::{COPILOT_ERR_INVALID_ARGUMENT, COPILOT_ERR_UNKNOWN_ID, CopilotEventCallback, CopilotRequestCallback};
 use copilot_core::host::{self, HostMessage, HostOptions, HostPort, HostRequest, HostStream};
-use copilot_core::{Client, Error as CoreError, ErrorKind, Session, SessionConfig, SessionEvent};
+use copilot_core::{Client, Error as CoreError, ErrorKind, Pool, Reaper, Session, SessionConfig, SessionEvent};
 use serde_json::{Map, Value, json};
 use std::ffi::{c_char, c_void};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 /// An event callback that is set (the non-NULL case of [`CopilotEventCallback`]).
 pub(crate) type EventFn = unsafe extern "C" fn(user_data: *mut c_void, event_json: *const c_char);
@@ -27,6 +27,8 @@ pub(crate) struct ClientState {
     pub core: Client,
     /// The lifecycle subscriptions (the create-time `on_lifecycle` is id 0).
     lifecycle: Mutex<Vec<LifecycleSub>>,
+    /// The reapers started on this client: stopped when it is freed.
+    pub reapers: Reapers,
 }
 
 /// One lifecycle subscription: a stream of the core's lifecycle fan-out, drained by a task of
@@ -42,7 +44,12 @@ impl ClientState {
     /// The core keeps lifecycle subscribers per client, so `on_lifecycle` follows from here on,
     /// across an implicit start and restarts.
     pub fn new(core: Client, on_lifecycle: CopilotEventCallback, ud: UserData) -> Result<Arc<ClientState>, Failure> {
-        let state = Arc::new(ClientState { gate: Gate::new(), core, lifecycle: Mutex::new(Vec::new()) });
+        let state = Arc::new(ClientState {
+            gate: Gate::new(),
+            core,
+            lifecycle: Mutex::new(Vec::new()),
+            reapers: Reapers::default(),
+        });
         if let Some(cb) = on_lifecycle {
             state.add_lifecycle(0, None, cb, ud)?;
         }
@@ -101,11 +108,124 @@ impl ClientState {
     /// For `copilot_client_free`.
     pub fn close(&self) {
         rt::close_gate(&self.gate);
+        self.reapers.stop_all();
         for sub in lock(&self.lifecycle).drain(..) {
             sub.task.abort();
         }
         let core = self.core.clone();
         copilot_core::runtime().spawn(async move { core.force_stop().await });
+    }
+}
+
+/// Behind `CopilotPool *`: a core pool and its gate (what `copilot_pool_free` closes; the
+/// sessions the pool opened carry it as their owner's gate).
+pub(crate) struct PoolState {
+    pub gate: Arc<Gate>,
+    pub core: Pool,
+    /// The reapers started on this pool: stopped when it is freed.
+    pub reapers: Reapers,
+}
+
+impl PoolState {
+    pub fn new(core: Pool) -> Arc<PoolState> {
+        Arc::new(PoolState { gate: Gate::new(), core, reapers: Reapers::default() })
+    }
+
+    pub fn gates(&self) -> Gates {
+        Arc::from(vec![self.gate.clone()])
+    }
+
+    /// For `copilot_pool_free`: pending calls of the pool and its sessions complete as
+    /// cancelled, its reapers stop, and the pool stops in the background (leases released,
+    /// sessions detached, connections closed).
+    pub fn close(&self) {
+        rt::close_gate(&self.gate);
+        self.reapers.stop_all();
+        let core = self.core.clone();
+        copilot_core::runtime().spawn(async move {
+            if let Err(e) = core.stop().await {
+                tracing::debug!("stopping a freed pool: {e}");
+            }
+        });
+    }
+}
+
+/// The reapers of a client or pool (weakly: a reaper handle is freed on its own).
+#[derive(Default)]
+pub(crate) struct Reapers(Mutex<Vec<Weak<ReaperState>>>);
+
+impl Reapers {
+    pub fn add(&self, r: &Arc<ReaperState>) {
+        let mut list = lock(&self.0);
+        list.retain(|w| w.strong_count() > 0);
+        list.push(Arc::downgrade(r));
+    }
+
+    /// Stops every reaper still running (the owner is being freed: a sweep would restart it).
+    pub fn stop_all(&self) {
+        let list: Vec<_> = lock(&self.0).drain(..).collect();
+        for r in list.iter().filter_map(Weak::upgrade) {
+            r.stop_task();
+        }
+    }
+}
+
+/// Behind `CopilotReaper *`: the core's background reaper.
+pub(crate) struct ReaperState {
+    reaper: Mutex<Option<Reaper>>,
+    /// Cleared by stop: sweep callbacks already queued then call nothing.
+    active: Arc<AtomicBool>,
+}
+
+impl ReaperState {
+    /// Starts a reaper with `start`, which gets the callback to call with each sweep's JSON
+    /// (`{"deleted":[ids]}` or `{"error","code","status"}`): it reaches `on_sweep` on the
+    /// dispatcher while `gates` are open and the reaper is not stopped.
+    pub fn start(
+        gates: Gates,
+        on_sweep: Option<EventFn>,
+        ud: UserData,
+        start: impl FnOnce(Option<copilot_core::reaper::SweepCallback>) -> copilot_core::Result<Reaper>,
+    ) -> Result<Arc<ReaperState>, Failure> {
+        let active = Arc::new(AtomicBool::new(true));
+        let on = active.clone();
+        let callback = on_sweep.map(|cb| {
+            Arc::new(move |r: copilot_core::Result<&[copilot_core::SessionMetadata]>| {
+                let v = match r {
+                    Ok(deleted) => {
+                        json!({"deleted": deleted.iter().map(|m| m.session_id.as_str()).collect::<Vec<_>>()})
+                    }
+                    Err(e) => json!({"error": e.message(), "code": e.code(), "status": e.kind().number()}),
+                };
+                let text = c_string(v.to_string());
+                let on = on.clone();
+                rt::enqueue_gated(gates.clone(), move || {
+                    if on.load(Ordering::SeqCst) {
+                        unsafe { cb(ud.ptr(), text.as_ptr()) };
+                    }
+                });
+            }) as copilot_core::reaper::SweepCallback
+        });
+        // The core spawns the reaper's task: on the core's runtime.
+        let reaper = {
+            let _rt = copilot_core::runtime().enter();
+            start(callback)?
+        };
+        Ok(Arc::new(ReaperState { reaper: Mutex::new(Some(reaper)), active }))
+    }
+
+    fn stop_task(&self) {
+        self.active.store(false, Ordering::SeqCst);
+        if let Some(r) = lock(&self.reaper).take() {
+            r.stop();
+        }
+    }
+
+    /// `copilot_reaper_stop`: no sweep starts afterwards, and no sweep callback starts after it
+    /// returns (called from another thread, it waits for one that is running).
+    pub fn stop(&self) {
+        self.stop_task();
+        rt::barrier();
     }
 }
 
@@ -271,7 +391,8 @@ pub(crate) struct SessionState {
     pub id: String,
     gate: Arc<Gate>,
     gates: Gates,
-    client: Arc<ClientState>,
+    /// The gate of the client or pool that opened the session.
+    owner: Arc<Gate>,
     port: HostPort,
     sinks: Arc<Sinks>,
     drain: tokio::task::AbortHandle,
@@ -293,7 +414,7 @@ impl SessionState {
     /// one, the config's, or a new one written into the config.
     pub fn new(
         resume_id: Option<String>,
-        client: Arc<ClientState>,
+        owner: Arc<Gate>,
         config: Value,
         callbacks: Callbacks,
     ) -> Result<(Arc<SessionState>, SessionConfig), Failure> {
@@ -304,7 +425,7 @@ impl SessionState {
         };
         let (port, stream) = host::attach(&mut cfg, options)?;
         let gate = Gate::new();
-        let gates: Gates = Arc::from(vec![client.gate.clone(), gate.clone()]);
+        let gates: Gates = Arc::from(vec![owner.clone(), gate.clone()]);
         let subs = callbacks.on_event.map(|cb| Sub { id: 0, port_id: port.subscribe(None), cb, ud: callbacks.ud });
         let sinks = Arc::new(Sinks {
             gates: gates.clone(),
@@ -314,8 +435,7 @@ impl SessionState {
             subs: Mutex::new(subs.into_iter().collect()),
         });
         let drain = copilot_core::runtime().spawn(sinks.clone().drain(stream)).abort_handle();
-        let state =
-            SessionState { id, gate, gates, client, port, sinks, drain, open: Mutex::new(OpenState::default()) };
+        let state = SessionState { id, gate, gates, owner, port, sinks, drain, open: Mutex::new(OpenState::default()) };
         Ok((Arc::new(state), cfg))
     }
 
@@ -335,10 +455,20 @@ impl SessionState {
     }
 
     fn check_client(&self) -> Result<(), Failure> {
-        if self.client.gate.is_closing() {
-            return Err(Failure::kind(ErrorKind::NotConnected, "the client of this session was freed"));
+        if self.owner.is_closing() {
+            return Err(Failure::kind(ErrorKind::NotConnected, "the client (or pool) of this session was freed"));
         }
         Ok(())
+    }
+
+    /// The fencing token of a pooled session's lease.
+    pub fn lease_token(&self) -> Option<u64> {
+        lock(&self.open).core.as_ref().and_then(Session::lease_token)
+    }
+
+    /// The server a pooled session is on now.
+    pub fn server(&self) -> Option<String> {
+        lock(&self.open).core.as_ref().and_then(Session::server)
     }
 
     pub fn info(&self) -> Value {
@@ -347,6 +477,8 @@ impl SessionState {
             "sessionId": self.id,
             "workspacePath": core.as_ref().and_then(Session::workspace_path),
             "info": core.as_ref().map(Session::info).unwrap_or(Value::Null),
+            "leaseToken": core.as_ref().and_then(Session::lease_token),
+            "server": core.as_ref().and_then(Session::server),
         })
     }
 
@@ -427,7 +559,7 @@ impl SessionState {
         rt::close_gate(&self.gate);
         self.drain.abort();
         if let Some(s) = self.abandon() {
-            if !self.client.gate.is_closing() {
+            if !self.owner.is_closing() {
                 copilot_core::runtime().spawn(async move {
                     let _ = s.disconnect().await;
                 });

@@ -20,7 +20,7 @@ namespace GitHub.Copilot.SDK
     /// <see cref="StopAsync"/> calls fail with <c>not_connected</c> until <see cref="StartAsync"/>.
     /// Dispose it (or <see cref="StopAsync"/> then Dispose) when done.
     /// </summary>
-    public sealed class CopilotClient : IDisposable, IAsyncDisposable
+    public sealed class CopilotClient : IDisposable, IAsyncDisposable, ISessionOwner
     {
         readonly CopilotClientOptions _options;
         readonly NativeHandle _handle;
@@ -173,38 +173,22 @@ namespace GitHub.Copilot.SDK
             return OpenSession(sessionId, config, cancellationToken);
         }
 
-        async Task<CopilotSession> OpenSession(string resumeId, SessionConfig config, CancellationToken ct)
+        Task<CopilotSession> OpenSession(string resumeId, SessionConfig config, CancellationToken ct)
         {
-            var session = new CopilotSession(this, config);
-            try
-            {
-                var json = config != null ? session.ConfigJson() : null;
-                var cfg = Native.Utf8(json != null ? json.ToJson() : null);
-                var id = Native.Utf8(resumeId);
-                var sud = session.UserData;
-                var onEvent = session.OnEventCallback;
-                var onRequest = session.ServesRequests ? CopilotSession.RequestCallback : null;
-                _sessions[session.LocalId] = session;
-                var info = await Calls.Start(_handle, (IntPtr h, IntPtr ud, out ulong c) =>
-                {
-                    IntPtr sh;
-                    int st = resumeId == null
-                        ? Native.copilot_client_create_session(h, cfg, onEvent, onRequest, sud, Calls.Completion, ud, out sh, out c)
-                        : Native.copilot_client_resume_session(h, id, cfg, onEvent, onRequest, sud, Calls.Completion, ud, out sh, out c);
-                    if (sh != IntPtr.Zero) session.Attach(sh);
-                    return st;
-                }, ct).ConfigureAwait(false);
-                session.Opened(info);
-                return session;
-            }
-            catch (Exception)
-            {
-                // Frees the native session (closed by the library when the create failed) and
-                // forgets it here.
-                session.FreeNative();
-                throw;
-            }
+            return CopilotSession.OpenAsync(this, _handle, resumeId == null ? CreateNative : ResumeNative, resumeId, config, ct);
         }
+
+        static readonly OpenSessionNative CreateNative =
+            (IntPtr h, byte[] id, byte[] cfg, CopilotEventCallback e, CopilotRequestCallback r, IntPtr sud, CopilotCallback cb, IntPtr ud, out IntPtr sh, out ulong c) =>
+                Native.copilot_client_create_session(h, cfg, e, r, sud, cb, ud, out sh, out c);
+
+        static readonly OpenSessionNative ResumeNative =
+            (IntPtr h, byte[] id, byte[] cfg, CopilotEventCallback e, CopilotRequestCallback r, IntPtr sud, CopilotCallback cb, IntPtr ud, out IntPtr sh, out ulong c) =>
+                Native.copilot_client_resume_session(h, id, cfg, e, r, sud, cb, ud, out sh, out c);
+
+        void ISessionOwner.Track(CopilotSession s) { _sessions[s.LocalId] = s; }
+
+        void ISessionOwner.Forget(CopilotSession s) { Forget(s); }
 
         internal void Forget(CopilotSession s)
         {
@@ -271,6 +255,47 @@ namespace GitHub.Copilot.SDK
             var p = Native.Utf8(parameters != null ? parameters.ToJson() : null);
             var t = Native.Seconds(timeout);
             return Calls.Start(_handle, (IntPtr h, IntPtr ud, out ulong c) => Native.copilot_client_rpc_with_timeout(h, m, p, t, Calls.Completion, ud, out c), cancellationToken);
+        }
+
+        // ------------------------------------------------------------------ metrics and the reaper
+
+        /// <summary>The client's counters: calls, errors by code, reconnects, open sessions and a
+        /// histogram of answered turns.</summary>
+        public ClientMetrics Metrics()
+        {
+            return ClientMetrics.FromJson(CopilotJson.Parse(_handle.Use(h => Native.TakeString(Native.copilot_client_metrics(h))) ?? "{}"));
+        }
+
+        /// <summary>The client's counters in the Prometheus text format, labelled with the server
+        /// URL (<c>server="local"</c> for a spawned CLI).</summary>
+        public string MetricsPrometheus()
+        {
+            return _handle.Use(h => Native.TakeString(Native.copilot_client_metrics_prometheus(h)));
+        }
+
+        /// <summary>Deletes the stored sessions older than <see cref="CleanupOptions.MaxAge"/> or idle
+        /// longer than <see cref="CleanupOptions.MaxIdle"/>; a session open on this client is kept
+        /// unless <see cref="CleanupOptions.IncludeOpen"/>. Returns what it deleted.</summary>
+        public async Task<IReadOnlyList<SessionMetadata>> CleanupSessionsAsync(CleanupOptions options, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            if (options == null) throw new ArgumentNullException("options");
+            var o = Native.Utf8(options.ToJson().ToJson());
+            var r = await Calls.Start(_handle, (IntPtr h, IntPtr ud, out ulong c) => Native.copilot_client_cleanup_sessions(h, o, Calls.Completion, ud, out c), cancellationToken).ConfigureAwait(false);
+            return r.Select(SessionMetadata.FromJson).ToList();
+        }
+
+        /// <summary>Runs <see cref="CleanupSessionsAsync"/> every <paramref name="interval"/> (the first
+        /// sweep at once) until the reaper is disposed or the client disposed. Each sweep that
+        /// deleted something, or failed, is announced to the lifecycle handlers as a
+        /// <c>reaper.swept</c> event (metadata <c>{"deleted":[ids]}</c> or <c>{"error","code"}</c>).</summary>
+        public CopilotReaper StartReaper(TimeSpan interval, CleanupOptions options)
+        {
+            if (options == null) throw new ArgumentNullException("options");
+            var o = Native.Utf8(options.ToJson().ToJson());
+            IntPtr r = IntPtr.Zero;
+            var st = _handle.Use(h => Native.copilot_client_start_reaper(h, interval.TotalSeconds, o, out r));
+            if (st != Native.Ok) throw Calls.LastError(st);
+            return new CopilotReaper(r, 0);
         }
 
         // ------------------------------------------------------------------ lifecycle events

@@ -126,6 +126,26 @@ namespace GitHub.Copilot.SDK
         public CopilotCancelledException(string code, int number, string message) : base(code, number, message) { }
     }
 
+    /// <summary>Another instance holds the session's lease and kept it beyond
+    /// <see cref="LeaseOptions.Wait"/> (lease_held, retriable: try again later).</summary>
+    public class LeaseHeldException : CopilotException
+    {
+        public LeaseHeldException(string code, int number, string message) : base(code, number, message) { }
+    }
+
+    /// <summary>The session's lease expired or was taken over while held (lease_lost): stop
+    /// driving the session; open it again to take a new lease.</summary>
+    public class LeaseLostException : CopilotException
+    {
+        public LeaseLostException(string code, int number, string message) : base(code, number, message) { }
+    }
+
+    /// <summary>No server of the pool is reachable (no_server, retriable).</summary>
+    public class NoServerException : CopilotConnectionException
+    {
+        public NoServerException(string code, int number, string message) : base(code, number, message) { }
+    }
+
     /// <summary>Lookups over the generated table (ErrorCodes.g.cs).</summary>
     public static partial class ErrorCodes
     {
@@ -175,6 +195,9 @@ namespace GitHub.Copilot.SDK
                 case SessionError: return new SessionErrorException(code, number, message);
                 case InvalidConfig: return new InvalidConfigException(code, number, message);
                 case HandlerFailed: return new HandlerFailedException(code, number, message);
+                case LeaseHeld: return new LeaseHeldException(code, number, message);
+                case LeaseLost: return new LeaseLostException(code, number, message);
+                case NoServer: return new NoServerException(code, number, message);
                 case NullPointer:
                 case InvalidUtf8:
                 case InvalidArgument:

@@ -18,6 +18,14 @@ namespace GitHub.Copilot.SDK.Interop
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
     internal delegate void CopilotRequestCallback(IntPtr userData, ulong requestId, IntPtr kind, IntPtr payloadJson);
 
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    internal delegate void CopilotLogCallback(IntPtr userData, int level, IntPtr target, IntPtr message);
+
+    /// <summary>copilot_{client,pool}_{create,resume}_session in one shape (create ignores the id).</summary>
+    internal delegate int OpenSessionNative(IntPtr owner, byte[] sessionId, byte[] configJson,
+        CopilotEventCallback onEvent, CopilotRequestCallback onRequest, IntPtr sessionUserData,
+        CopilotCallback cb, IntPtr ud, out IntPtr sessionOut, out ulong callId);
+
     internal static class Native
     {
         const string Lib = "copilot";
@@ -49,6 +57,8 @@ namespace GitHub.Copilot.SDK.Interop
         public static extern int copilot_request_fail(ulong requestId, byte[] message);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         public static extern int copilot_request_name(ulong requestId, out IntPtr nameOut);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_set_log_callback(int level, CopilotLogCallback cb, IntPtr userData);
 
         // ---------------------------------------------------------------- client
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
@@ -97,6 +107,56 @@ namespace GitHub.Copilot.SDK.Interop
         public static extern int copilot_client_subscribe_lifecycle(IntPtr client, byte[] typesJson, CopilotEventCallback cb, IntPtr ud, out ulong subscription);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         public static extern int copilot_client_unsubscribe_lifecycle(IntPtr client, ulong subscription);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern IntPtr copilot_client_metrics(IntPtr client);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern IntPtr copilot_client_metrics_prometheus(IntPtr client);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_client_cleanup_sessions(IntPtr client, byte[] optionsJson, CopilotCallback cb, IntPtr ud, out ulong callId);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_client_start_reaper(IntPtr client, double intervalSeconds, byte[] optionsJson, out IntPtr reaperOut);
+
+        // ---------------------------------------------------------------- pool (ABI 5)
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_pool_new(byte[] optionsJson, out IntPtr poolOut);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern void copilot_pool_free(IntPtr pool);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_pool_start(IntPtr pool, CopilotCallback cb, IntPtr ud, out ulong callId);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_pool_stop(IntPtr pool, CopilotCallback cb, IntPtr ud, out ulong callId);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_pool_create_session(IntPtr pool, byte[] configJson,
+            CopilotEventCallback onEvent, CopilotRequestCallback onRequest, IntPtr sessionUserData,
+            CopilotCallback cb, IntPtr ud, out IntPtr sessionOut, out ulong callId);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_pool_resume_session(IntPtr pool, byte[] sessionId, byte[] configJson,
+            CopilotEventCallback onEvent, CopilotRequestCallback onRequest, IntPtr sessionUserData,
+            CopilotCallback cb, IntPtr ud, out IntPtr sessionOut, out ulong callId);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_pool_list_sessions(IntPtr pool, byte[] filterJson, CopilotCallback cb, IntPtr ud, out ulong callId);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_pool_delete_session(IntPtr pool, byte[] sessionId, CopilotCallback cb, IntPtr ud, out ulong callId);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_pool_cleanup_sessions(IntPtr pool, byte[] optionsJson, CopilotCallback cb, IntPtr ud, out ulong callId);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_pool_drain(IntPtr pool, byte[] url);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_pool_undrain(IntPtr pool, byte[] url);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern IntPtr copilot_pool_servers(IntPtr pool);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern IntPtr copilot_pool_ranking(IntPtr pool, byte[] sessionId);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern IntPtr copilot_pool_metrics(IntPtr pool);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern IntPtr copilot_pool_metrics_prometheus(IntPtr pool);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_pool_start_reaper(IntPtr pool, double intervalSeconds, byte[] optionsJson, CopilotEventCallback onSweep, IntPtr userData, out IntPtr reaperOut);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_reaper_stop(IntPtr reaper);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern void copilot_reaper_free(IntPtr reaper);
 
         // ---------------------------------------------------------------- session
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
@@ -105,6 +165,10 @@ namespace GitHub.Copilot.SDK.Interop
         public static extern IntPtr copilot_session_id(IntPtr session);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         public static extern IntPtr copilot_session_info(IntPtr session);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern ulong copilot_session_lease_token(IntPtr session);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern IntPtr copilot_session_server(IntPtr session);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         public static extern int copilot_session_send(IntPtr session, byte[] messageJson, CopilotCallback cb, IntPtr ud, out ulong callId);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]

@@ -14,6 +14,15 @@ using GitHub.Copilot.SDK.Interop;
 
 namespace GitHub.Copilot.SDK
 {
+    /// <summary>What opens sessions: a <see cref="CopilotClient"/> or a <see cref="CopilotPool"/>.</summary>
+    internal interface ISessionOwner
+    {
+        /// <summary>Keeps a session being opened (freed with the owner).</summary>
+        void Track(CopilotSession s);
+        /// <summary>Drops a freed session.</summary>
+        void Forget(CopilotSession s);
+    }
+
     /// <summary>
     /// A session. Event handlers (<see cref="On(Action{SessionEvent})"/>, <see cref="SessionConfig.OnEvent"/>)
     /// run on the SDK's callback thread, in wire order; the completion of SendAndWaitAsync comes
@@ -32,7 +41,7 @@ namespace GitHub.Copilot.SDK
         internal static readonly CopilotEventCallback EventCallback = OnEventNative;
         internal static readonly CopilotRequestCallback RequestCallback = OnRequestNative;
 
-        readonly CopilotClient _client;
+        readonly ISessionOwner _owner;
         readonly SessionConfig _config;
         readonly Dictionary<string, CopilotTool> _tools = new Dictionary<string, CopilotTool>();
         readonly CancellationTokenSource _closing = new CancellationTokenSource();
@@ -43,9 +52,9 @@ namespace GitHub.Copilot.SDK
         internal long LocalId { get; private set; }
         internal IntPtr UserData { get { return new IntPtr(LocalId); } }
 
-        internal CopilotSession(CopilotClient client, SessionConfig config)
+        internal CopilotSession(ISessionOwner owner, SessionConfig config)
         {
-            _client = client;
+            _owner = owner;
             _config = config;
             LocalId = Interlocked.Increment(ref _nextId);
             SessionId = config != null ? config.SessionId : null;
@@ -64,8 +73,74 @@ namespace GitHub.Copilot.SDK
         /// <summary>The session id.</summary>
         public string SessionId { get; private set; }
 
-        /// <summary>The client this session belongs to.</summary>
-        public CopilotClient Client { get { return _client; } }
+        /// <summary>The client this session belongs to (null for a session opened by a pool).</summary>
+        public CopilotClient Client { get { return _owner as CopilotClient; } }
+
+        /// <summary>The pool this session belongs to (null for a session opened by a client).</summary>
+        public CopilotPool Pool { get { return _owner as CopilotPool; } }
+
+        /// <summary>The fencing token of a pooled session's lease (<see cref="CopilotPoolOptions.Lease"/>):
+        /// it grows with every acquisition of the session's lease, by any instance, so a store the
+        /// application writes to can refuse a holder whose lease has passed on. Null without a lease.</summary>
+        public ulong? LeaseToken
+        {
+            get
+            {
+                var h = _handle;
+                if (h == null || h.IsClosed) return null;
+                ulong t = 0;
+                h.UseIfOpen(p => t = Native.copilot_session_lease_token(p));
+                return t == 0 ? (ulong?)null : t;
+            }
+        }
+
+        /// <summary>The URL of the pool server the session is on now (null outside a pool). It
+        /// changes when the session moves (failover, drain, return of its preferred server).</summary>
+        public string Server
+        {
+            get
+            {
+                var h = _handle;
+                if (h == null || h.IsClosed) return null;
+                string u = null;
+                h.UseIfOpen(p => u = Native.TakeString(Native.copilot_session_server(p)));
+                return u;
+            }
+        }
+
+        /// <summary>Opens (create, or resume when <paramref name="resumeId"/> is set) a session
+        /// through its owner's handle: one code path for clients and pools.</summary>
+        internal static async Task<CopilotSession> OpenAsync(ISessionOwner owner, NativeHandle ownerHandle,
+            OpenSessionNative open, string resumeId, SessionConfig config, CancellationToken ct)
+        {
+            var session = new CopilotSession(owner, config ?? (resumeId == null ? new SessionConfig() : null));
+            try
+            {
+                var json = session._config != null ? session.ConfigJson() : null;
+                var cfg = Native.Utf8(json != null ? json.ToJson() : null);
+                var id = Native.Utf8(resumeId);
+                var sud = session.UserData;
+                var onEvent = session.OnEventCallback;
+                var onRequest = session.ServesRequests ? RequestCallback : null;
+                owner.Track(session);
+                var info = await Calls.Start(ownerHandle, (IntPtr h, IntPtr ud, out ulong c) =>
+                {
+                    IntPtr sh;
+                    int st = open(h, id, cfg, onEvent, onRequest, sud, Calls.Completion, ud, out sh, out c);
+                    if (sh != IntPtr.Zero) session.Attach(sh);
+                    return st;
+                }, ct).ConfigureAwait(false);
+                session.Opened(info);
+                return session;
+            }
+            catch (Exception)
+            {
+                // Frees the native session (closed by the library when the open failed) and
+                // forgets it in its owner.
+                session.FreeNative();
+                throw;
+            }
+        }
 
         /// <summary>The <c>session.create</c> / <c>session.resume</c> result (workspacePath, capabilities, ...).</summary>
         public JsonData Info { get { return _info; } }
@@ -279,7 +354,7 @@ namespace GitHub.Copilot.SDK
             if (h != null) h.Close();
             Live.TryRemove(LocalId, out ignored);
             _subscriptions.Clear();
-            _client.Forget(this);
+            _owner.Forget(this);
         }
 
         // ------------------------------------------------------------------ events

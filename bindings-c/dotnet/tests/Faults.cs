@@ -80,6 +80,12 @@ namespace GitHub.Copilot.SDK.Tests
         {
             var home = Path.Combine(Env.SandboxBase, "external-" + Guid.NewGuid().ToString("N"));
             Directory.CreateDirectory(home);
+            return Start(home);
+        }
+
+        /// <summary>A server with this HOME (servers of a pool share one: their state directory).</summary>
+        public static ExternalCli Start(string home)
+        {
             var cli = new ExternalCli(Signals.FreePort(), home);
             cli.Launch();
             return cli;

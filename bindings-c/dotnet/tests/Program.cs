@@ -31,6 +31,7 @@ namespace GitHub.Copilot.SDK.Tests
             }
             Tests.Register(runner);
             Reliability.Register(runner);
+            PoolTests.Register(runner);
             Sample.Register(runner);
             // Last: every native call of the tests above completed exactly once (none left pending).
             runner.Add("every_native_call_completed", () =>
