@@ -379,6 +379,32 @@ async fn the_reaper_deletes_old_sessions_but_not_open_ones() {
     pool.stop().await.unwrap();
     other.stop().await.unwrap();
     client.stop().await.unwrap();
+
+    // A background reaper does not keep its pool alive: dropped, the pool is gone for it.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let pool = Pool::new(pool_options(&[&a])).unwrap();
+    let on_sweep: copilot_core::reaper::SweepCallback = std::sync::Arc::new(move |r| {
+        let _ = tx.send(r.err().map(|e| e.message().to_owned()));
+    });
+    let reaper = pool
+        .start_reaper(
+            Duration::from_millis(100),
+            CleanupOptions { max_age: Some(Duration::from_secs(3600)), ..Default::default() },
+            Some(on_sweep),
+        )
+        .unwrap();
+    drop(pool);
+    let dropped = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if let Some(Some(e)) = rx.recv().await {
+                break e;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert!(dropped.contains("dropped"), "{dropped}");
+    reaper.stop();
 }
 
 /// A server that stops answering (SIGSTOP: its socket stays open) is declared lost by the

@@ -399,7 +399,7 @@ impl Pool {
     /// change), across the pool; never one open on this pool unless `include_open`, never one
     /// leased by another instance. Returns what it deleted.
     pub async fn cleanup_sessions(&self, options: CleanupOptions) -> Result<Vec<SessionMetadata>> {
-        let d = crate::reaper::sweep(&PoolStore(self.clone()), &options).await?;
+        let d = crate::reaper::sweep(&PoolStore(Arc::downgrade(&self.inner)), &options).await?;
         self.inner.counters.reaped.fetch_add(d.len() as u64, Ordering::Relaxed);
         Ok(d)
     }
@@ -421,7 +421,7 @@ impl Pool {
                 f(r);
             }
         });
-        Reaper::spawn(Arc::new(PoolStore(self.clone())), interval, options, cb)
+        Reaper::spawn(Arc::new(PoolStore(Arc::downgrade(&self.inner))), interval, options, cb)
     }
 
     /// Counters per server and for the pool: `{servers: [{url, healthy, draining, ...client
@@ -741,19 +741,30 @@ impl Home for PoolHome {
     }
 }
 
-/// The reaper's view of a pool.
-struct PoolStore(Pool);
+/// The reaper's view of a pool. It holds the pool weakly: a background reaper does not keep a
+/// dropped pool (its health loop and watchers) alive.
+struct PoolStore(Weak<PoolInner>);
+
+impl PoolStore {
+    fn pool(&self) -> Result<Pool> {
+        self.0
+            .upgrade()
+            .map(|inner| Pool { inner })
+            .ok_or_else(|| Error::new(ErrorKind::NotConnected, "the pool was dropped"))
+    }
+}
 
 impl Store for PoolStore {
     fn list(&self) -> BoxFuture<'_, Result<Vec<SessionMetadata>>> {
-        Box::pin(self.0.list_sessions(None))
+        Box::pin(async move { self.pool()?.list_sessions(None).await })
     }
     fn is_open(&self, id: &str) -> bool {
-        self.0.inner.members.iter().any(|m| m.client.has_session(id))
+        self.pool().is_ok_and(|p| p.inner.members.iter().any(|m| m.client.has_session(id)))
     }
     fn is_leased<'a>(&'a self, id: &'a str) -> BoxFuture<'a, bool> {
         Box::pin(async move {
-            match &self.0.inner.lease {
+            let Ok(p) = self.pool() else { return true };
+            match &p.inner.lease {
                 // When the store cannot tell, count it as leased: never delete what may be in use.
                 Some(l) => l.store.holder(id).await.map(|h| h.is_some()).unwrap_or(true),
                 None => false,
@@ -762,7 +773,8 @@ impl Store for PoolStore {
     }
     fn disconnect<'a>(&'a self, id: &'a str) -> BoxFuture<'a, ()> {
         Box::pin(async move {
-            for m in &self.0.inner.members {
+            let Ok(p) = self.pool() else { return };
+            for m in &p.inner.members {
                 if let Some(s) = m.client.session_handle(id) {
                     let _ = s.disconnect().await;
                 }
@@ -770,6 +782,6 @@ impl Store for PoolStore {
         })
     }
     fn delete<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<()>> {
-        Box::pin(self.0.delete_session(id))
+        Box::pin(async move { self.pool()?.delete_session(id).await })
     }
 }
