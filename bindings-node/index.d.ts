@@ -549,6 +549,14 @@ export interface SessionEventIterator<E> extends AsyncIterableIterator<E> {
 export declare class CopilotSession {
   private constructor();
   readonly sessionId: string;
+  /**
+   * The fencing token of the session's lease (a session of a CopilotPool with `lease`): it grows
+   * with every acquisition of the session's lease, so a store you write to can refuse a stale
+   * holder. Undefined otherwise.
+   */
+  readonly leaseToken: number | undefined;
+  /** The URL of the server a pooled session is on now (it changes when the session moves); undefined outside a pool. */
+  readonly server: string | undefined;
   /** The session's workspace folder on the CLI's machine. */
   readonly workspacePath: string | undefined;
   /** The raw `session.create` / `session.resume` result. */
@@ -636,6 +644,63 @@ export interface SessionListFilter {
   branch?: string;
 }
 
+/** What cleanupSessions deletes (seconds); at least one of maxAge and maxIdle. */
+export interface CleanupOptions {
+  /** Delete sessions started longer ago than this. */
+  maxAge?: number;
+  /** Delete sessions not modified for this long. */
+  maxIdle?: number;
+  /** Also delete sessions open here (they are disconnected first). Default false. */
+  includeOpen?: boolean;
+}
+
+/** One background sweep that deleted something (session ids) or failed. */
+export interface SweepResult {
+  deleted: string[];
+  error?: CopilotError;
+}
+
+export interface ReaperOptions extends CleanupOptions {
+  /** Called after each sweep that deleted something or failed. */
+  onSweep?: (result: SweepResult) => void;
+}
+
+/** A background reaper. */
+export interface Reaper {
+  /** Stops sweeping (idempotent). */
+  stop(): void;
+}
+
+/** Counters of one client (one CLI server). */
+export interface ClientMetrics {
+  /** JSON-RPC requests sent. */
+  calls: number;
+  /** Failed calls and turns by error code. */
+  errors: Partial<Record<CopilotErrorCode, number>> & Record<string, number>;
+  reconnects: number;
+  connectionLosses: number;
+  /** Sessions moved here from another server of a pool. */
+  failoversIn: number;
+  /** Sessions moved away from here. */
+  failoversOut: number;
+  openSessions: number;
+  /** Answered sendAndWait turns; `buckets` are cumulative, the last one `le: "+Inf"`. */
+  turns: { count: number; sumSeconds: number; buckets: { le: number | '+Inf'; count: number }[] };
+}
+
+/** Counters of a pool: per server, and pool-wide. */
+export interface PoolMetrics {
+  servers: (ClientMetrics & { url: string; healthy: boolean; draining: boolean })[];
+  failovers: number;
+  leasesAcquired: number;
+  leasesLost: number;
+  leaseWaits: number;
+  reaped: number;
+  placementErrors: number;
+  openSessions: number;
+  healthyServers: number;
+}
+
 export declare class CopilotClient {
   /** Invalid options throw a CopilotError (`invalid_config`) at once. */
   constructor(options?: CopilotClientOptions);
@@ -672,11 +737,126 @@ export declare class CopilotClient {
   on(listener: (event: LifecycleEvent) => void): () => void;
   on<T extends string>(type: T, listener: (event: LifecycleEventOf<T>) => void): () => void;
   on<T extends string>(types: readonly T[], listener: (event: LifecycleEventOf<T>) => void): () => void;
+  /**
+   * Deletes stored sessions past `maxAge` or `maxIdle` (seconds); never one open on this
+   * client unless `includeOpen`. Resolves to what it deleted.
+   */
+  cleanupSessions(options: CleanupOptions): Promise<SessionMetadata[]>;
+  /**
+   * Runs cleanupSessions every `intervalSeconds` until `stop()` (or the client's stop()); each
+   * sweep that deleted something or failed is also a `reaper.swept` lifecycle event. Never
+   * keeps Node alive.
+   */
+  startReaper(intervalSeconds: number, options: ReaperOptions): Reaper;
+  /** This client's counters. */
+  metrics(): ClientMetrics;
+  /** This client's counters in the Prometheus text format (label `server`). */
+  metricsPrometheus(): string;
   readonly port: number | undefined;
   readonly cliPid: number | undefined;
   readonly protocolVersion: number | undefined;
   readonly serverVersion: string | undefined;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Pool
+
+/** Session leases in Redis (durations in seconds). */
+export interface LeaseOptions {
+  /** `redis://[user:password@]host:port[/db]` (no TLS). */
+  redisUrl: string;
+  /** How long a lease lasts without renewal (default 30, at least 0.3); renewed every third of it. */
+  ttl?: number;
+  /** How long opening a session waits for another holder to let go (default 30; 0: fail at once with `lease_held`). */
+  wait?: number;
+  /** This instance's name in the store (default: host name, process id and a random part). */
+  owner?: string;
+  /** Key prefix (default `copilot:lease:`). */
+  keyPrefix?: string;
+}
+
+/**
+ * A pool's options: the servers, health checks, leases, and the client options each server's
+ * client gets (`cliUrl`, `cliPath`, `useStdio`, `port`, `env`, `cwd` do not apply: a pool
+ * connects to running servers).
+ */
+export interface CopilotPoolOptions
+  extends Omit<CopilotClientOptions, 'cliUrl' | 'useStdio' | 'port' | 'cliPath' | 'cliArgs' | 'env' | 'cwd'> {
+  /**
+   * The servers (`host:port`), as an array or one comma-separated string. Every instance must
+   * list the same servers spelled alike (the spelling is hashed), and the servers must share
+   * their state directory (same `HOME`/`COPILOT_HOME`) for failover.
+   */
+  urls: string[] | string;
+  /** How often a server that is down is tried again, in seconds (default 2). */
+  healthInterval?: number;
+  /** Lease sessions in Redis so that two instances never drive one session at once. */
+  lease?: LeaseOptions;
+}
+
+/** A server of a pool, as `servers()` reports it. */
+export interface PoolServer {
+  url: string;
+  healthy: boolean;
+  draining: boolean;
+  openSessions: number;
+}
+
+/**
+ * Several CLI servers as one: rendezvous hashing of the session id picks a session's server,
+ * failover resumes it on the next server of its ranking, `drain` empties a server for a
+ * restart, and with `lease` two instances never drive one session at once. Sessions are
+ * ordinary CopilotSessions (with `server` and `leaseToken`).
+ */
+export declare class CopilotPool {
+  /** Invalid options throw a CopilotError (`invalid_config`) at once. */
+  constructor(options: CopilotPoolOptions);
+  /** Connects to every server; resolves when one answers, rejects with `no_server` when none does. Also done on first use (not after stop()). */
+  start(): Promise<void>;
+  /**
+   * Releases the leases, detaches the sessions, stops the reapers and every server's client.
+   * Resolves to the errors met. Afterwards calls fail with `not_connected` until start().
+   */
+  stop(): Promise<Error[]>;
+  /** Creates a session on its server (its lease first: `lease_held` after `lease.wait`). */
+  createSession(config?: SessionConfig): Promise<CopilotSession>;
+  /** Resumes a session on its server (its lease first); `session_not_found` when no server knows it. */
+  resumeSession(sessionId: string, config?: ResumeSessionConfig): Promise<CopilotSession>;
+  /** Stored sessions across the pool, each once. */
+  listSessions(filter?: SessionListFilter): Promise<SessionMetadata[]>;
+  deleteSession(sessionId: string): Promise<void>;
+  /** Stops placing sessions on `url`; its open sessions move at their next prompt. */
+  drain(url: string): void;
+  undrain(url: string): void;
+  servers(): PoolServer[];
+  /** The servers ranked for a session id (first: where it goes when all are healthy). */
+  ranking(sessionId: string): string[];
+  /** Where a session would be placed now (undefined: no usable server). */
+  serverFor(sessionId: string): string | undefined;
+  readonly urls: string[];
+  /** As CopilotClient.cleanupSessions, across the pool; never a session leased by another instance. */
+  cleanupSessions(options: CleanupOptions): Promise<SessionMetadata[]>;
+  /** Runs cleanupSessions every `intervalSeconds` until `stop()` (or the pool's stop()). Never keeps Node alive. */
+  startReaper(intervalSeconds: number, options: ReaperOptions): Reaper;
+  metrics(): PoolMetrics;
+  /** Per server (`{server="…"}`) and pool-wide counters in the Prometheus text format. */
+  metricsPrometheus(): string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Logging
+
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug' | 'trace';
+
+/**
+ * Routes the core's log records (connection losses, reconnects, failovers, lease renewals,
+ * reaper sweeps, …) to `handler` for `level` and above (default `info`); `null` stops. One
+ * handler per process; by default nothing is logged. Never keeps Node alive.
+ */
+export declare function setLogHandler(
+  handler: ((level: LogLevel, target: string, message: string, fields: Record<string, unknown>) => void) | null,
+  options?: { level?: LogLevel } | LogLevel,
+): void;
 
 /** A permission handler that approves every request once. */
 export declare function approveAll(request?: PermissionPayload): PermissionDecision;

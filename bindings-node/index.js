@@ -250,7 +250,7 @@ class CopilotSession {
   #sessionId;
   #info;
 
-  /** @internal Use CopilotClient.createSession / resumeSession. */
+  /** @internal Use createSession / resumeSession of a CopilotClient or a CopilotPool. */
   constructor(client, nativeClient, config) {
     this.#client = client;
     if (config !== undefined && config !== null && typeof config !== 'object') throw invalid('session config must be an object');
@@ -358,6 +358,19 @@ class CopilotSession {
   /** The raw `session.create` / `session.resume` result. */
   get info() {
     return this.#info;
+  }
+
+  /**
+   * The fencing token of the session's lease (a pooled session with a lease store): it grows
+   * with every acquisition of the session's lease. Undefined otherwise.
+   */
+  get leaseToken() {
+    return this.#native.leaseToken ?? undefined;
+  }
+
+  /** The URL of the server a pooled session is on now (it changes when the session moves). */
+  get server() {
+    return this.#native.server ?? undefined;
   }
 
   /** Takes the batch of the session's host stream the addon queued, and delivers it. */
@@ -691,12 +704,81 @@ function toDate(s) {
   return Number.isNaN(d.getTime()) ? undefined : d;
 }
 
+function toMetadata(m) {
+  return {
+    ...m,
+    startTime: toDate(m.startTime),
+    modifiedTime: toDate(m.modifiedTime),
+    createdAt: toDate(m.createdAt || m.startTime),
+  };
+}
+
+/** Opens a session of a client or a pool through the addon's one path (create, or resume `resumeId`). */
+async function openSession(owner, nativeOwner, sessions, config, resumeId) {
+  const s = new CopilotSession(owner, nativeOwner, config);
+  await s._open(resumeId);
+  sessions.add(s);
+  return s;
+}
+
+/** Stops a client's or a pool's reapers, then the native object; resolves to the errors met (never rejects). */
+async function stopOwner(nat, reapers, sessions) {
+  for (const r of [...reapers]) r.stop();
+  try {
+    await call(() => nat.stop());
+    return [];
+  } catch (e) {
+    return [e];
+  } finally {
+    sessions.clear();
+  }
+}
+
+async function listSessionsOf(nat, filter) {
+  const list = await callJson(() => nat.listSessions(filter === undefined ? null : enc(filter, 'session list filter')));
+  return list.map(toMetadata);
+}
+
+function checkResumeId(sessionId) {
+  if (typeof sessionId !== 'string' || sessionId === '') throw invalid('resumeSession needs a session id string');
+}
+
+/** Cleanup options for the core (seconds), and the JS-only `onSweep`. */
+function cleanupJson(options, what) {
+  if (options === null || typeof options !== 'object') throw invalid(`${what} needs an options object ({maxAge, maxIdle, includeOpen})`);
+  const { onSweep, ...rest } = options;
+  if (onSweep !== undefined && typeof onSweep !== 'function') throw invalid('onSweep must be a function');
+  return { json: enc(rest, 'cleanup options'), onSweep };
+}
+
+function reaperInterval(seconds) {
+  if (typeof seconds !== 'number' || !(seconds > 0) || !Number.isFinite(seconds)) {
+    throw invalid('the reaper interval must be a positive number of seconds');
+  }
+  return seconds;
+}
+
+/** The `{stop()}` handle of a background reaper. */
+function reaperHandle(nat, onStop) {
+  let stopped = false;
+  return {
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      nat.stop();
+      onStop();
+    },
+  };
+}
+
 class CopilotClient {
   #native;
   /** Open sessions (held so that their handlers and listeners stay reachable). */
   #sessions = new Set();
   /** Lifecycle listeners by the addon's subscription id. */
   #lifecycle = new Map();
+  /** Background reapers (stopped by stop()). */
+  #reapers = new Set();
 
   /**
    * Options in camelCase (snake_case works too): `cliUrl` to connect to a running server, or
@@ -726,15 +808,8 @@ class CopilotClient {
    * connection. Resolves to the errors met on the way (empty when clean); never rejects.
    * Afterwards nothing of this client keeps Node's event loop alive.
    */
-  async stop() {
-    try {
-      await call(() => this.#native.stop());
-      return [];
-    } catch (e) {
-      return [e];
-    } finally {
-      this.#sessions.clear();
-    }
+  stop() {
+    return stopOwner(this.#native, this.#reapers, this.#sessions);
   }
 
   /** Stops at once: no RPCs; a spawned CLI is killed. */
@@ -773,15 +848,12 @@ class CopilotClient {
 
   /** Resumes a session by id; `config` is optional (handlers and provider are re-sent if given). */
   async resumeSession(sessionId, config) {
-    if (typeof sessionId !== 'string' || sessionId === '') throw invalid('resumeSession needs a session id string');
+    checkResumeId(sessionId);
     return this.#open({ ...(config || {}), sessionId: undefined }, sessionId);
   }
 
-  async #open(config, resumeId) {
-    const s = new CopilotSession(this, this.#native, config);
-    await s._open(resumeId);
-    this.#sessions.add(s);
-    return s;
+  #open(config, resumeId) {
+    return openSession(this, this.#native, this.#sessions, config, resumeId);
   }
 
   /** @internal */
@@ -793,14 +865,8 @@ class CopilotClient {
    * Sessions stored by the CLI: `{sessionId, startTime, modifiedTime, createdAt (= startTime),
    * summary?, isRemote, context?}` with Date values. `filter`: `{cwd, gitRoot, repository, branch}`.
    */
-  async listSessions(filter) {
-    const list = await callJson(() => this.#native.listSessions(filter === undefined ? null : enc(filter, 'session list filter')));
-    return list.map((m) => ({
-      ...m,
-      startTime: toDate(m.startTime),
-      modifiedTime: toDate(m.modifiedTime),
-      createdAt: toDate(m.createdAt || m.startTime),
-    }));
+  listSessions(filter) {
+    return listSessionsOf(this.#native, filter);
   }
 
   /** Deletes a session from disk; rejects with `session_not_found` when it does not exist. */
@@ -867,6 +933,59 @@ class CopilotClient {
     }
   }
 
+  /**
+   * Deletes stored sessions started more than `maxAge` seconds ago or unchanged for `maxIdle`
+   * seconds (at least one of them); never one open on this client unless `includeOpen` (it is
+   * disconnected first). Resolves to the deleted sessions' metadata.
+   */
+  async cleanupSessions(options) {
+    const { json } = cleanupJson(options, 'cleanupSessions');
+    return (await callJson(() => this.#native.cleanupSessions(json))).map(toMetadata);
+  }
+
+  /**
+   * Runs cleanupSessions every `intervalSeconds` until `stop()` on the returned handle (or
+   * this client's stop()). Each sweep that deleted something or failed is a `reaper.swept`
+   * lifecycle event (`metadata: {deleted: [ids]}` or `{error, code}`), and reaches
+   * `options.onSweep` as `{deleted: string[]}` or `{error: CopilotError}`. A reaper never keeps
+   * Node alive.
+   */
+  startReaper(intervalSeconds, options) {
+    const { json, onSweep } = cleanupJson(options, 'startReaper');
+    let nat;
+    try {
+      nat = this.#native.startReaper(reaperInterval(intervalSeconds), json);
+    } catch (e) {
+      throw fromNative(e);
+    }
+    let off = () => {};
+    if (onSweep) {
+      off = this.on('reaper.swept', (ev) => {
+        const m = ev.metadata || {};
+        onSweep(m.error !== undefined ? { deleted: [], error: new CopilotError(m.error, { code: m.code }) } : { deleted: m.deleted || [] });
+      });
+    }
+    const handle = reaperHandle(nat, () => {
+      off();
+      this.#reapers.delete(handle);
+    });
+    this.#reapers.add(handle);
+    return handle;
+  }
+
+  /**
+   * This client's counters: `{calls, errors: {code: n}, reconnects, connectionLosses,
+   * failoversIn, failoversOut, openSessions, turns: {count, sumSeconds, buckets: [{le, count}]}}`.
+   */
+  metrics() {
+    return JSON.parse(this.#native.metrics());
+  }
+
+  /** The same counters in the Prometheus text format (`copilot_calls_total{server="…"}`, …). */
+  metricsPrometheus() {
+    return this.#native.metricsPrometheus();
+  }
+
   /** TCP port of the server (spawned on TCP or connected by URL). */
   get port() {
     return this.#native.port ?? undefined;
@@ -887,12 +1006,246 @@ class CopilotClient {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Pool.
+
+/**
+ * Several CLI servers as one: each session is placed by rendezvous hashing of its id over the
+ * healthy servers, fails over to the next server of its ranking (the servers must share their
+ * state directory), and, with `lease`, is leased in Redis so that two instances never drive it
+ * at once.
+ */
+class CopilotPool {
+  #native;
+  /** Open sessions (held so that their handlers and listeners stay reachable). */
+  #sessions = new Set();
+  /** Background reapers (stopped by stop()). */
+  #reapers = new Set();
+
+  /**
+   * `urls` (array, or one comma-separated string; every instance must list the same servers,
+   * spelled alike), `healthInterval` (s), `lease: {redisUrl, ttl, wait, owner, keyPrefix}`
+   * (s), and any client option for each server (`requestTimeout`, `reconnect`,
+   * `connectionToken`, `heartbeatInterval`, …). Invalid options throw `invalid_config` at once.
+   */
+  constructor(options) {
+    if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+      throw invalid('pool options must be an object ({urls, lease, ...})');
+    }
+    try {
+      this.#native = new native.NativePool(enc(options, 'pool options'));
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  /**
+   * Connects to every server; resolves when at least one answers (the others are retried in
+   * the background), rejects with `no_server` when none does. Also done on first use (not
+   * after stop(): a stopped pool starts again only by start()).
+   */
+  start() {
+    return call(() => this.#native.start());
+  }
+
+  /**
+   * Releases every lease, detaches every session, stops the reapers and every server's
+   * client. Resolves to the errors met (empty when clean); never rejects. Nothing of the
+   * pool keeps Node alive afterwards; calls fail with `not_connected` until `start()`.
+   */
+  stop() {
+    return stopOwner(this.#native, this.#reapers, this.#sessions);
+  }
+
+  /**
+   * Creates a session on the first healthy server of its ranking, taking its lease first when
+   * leases are on (`lease_held` after `lease.wait`).
+   */
+  createSession(config) {
+    return openSession(this, this.#native, this.#sessions, config, undefined);
+  }
+
+  /**
+   * Resumes a session on its server (lease first, as createSession). A server that does not
+   * share the state directory answers `session_not_found`.
+   */
+  async resumeSession(sessionId, config) {
+    checkResumeId(sessionId);
+    return openSession(this, this.#native, this.#sessions, { ...(config || {}), sessionId: undefined }, sessionId);
+  }
+
+  /** @internal */
+  _forget(s) {
+    this.#sessions.delete(s);
+  }
+
+  /** Sessions stored by the servers, each once (as CopilotClient.listSessions). */
+  listSessions(filter) {
+    return listSessionsOf(this.#native, filter);
+  }
+
+  /** Deletes a session from disk (its lease, if this pool holds it, is released). */
+  deleteSession(sessionId) {
+    return call(() => this.#native.deleteSession(sessionId));
+  }
+
+  /**
+   * Stops placing sessions on `url`; its open sessions move at their next prompt (rolling
+   * restart: drain, wait until servers() shows 0 open there, restart, undrain).
+   */
+  drain(url) {
+    try {
+      this.#native.drain(url);
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  /** Places sessions on `url` again. */
+  undrain(url) {
+    try {
+      this.#native.undrain(url);
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  /** Every server's state: `[{url, healthy, draining, openSessions}]`. */
+  servers() {
+    return JSON.parse(this.#native.servers());
+  }
+
+  /** The servers ranked for a session id (first: where it is placed when all are healthy). */
+  ranking(sessionId) {
+    try {
+      return this.#native.ranking(sessionId);
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  /** Where a session would be placed now (undefined: no server is usable). */
+  serverFor(sessionId) {
+    try {
+      return this.#native.serverFor(sessionId) ?? undefined;
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  /** The pool's servers, in the order given. */
+  get urls() {
+    return this.#native.urls();
+  }
+
+  /**
+   * As CopilotClient.cleanupSessions, across the pool: never a session open on this pool unless
+   * `includeOpen`, never one whose lease another instance holds.
+   */
+  async cleanupSessions(options) {
+    const { json } = cleanupJson(options, 'cleanupSessions');
+    return (await callJson(() => this.#native.cleanupSessions(json))).map(toMetadata);
+  }
+
+  /**
+   * Runs cleanupSessions every `intervalSeconds` until `stop()` on the returned handle (or the
+   * pool's stop()). `options.onSweep` gets `{deleted: string[]}` or `{error: CopilotError}` after
+   * each sweep that deleted something or failed. A reaper never keeps Node alive.
+   */
+  startReaper(intervalSeconds, options) {
+    const { json, onSweep } = cleanupJson(options, 'startReaper');
+    let sink = null;
+    if (onSweep) {
+      sink = (text) => {
+        let r;
+        try {
+          r = JSON.parse(text);
+        } catch (e) {
+          warn('unreadable reaper result from the addon', e);
+          return;
+        }
+        const out = r.error !== undefined ? { deleted: [], error: errorFromInfo(r.error) } : { deleted: (r.deleted || []).map((m) => m.sessionId) };
+        if (out.error === undefined && out.deleted.length === 0) return;
+        try {
+          onSweep(out);
+        } catch (e) {
+          warn('a reaper onSweep callback threw', e);
+        }
+      };
+    }
+    let nat;
+    try {
+      nat = this.#native.startReaper(reaperInterval(intervalSeconds), json, sink);
+    } catch (e) {
+      throw fromNative(e);
+    }
+    const handle = reaperHandle(nat, () => this.#reapers.delete(handle));
+    this.#reapers.add(handle);
+    return handle;
+  }
+
+  /**
+   * Counters: `{servers: [{url, healthy, draining, calls, errors, reconnects, …}], failovers,
+   * leasesAcquired, leasesLost, leaseWaits, reaped, placementErrors, openSessions, healthyServers}`.
+   */
+  metrics() {
+    return JSON.parse(this.#native.metrics());
+  }
+
+  /** The same counters in the Prometheus text format (per server `{server="…"}`, and pool-wide). */
+  metricsPrometheus() {
+    return this.#native.metricsPrometheus();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Logging.
+
+const LOG_LEVELS = ['error', 'warn', 'info', 'debug', 'trace'];
+
+/**
+ * Routes the core's log records (reconnects, failovers, lease renewals, reaper sweeps, …) to
+ * `handler(level, target, message, fields)` for `level` and above (default `info`); `null`
+ * stops. One handler per process; by default nothing is logged. The handler never keeps Node
+ * alive, and what it throws is reported as a warning.
+ */
+function setLogHandler(handler, options) {
+  if (handler !== null && handler !== undefined && typeof handler !== 'function') throw invalid('setLogHandler needs a function or null');
+  const level = typeof options === 'string' ? options : options && options.level;
+  if (level !== undefined && level !== null && !LOG_LEVELS.includes(level)) {
+    throw invalid(`log level must be one of ${LOG_LEVELS.join(', ')}`);
+  }
+  let sink = null;
+  if (handler) {
+    sink = (text) => {
+      let r;
+      try {
+        r = JSON.parse(text);
+      } catch {
+        return;
+      }
+      try {
+        handler(r[0], r[1], r[2], r[3]);
+      } catch (e) {
+        warn('the log handler threw', e);
+      }
+    };
+  }
+  try {
+    native.setLogHandler(sink, level ?? null);
+  } catch (e) {
+    throw fromNative(e);
+  }
+}
+
 /** The Copilot CLI version this package is tested with. */
 const PINNED_CLI_VERSION = native.pinnedCliVersion();
 
 module.exports = {
   CopilotClient,
+  CopilotPool,
   CopilotSession,
+  setLogHandler,
   CopilotError,
   ErrorCodes,
   ErrorNumbers,

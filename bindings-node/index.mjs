@@ -3,7 +3,9 @@ import cjs from './index.js';
 
 export const {
   CopilotClient,
+  CopilotPool,
   CopilotSession,
+  setLogHandler,
   CopilotError,
   ErrorCodes,
   ErrorNumbers,

@@ -46,6 +46,72 @@ export declare class NativeClient {
   get cliPid(): number | null
   get protocolVersion(): number | null
   get serverVersion(): string | null
+  /**
+   * JSON text of this client's counters (`{calls, errors, reconnects, connectionLosses,
+   * failoversIn, failoversOut, openSessions, turns}`).
+   */
+  metrics(): string
+  /** This client's counters in the Prometheus text format. */
+  metricsPrometheus(): string
+  /**
+   * `options`: JSON text of `{maxAge, maxIdle, includeOpen}` (seconds); resolves to the JSON
+   * text of the deleted sessions' metadata.
+   */
+  cleanupSessions(options: string): Promise<string>
+  /**
+   * A background reaper sweeping every `interval` seconds; each sweep that deleted something
+   * or failed is a `reaper.swept` lifecycle notification.
+   */
+  startReaper(interval: number, options: string): NativeReaper
+}
+
+/** Private native pool; use `CopilotPool` from the package instead. */
+export declare class NativePool {
+  /**
+   * `options`: JSON text of the pool options (`urls`, `healthInterval`, `lease`, client
+   * options), checked at once.
+   */
+  constructor(options: string)
+  start(): Promise<void>
+  stop(): Promise<void>
+  /**
+   * A session of this pool, not open yet (as `NativeClient.session`): `open()` creates it on
+   * its server, or resumes it, taking its lease first when leases are on.
+   */
+  session(config: string, host: string, wake: () => void): NativeSession
+  /** `filter`: JSON text of `{cwd, gitRoot, repository, branch}` or null. */
+  listSessions(filter?: string | undefined | null): Promise<string>
+  deleteSession(sessionId: string): Promise<void>
+  drain(url: string): void
+  undrain(url: string): void
+  /** JSON text of `[{url, healthy, draining, openSessions}]`. */
+  servers(): string
+  /** The servers ranked for a session (first: where it goes when every server is healthy). */
+  ranking(sessionId: string): Array<string>
+  /** Where a session would be placed now (null: no server is usable). */
+  serverFor(sessionId: string): string | null
+  /** The pool's servers, in the order given. */
+  urls(): Array<string>
+  /**
+   * `options`: JSON text of `{maxAge, maxIdle, includeOpen}` (seconds); resolves to the JSON
+   * text of the deleted sessions' metadata.
+   */
+  cleanupSessions(options: string): Promise<string>
+  /**
+   * A background reaper sweeping every `interval` seconds. `onSweep` (weak: it never keeps
+   * Node alive) gets the JSON text of `{deleted: [metadata]}` or `{error}` after each sweep.
+   */
+  startReaper(interval: number, options: string, onSweep?: ((result: string) => void) | undefined | null): NativeReaper
+  /** JSON text of the pool's counters (`{servers: [...], failovers, leasesAcquired, …}`). */
+  metrics(): string
+  /** The pool's counters in the Prometheus text format. */
+  metricsPrometheus(): string
+}
+
+/** Private native reaper; `startReaper` of the package returns `{stop()}` over it. */
+export declare class NativeReaper {
+  /** Stops sweeping (idempotent). */
+  stop(): void
 }
 
 /** Private native session; use `CopilotSession` from the package instead. */
@@ -64,6 +130,10 @@ export declare class NativeSession {
   /** Creates the session, or resumes `resumeId`. */
   open(resumeId?: string | undefined | null): Promise<void>
   get sessionId(): string | null
+  /** The fencing token of the session's lease (pooled sessions with a lease store). */
+  get leaseToken(): number | null
+  /** The URL of the server a pooled session is on now. */
+  get server(): string | null
   get workspacePath(): string | null
   /** JSON text of the `session.create` / `session.resume` result. */
   get info(): string
@@ -104,3 +174,10 @@ export declare function pinnedCliVersion(): string
 
 /** The names of the request kinds a session sends to its host (the core's list). */
 export declare function requestKinds(): Array<string>
+
+/**
+ * Sends the core's log records at `level` (`error`, `warn`, `info` (default), `debug`,
+ * `trace`) and above to `handler`, as the JSON text of `[level, target, message, fields]`;
+ * null stops. The handler is weak: it never keeps Node alive.
+ */
+export declare function setLogHandler(handler: ((record: string) => void) | null, level?: string | undefined | null): void

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Builds the addon, packs the npm package, installs the tarball into a scratch project and runs
-# the node:test suite there (real Copilot CLI + fake model), including the backend-services
-# samples of examples/node and `tsc --noEmit` on them. Works from a clean clone.
+# the node:test suite there (real Copilot CLI + fake model; the pool tests also a real
+# redis-server), including the backend-services samples of examples/node and `tsc --noEmit` on
+# them, then the HA end-to-end run (tests/ha/run.py) with examples/node/pool-chat-server.mts as
+# the API. Works from a clean clone.
 #   COPILOT_CLI_PATH  the pinned CLI (installed with tests/install-cli.sh when unset)
 #   FAKE_MODEL_BIN    the fake model (built with cargo when unset)
 #   COPILOT_CHAOS_PATH  the fault-injection tool tests/chaos (built with cargo when unset)
 #   NODE_TEST_ARGS    extra arguments for `node --test` (e.g. a file name)
+#   SKIP_HA=1         skip the HA end-to-end run
 set -euo pipefail
 cd "$(dirname "$0")"
 HERE=$PWD
@@ -24,6 +27,8 @@ if [ -z "${COPILOT_CHAOS_PATH:-}" ]; then
 fi
 export COPILOT_CHAOS_PATH
 command -v node >/dev/null || { echo "Node.js (>= 20) is required" >&2; exit 1; }
+# redis-server (pool leases) and nginx (the HA run), from Debian when missing.
+"$ROOT/tests/install-services.sh"
 
 echo "== npm ci (build tools: @napi-rs/cli, typescript)"
 if [ ! -d node_modules/@napi-rs/cli ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
@@ -93,3 +98,13 @@ cd "$SCRATCH"
 # Each test gets 3 minutes: a hang fails the test instead of the whole run.
 # shellcheck disable=SC2086
 node --test --test-reporter=tap --test-timeout=180000 ${NODE_TEST_ARGS:-test/*.test.mjs}
+
+if [ "${SKIP_HA:-0}" != 1 ]; then
+  # The HA end-to-end run: 2 CLI servers sharing their state, Redis, 2 instances of the pool
+  # chat API (compiled like the other samples, run from the scratch project) behind nginx,
+  # 20 conversations x 10 turns, one CLI server SIGKILLed midway and started again.
+  echo "== HA end-to-end (tests/ha/run.py, API: examples/node/pool-chat-server.mts)"
+  node node_modules/typescript/bin/tsc -p examples
+  # (the CLI and the fake model come from COPILOT_CLI_PATH and FAKE_MODEL_BIN, exported above)
+  python3 "$ROOT/tests/ha/run.py" --api "node $SCRATCH/examples/dist/pool-chat-server.mjs"
+fi

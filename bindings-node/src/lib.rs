@@ -29,6 +29,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+mod log;
+mod pool;
+
 /// Prefix of the message of every error this module raises; JSON details follow.
 pub const ERROR_MARK: &str = "COPILOT_ERROR:";
 
@@ -187,11 +190,7 @@ impl NativeClient {
     /// `filter`: JSON text of `{cwd, gitRoot, repository, branch}` or null.
     #[napi]
     pub async fn list_sessions(&self, filter: Option<String>) -> Result<String> {
-        let filter: Option<SessionListFilter> = match parse(filter, "session list filter")? {
-            Value::Null => None,
-            f => Some(serde_json::from_value(f).map_err(|e| invalid(format!("session list filter: {e}")))?),
-        };
-        core_text(self.inner.list_sessions(filter).await)
+        core_text(self.inner.list_sessions(list_filter(filter)?).await)
     }
 
     #[napi]
@@ -237,21 +236,7 @@ impl NativeClient {
     /// `[2, callId, ok, resultOrError]`, `[3]`, `[4, requestId, reason]`.
     #[napi(ts_args_type = "config: string, host: string, wake: () => void")]
     pub fn session(&self, config: String, host: String, wake: WakeSink) -> Result<NativeSession> {
-        let mut cfg = SessionConfig::from_json(&parse(Some(config), "session config")?).map_err(to_napi)?;
-        let options = HostOptions::from_json(&parse(Some(host), "host options")?).map_err(to_napi)?;
-        let (port, stream) = host::attach(&mut cfg, options).map_err(to_napi)?;
-        let responders = Arc::new(Responders::default());
-        let outbox = Arc::new(Outbox::new());
-        spawn(drain(stream, wake, outbox.clone(), responders.clone()));
-        Ok(NativeSession {
-            client: self.inner.clone(),
-            config: Mutex::new(Some(cfg)),
-            session: OnceLock::new(),
-            port,
-            responders,
-            outbox,
-            next_call: Mutex::new(1),
-        })
+        NativeSession::new(Opener::Client(self.inner.clone()), config, host, wake)
     }
 
     /// Lifecycle notifications (of these types; all: null) to `sink` as JSON text, from now on
@@ -302,6 +287,85 @@ impl NativeClient {
     #[napi(getter)]
     pub fn server_version(&self) -> Option<String> {
         self.inner.server_version()
+    }
+
+    /// JSON text of this client's counters (`{calls, errors, reconnects, connectionLosses,
+    /// failoversIn, failoversOut, openSessions, turns}`).
+    #[napi]
+    pub fn metrics(&self) -> String {
+        text(&self.inner.metrics())
+    }
+
+    /// This client's counters in the Prometheus text format.
+    #[napi]
+    pub fn metrics_prometheus(&self) -> String {
+        self.inner.metrics_prometheus()
+    }
+
+    /// `options`: JSON text of `{maxAge, maxIdle, includeOpen}` (seconds); resolves to the JSON
+    /// text of the deleted sessions' metadata.
+    #[napi]
+    pub async fn cleanup_sessions(&self, options: String) -> Result<String> {
+        let o = cleanup_options(options)?;
+        core_text(self.inner.cleanup_sessions(o).await)
+    }
+
+    /// A background reaper sweeping every `interval` seconds; each sweep that deleted something
+    /// or failed is a `reaper.swept` lifecycle notification.
+    #[napi]
+    pub fn start_reaper(&self, interval: f64, options: String) -> Result<NativeReaper> {
+        NativeReaper::start(interval, options, |every, o| self.inner.start_reaper(every, o))
+    }
+}
+
+/// A session list filter from JS: the JSON text of `{cwd, gitRoot, repository, branch}`, or null.
+fn list_filter(filter: Option<String>) -> Result<Option<SessionListFilter>> {
+    match parse(filter, "session list filter")? {
+        Value::Null => Ok(None),
+        f => serde_json::from_value(f).map(Some).map_err(|e| invalid(format!("session list filter: {e}"))),
+    }
+}
+
+fn cleanup_options(options: String) -> Result<core::CleanupOptions> {
+    core::CleanupOptions::from_json(&parse(Some(options), "cleanup options")?).map_err(to_napi)
+}
+
+/// Private native reaper; `startReaper` of the package returns `{stop()}` over it.
+#[napi]
+pub struct NativeReaper {
+    inner: Mutex<Option<core::Reaper>>,
+}
+
+impl NativeReaper {
+    /// Checks `interval` (seconds, above zero) and the JSON text of the cleanup options, then
+    /// starts the core's reaper with them (inside the runtime: it spawns a task).
+    fn start(
+        interval: f64,
+        options: String,
+        start: impl FnOnce(Duration, core::CleanupOptions) -> core::Result<core::Reaper>,
+    ) -> Result<NativeReaper> {
+        let o = cleanup_options(options)?;
+        let every = match Duration::try_from_secs_f64(interval) {
+            Ok(d) if !d.is_zero() => d,
+            _ => {
+                return Err(invalid(format!(
+                    "the reaper's interval must be a positive number of seconds, got {interval}"
+                )));
+            }
+        };
+        let r = within_runtime_if_available(|| start(every, o)).map_err(to_napi)?;
+        Ok(NativeReaper { inner: Mutex::new(Some(r)) })
+    }
+}
+
+#[napi]
+impl NativeReaper {
+    /// Stops sweeping (idempotent).
+    #[napi]
+    pub fn stop(&self) {
+        if let Some(r) = self.inner.lock().unwrap().take() {
+            r.stop();
+        }
     }
 }
 
@@ -424,10 +488,17 @@ async fn drain(mut stream: HostStream, wake: WakeSink, outbox: Arc<Outbox>, resp
 // ---------------------------------------------------------------------------------------------
 // Session.
 
+/// Where a session is opened: one server's client, or a pool (which places it, leases it and
+/// moves it). Both open through the core's own path.
+pub(crate) enum Opener {
+    Client(core::Client),
+    Pool(core::Pool),
+}
+
 /// Private native session; use `CopilotSession` from the package instead.
 #[napi]
 pub struct NativeSession {
-    client: core::Client,
+    opener: Opener,
     /// The config until `open` takes it.
     config: Mutex<Option<SessionConfig>>,
     session: OnceLock<core::Session>,
@@ -438,6 +509,25 @@ pub struct NativeSession {
 }
 
 impl NativeSession {
+    /// A session of `opener`, not open yet (see [`NativeClient::session`]).
+    pub(crate) fn new(opener: Opener, config: String, host: String, wake: WakeSink) -> Result<NativeSession> {
+        let mut cfg = SessionConfig::from_json(&parse(Some(config), "session config")?).map_err(to_napi)?;
+        let options = HostOptions::from_json(&parse(Some(host), "host options")?).map_err(to_napi)?;
+        let (port, stream) = host::attach(&mut cfg, options).map_err(to_napi)?;
+        let responders = Arc::new(Responders::default());
+        let outbox = Arc::new(Outbox::new());
+        spawn(drain(stream, wake, outbox.clone(), responders.clone()));
+        Ok(NativeSession {
+            opener,
+            config: Mutex::new(Some(cfg)),
+            session: OnceLock::new(),
+            port,
+            responders,
+            outbox,
+            next_call: Mutex::new(1),
+        })
+    }
+
     fn session(&self) -> Result<core::Session> {
         self.session.get().cloned().ok_or_else(|| {
             to_napi(core::Error::new(ErrorKind::NotConnected, "the session is not open (create or resume failed)"))
@@ -470,9 +560,11 @@ impl NativeSession {
     #[napi]
     pub async fn open(&self, resume_id: Option<String>) -> Result<()> {
         let cfg = self.config.lock().unwrap().take().ok_or_else(|| invalid("the session was opened already"))?;
-        let opened = match resume_id {
-            Some(id) => self.client.resume_session(&id, Some(cfg)).await,
-            None => self.client.create_session(cfg).await,
+        let opened = match (&self.opener, resume_id) {
+            (Opener::Client(c), Some(id)) => c.resume_session(&id, Some(cfg)).await,
+            (Opener::Client(c), None) => c.create_session(cfg).await,
+            (Opener::Pool(p), Some(id)) => p.resume_session(&id, Some(cfg)).await,
+            (Opener::Pool(p), None) => p.create_session(cfg).await,
         };
         let s = opened.map_err(to_napi)?;
         let _ = self.session.set(s);
@@ -482,6 +574,18 @@ impl NativeSession {
     #[napi(getter)]
     pub fn session_id(&self) -> Option<String> {
         self.session.get().map(|s| s.id().to_owned())
+    }
+
+    /// The fencing token of the session's lease (pooled sessions with a lease store).
+    #[napi(getter)]
+    pub fn lease_token(&self) -> Option<i64> {
+        self.session.get().and_then(core::Session::lease_token).map(|t| t as i64)
+    }
+
+    /// The URL of the server a pooled session is on now.
+    #[napi(getter)]
+    pub fn server(&self) -> Option<String> {
+        self.session.get().and_then(core::Session::server)
     }
 
     #[napi(getter)]

@@ -1,11 +1,13 @@
 // Shared harness for the node:test suite: the real Copilot CLI (COPILOT_CLI_PATH) and the fake
 // model (FAKE_MODEL_BIN), both on 127.0.0.1, with an isolated HOME and working directory.
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CopilotClient } from '@copilot-hub/node';
+import { CopilotClient, CopilotError } from '@copilot-hub/node';
 
 const tempDirs = [];
 /** A temp dir removed when this test process exits. */
@@ -171,4 +173,62 @@ export function runNode(args, { env, cwd, ms = 60000, onStdout } = {}) {
       resolve({ code, signal, stdout, stderr, timedOut, pid: child.pid });
     });
   });
+}
+
+/** Settles like `p`, or rejects after `ms` (a hang detector). */
+export function bounded(p, ms, what) {
+  let timer;
+  const t = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no result within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
+/** The CopilotError `p` rejects with (fails when it resolves, or hangs past `ms`). */
+export async function failure(p, ms, what) {
+  const r = await bounded(
+    p.then(
+      (v) => ({ v }),
+      (e) => ({ e }),
+    ),
+    ms,
+    what,
+  );
+  assert.ok('e' in r, `${what}: expected a failure, got ${JSON.stringify(r.v)}`);
+  assert.ok(r.e instanceof CopilotError, `${what}: ${r.e?.stack ?? r.e}`);
+  return r.e;
+}
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Reads a child's stdout until it matches `re`; the rest keeps being drained. Rejects if it exits first. */
+export function announcement(child, re, what, ms = 30000) {
+  return bounded(
+    new Promise((resolve, reject) => {
+      let buf = '';
+      const onData = (d) => {
+        buf += d;
+        const m = buf.match(re);
+        if (m) {
+          child.stdout.off('data', onData);
+          child.stdout.resume();
+          resolve(m);
+        }
+      };
+      child.stdout.on('data', onData);
+      child.once('exit', (code, sig) => reject(new Error(`${what} exited (${code ?? sig}) before listening: ${buf}`)));
+    }),
+    ms,
+    what,
+  );
 }

@@ -7,12 +7,23 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CopilotClient, CopilotError, ErrorCodes } from '@copilot-hub/node';
-import { cliEnv, cliPath, ownCliOptions, sandbox, startFakeModel, waitDead, waitForEvent } from './helpers.mjs';
+import {
+  announcement,
+  bounded,
+  cliEnv,
+  cliPath,
+  failure,
+  freePort,
+  ownCliOptions,
+  sandbox,
+  startFakeModel,
+  waitDead,
+  waitForEvent,
+} from './helpers.mjs';
 
 const CONNECTION_EVENTS = ['connection.lost', 'connection.reconnecting', 'connection.restored', 'connection.gave_up'];
 
@@ -23,63 +34,6 @@ const cleanups = [];
 after(async () => {
   for (const c of cleanups.reverse()) await c();
 });
-
-/** Settles like `p`, or rejects after `ms` (a hang detector). */
-function bounded(p, ms, what) {
-  let timer;
-  const t = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no result within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, t]).finally(() => clearTimeout(timer));
-}
-
-/** The error `p` rejects with (fails when it resolves or hangs past `ms`). */
-async function failure(p, ms, what) {
-  const r = await bounded(
-    p.then(
-      (v) => ({ v }),
-      (e) => ({ e }),
-    ),
-    ms,
-    what,
-  );
-  assert.ok('e' in r, `${what}: expected a failure, got ${JSON.stringify(r.v)}`);
-  assert.ok(r.e instanceof CopilotError, `${what}: ${r.e?.stack ?? r.e}`);
-  return r.e;
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** Reads lines of a child's stdout until one matches `re`; the rest keeps being drained. */
-function announcement(child, re, what) {
-  return bounded(
-    new Promise((resolve, reject) => {
-      let buf = '';
-      const onData = (d) => {
-        buf += d;
-        const m = buf.match(re);
-        if (m) {
-          child.stdout.off('data', onData);
-          child.stdout.resume();
-          resolve(m);
-        }
-      };
-      child.stdout.on('data', onData);
-      child.once('exit', (code, sig) => reject(new Error(`${what} exited (${code ?? sig}) before listening`)));
-    }),
-    30000,
-    what,
-  );
-}
 
 /** A CLI server this test runs itself (`--port`), to kill and start again on the same port. */
 class ExternalCli {

@@ -3,6 +3,8 @@ import { z } from "zod";
 import {
   CopilotClient,
   CopilotError,
+  CopilotPool,
+  setLogHandler,
   ErrorCodes,
   approveAll,
   defineTool,
@@ -169,3 +171,53 @@ try {
 } catch (e) {
   if (e instanceof CopilotError && e.isRetriable && e.code !== ErrorCodes.TURN_OUTCOME_UNKNOWN) void e.code;
 }
+
+// Pool, leases, reaper, metrics, logging.
+const pool = new CopilotPool({
+  urls: ["127.0.0.1:4321", "127.0.0.1:4322"],
+  healthInterval: 2,
+  lease: { redisUrl: "redis://127.0.0.1:6379", ttl: 30, wait: 10, owner: "api-1", keyPrefix: "app:" },
+  requestTimeout: 30,
+  reconnect: { maxAttempts: 5 },
+});
+new CopilotPool({ urls: "127.0.0.1:4321,127.0.0.1:4322" });
+// @ts-expect-error a pool connects to running servers: no cliUrl
+new CopilotPool({ urls: ["a:1"], cliUrl: "b:2" });
+// @ts-expect-error urls is required
+new CopilotPool({});
+// @ts-expect-error the lease needs its redisUrl
+new CopilotPool({ urls: "a:1", lease: { ttl: 5 } });
+const ps = await pool.createSession({ sessionId: "p", model: "gpt-4.1" });
+const token: number | undefined = ps.leaseToken;
+const where: string | undefined = ps.server;
+void token;
+void where;
+const rp = await pool.resumeSession("p", { model: "gpt-4.1" });
+await rp.disconnect();
+pool.drain("127.0.0.1:4321");
+pool.undrain("127.0.0.1:4321");
+const first: string | undefined = pool.ranking("p")[0] ?? pool.serverFor("p");
+void first;
+for (const s of pool.servers()) void (s.healthy && !s.draining && s.openSessions > 0 && s.url);
+const reaped: SessionMetadata[] = await pool.cleanupSessions({ maxAge: 86400, maxIdle: 3600, includeOpen: false });
+void reaped;
+const reaper = pool.startReaper(300, { maxIdle: 3600, onSweep: ({ deleted, error }) => void (error ? error.code : deleted.length) });
+reaper.stop();
+client.startReaper(60, { maxAge: 60 }).stop();
+await client.cleanupSessions({ maxIdle: 1 });
+// @ts-expect-error durations are numbers of seconds
+await client.cleanupSessions({ maxIdle: "1h" });
+const pm = pool.metrics();
+const pn: number = pm.failovers + pm.leasesAcquired + pm.leasesLost + pm.reaped + pm.servers[0]!.turns.count;
+void pn;
+const cm = client.metrics();
+const cn: number = cm.calls + (cm.errors.timeout ?? 0) + cm.turns.sumSeconds;
+void cn;
+const text: string = pool.metricsPrometheus() + client.metricsPrometheus();
+void text;
+setLogHandler((level, target, message, fields) => void `${level} ${target} ${message} ${JSON.stringify(fields)}`, { level: "warn" });
+setLogHandler(null);
+// @ts-expect-error unknown log level
+setLogHandler(() => {}, "loud");
+const stopped: Error[] = await pool.stop();
+void stopped;
