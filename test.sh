@@ -21,6 +21,9 @@ export COPILOT_CLI_PATH="$CLI"
 stage "installing test services (Debian's redis-server and nginx, when missing)"
 tests/install-services.sh
 
+stage "deployment files (deploy/check.sh: systemd-analyze, Compose schema, kubeconform, nginx -t)"
+deploy/check.sh
+
 stage "checking the core's dependency boundary (no binding types in copilot-core)"
 if cargo tree -p copilot-core -e normal --prefix none | grep -Ei '^(pyo3|napi|cbindgen)'; then
   echo "copilot-core must not depend on binding crates" >&2; exit 1
