@@ -16,6 +16,10 @@ stage() {
 stage "installing the pinned Copilot CLI"
 CLI="$(tests/install-cli.sh)"
 export COPILOT_CLI_PATH="$CLI"
+# The CLI unpacks ~235 MB into $XDG_CACHE_HOME/copilot (default: $HOME/.cache) on its first run;
+# the tests give every CLI its own HOME, so without a shared cache each test process would unpack
+# (and leave behind) its own copy. One cache for the run, filled here before the tests start.
+export XDG_CACHE_HOME="${XDG_CACHE_HOME:-$PWD/target/cli-cache}"
 "$CLI" --version | head -n 1
 
 stage "installing test services (Debian's redis-server and nginx, when missing)"
