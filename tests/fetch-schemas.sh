@@ -16,7 +16,7 @@ ok() { [ -f "$OUT/$1" ] && [ "$(sha256sum "$OUT/$1" | cut -d' ' -f1)" = "${SHA[$
 if ok api.schema.json && ok session-events.schema.json; then echo "$OUT"; exit 0; fi
 command -v npm >/dev/null || { echo "fetch-schemas.sh: npm is required" >&2; exit 1; }
 TMP="$(mktemp -d)"; trap 'rm -rf "$TMP"' EXIT
-(cd "$TMP" && npm pack --silent "$PKG@$VERSION" >/dev/null)
+(cd "$TMP" && npm pack --loglevel=error "$PKG@$VERSION" >/dev/null || { echo "fetch-schemas.sh: npm pack $PKG@$VERSION failed" >&2; exit 1; })
 tar -xzf "$TMP"/*.tgz -C "$TMP" package/schemas/api.schema.json package/schemas/session-events.schema.json
 mkdir -p "$OUT"
 for f in api.schema.json session-events.schema.json; do
