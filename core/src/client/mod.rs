@@ -449,7 +449,7 @@ impl Client {
     /// change); never one open on this client unless `include_open` (then it is disconnected
     /// first). Returns what it deleted; one another instance deleted meanwhile is skipped.
     pub async fn cleanup_sessions(&self, options: CleanupOptions) -> Result<Vec<SessionMetadata>> {
-        crate::reaper::sweep(self, &options).await
+        crate::reaper::sweep(&WeakClient(Arc::downgrade(&self.inner)), &options).await
     }
 
     /// Runs [`Client::cleanup_sessions`] every `interval` until the returned reaper is stopped
@@ -757,7 +757,8 @@ impl Client {
     }
 }
 
-/// The reaper's view of a client (it holds the client weakly: a reaper does not keep it alive).
+/// The reaper's view of a client. It holds the client weakly: a background reaper does not keep
+/// a dropped client alive.
 struct WeakClient(std::sync::Weak<ClientInner>);
 
 impl WeakClient {
@@ -766,28 +767,6 @@ impl WeakClient {
             .upgrade()
             .map(|inner| Client { inner })
             .ok_or_else(|| Error::new(ErrorKind::NotConnected, "the client was dropped"))
-    }
-}
-
-impl Store for Client {
-    fn list(&self) -> BoxFuture<'_, Result<Vec<SessionMetadata>>> {
-        Box::pin(self.list_sessions(None))
-    }
-    fn is_open(&self, id: &str) -> bool {
-        self.has_session(id)
-    }
-    fn is_leased<'a>(&'a self, _id: &'a str) -> BoxFuture<'a, bool> {
-        Box::pin(async { false })
-    }
-    fn disconnect<'a>(&'a self, id: &'a str) -> BoxFuture<'a, ()> {
-        Box::pin(async move {
-            if let Some(s) = self.session_handle(id) {
-                let _ = s.disconnect().await;
-            }
-        })
-    }
-    fn delete<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<()>> {
-        Box::pin(self.delete_session(id))
     }
 }
 
