@@ -4,10 +4,25 @@
 //! one list (`ErrorKind::ALL`, plus the C ABI's own codes); `codegen --check` writes nothing and
 //! fails when a committed file differs from what it would write (test.sh runs it).
 
+// One emitter per language, each also built alone as `codegen-<lang>` (src/bin) for development.
+#[path = "emitters/c.rs"]
+mod emit_c;
+#[path = "emitters/csharp.rs"]
+mod emit_csharp;
+#[path = "emitters/go.rs"]
+mod emit_go;
+#[path = "emitters/python.rs"]
+mod emit_python;
+#[path = "emitters/rust.rs"]
+mod emit_rust;
+#[path = "emitters/typescript.rs"]
+mod emit_typescript;
+
 use copilot_core::ErrorKind;
 use copilot_core::host::RequestKind;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use xtask::protocol;
 
 /// One row of the error table: a stable number, the stable code, a name in SCREAMING_SNAKE
 /// words (`["CLI", "NOT", "FOUND"]` as `["cli", "not", "found"]`) and a description.
@@ -205,7 +220,8 @@ fn request_kinds_json() -> String {
 
 fn files(root: &Path) -> Vec<(PathBuf, String)> {
     let rows = rows();
-    vec![
+    let m = protocol::load(root);
+    let mut out = vec![
         (root.join("bindings-c/src/error_codes.rs"), c_rust(&rows)),
         (root.join("bindings-c/go/error_codes.go"), go(&rows)),
         (root.join("bindings-c/dotnet/src/ErrorCodes.g.cs"), dotnet(&rows)),
@@ -213,7 +229,14 @@ fn files(root: &Path) -> Vec<(PathBuf, String)> {
         (root.join("bindings-node/error-codes.js"), node_js(&rows)),
         (root.join("bindings-node/error-codes.d.ts"), node_dts(&rows)),
         (root.join("tests/request-kinds.json"), request_kinds_json()),
-    ]
+    ];
+    out.extend(emit_rust::files(root, &m));
+    out.extend(emit_python::files(root, &m));
+    out.extend(emit_typescript::files(root, &m));
+    out.extend(emit_go::files(root, &m));
+    out.extend(emit_csharp::files(root, &m));
+    out.extend(emit_c::files(root, &m));
+    out
 }
 
 fn main() -> ExitCode {
@@ -227,6 +250,10 @@ fn main() -> ExitCode {
                     println!("wrote {}", path.display());
                 }
             }
+            ExitCode::SUCCESS
+        }
+        ["codegen", "--stats"] => {
+            print!("{}", protocol::stats(&protocol::load(&root)));
             ExitCode::SUCCESS
         }
         ["codegen", "--check"] => {
