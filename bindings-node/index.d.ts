@@ -2,8 +2,27 @@
 // the native layer's types from the generated native.d.ts).
 
 import type { CopilotErrorCode } from './error-codes';
+import type {
+  AssistantMessageEvent,
+  LocalSessionMetadataValue,
+  Model,
+  ModelSwitchToResult,
+  PingResult,
+  ServerRpc,
+  SessionAuthStatus,
+  SessionEvent,
+  SessionEventOf,
+  SessionEventType,
+  SessionRpc,
+} from './protocol';
 export { ErrorCodes, ErrorNumbers } from './error-codes';
 export type { CopilotErrorCode } from './error-codes';
+// The generated protocol (types, events, RPC namespaces). A generated name that a hand-written
+// export of this file also uses (`Tool`, `PermissionRequest`, `PermissionDecision`, `ToolResult`,
+// `ProviderConfig`, `SessionListFilter`) is the hand-written one here; the generated one is
+// `Protocol.X` (or `import type { X } from '@copilot-hub/node/protocol'`).
+export * from './protocol';
+export type * as Protocol from './protocol';
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -139,68 +158,11 @@ export interface ToolRequest {
   [extra: string]: unknown;
 }
 
-export type UserMessageEvent = SessionEventBase<'user.message', { content: string; messageId?: string; [k: string]: unknown }>;
-export type AssistantMessageEvent = SessionEventBase<
-  'assistant.message',
-  { messageId: string; content: string; toolRequests?: ToolRequest[]; [k: string]: unknown }
->;
-export type AssistantMessageDeltaEvent = SessionEventBase<
-  'assistant.message_delta',
-  { messageId: string; deltaContent: string; [k: string]: unknown }
->;
-export type AssistantReasoningDeltaEvent = SessionEventBase<
-  'assistant.reasoning_delta',
-  { reasoningId: string; deltaContent: string; [k: string]: unknown }
->;
-export type AssistantUsageEvent = SessionEventBase<
-  'assistant.usage',
-  { model?: string; inputTokens?: number; outputTokens?: number; cost?: number; duration?: number; [k: string]: unknown }
->;
-export type ToolExecutionStartEvent = SessionEventBase<
-  'tool.execution_start',
-  { toolCallId: string; toolName: string; arguments?: unknown; [k: string]: unknown }
->;
-export type ToolExecutionCompleteEvent = SessionEventBase<
-  'tool.execution_complete',
-  {
-    toolCallId: string;
-    success: boolean;
-    result?: { content?: string; [k: string]: unknown };
-    error?: { message?: string; [k: string]: unknown } | string;
-    [k: string]: unknown;
-  }
->;
-export type PermissionRequestedEvent = SessionEventBase<
-  'permission.requested',
-  { requestId: string; permissionRequest: PermissionRequest; resolvedByHook?: boolean; [k: string]: unknown }
->;
-export type SessionIdleEvent = SessionEventBase<'session.idle', { aborted?: boolean; [k: string]: unknown }>;
-export type SessionErrorEvent = SessionEventBase<
-  'session.error',
-  { errorType: string; message: string; statusCode?: number; [k: string]: unknown }
->;
-/** Any event type this file does not name (the CLI adds types often). */
-export type OtherSessionEvent = SessionEventBase<string, Record<string, unknown>>;
-
-/** The events this package types precisely. */
-export type KnownSessionEvent =
-  | UserMessageEvent
-  | AssistantMessageEvent
-  | AssistantMessageDeltaEvent
-  | AssistantReasoningDeltaEvent
-  | AssistantUsageEvent
-  | ToolExecutionStartEvent
-  | ToolExecutionCompleteEvent
-  | PermissionRequestedEvent
-  | SessionIdleEvent
-  | SessionErrorEvent;
-
-export type SessionEventType = KnownSessionEvent['type'];
-export type SessionEvent = KnownSessionEvent | OtherSessionEvent;
-/** The event of a type: precise for known types, the generic envelope otherwise. */
-export type SessionEventOf<T extends string> = T extends SessionEventType
-  ? Extract<KnownSessionEvent, { type: T }>
-  : OtherSessionEvent;
+// The session events themselves are generated from the CLI's schema (protocol.d.ts): one
+// interface per event type (`AssistantMessageEvent` with `data: AssistantMessageData`, …), the
+// `KnownSessionEvent` union, `SessionEventType`, `SessionEventMap`, and `OtherSessionEvent` for
+// types newer than the schema (they are delivered too, untyped). `SessionEvent` is both;
+// `SessionEventOf<T>` picks the event of a type.
 
 export interface SessionLifecycleEvent {
   /** `session.created`, `session.deleted`, `session.updated`, `session.foreground`, `session.background`. */
@@ -541,6 +503,9 @@ export interface RpcOptions {
   timeout?: number;
 }
 
+/** The generic call by method name (`rpc(method, params, options)`). */
+export type GenericRpc = <T = any>(method: string, params?: Record<string, unknown> | null, options?: RpcOptions) => Promise<T>;
+
 /** An async iterator of events that ends when the session is disconnected. */
 export interface SessionEventIterator<E> extends AsyncIterableIterator<E> {
   return(): Promise<IteratorResult<E, undefined>>;
@@ -574,20 +539,26 @@ export declare class CopilotSession {
   abort(): Promise<void>;
   /** Persisted events of the session. */
   getMessages(): Promise<SessionEvent[]>;
-  setModel(model: string, options?: { reasoningEffort?: string } | string): Promise<unknown>;
-  /** Any session-scoped method (`sessionId` is added). */
-  rpc<T = any>(method: string, params?: Record<string, unknown> | null, options?: RpcOptions): Promise<T>;
+  /** `session.model.switchTo` with `modelId` (and `reasoningEffort`). */
+  setModel(model: string, options?: { reasoningEffort?: string } | string): Promise<ModelSwitchToResult>;
+  /** Any session-scoped method by name (for methods newer than the schema; `sessionId` is added). */
+  call<T = any>(method: string, params?: Record<string, unknown> | null, options?: RpcOptions): Promise<T>;
+  /**
+   * The typed session methods of the schema (`session.rpc.model.switchTo({ modelId })`); also
+   * callable as the generic call (`session.rpc(method, params, options)`, same as `call`).
+   */
+  readonly rpc: GenericRpc & SessionRpc;
   /**
    * Every event; returns an unsubscribe function. Listeners get events in wire order, and
    * a host request (a handler call) after the events before it.
    */
   on(listener: (event: SessionEvent) => void): () => void;
   /** Events of one type (filtered by the core); returns an unsubscribe function. */
-  on<T extends string>(type: T, listener: (event: SessionEventOf<T>) => void): () => void;
+  on<T extends SessionEventType | (string & {})>(type: T, listener: (event: SessionEventOf<T>) => void): () => void;
   /** Events of these types (filtered by the core); returns an unsubscribe function. */
-  on<T extends string>(types: readonly T[], listener: (event: SessionEventOf<T>) => void): () => void;
+  on<T extends SessionEventType | (string & {})>(types: readonly T[], listener: (event: SessionEventOf<T>) => void): () => void;
   events(): SessionEventIterator<SessionEvent>;
-  events<T extends string>(type: T): SessionEventIterator<SessionEventOf<T>>;
+  events<T extends SessionEventType | (string & {})>(type: T): SessionEventIterator<SessionEventOf<T>>;
   [Symbol.asyncIterator](): SessionEventIterator<SessionEvent>;
   /** Detaches; the session stays on disk and can be resumed. */
   disconnect(): Promise<void>;
@@ -598,11 +569,8 @@ export declare class CopilotSession {
 // ---------------------------------------------------------------------------------------------
 // Client
 
-export interface PingResponse {
-  message: string;
-  timestamp: string;
-  protocolVersion?: number;
-}
+/** The answer to `ping` (`PingResult` of the schema). */
+export type PingResponse = PingResult;
 
 export interface GetStatusResponse {
   version: string;
@@ -610,30 +578,20 @@ export interface GetStatusResponse {
   [extra: string]: unknown;
 }
 
-export interface GetAuthStatusResponse {
-  isAuthenticated: boolean;
-  authType?: string;
-  host?: string;
-  login?: string;
-  statusMessage?: string;
-  [extra: string]: unknown;
-}
+/** The answer to `getAuthStatus` (`SessionAuthStatus` of the schema). */
+export type GetAuthStatusResponse = SessionAuthStatus;
 
-export interface ModelInfo {
-  id: string;
-  name?: string;
-  [extra: string]: unknown;
-}
+/** A model of `listModels` (`Model` of the schema: capabilities, policy, billing, …). */
+export type ModelInfo = Model;
 
-export interface SessionMetadata {
-  sessionId: string;
+/**
+ * A stored session (`LocalSessionMetadataValue` of the schema) with its times as `Date`s, and
+ * `createdAt` (= startTime, the backend-services guide reads it).
+ */
+export interface SessionMetadata extends Omit<LocalSessionMetadataValue, 'startTime' | 'modifiedTime'> {
   startTime: Date;
   modifiedTime: Date;
-  /** Same as startTime (the backend-services guide reads createdAt). */
   createdAt: Date;
-  summary?: string;
-  isRemote: boolean;
-  context?: Record<string, unknown>;
   [extra: string]: unknown;
 }
 
@@ -727,8 +685,13 @@ export declare class CopilotClient {
   getLastSessionId(): Promise<string | undefined>;
   getForegroundSessionId(): Promise<string | undefined>;
   setForegroundSessionId(sessionId: string): Promise<void>;
-  /** Any server method by name. */
-  rpc<T = any>(method: string, params?: Record<string, unknown> | null, options?: RpcOptions): Promise<T>;
+  /** Any server method by name (for methods newer than the schema). */
+  call<T = any>(method: string, params?: Record<string, unknown> | null, options?: RpcOptions): Promise<T>;
+  /**
+   * The typed server methods of the schema (`client.rpc.models.getBuiltInCatalog()`); also
+   * callable as the generic call (`client.rpc(method, params, options)`, same as `call`).
+   */
+  readonly rpc: GenericRpc & ServerRpc;
   /**
    * Lifecycle notifications (sessions' and the connection's: `connection.lost`,
    * `connection.reconnecting`, `connection.restored`, `connection.gave_up`); returns an
@@ -886,3 +849,41 @@ export declare function defineTool<TArgs = any>(tool: Tool<TArgs>): Tool<TArgs>;
 
 /** The Copilot CLI version this package is tested with. */
 export declare const PINNED_CLI_VERSION: string;
+
+/** What strict type checking counted (`COPILOT_STRICT_TYPES=1`). */
+export interface StrictTypesReport {
+  events: number;
+  results: number;
+  /** Event types the schema does not know, with how often each came. */
+  unknownEventTypes: Record<string, number>;
+  /** `Type.field` of fields the schema does not know. */
+  unknownFields: Record<string, number>;
+  /** `Type=value` of enum values (and union tags) the schema does not know. */
+  unknownEnumValues: Record<string, number>;
+  /** Values the types could not read (wrong JSON type, required field missing). */
+  failures: number;
+  /** The first failures, as `where: what`. */
+  failureSamples: string[];
+}
+
+/** A checker of values against the generated types. */
+export interface StrictTypesChecker {
+  event(event: unknown): void;
+  result(wireMethod: string, value: unknown): void;
+  value(typeName: string, value: unknown, what?: string): void;
+  report(): StrictTypesReport;
+}
+
+/**
+ * Strict type checking for test suites: with `COPILOT_STRICT_TYPES=1`, every event delivered
+ * and every typed result is checked against the generated types (no cost otherwise).
+ */
+export declare const strictTypes: {
+  readonly enabled: boolean;
+  /** This process's counters (undefined when strict mode is off). */
+  report(): StrictTypesReport | undefined;
+  /** A fresh checker with its own counters. */
+  checker(): StrictTypesChecker;
+  /** `strict types: N events, M results checked; unknown: …; failures: F`. */
+  summaryLine(report: StrictTypesReport): string;
+};

@@ -8,6 +8,11 @@
 
 const native = require('./native.js');
 const { ErrorCodes, ErrorNumbers } = require('./error-codes.js');
+const protocol = require('./protocol.js');
+
+// Strict type checking (tests): COPILOT_STRICT_TYPES=1 checks every event delivered and every
+// typed result against the generated types (strict.js); otherwise nothing is loaded or checked.
+const strict = process.env.COPILOT_STRICT_TYPES === '1' ? require('./strict.js').processChecker() : null;
 
 const ERROR_MARK = 'COPILOT_ERROR:';
 
@@ -223,6 +228,42 @@ function rpcTimeout(options) {
   return deadlineSeconds(options.timeout, 'rpc timeout');
 }
 
+// ---------------------------------------------------------------------------------------------
+// Typed RPC namespaces (generated table: protocol.js).
+
+/**
+ * The `rpc` object of a client or a session: the generic call `rpc(method, params, options)`,
+ * carrying the typed namespaces of the scope (`rpc.model.switchTo(params, options)`, …). Every
+ * typed call goes through `generic` (the addon's one call); results are checked in strict mode.
+ */
+function typedRpc(generic, methods) {
+  const root = (method, params, options) => generic(method, params, options);
+  const define = (node, key, value) => Object.defineProperty(node, key, { value, enumerable: true, configurable: true, writable: false });
+  for (const [path, wire, kind, isVoid] of methods) {
+    const parts = path.split('.');
+    let node = root;
+    for (let i = 0; i < parts.length - 1; i++) {
+      const p = parts[i];
+      // `name` and `length` of the function give way to namespaces (`session.rpc.name.get()`).
+      if (!Object.prototype.hasOwnProperty.call(node, p) || typeof node[p] !== 'object') define(node, p, {});
+      node = node[p];
+    }
+    const run = async (params, options) => {
+      const v = await generic(wire, params === undefined || params === null ? {} : params, options);
+      if (strict !== null) strict.result(wire, v);
+      return isVoid ? undefined : v;
+    };
+    define(node, parts[parts.length - 1], kind === 0 ? (options) => run(undefined, options) : run);
+  }
+  return root;
+}
+
+/** Checks a hand-written call's value against a generated type in strict mode; returns it. */
+function checked(typeName, v, what) {
+  if (strict !== null) strict.value(typeName, v, what);
+  return v;
+}
+
 /** Message options for the core: `idleTimeout` from ms to seconds. */
 function messageJson(options) {
   const msg = typeof options === 'string' ? { prompt: options } : { ...(options || {}) };
@@ -249,6 +290,7 @@ class CopilotSession {
   #anyHook = null;
   #sessionId;
   #info;
+  #rpc;
 
   /** @internal Use createSession / resumeSession of a CopilotClient or a CopilotPool. */
   constructor(client, nativeClient, config) {
@@ -390,6 +432,7 @@ class CopilotSession {
           case 0: {
             const subs = m[1];
             const event = m[2];
+            if (strict !== null) strict.event(event);
             for (let i = 0; i < subs.length; i++) {
               const l = this.#listeners.get(subs[i]);
               if (l === undefined) continue;
@@ -665,22 +708,34 @@ class CopilotSession {
   }
 
   /** The persisted events of the session (no ephemeral ones). */
-  getMessages() {
-    return callJson(() => this.#native.getMessages());
+  async getMessages() {
+    const events = await callJson(() => this.#native.getMessages());
+    if (strict !== null && Array.isArray(events)) for (const e of events) strict.event(e);
+    return events;
   }
 
   /** Switches the model: `setModel("gpt-5")` or `setModel("gpt-5", {reasoningEffort: "high"})`. */
-  setModel(model, options) {
+  async setModel(model, options) {
     const effort = typeof options === 'string' ? options : options && options.reasoningEffort;
-    return callJson(() => this.#native.setModel(model, effort ?? null));
+    return checked('ModelSwitchToResult', await callJson(() => this.#native.setModel(model, effort ?? null)), 'setModel');
   }
 
   /**
-   * Any session-scoped method; `sessionId` is added to `params`. `options.timeout`: this call's
-   * deadline in ms instead of the client's `requestTimeout` (0 or Infinity: none).
+   * Any session-scoped method by name (for methods newer than the schema); `sessionId` is added
+   * to `params`. `options.timeout`: this call's deadline in ms instead of the client's
+   * `requestTimeout` (0 or Infinity: none).
    */
-  rpc(method, params, options) {
+  call(method, params, options) {
     return callJson(() => this.#native.rpc(method, enc(params, 'rpc params'), rpcTimeout(options)));
+  }
+
+  /**
+   * The typed session methods of the schema (`session.rpc.model.switchTo({modelId})`), on a
+   * function that is the generic call too (`session.rpc(method, params, options)`, as `call`).
+   */
+  get rpc() {
+    if (this.#rpc === undefined) this.#rpc = typedRpc((m, p, o) => this.call(m, p, o), protocol.SESSION_METHODS);
+    return this.#rpc;
   }
 
   /** Detaches from the session; it stays on disk and can be resumed. Idempotent. */
@@ -736,6 +791,7 @@ async function stopOwner(nat, reapers, sessions) {
 
 async function listSessionsOf(nat, filter) {
   const list = await callJson(() => nat.listSessions(filter === undefined ? null : enc(filter, 'session list filter')));
+  if (strict !== null) list.forEach((m, i) => strict.value('LocalSessionMetadataValue', m, `listSessions[${i}]`));
   return list.map(toMetadata);
 }
 
@@ -779,6 +835,7 @@ class CopilotClient {
   #lifecycle = new Map();
   /** Background reapers (stopped by stop()). */
   #reapers = new Set();
+  #rpc;
 
   /**
    * Options in camelCase (snake_case works too): `cliUrl` to connect to a running server, or
@@ -823,8 +880,8 @@ class CopilotClient {
     return this.#native.connected ? 'connected' : 'disconnected';
   }
 
-  ping(message) {
-    return callJson(() => this.#native.ping(message ?? null));
+  async ping(message) {
+    return checked('PingResult', await callJson(() => this.#native.ping(message ?? null)), 'ping');
   }
 
   /** CLI version and protocol version. */
@@ -832,13 +889,16 @@ class CopilotClient {
     return callJson(() => this.#native.getStatus());
   }
 
-  getAuthStatus() {
-    return callJson(() => this.#native.getAuthStatus());
+  /** Whether the CLI is authenticated, and how (`SessionAuthStatus` of the schema). */
+  async getAuthStatus() {
+    return checked('SessionAuthStatus', await callJson(() => this.#native.getAuthStatus()), 'getAuthStatus');
   }
 
-  /** Models available to the CLI (needs GitHub authentication on the CLI). */
-  listModels() {
-    return callJson(() => this.#native.listModels());
+  /** Models available to the CLI (needs GitHub authentication on the CLI): `Model` of the schema. */
+  async listModels() {
+    const models = await callJson(() => this.#native.listModels());
+    if (strict !== null && Array.isArray(models)) models.forEach((m, i) => strict.value('Model', m, `listModels[${i}]`));
+    return models;
   }
 
   /** Creates a session; handlers and `onEvent` are in place before the first event. */
@@ -887,11 +947,20 @@ class CopilotClient {
   }
 
   /**
-   * Any server method by name (the escape hatch). `options.timeout`: this call's deadline in ms
-   * instead of `requestTimeout` (0 or Infinity: none).
+   * Any server method by name (for methods newer than the schema). `options.timeout`: this
+   * call's deadline in ms instead of `requestTimeout` (0 or Infinity: none).
    */
-  rpc(method, params, options) {
+  call(method, params, options) {
     return callJson(() => this.#native.rpc(method, params === undefined ? null : enc(params, 'rpc params'), rpcTimeout(options)));
+  }
+
+  /**
+   * The typed server methods of the schema (`client.rpc.models.getBuiltInCatalog()`), on a
+   * function that is the generic call too (`client.rpc(method, params, options)`, as `call`).
+   */
+  get rpc() {
+    if (this.#rpc === undefined) this.#rpc = typedRpc((m, p, o) => this.call(m, p, o), protocol.SERVER_METHODS);
+    return this.#rpc;
   }
 
   /**
@@ -1241,6 +1310,25 @@ function setLogHandler(handler, options) {
 /** The Copilot CLI version this package is tested with. */
 const PINNED_CLI_VERSION = native.pinnedCliVersion();
 
+/**
+ * Strict type checking (tests): `enabled` under COPILOT_STRICT_TYPES=1; `report()` the counters
+ * of this process (undefined when off); `checker()` a fresh checker (loads the type table).
+ */
+const strictTypes = {
+  get enabled() {
+    return strict !== null;
+  },
+  report() {
+    return strict === null ? undefined : strict.report();
+  },
+  checker() {
+    return require('./strict.js').createChecker();
+  },
+  summaryLine(report) {
+    return require('./strict.js').summaryLine(report);
+  },
+};
+
 module.exports = {
   CopilotClient,
   CopilotPool,
@@ -1252,4 +1340,6 @@ module.exports = {
   approveAll,
   defineTool,
   PINNED_CLI_VERSION,
+  SESSION_EVENT_TYPES: protocol.SESSION_EVENT_TYPES,
+  strictTypes,
 };

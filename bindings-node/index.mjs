@@ -12,5 +12,7 @@ export const {
   approveAll,
   defineTool,
   PINNED_CLI_VERSION,
+  SESSION_EVENT_TYPES,
+  strictTypes,
 } = cjs;
 export default cjs;

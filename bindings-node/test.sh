@@ -92,12 +92,21 @@ echo "== load time of the installed package (median of 7 fresh processes)"
   console.log(`require: ${cjs} ms, import: ${esm} ms`);
 ')
 
-echo "== node --test (in the scratch project)"
+echo "== node --test (in the scratch project, strict types)"
 export COPILOT_SCENARIOS_DIR=$ROOT/tests/scenarios
 cd "$SCRATCH"
+# Strict type checking: every event delivered and every typed result is checked against the
+# generated types (protocol-types.json); each test process appends its counts to one file, and
+# test/strict-summary.mjs prints the suite's line and fails on any value the types cannot read.
+export COPILOT_STRICT_TYPES=1
+export COPILOT_STRICT_TYPES_OUT=$SCRATCH/strict-types.jsonl
 # Each test gets 3 minutes: a hang fails the test instead of the whole run.
 # shellcheck disable=SC2086
-node --test --test-reporter=tap --test-timeout=180000 ${NODE_TEST_ARGS:-test/*.test.mjs}
+rc=0
+node --test --test-reporter=tap --test-timeout=180000 ${NODE_TEST_ARGS:-test/*.test.mjs} || rc=$?
+node test/strict-summary.mjs "$COPILOT_STRICT_TYPES_OUT" || rc=1
+unset COPILOT_STRICT_TYPES COPILOT_STRICT_TYPES_OUT
+[ "$rc" = 0 ] || exit "$rc"
 
 if [ "${SKIP_HA:-0}" != 1 ]; then
   # The HA end-to-end run: 2 CLI servers sharing their state, Redis, 2 instances of the pool

@@ -8,7 +8,10 @@
 #      COPILOT_CHAOS_PATH (else target/debug/copilot-chaos, built by cargo),
 #      COPILOT_LIB_DIR (folder of a prebuilt libcopilot.so; else target/release, built by cargo),
 #      COPILOT_SOAK_CYCLES (kill/restart cycles of the leak test, default 100),
-#      DOTNET_TEST_FILTER (run only the tests whose name contains it).
+#      DOTNET_TEST_FILTER (run only the tests whose name contains it),
+#      COPILOT_STRICT_TYPES (default 1: every event and typed result is also read through the
+#      generated types of src/Protocol.g.cs; the suite prints the `strict types: ...` line and fails
+#      on a value they cannot read).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
@@ -48,6 +51,9 @@ if [ -z "${COPILOT_CHAOS_PATH:-}" ]; then
 fi
 export COPILOT_CHAOS_PATH
 
+echo "== generated protocol (src/Protocol.g.cs) is up to date"
+cargo run -q -p xtask --bin codegen-csharp -- --check
+
 OUT="$ROOT/target/dotnet"
 mkdir -p "$OUT"
 MCS=(mcs -langversion:7.2 -debug -warnaserror+ -nowarn:1591)
@@ -57,6 +63,8 @@ echo "== mcs: backend-services sample (examples/dotnet) as a program"
 "${MCS[@]}" -define:BACKEND_SERVICE_MAIN -r:"$OUT/GitHub.Copilot.SDK.dll" -out:"$OUT/backend-service.exe" examples/dotnet/*.cs
 echo "== mcs: the HA chat API sample (examples/dotnet/PoolChatApi.cs) as a program"
 "${MCS[@]}" -define:POOL_CHAT_API_MAIN -r:"$OUT/GitHub.Copilot.SDK.dll" -out:"$OUT/pool-chat-api.exe" examples/dotnet/*.cs
+echo "== mcs: the typed-protocol sample (examples/dotnet/TypedProtocol.cs) as a program"
+"${MCS[@]}" -define:TYPED_PROTOCOL_MAIN -r:"$OUT/GitHub.Copilot.SDK.dll" -out:"$OUT/typed-protocol.exe" examples/dotnet/*.cs
 echo "== mcs: tests"
 "${MCS[@]}" -r:"$OUT/GitHub.Copilot.SDK.dll" -out:"$OUT/copilot-dotnet-tests.exe" "$HERE"/tests/*.cs examples/dotnet/*.cs
 
@@ -76,5 +84,5 @@ fi
 
 echo "== tests on Mono against the real CLI ($COPILOT_CLI_PATH)"
 # timeout: the suite must end by itself; a hang at exit (Mono and a foreign callback thread) fails here.
-LD_LIBRARY_PATH="$LIBDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+COPILOT_STRICT_TYPES="${COPILOT_STRICT_TYPES:-1}" LD_LIBRARY_PATH="$LIBDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
   timeout -k 10 900 mono --debug "$OUT/copilot-dotnet-tests.exe" ${DOTNET_TEST_FILTER:+"$DOTNET_TEST_FILTER"}

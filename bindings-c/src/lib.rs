@@ -545,7 +545,7 @@ pub unsafe extern "C" fn copilot_client_rpc(
     client_call!(client, callback, user_data, call_out, |core| {
         let method = try_str!(method).to_owned();
         let params = client_params(try_json!(params_json));
-        async move { to_json(&core.rpc(&method, params).await?) }
+        async move { to_json(&core.call(&method, params).await?) }
     })
 }
 
@@ -566,7 +566,7 @@ pub unsafe extern "C" fn copilot_client_rpc_with_timeout(
         let method = try_str!(method).to_owned();
         let params = client_params(try_json!(params_json));
         let timeout = deadline(timeout_seconds)?;
-        async move { to_json(&core.rpc_with_timeout(&method, params, timeout).await?) }
+        async move { to_json(&core.call_with_timeout(&method, params, timeout).await?) }
     })
 }
 
@@ -1034,7 +1034,7 @@ pub unsafe extern "C" fn copilot_session_rpc(
     session_call!(session, callback, user_data, call_out, |s, _| {
         let method = try_str!(method).to_owned();
         let params = session_params(try_json!(params_json))?;
-        async move { to_json(&s.rpc(&method, params).await?) }
+        async move { to_json(&s.call(&method, params).await?) }
     })
 }
 
@@ -1054,7 +1054,7 @@ pub unsafe extern "C" fn copilot_session_rpc_with_timeout(
         let method = try_str!(method).to_owned();
         let params = session_params(try_json!(params_json))?;
         let timeout = deadline(timeout_seconds)?;
-        async move { to_json(&s.rpc_with_timeout(&method, params, timeout).await?) }
+        async move { to_json(&s.call_with_timeout(&method, params, timeout).await?) }
     })
 }
 

@@ -222,8 +222,8 @@ impl NativeClient {
             p => p,
         };
         core_text(match deadline(timeout)? {
-            Deadline::Default => self.inner.rpc(&method, params).await,
-            Deadline::Override(t) => self.inner.rpc_with_timeout(&method, params, t).await,
+            Deadline::Default => self.inner.call(&method, params).await,
+            Deadline::Override(t) => self.inner.call_with_timeout(&method, params, t).await,
         })
     }
 
@@ -677,8 +677,8 @@ impl NativeSession {
         let params = parse(params, "rpc params")?;
         let session = self.session()?;
         core_text(match deadline(timeout)? {
-            Deadline::Default => session.rpc(&method, params).await,
-            Deadline::Override(t) => session.rpc_with_timeout(&method, params, t).await,
+            Deadline::Default => session.call(&method, params).await,
+            Deadline::Override(t) => session.call_with_timeout(&method, params, t).await,
         })
     }
 

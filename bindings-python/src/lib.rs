@@ -116,8 +116,8 @@ impl NativeClient {
         let params = convert::rpc_params(py, params, json!({}))?;
         let c = self.inner.clone();
         match convert::call_timeout(py, timeout)? {
-            None => loops::spawn(py, async move { c.rpc(&method, params).await }),
-            Some(t) => loops::spawn(py, async move { c.rpc_with_timeout(&method, params, t).await }),
+            None => loops::spawn(py, async move { c.call(&method, params).await }),
+            Some(t) => loops::spawn(py, async move { c.call_with_timeout(&method, params, t).await }),
         }
     }
 

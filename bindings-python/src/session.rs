@@ -283,8 +283,8 @@ impl NativeSession {
     ) -> PyResult<Bound<'py, PyAny>> {
         let params = convert::rpc_params(py, params, Value::Null)?;
         match convert::call_timeout(py, timeout)? {
-            None => self.session_call(py, move |s| async move { s.rpc(&method, params).await }),
-            Some(t) => self.session_call(py, move |s| async move { s.rpc_with_timeout(&method, params, t).await }),
+            None => self.session_call(py, move |s| async move { s.call(&method, params).await }),
+            Some(t) => self.session_call(py, move |s| async move { s.call_with_timeout(&method, params, t).await }),
         }
     }
 }

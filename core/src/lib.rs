@@ -29,6 +29,8 @@ pub mod host;
 mod link;
 pub mod metrics;
 pub mod pool;
+#[cfg(feature = "protocol")]
+pub mod protocol;
 pub mod reaper;
 mod router;
 pub mod rpc;

@@ -343,6 +343,8 @@ impl SessionInner {
             "session.idle" => self.busy.store(false, std::sync::atomic::Ordering::SeqCst),
             _ => {}
         }
+        #[cfg(feature = "protocol")]
+        crate::protocol::strict::observe_event(&ev);
         let ev = Arc::new(ev);
         // The host stream first: a host call completes only after a task saw the event, so its
         // completion is queued behind it.
@@ -949,17 +951,18 @@ impl Session {
         self.inner.call("session.model.switchTo", p).await
     }
 
-    /// Any session-scoped method; `sessionId` is added to `params` (an object or null).
-    pub async fn rpc(&self, method: &str, params: Value) -> Result<Value> {
-        self.rpc_with_timeout(method, params, self.inner.request_timeout).await
+    /// Any session-scoped method by name (`sessionId` is added to `params`, an object or null):
+    /// for methods newer than the typed `rpc()` namespaces.
+    pub async fn call(&self, method: &str, params: Value) -> Result<Value> {
+        self.call_with_timeout(method, params, self.inner.request_timeout).await
     }
 
-    /// [`Session::rpc`] with its own deadline (None: no deadline).
-    pub async fn rpc_with_timeout(&self, method: &str, params: Value, timeout: Option<Duration>) -> Result<Value> {
+    /// [`Session::call`] with its own deadline (None: no deadline).
+    pub async fn call_with_timeout(&self, method: &str, params: Value, timeout: Option<Duration>) -> Result<Value> {
         let p = match params {
             Value::Object(m) => m,
             Value::Null => Map::new(),
-            other => return Err(Error::config(format!("session.rpc params must be an object, got {other}"))),
+            other => return Err(Error::config(format!("session.call params must be an object, got {other}"))),
         };
         self.inner.call_timeout(method, p, timeout).await
     }

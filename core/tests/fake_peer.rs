@@ -188,7 +188,7 @@ async fn hostile_peers_end_in_typed_errors_within_their_bounds() {
     assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
     // A header line without a colon and with a bare \n: a framing error at once, no waiting.
     let c = client.clone();
-    let call = tokio::spawn(async move { c.rpc_with_timeout("session.list", json!({}), None).await });
+    let call = tokio::spawn(async move { c.call_with_timeout("session.list", json!({}), None).await });
     let _ = peer.recv().await;
     peer.w.write_all(b"Content-Length 12\n\n").await.unwrap();
     let e = tokio::time::timeout(Duration::from_secs(2), call).await.expect("the reader waited").unwrap().unwrap_err();

@@ -73,7 +73,7 @@ async fn lossy_path_gives_typed_errors_and_recovers() {
     // blackhole: only the heartbeat can tell; a call without a deadline fails with `timeout`.
     proxy.cmd("blackhole");
     let t = Instant::now();
-    let e = tokio::time::timeout(Duration::from_secs(10), client.rpc_with_timeout("session.list", json!({}), None))
+    let e = tokio::time::timeout(Duration::from_secs(10), client.call_with_timeout("session.list", json!({}), None))
         .await
         .expect("hung in the blackhole")
         .unwrap_err();

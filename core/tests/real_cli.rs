@@ -48,9 +48,9 @@ async fn client_level_methods() {
     assert_eq!(client.get_foreground_session_id().await.unwrap(), None);
     assert!(client.set_foreground_session_id("nope").await.is_err());
     // The escape hatch reaches any method.
-    let r = client.rpc("tools.list", json!({})).await.unwrap();
+    let r = client.call("tools.list", json!({})).await.unwrap();
     assert!(r["tools"].as_array().is_some_and(|t| !t.is_empty()), "{r}");
-    let e = client.rpc("no.such.method", json!({})).await.unwrap_err();
+    let e = client.call("no.such.method", json!({})).await.unwrap_err();
     assert_eq!(e.rpc_code(), Some(-32601));
     client.stop().await.unwrap();
     // Stopped: calls fail at once with a typed error.
@@ -458,11 +458,11 @@ async fn set_model_and_session_rpc() {
     session.set_model("gpt-5", None).await.unwrap();
     let ev = tokio::time::timeout(Duration::from_secs(10), changes.recv()).await.unwrap().unwrap();
     assert_eq!(ev.data["newModel"], "gpt-5");
-    let current = session.rpc("session.model.getCurrent", Value::Null).await.unwrap();
+    let current = session.call("session.model.getCurrent", Value::Null).await.unwrap();
     assert_eq!(current["modelId"], "gpt-5");
-    let mode = session.rpc("session.mode.get", json!({})).await.unwrap();
+    let mode = session.call("session.mode.get", json!({})).await.unwrap();
     assert_eq!(mode, "interactive");
-    assert_eq!(session.rpc("session.x", json!(1)).await.unwrap_err().kind(), ErrorKind::InvalidConfig);
+    assert_eq!(session.call("session.x", json!(1)).await.unwrap_err().kind(), ErrorKind::InvalidConfig);
     client.stop().await.unwrap();
 }
 
@@ -528,7 +528,7 @@ async fn hook_denies_a_tool_and_exit_plan_mode_reaches_its_handler() {
     let session = client.create_session(cfg).await.unwrap();
     let answer = session.send_and_wait(r#"CALL get_weather {"city":"Rome"}"#).await.unwrap().unwrap();
     assert!(answer.content().unwrap().contains("hooks say no"), "{:?}", answer.content());
-    session.rpc("session.mode.set", json!({"mode": "plan"})).await.unwrap();
+    session.call("session.mode.set", json!({"mode": "plan"})).await.unwrap();
     session
         .send_and_wait(r#"CALL exit_plan_mode {"summary":"Do the thing","actions":["autopilot","interactive"],"recommendedAction":"interactive"}"#)
         .await

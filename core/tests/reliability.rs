@@ -150,7 +150,7 @@ async fn hung_cli_is_detected_by_the_heartbeat() {
     cli.stop();
     let started = Instant::now();
     // No per-call deadline: only the heartbeat can end this call.
-    let e = tokio::time::timeout(Duration::from_secs(10), client.rpc_with_timeout("session.list", json!({}), None))
+    let e = tokio::time::timeout(Duration::from_secs(10), client.call_with_timeout("session.list", json!({}), None))
         .await
         .expect("the call hung")
         .unwrap_err();

@@ -151,11 +151,13 @@ namespace GitHub.Copilot.SDK
             return GetAuthStatusResponse.FromJson(r);
         }
 
-        /// <summary><c>models.list</c> (needs GitHub authentication on the CLI).</summary>
-        public async Task<IReadOnlyList<JsonData>> ListModelsAsync(CancellationToken cancellationToken = default(CancellationToken))
+        /// <summary><c>models.list</c> (needs GitHub authentication on the CLI): the generated
+        /// <see cref="Protocol.Model"/> (Capabilities, Policy, Billing typed; <c>Json</c> is the raw entry).</summary>
+        public async Task<IReadOnlyList<Protocol.Model>> ListModelsAsync(CancellationToken cancellationToken = default(CancellationToken))
         {
             var r = await Calls.Start(_handle, (IntPtr h, IntPtr ud, out ulong c) => Native.copilot_client_list_models(h, Calls.Completion, ud, out c), cancellationToken).ConfigureAwait(false);
-            return r.ToList();
+            Protocol.Wire.Result("models.list");
+            return r.Select(m => Protocol.Model.FromJson(m, "models.list")).ToList();
         }
 
         /// <summary>Creates a session. Handlers and <see cref="SessionConfig.OnEvent"/> are bound
@@ -232,6 +234,22 @@ namespace GitHub.Copilot.SDK
             if (sessionId == null) throw new ArgumentNullException("sessionId");
             var id = Native.Utf8(sessionId);
             await Calls.Start(_handle, (IntPtr h, IntPtr ud, out ulong c) => Native.copilot_client_set_foreground_session_id(h, id, Calls.Completion, ud, out c), cancellationToken).ConfigureAwait(false);
+        }
+
+        Protocol.ServerRpc _rpc;
+
+        /// <summary>The schema's client-level methods, typed (<c>client.Rpc.Models.ListAsync()</c>);
+        /// each goes through <see cref="CallAsync"/>.</summary>
+        public Protocol.ServerRpc Rpc
+        {
+            get { return _rpc ?? (_rpc = new Protocol.ServerRpc((m, p, ct) => RpcAsync(m, p, ct))); }
+        }
+
+        /// <summary>Any server method by name, for methods newer than the schema (same as
+        /// <see cref="RpcAsync(string, JsonData, CancellationToken)"/>).</summary>
+        public Task<JsonData> CallAsync(string method, JsonData parameters = null, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            return RpcAsync(method, parameters, cancellationToken);
         }
 
         /// <summary>Any server method by name (the escape hatch); <paramref name="parameters"/> may

@@ -12,7 +12,7 @@ using System.Threading.Tasks;
 namespace GitHub.Copilot.SDK
 {
     /// <summary>A client-side tool the model may call.</summary>
-    public sealed class CopilotTool
+    public sealed partial class CopilotTool
     {
         public string Name { get; set; }
         public string Description { get; set; }

@@ -285,6 +285,22 @@ namespace GitHub.Copilot.SDK
             return Calls.Start(Handle, (IntPtr h, IntPtr ud, out ulong c) => Native.copilot_session_set_model(h, m, r, Calls.Completion, ud, out c), cancellationToken);
         }
 
+        Protocol.SessionRpc _rpc;
+
+        /// <summary>The schema's session-level methods, typed (<c>session.Rpc.Model.SwitchToAsync(...)</c>;
+        /// <c>sessionId</c> is added by the core); each goes through <see cref="CallAsync"/>.</summary>
+        public Protocol.SessionRpc Rpc
+        {
+            get { return _rpc ?? (_rpc = new Protocol.SessionRpc((m, p, ct) => RpcAsync(m, p, ct))); }
+        }
+
+        /// <summary>Any session-scoped method by name, for methods newer than the schema (same as
+        /// <see cref="RpcAsync(string, JsonData, CancellationToken)"/>).</summary>
+        public Task<JsonData> CallAsync(string method, JsonData parameters = null, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            return RpcAsync(method, parameters, cancellationToken);
+        }
+
         /// <summary>Any session-scoped method; <c>sessionId</c> is added to the parameters (an object or null).</summary>
         public Task<JsonData> RpcAsync(string method, JsonData parameters = null, CancellationToken cancellationToken = default(CancellationToken))
         {

@@ -349,14 +349,27 @@ namespace GitHub.Copilot.SDK
     }
 
     /// <summary>One session event as the CLI sent it. Nothing is dropped: <see cref="Json"/> is
-    /// the whole envelope, <see cref="Data"/> the payload.</summary>
-    public sealed class SessionEvent
+    /// the whole envelope, <see cref="Data"/> the payload. An event of a type the schema knows is an
+    /// instance of its generated class (<c>switch (evt) { case AssistantMessageEvent m: ... m.Data.Content }</c>,
+    /// whose <c>Data</c> is typed); a type newer than the schema stays a plain SessionEvent.</summary>
+    public class SessionEvent
     {
+        internal SessionEvent() { }
         public string Id { get; private set; }
         public string Timestamp { get; private set; }
+        /// <summary><see cref="Timestamp"/> parsed (null when absent or unreadable).</summary>
+        public DateTimeOffset? Time
+        {
+            get
+            {
+                DateTimeOffset t;
+                return DateTimeOffset.TryParse(Timestamp, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out t) ? (DateTimeOffset?)t : null;
+            }
+        }
         public string ParentId { get; private set; }
-        /// <summary>The event type (<c>assistant.message</c>, <c>session.idle</c>, ...).</summary>
+        /// <summary>The event type (<c>assistant.message</c>, <c>session.idle</c>, ...; see <see cref="SessionEventTypes"/>).</summary>
         public string Type { get; private set; }
+        /// <summary>The untyped payload (the generated subclasses hide it with a typed <c>Data</c>).</summary>
         public SessionEventData Data { get; private set; }
         /// <summary>Transient events are never returned by GetMessagesAsync.</summary>
         public bool Ephemeral { get; private set; }
@@ -364,20 +377,26 @@ namespace GitHub.Copilot.SDK
         public string AgentId { get; private set; }
         /// <summary>The whole wire envelope.</summary>
         public JsonData Json { get; private set; }
+        /// <summary>False for an event type the schema does not know (a plain SessionEvent).</summary>
+        public bool IsKnownType { get { return GetType() != typeof(SessionEvent); } }
+
+        /// <summary>Decodes the typed data (strict mode; nothing for an unknown type).</summary>
+        internal virtual void DecodeData() { }
 
         public static SessionEvent FromJson(JsonData j)
         {
-            return new SessionEvent
-            {
-                Id = j["id"].AsString(""),
-                Timestamp = j["timestamp"].AsString(""),
-                ParentId = j["parentId"].AsString(),
-                Type = j["type"].AsString(""),
-                Data = new SessionEventData(j["data"]),
-                Ephemeral = j["ephemeral"].AsBool(),
-                AgentId = j["agentId"].AsString(),
-                Json = j,
-            };
+            var type = j["type"].AsString("");
+            var e = SessionEventTypes.Create(type) ?? new SessionEvent();
+            e.Id = j["id"].AsString("");
+            e.Timestamp = j["timestamp"].AsString("");
+            e.ParentId = j["parentId"].AsString();
+            e.Type = type;
+            e.Data = new SessionEventData(j["data"]);
+            e.Ephemeral = j["ephemeral"].AsBool();
+            e.AgentId = j["agentId"].AsString();
+            e.Json = j;
+            if (Protocol.StrictTypes.Enabled) Protocol.StrictTypes.Event(e);
+            return e;
         }
 
         public override string ToString() { return Json.ToJson(); }
@@ -473,6 +492,17 @@ namespace GitHub.Copilot.SDK
                 DateTimeOffset t;
                 return DateTimeOffset.TryParse(CreatedAt, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out t) ? t : DateTimeOffset.MinValue;
             }
+        }
+
+        /// <summary><see cref="StartTime"/> parsed (null when absent or unreadable).</summary>
+        public DateTimeOffset? StartedAt { get { return Parse(StartTime); } }
+        /// <summary><see cref="ModifiedTime"/> parsed (null when absent or unreadable).</summary>
+        public DateTimeOffset? ModifiedAt { get { return Parse(ModifiedTime); } }
+
+        static DateTimeOffset? Parse(string s)
+        {
+            DateTimeOffset t;
+            return DateTimeOffset.TryParse(s, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out t) ? (DateTimeOffset?)t : null;
         }
 
         public static SessionMetadata FromJson(JsonData j)

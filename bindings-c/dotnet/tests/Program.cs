@@ -33,6 +33,7 @@ namespace GitHub.Copilot.SDK.Tests
             Reliability.Register(runner);
             PoolTests.Register(runner);
             Sample.Register(runner);
+            TypedTests.Register(runner);
             // Last: every native call of the tests above completed exactly once (none left pending).
             runner.Add("every_native_call_completed", () =>
             {
@@ -52,6 +53,14 @@ namespace GitHub.Copilot.SDK.Tests
                     return 1;
                 }
                 failed = runner.Run(filter, 240);
+                if (GitHub.Copilot.SDK.Protocol.StrictTypes.Enabled)
+                {
+                    // Every event delivered and every typed result was read through the generated types.
+                    Console.WriteLine(GitHub.Copilot.SDK.Protocol.StrictTypes.Summary());
+                    var strictFailures = GitHub.Copilot.SDK.Protocol.StrictTypes.Failures;
+                    foreach (var f in strictFailures.Take(50)) Console.WriteLine("  strict failure: " + f);
+                    if (strictFailures.Count > 0) failed++;
+                }
             }
             finally
             {
@@ -184,6 +193,7 @@ namespace GitHub.Copilot.SDK.Tests
                     Assert.True(me != null, "the session is listed");
                     Assert.True(me.StartTime.Length > 0 && me.ModifiedTime.Length > 0, "start and modified times");
                     Assert.Equal(me.StartTime, me.CreatedAt, "createdAt = startTime");
+                    Assert.True(me.StartedAt.HasValue && me.ModifiedAt.HasValue && me.ModifiedAt.Value >= me.StartedAt.Value, "start and modified times as DateTimeOffset");
                     Assert.True(me.CreatedAtTime > DateTimeOffset.UtcNow.AddDays(-1), "createdAt parses as a recent time: " + me.CreatedAt);
                     // Other tests share this CLI, so the last session is one of the listed ones.
                     var last = await client.GetLastSessionIdAsync();

@@ -335,10 +335,6 @@ impl Client {
         Ok((self.inner.link.conn().await?, registry))
     }
 
-    async fn call(&self, method: &str, params: Value) -> Result<Value> {
-        self.call_timeout(method, params, self.inner.options.request_timeout).await
-    }
-
     fn place(&self, registry: &Arc<Registry>) -> crate::session::Place {
         crate::session::Place {
             link: self.inner.link.clone(),
@@ -671,7 +667,7 @@ impl Client {
         inner.set_opened_with(params, config.mode.clone());
         let session = Session { inner };
         if let Some(mode) = &config.mode {
-            session.rpc("session.mode.set", json!({"mode": mode})).await?;
+            session.call("session.mode.set", json!({"mode": mode})).await?;
         }
         Ok(session)
     }
@@ -746,13 +742,13 @@ impl Client {
         Ok(())
     }
 
-    /// Any server method by name: the escape hatch for everything not wrapped here.
-    pub async fn rpc(&self, method: &str, params: Value) -> Result<Value> {
-        self.call(method, params).await
+    /// Any server method by name: for methods newer than the typed `rpc()` namespaces.
+    pub async fn call(&self, method: &str, params: Value) -> Result<Value> {
+        self.call_timeout(method, params, self.inner.options.request_timeout).await
     }
 
-    /// [`Client::rpc`] with its own deadline instead of `request_timeout` (None: no deadline).
-    pub async fn rpc_with_timeout(&self, method: &str, params: Value, timeout: Option<Duration>) -> Result<Value> {
+    /// [`Client::call`] with its own deadline instead of `request_timeout` (None: no deadline).
+    pub async fn call_with_timeout(&self, method: &str, params: Value, timeout: Option<Duration>) -> Result<Value> {
         self.call_timeout(method, params, timeout).await
     }
 }

@@ -504,14 +504,15 @@ impl<'a> Builder<'a> {
                     }
                 }
             }
-            let name = self.fresh(v, hint);
+            // A nullable union leaves its title to the nullable alias of a definition.
+            let name = if nullable { self.fresh(&Value::Null, hint) } else { self.fresh(v, hint) };
             self.types.insert(name.clone(), TypeDef::Enum(EnumDef { name: name.clone(), doc: doc_of(v), values }));
             return wrap(Ty::Named(name));
         }
         // Objects told apart by one constant string property.
         if resolved.iter().all(|o| o.get("type").and_then(Value::as_str) == Some("object")) {
             if let Some(tag) = self.discriminator(&resolved) {
-                let name = self.fresh(v, hint);
+                let name = if nullable { self.fresh(&Value::Null, hint) } else { self.fresh(v, hint) };
                 let mut variants = Vec::new();
                 for (o, raw) in resolved.iter().zip(&rest) {
                     let value = self.const_of(&o["properties"][&tag]).unwrap().to_string();
@@ -562,7 +563,7 @@ impl<'a> Builder<'a> {
         let mut o = v.as_object().cloned().unwrap_or_default();
         o.insert("title".into(), Value::String(name.to_string()));
         let leaked: &'a Value = Box::leak(Box::new(Value::Object(o)));
-        let t = self.ty(leaked, &format!("{name}Inner"));
+        let t = self.ty(leaked, &format!("{name}Value"));
         match t {
             Ty::Named(n) if n == name => {}
             other => {

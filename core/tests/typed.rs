@@ -1,0 +1,101 @@
+//! The typed protocol (generated from the CLI's schemas) against the real CLI: typed server and
+//! session calls, typed events, and the strict mode reading every event and result of the run.
+
+mod common;
+
+use common::connect_shared;
+use copilot_core::protocol::types::{
+    PingRequest, SessionLogParams, SessionMode, SessionModeSetParams, SessionModelSwitchToParams, SessionNameSetParams,
+    SessionPlanUpdateParams, ToolsListRequest,
+};
+use copilot_core::protocol::{EVENT_TYPES, Event, strict};
+use copilot_core::{ErrorKind, SessionConfig};
+use fake_model::FakeModel;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_calls_and_events_against_the_real_cli() {
+    strict::enable();
+    let model = FakeModel::start().await.unwrap();
+    let client = connect_shared().await;
+
+    // Server methods.
+    let pong = client.rpc().ping(PingRequest { message: Some("typed".into()) }).await.unwrap();
+    assert_eq!(pong.message, "pong: typed");
+    assert_eq!(pong.protocol_version, 3);
+    let tools = client.rpc().tools().list(ToolsListRequest::default()).await.unwrap();
+    assert!(tools.tools.iter().any(|t| !t.name.is_empty() && !t.description.is_empty()), "{:?}", tools.tools.first());
+    let catalog = client.rpc().models().get_built_in_catalog().await.unwrap();
+    assert!(!catalog.models.is_empty());
+    client.rpc().account().get_current_auth().await.unwrap();
+    // Unauthenticated: a typed RPC error through the typed call too.
+    assert_eq!(client.list_models_typed().await.unwrap_err().kind(), ErrorKind::Rpc);
+
+    // Session methods: sessionId is filled in by the core.
+    let config =
+        SessionConfig { model: Some("gpt-4.1".into()), provider: Some(model.provider()), ..Default::default() };
+    let session = client.create_session(config).await.unwrap();
+    let mut stream = session.subscribe();
+    let switched = session
+        .rpc()
+        .model()
+        .switch_to(SessionModelSwitchToParams { model_id: "gpt-5".into(), ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(switched.model_id.as_deref(), Some("gpt-5"), "{switched:?}");
+    assert_eq!(session.rpc().model().get_current().await.unwrap().model_id.as_deref(), Some("gpt-5"));
+    assert_eq!(session.rpc().mode().get().await.unwrap(), SessionMode::Interactive);
+    session.rpc().mode().set(SessionModeSetParams { mode: SessionMode::Plan, ..Default::default() }).await.unwrap();
+    assert_eq!(session.rpc().mode().get().await.unwrap(), SessionMode::Plan);
+    session.rpc().name().set(SessionNameSetParams { name: "typed session".into() }).await.unwrap();
+    assert_eq!(session.rpc().name().get().await.unwrap().name.as_deref(), Some("typed session"));
+    session.rpc().plan().update(SessionPlanUpdateParams { content: "# plan\n- one".into() }).await.unwrap();
+    let plan = session.rpc().plan().read().await.unwrap();
+    assert!(plan.exists && plan.content.as_deref() == Some("# plan\n- one"), "{plan:?}");
+    let logged = session
+        .rpc()
+        .log(SessionLogParams { message: "from a typed call".into(), ..Default::default() })
+        .await
+        .unwrap();
+    assert!(!logged.event_id.is_empty());
+    session
+        .rpc()
+        .mode()
+        .set(SessionModeSetParams { mode: SessionMode::Interactive, ..Default::default() })
+        .await
+        .unwrap();
+
+    // A turn, read as typed events.
+    let answer = session.send_and_wait("Say typed hello").await.unwrap().unwrap();
+    let Event::AssistantMessage(m) = answer.protocol().unwrap() else { panic!("{answer:?}") };
+    assert!(!m.content.is_empty());
+    let (mut user, mut assistant, mut idle, mut model_change) = (0, 0, 0, 0);
+    while let Some(ev) = stream.try_recv() {
+        match ev.protocol().unwrap() {
+            Event::UserMessage(d) => {
+                assert_eq!(d.content, "Say typed hello");
+                user += 1;
+            }
+            Event::AssistantMessage(d) => {
+                assert_eq!(d.content, m.content);
+                assistant += 1;
+            }
+            Event::Idle(_) => idle += 1,
+            Event::ModelChange(d) => {
+                assert_eq!(d.new_model, "gpt-5");
+                model_change += 1;
+            }
+            Event::Unknown => assert!(!EVENT_TYPES.contains(&ev.event_type.as_str())),
+            _ => {}
+        }
+    }
+    assert_eq!((user, assistant, idle, model_change), (1, 1, 1, 1));
+
+    // Methods newer than the schema stay reachable by name.
+    assert_eq!(session.call("session.mode.get", serde_json::json!({})).await.unwrap(), "interactive");
+    client.stop().await.unwrap();
+
+    let s = strict::stats();
+    eprintln!("{}", strict::report());
+    assert!(s.events >= 6 && s.results >= 10, "{s:?}");
+    assert!(s.failures.is_empty(), "events or results the types cannot read: {:#?}", s.failures);
+}
