@@ -25,7 +25,7 @@ TEST_VENV="$ROOT/target/py-test-venv"
 rm -rf "$TEST_VENV"
 python3 -m venv "$TEST_VENV"
 "$TEST_VENV/bin/pip" install -q "$WHEEL"
-"$TEST_VENV/bin/pip" install -q pytest pytest-asyncio pydantic
+"$TEST_VENV/bin/pip" install -q pytest pytest-asyncio pydantic 'mypy==1.15.0'
 PY="$TEST_VENV/bin/python"
 
 echo "-- generated stub"
@@ -42,8 +42,12 @@ def t(code):
     return statistics.median(runs)
 print(f"-- import copilot: {t('import copilot') / 1000:.1f} ms (cumulative, median of 5)")
 PYEOF
-echo "-- pytest"
-cd tests/.. && "$PY" -m pytest -q -p no:cacheprovider tests
+echo "-- mypy --strict over the typed sample (tests/typed_sample.py)"
+MYPY_CACHE="$(mktemp -d)"
+(cd tests && "$PY" -m mypy --strict --cache-dir "$MYPY_CACHE" typed_sample.py)
+rm -rf "$MYPY_CACHE"
+echo "-- pytest (strict types: every event and typed result is checked against copilot.protocol)"
+cd tests/.. && COPILOT_STRICT_TYPES=1 "$PY" -m pytest -q -p no:cacheprovider tests
 
 echo "-- HA end-to-end: tests/ha/run.py with examples/python/pool_chat_api.py"
 cd "$ROOT" && "$PY" tests/ha/run.py --api "$PY examples/python/pool_chat_api.py"

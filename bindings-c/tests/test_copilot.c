@@ -608,8 +608,9 @@ static void test_plain_turn_events_and_session_calls(void) {
           "%s", json);
     free(json);
     /* The completion came after the turn's events (no waiting here). */
-    const char *seq[] = {"user.message", "assistant.turn_start", "assistant.message", "assistant.turn_end",
-                         "session.idle"};
+    /* The schema's event-type names are constants of copilot.h. */
+    const char *seq[] = {COPILOT_EVENT_USER_MESSAGE, COPILOT_EVENT_ASSISTANT_TURN_START, COPILOT_EVENT_ASSISTANT_MESSAGE,
+                         COPILOT_EVENT_ASSISTANT_TURN_END, COPILOT_EVENT_SESSION_IDLE};
     CHECK(has_sequence(&log, from, seq, 5), "events of the turn missing or out of order");
     CHECK(!has_type(&log, from, "assistant.message_delta"), "no deltas without streaming");
 
@@ -638,8 +639,8 @@ static void test_plain_turn_events_and_session_calls(void) {
     RUN(&w, copilot_session_set_model(s, "gpt-5", NULL, on_done, &w, NULL));
     CHECK(w.status == COPILOT_OK, "%s", w.json);
     waiter_destroy(&w);
-    CHECK(wait_event(&log, "session.model_change", from) >= 0, "model_change event");
-    RUN(&w, copilot_session_rpc(s, "session.model.getCurrent", NULL, on_done, &w, NULL));
+    CHECK(wait_event(&log, COPILOT_EVENT_SESSION_MODEL_CHANGE, from) >= 0, "model_change event");
+    RUN(&w, copilot_session_rpc(s, COPILOT_METHOD_SESSION_MODEL_GET_CURRENT, NULL, on_done, &w, NULL));
     CHECK(w.status == COPILOT_OK && strstr(w.json, "\"modelId\":\"gpt-5\""), "%s", w.json);
     waiter_destroy(&w);
     CHECK(copilot_session_rpc(s, "session.mode.get", "[1]", on_done, &w, NULL) == COPILOT_ERR_INVALID_ARGUMENT,

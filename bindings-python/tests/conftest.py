@@ -192,3 +192,20 @@ async def wait_dead(pid: int, within: float = 10.0) -> bool:
             return True
         await asyncio.sleep(0.05)
     return not pid_alive(pid)
+
+
+# ---------------------------------------------------------------- strict types (COPILOT_STRICT_TYPES=1)
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    from copilot import _protocol_rt as rt
+    if not rt.STRICT:
+        return
+    terminalreporter.write_line(rt.strict_summary())
+    for f in rt.STATS.failures[:50]:
+        terminalreporter.write_line(f"  strict types failure: {f}")
+
+
+def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
+    from copilot import _protocol_rt as rt
+    if rt.STRICT and rt.STATS.failures and session.exitstatus == 0:
+        session.exitstatus = 1

@@ -252,7 +252,7 @@ async def test_handler_values_cross_as_python_objects(client: CopilotClient, bas
         assert answers[5] == "Tool returned: text"
         # Event data arrives as plain Python objects.
         got = await session.get_messages()
-        assert isinstance(got[0].raw, dict) and isinstance(got[0].data, dict)
+        assert isinstance(got[0].raw, dict) and isinstance(got[0].raw["data"], dict)
 
 
 async def test_a_dropped_session_is_freed(client: CopilotClient, base_config: Dict[str, Any]) -> None:

@@ -235,7 +235,7 @@ async def test_scenario(path: pathlib.Path, client: CopilotClient, fake_model: A
                 assert done, f"{ctx}: no tool.execution_complete"
                 assert done[-1].data.success == x["toolComplete"]["success"], f"{ctx}: {done[-1].data}"
                 if "contains" in x["toolComplete"]:
-                    assert x["toolComplete"]["contains"] in json.dumps(done[-1].data), ctx
+                    assert x["toolComplete"]["contains"] in json.dumps(done[-1].raw["data"]), ctx
             of_kind = lambda k: [r["payload"] for r in now.requests if r["kind"] == k]  # noqa: E731
             if "permissionKinds" in x:
                 assert [p["kind"] for p in of_kind("permission")] == x["permissionKinds"], ctx

@@ -239,7 +239,13 @@ fn files(root: &Path) -> Vec<(PathBuf, String)> {
     out
 }
 
+/// Runs on a thread with a large stack: the schemas nest deeply and the model is built by
+/// recursion (a main-thread overflow was seen once).
 fn main() -> ExitCode {
+    std::thread::Builder::new().stack_size(256 << 20).spawn(run).expect("spawn").join().unwrap_or(ExitCode::FAILURE)
+}
+
+fn run() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {

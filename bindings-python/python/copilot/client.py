@@ -15,15 +15,19 @@ import logging
 import math
 import weakref
 from datetime import timedelta
-from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Sequence, Set, Union
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Dict, List, Optional, Sequence, Set, Union
 
 from . import _copilot
+from . import _protocol_rt as _rt
 from ._copilot import CANCEL, DONE, EVENT, REQUEST
 from .errors import InvalidConfigError
 from .tools import Tool, to_tool
 from .types import (AuthStatus, AutoModeSwitchRequest, HookInvocation, LifecycleEvent, PermissionRequest,
                     PingResponse, ProviderTokenRequest, Seconds, SessionEvent, SessionMetadata, StatusResponse,
                     SystemMessageTransformRequest, ToolInvocation, UserInputRequest)
+
+if TYPE_CHECKING:
+    from .protocol import AssistantMessageEvent, Model, ServerRpc, SessionRpc
 
 log = logging.getLogger("copilot")
 
@@ -84,14 +88,9 @@ def _message(options: Union[str, Dict[str, Any]], kwargs: Dict[str, Any]) -> Dic
     return _seconds(_options(options, kwargs, "message options"))
 
 
-class _Default:
-    """The ``timeout`` of ``rpc()`` when none is given: the client's ``request_timeout``."""
-
-    def __repr__(self) -> str:
-        return "REQUEST_TIMEOUT"
-
-
-REQUEST_TIMEOUT: Any = _Default()
+# The ``timeout`` of ``call()`` and of the typed calls when none is given: the client's
+# ``request_timeout``.
+REQUEST_TIMEOUT: Any = _rt.REQUEST_TIMEOUT
 
 
 def _call_timeout(timeout: Any) -> Optional[float]:
@@ -428,7 +427,7 @@ class CopilotSession:
 
     async def send_and_wait(self, options: Union[str, Dict[str, Any]],
                             timeout: Union[float, timedelta, None] = DEFAULT_TIMEOUT,
-                            **kwargs: Any) -> Optional[SessionEvent]:
+                            **kwargs: Any) -> "Optional[AssistantMessageEvent]":
         """Sends a prompt and waits for the session to become idle. Returns the last
         ``assistant.message`` event (``.data.content`` is the answer) or None; by then every
         ``on()`` handler has seen the turn's events. Raises :class:`SessionError` when the turn
@@ -441,7 +440,7 @@ class CopilotSession:
             timeout = timeout.total_seconds()
         o["timeout"] = timeout if timeout is not None else 365 * 24 * 3600.0
         r = await self._native.send_and_wait(o)
-        return SessionEvent.from_wire(r) if r is not None else None
+        return SessionEvent.from_wire(r) if r is not None else None  # type: ignore[return-value]
 
     async def abort(self) -> None:
         await self._native.abort()
@@ -452,12 +451,26 @@ class CopilotSession:
     async def set_model(self, model: str, reasoning_effort: Optional[str] = None) -> Dict[str, Any]:
         return await self._native.set_model(model, reasoning_effort)
 
-    async def rpc(self, method: str, params: Optional[Dict[str, Any]] = None, *,
-                  timeout: Union[float, timedelta, None] = REQUEST_TIMEOUT) -> Any:
-        """Any session-scoped server method (``sessionId`` is added). ``timeout`` (seconds or a
-        ``timedelta``) replaces the client's ``request_timeout`` for this call; ``None`` or 0:
-        no deadline."""
+    async def call(self, method: str, params: Optional[Dict[str, Any]] = None, *,
+                   timeout: Union[float, timedelta, None] = REQUEST_TIMEOUT) -> Any:
+        """Any session-scoped server method by name, raw JSON in and out (for methods newer than
+        the typed :attr:`rpc`; ``sessionId`` is added). ``timeout`` (seconds or a ``timedelta``)
+        replaces the client's ``request_timeout`` for this call; ``None`` or 0: no deadline."""
         return await self._native.rpc(method, params, _call_timeout(timeout))
+
+    async def _typed_call(self, method: str, params: Any, timeout: Any, result: Any) -> Any:
+        r = await self._native.rpc(method, params, _call_timeout(timeout))
+        return r if result is None else _rt.decode_result(result, r, method)
+
+    @property
+    def rpc(self) -> "SessionRpc":
+        """The typed session API, generated from the CLI's schema:
+        ``await session.rpc.model.switch_to(model_id="gpt-4.1")`` (keyword arguments or the
+        params object, e.g. ``SessionModelSwitchToParams``; results are the generated classes of
+        :mod:`copilot.protocol`). Calling it, ``await session.rpc(method, params)``, is
+        :meth:`call`."""
+        from .protocol import SessionRpc
+        return SessionRpc(self._typed_call)
 
     async def disconnect(self) -> None:
         """Detaches this client (``session.destroy``); idempotent."""
@@ -559,8 +572,10 @@ class CopilotClient:
         return AuthStatus(r["isAuthenticated"], r.get("authType"), r.get("host"), r.get("login"),
                           r.get("statusMessage"))
 
-    async def list_models(self) -> List[Dict[str, Any]]:
-        return await self._native.call("list_models")
+    async def list_models(self) -> "List[Model]":
+        """The models (``copilot.protocol.Model``: ``id``, ``name``, ``capabilities``, ``policy``,
+        ``billing``, ...; ``raw`` is the JSON object)."""
+        return _rt.decode_result(("l", "Model"), await self._native.call("list_models"), "list_models")  # type: ignore[no-any-return]
 
     async def list_sessions(self, filter: Optional[Dict[str, Any]] = None) -> List[SessionMetadata]:
         return [SessionMetadata.from_wire(o) for o in await self._native.call("list_sessions", filter)]
@@ -577,11 +592,24 @@ class CopilotClient:
     async def set_foreground_session_id(self, session_id: str) -> None:
         await self._native.call("set_foreground_session_id", session_id)
 
-    async def rpc(self, method: str, params: Optional[Dict[str, Any]] = None, *,
-                  timeout: Union[float, timedelta, None] = REQUEST_TIMEOUT) -> Any:
-        """Any server method by name (the escape hatch). ``timeout`` (seconds or a ``timedelta``)
-        replaces the client's ``request_timeout`` for this call; ``None`` or 0: no deadline."""
+    async def call(self, method: str, params: Optional[Dict[str, Any]] = None, *,
+                   timeout: Union[float, timedelta, None] = REQUEST_TIMEOUT) -> Any:
+        """Any server method by name, raw JSON in and out (for methods newer than the typed
+        :attr:`rpc`). ``timeout`` (seconds or a ``timedelta``) replaces the client's
+        ``request_timeout`` for this call; ``None`` or 0: no deadline."""
         return await self._native.rpc(method, params, _call_timeout(timeout))
+
+    async def _typed_call(self, method: str, params: Any, timeout: Any, result: Any) -> Any:
+        r = await self._native.rpc(method, params, _call_timeout(timeout))
+        return r if result is None else _rt.decode_result(result, r, method)
+
+    @property
+    def rpc(self) -> "ServerRpc":
+        """The typed server API, generated from the CLI's schema: ``await client.rpc.tools.list()``,
+        ``await client.rpc.sessions.fork(session_id=...)``. Calling it,
+        ``await client.rpc(method, params)``, is :meth:`call`."""
+        from .protocol import ServerRpc
+        return ServerRpc(self._typed_call)
 
     def on_lifecycle(self, handler: Callable[[LifecycleEvent], Any]) -> Callable[[], None]:
         """Lifecycle notifications (:class:`LifecycleEvent`), on the event loop running now (or,

@@ -72,6 +72,33 @@ def schema_for(tp: Any) -> Dict[str, Any]:
                              "bool, list[...], dict[...], Literal, Enum, Optional, a dataclass or a pydantic model")
 
 
+def _optional_inner(tp: Any) -> Any:
+    if get_origin(tp) is Union:
+        non_none = [a for a in get_args(tp) if a is not _NoneType]
+        if len(non_none) == 1:
+            return non_none[0]
+    return tp
+
+
+def _constructible(tp: Any) -> bool:
+    return isinstance(tp, type) and (dataclasses.is_dataclass(tp) or _pydantic_model(tp))
+
+
+def _instance(tp: Any, value: Dict[str, Any]) -> Any:
+    """A dataclass or pydantic model from the JSON object the model sent (nested dataclass
+    fields included)."""
+    if _pydantic_model(tp):
+        return tp.model_validate(value)
+    hints = typing.get_type_hints(tp)
+    kwargs = {}
+    for f in dataclasses.fields(tp):
+        if f.name in value:
+            v = value[f.name]
+            inner = _optional_inner(hints.get(f.name))
+            kwargs[f.name] = _instance(inner, v) if isinstance(v, dict) and _constructible(inner) else v
+    return tp(**kwargs)
+
+
 def _object_schema(hints: Dict[str, Any], required: set) -> Dict[str, Any]:
     props = {name: schema_for(tp) for name, tp in hints.items()}
     s: Dict[str, Any] = {"type": "object", "properties": props}
@@ -99,6 +126,9 @@ class Tool:
         #: "arguments": handler(arguments) or handler(arguments, invocation).
         self.call_style = call_style
         self._model: Any = None
+        #: "kwargs" style: parameters annotated with a dataclass or pydantic model, built from
+        #: their JSON object before the call.
+        self._typed: Dict[str, Any] = {}
 
     def definition(self) -> Dict[str, Any]:
         d: Dict[str, Any] = {"name": self.name}
@@ -114,7 +144,12 @@ class Tool:
 
     def bind_args(self, arguments: Dict[str, Any], invocation: Any) -> "tuple[tuple, dict]":
         if self.call_style == "kwargs":
-            return (), dict(arguments or {})
+            kwargs = dict(arguments or {})
+            for k, tp in self._typed.items():
+                v = kwargs.get(k)
+                if isinstance(v, dict):
+                    kwargs[k] = _instance(tp, v)
+            return (), kwargs
         if self.call_style == "model":
             return (self._model.model_validate(arguments or {}),), {}
         try:
@@ -163,6 +198,8 @@ def tool(fn: Optional[Callable[..., Any]] = None, *, name: Optional[str] = None,
         else:
             required = {p.name for p in params if p.default is p.empty}
             t.parameters = _object_schema({p.name: hints.get(p.name, Any) for p in params}, required)
+            t._typed = {p.name: _optional_inner(hints[p.name]) for p in params if p.name in hints
+                        and _constructible(_optional_inner(hints[p.name]))}
         return t
 
     return wrap(fn) if fn is not None else wrap

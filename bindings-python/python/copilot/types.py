@@ -148,9 +148,12 @@ def _wrap(v: Any) -> Any:
 
 @dataclass
 class SessionEvent:
-    """One session event. Unknown types and fields are kept (``raw`` holds the wire object)."""
+    """One session event. An event type of the schema arrives as its generated subclass
+    (``copilot.protocol.AssistantMessageEvent``, ...: ``type`` a ``SessionEventType`` member,
+    ``data`` the generated data class); an unknown type as this class, with ``type`` the plain
+    string and ``data`` an :class:`EventData`. ``raw`` holds the wire object."""
     type: str
-    data: EventData
+    data: Any
     id: str = ""
     timestamp: str = ""
     parent_id: Optional[str] = None
@@ -160,16 +163,9 @@ class SessionEvent:
 
     @classmethod
     def from_wire(cls, obj: Dict[str, Any]) -> "SessionEvent":
-        return cls(
-            type=obj.get("type", ""),
-            data=EventData(obj.get("data") or {}),
-            id=obj.get("id", ""),
-            timestamp=obj.get("timestamp", ""),
-            parent_id=obj.get("parentId"),
-            ephemeral=bool(obj.get("ephemeral", False)),
-            agent_id=obj.get("agentId"),
-            raw=obj,
-        )
+        """The typed event of a wire object (see the class docstring)."""
+        from ._protocol_rt import event_from_wire
+        return event_from_wire(obj)  # type: ignore[no-any-return]
 
     @property
     def content(self) -> Optional[str]:

@@ -33,7 +33,17 @@ pub fn write_or_check(files: &[File], check: bool) -> Vec<PathBuf> {
 }
 
 /// Runs one language's emitter as a development binary: `codegen-<lang> [--check]`.
-pub fn dev_main(files: impl Fn(&Path, &Model) -> Vec<File>) -> std::process::ExitCode {
+pub fn dev_main(files: fn(&Path, &Model) -> Vec<File>) -> std::process::ExitCode {
+    // A large stack, like `xtask codegen` (the model is built by recursion).
+    std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(move || dev_run(files))
+        .expect("spawn")
+        .join()
+        .unwrap_or(std::process::ExitCode::FAILURE)
+}
+
+fn dev_run(files: fn(&Path, &Model) -> Vec<File>) -> std::process::ExitCode {
     let check = std::env::args().any(|a| a == "--check");
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let m = super::load(&root);
