@@ -31,6 +31,7 @@ async fn wait_for(stream: &mut copilot_core::EventStream, pred: impl Fn(&Session
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_level_methods() {
+    let _strict = common::strict();
     let client = connect_shared().await;
     assert_eq!(client.protocol_version(), Some(3));
     assert_eq!(client.server_version().as_deref(), Some(copilot_core::PINNED_CLI_VERSION));
@@ -59,6 +60,7 @@ async fn client_level_methods() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stdio_child_lifecycle_and_graceful_stop() {
+    let _strict = common::strict();
     let model = FakeModel::start().await.unwrap();
     let client = Client::new(own_cli_options(Transport::Stdio));
     client.start().await.unwrap();
@@ -78,6 +80,7 @@ async fn stdio_child_lifecycle_and_graceful_stop() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_client_kills_its_cli() {
+    let _strict = common::strict();
     let client = Client::new(own_cli_options(Transport::Stdio));
     client.start().await.unwrap();
     let pid = client.cli_pid().unwrap();
@@ -88,6 +91,7 @@ async fn dropped_client_kills_its_cli() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn force_stop_kills_at_once() {
+    let _strict = common::strict();
     let client = Client::new(own_cli_options(Transport::Tcp { port: 0 }));
     client.start().await.unwrap();
     assert!(client.port().is_some());
@@ -99,6 +103,7 @@ async fn force_stop_kills_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_killed_mid_turn_without_reconnect() {
+    let _strict = common::strict();
     let model = FakeModel::start().await.unwrap();
     let client = Client::new(ClientOptions {
         reconnect: copilot_core::ReconnectPolicy::disabled(),
@@ -130,6 +135,7 @@ async fn cli_killed_mid_turn_without_reconnect() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn abort_mid_stream() {
+    let _strict = common::strict();
     let model = FakeModel::start().await.unwrap();
     let client = connect_shared().await;
     let session = client.create_session(SessionConfig { streaming: Some(true), ..config(&model) }).await.unwrap();
@@ -148,6 +154,7 @@ async fn abort_mid_stream() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_and_wait_timeout_and_abort_on_timeout() {
+    let _strict = common::strict();
     let model = FakeModel::start().await.unwrap();
     let client = connect_shared().await;
     let session = client.create_session(config(&model)).await.unwrap();
@@ -165,6 +172,7 @@ async fn send_and_wait_timeout_and_abort_on_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resume_from_second_client() {
+    let _strict = common::strict();
     let model = FakeModel::start().await.unwrap();
     let a = connect_shared().await;
     let b = connect_shared().await;
@@ -194,6 +202,7 @@ async fn resume_from_second_client() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn list_and_delete() {
+    let _strict = common::strict();
     let model = FakeModel::start().await.unwrap();
     let client = connect_shared().await;
     let mut lifecycle = client.subscribe_lifecycle_type("session.deleted").unwrap();
@@ -227,6 +236,7 @@ async fn list_and_delete() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connection_token() {
+    let _strict = common::strict();
     let s = common::shared();
     let url = format!("http://127.0.0.1:{}", s.port);
     for token in [None, Some("wrong-token")] {
@@ -250,6 +260,7 @@ async fn connection_token() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_arrive_in_wire_order_with_lifecycle_and_on_event() {
+    let _strict = common::strict();
     let model = FakeModel::start().await.unwrap();
     let client = connect_shared().await;
     let mut created = client.subscribe_lifecycle_type("session.created").unwrap();
@@ -295,6 +306,7 @@ async fn events_arrive_in_wire_order_with_lifecycle_and_on_event() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_concurrent_sessions_on_one_client() {
+    let _strict = common::strict();
     let model = FakeModel::start().await.unwrap();
     let client = connect_shared().await;
     let mut tasks = tokio::task::JoinSet::new();
@@ -323,6 +335,7 @@ async fn many_concurrent_sessions_on_one_client() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_subscriber_delays_only_itself() {
+    let _strict = common::strict();
     let model = FakeModel::start().await.unwrap();
     let client = connect_shared().await;
     let a = client.create_session(config(&model)).await.unwrap();
@@ -358,6 +371,7 @@ async fn a_slow_subscriber_delays_only_itself() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_and_wait_answers_its_own_prompt_not_earlier_work() {
+    let _strict = common::strict();
     let model = FakeModel::start().await.unwrap();
     let client = connect_shared().await;
     let s = client.create_session(config(&model)).await.unwrap();
@@ -373,6 +387,7 @@ async fn send_and_wait_answers_its_own_prompt_not_earlier_work() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn github_token_on_an_external_server_is_each_sessions_identity() {
+    let _strict = common::strict();
     // The guide's per-user pattern: a client per user token against a shared server. Offline
     // the CLI cannot validate the token, and its refusal proves the token reached it.
     let s = common::shared();
@@ -390,6 +405,7 @@ async fn github_token_on_an_external_server_is_each_sessions_identity() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lifecycle_subscription_before_an_implicit_start() {
+    let _strict = common::strict();
     let model = FakeModel::start().await.unwrap();
     let s = common::shared();
     let client = Client::new(ClientOptions {
@@ -415,6 +431,7 @@ async fn lifecycle_subscription_before_an_implicit_start() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_turn_that_fails_before_its_user_message_is_a_session_error() {
+    let _strict = common::strict();
     // No provider and no GitHub auth: the CLI emits session.error then session.idle without
     // ever recording the user message. send_and_wait must report that, not time out.
     let client = connect_shared().await;
@@ -427,6 +444,7 @@ async fn a_turn_that_fails_before_its_user_message_is_a_session_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn panicking_tool_handler_answers_with_a_failure() {
+    let _strict = common::strict();
     let model = FakeModel::start().await.unwrap();
     let client = connect_shared().await;
     let tool = Tool::new("explode", |_inv: ToolInvocation| async move {
@@ -450,6 +468,7 @@ async fn panicking_tool_handler_answers_with_a_failure() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn set_model_and_session_rpc() {
+    let _strict = common::strict();
     let model = FakeModel::start().await.unwrap();
     let client = connect_shared().await;
     let session = client.create_session(config(&model)).await.unwrap();
@@ -468,6 +487,7 @@ async fn set_model_and_session_rpc() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn provider_bearer_token_and_system_message_transform() {
+    let _strict = common::strict();
     let model = FakeModel::start().await.unwrap();
     let client = connect_shared().await;
     let calls = Arc::new(Mutex::new(0));
@@ -501,6 +521,7 @@ async fn provider_bearer_token_and_system_message_transform() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hook_denies_a_tool_and_exit_plan_mode_reaches_its_handler() {
+    let _strict = common::strict();
     let model = FakeModel::start().await.unwrap();
     let client = connect_shared().await;
     let plans = Arc::new(Mutex::new(Vec::<Value>::new()));
@@ -551,6 +572,7 @@ fn script(name: &str, body: &str) -> std::path::PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spawn_flags_and_environment_reach_the_cli() {
+    let _strict = common::strict();
     let (home, _) = common::sandbox();
     let dump = home.join("spawn-dump");
     std::fs::create_dir_all(&dump).unwrap();
@@ -588,6 +610,7 @@ async fn spawn_flags_and_environment_reach_the_cli() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cli_that_dies_at_start_reports_its_stderr() {
+    let _strict = common::strict();
     let dying = script("dying-cli.sh", "echo 'fatal: license check exploded' >&2\nexit 3");
     for transport in [Transport::Stdio, Transport::Tcp { port: 0 }] {
         let client = Client::new(ClientOptions { cli_path: Some(dying.clone()), ..own_cli_options(transport.clone()) });
@@ -609,6 +632,7 @@ async fn a_cli_that_dies_at_start_reports_its_stderr() {
 /// When the host process dies without any cleanup (SIGKILL), the kernel kills its CLI.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_dies_with_a_killed_host_process() {
+    let _strict = common::strict();
     if std::env::var_os("COPILOT_TEST_HOST_CHILD").is_some() {
         // Child mode: start a CLI, report its pid, then wait to be killed. TCP, so the CLI
         // has no stdin pipe that would tell it its parent is gone.
@@ -649,6 +673,7 @@ async fn cli_dies_with_a_killed_host_process() {
 /// with `auto_start: false` a call before `start()` fails with `not_connected`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ping_before_start() {
+    let _strict = common::strict();
     let s = common::shared();
     let url = || ClientOptions {
         connection_token: Some(s.token.clone()),

@@ -202,6 +202,7 @@ fn strings(v: Option<&Value>) -> Vec<String> {
 type Waiters = Arc<Mutex<HashMap<u64, oneshot::Sender<(copilot_core::Result<Value>, bool)>>>>;
 
 async fn run(name: &str) {
+    let _strict = common::strict();
     common::init_tracing();
     let sc = load(name);
     assert_eq!(sc["name"], name);

@@ -99,3 +99,57 @@ async fn typed_calls_and_events_against_the_real_cli() {
     assert!(s.events >= 6 && s.results >= 10, "{s:?}");
     assert!(s.failures.is_empty(), "events or results the types cannot read: {:#?}", s.failures);
 }
+
+/// The arguments of a typed tool: the parameter schema comes from this type.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+struct Forecast {
+    /// The city.
+    city: String,
+    days: u32,
+    #[serde(default)]
+    metric: Option<bool>,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_tool_gets_its_schema_from_the_arguments_type() {
+    strict::enable();
+    let model = FakeModel::start().await.unwrap();
+    let client = connect_shared().await;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let s2 = seen.clone();
+    let tool = copilot_core::Tool::typed("forecast", move |a: Forecast, inv| {
+        let s2 = s2.clone();
+        async move {
+            assert_eq!(inv.tool_name, "forecast");
+            s2.lock().unwrap().push((a.city.clone(), a.days, a.metric));
+            Ok(serde_json::json!({"city": a.city, "sky": "clear"}))
+        }
+    })
+    .description("Weather forecast")
+    .skip_permission(true);
+    let schema = tool.parameters.clone().unwrap();
+    assert_eq!(schema["type"], "object");
+    assert_eq!(schema["properties"]["days"]["type"], "integer");
+    assert_eq!(schema["properties"]["city"]["description"], "The city.");
+    assert_eq!(schema["required"], serde_json::json!(["city", "days"]));
+    let config = SessionConfig {
+        model: Some("gpt-4.1".into()),
+        provider: Some(model.provider()),
+        tools: vec![tool],
+        ..Default::default()
+    };
+    let session = client.create_session(config).await.unwrap();
+    let answer = session.send_and_wait(r#"CALL forecast {"city":"Oslo","days":3}"#).await.unwrap().unwrap();
+    assert!(answer.content().unwrap().contains("clear"), "{answer:?}");
+    // Arguments that do not match the type: the model gets the failure, the handler is not run.
+    let answer = session.send_and_wait(r#"CALL forecast {"city":"Oslo","days":"many"}"#).await.unwrap().unwrap();
+    assert!(answer.content().unwrap().contains("invalid arguments for forecast"), "{answer:?}");
+    assert_eq!(*seen.lock().unwrap(), vec![("Oslo".to_string(), 3, None)]);
+    // The model received the schema derived from the type.
+    let req = model.chat_requests().first().unwrap().body.clone();
+    let declared =
+        req["tools"].as_array().unwrap().iter().find(|t| t["function"]["name"] == "forecast").unwrap().clone();
+    assert_eq!(declared["function"]["parameters"]["properties"]["days"]["type"], "integer", "{declared}");
+    client.stop().await.unwrap();
+    assert!(strict::stats().failures.is_empty(), "{:#?}", strict::stats().failures);
+}

@@ -364,3 +364,24 @@ impl Drop for RedisServer {
         let _ = self.child.wait();
     }
 }
+
+/// Turns the strict types mode on for this test process (the typed protocol reads every event
+/// and result); when the test ends, prints what it counted and fails on anything the types could
+/// not read.
+pub fn strict() -> StrictGuard {
+    copilot_core::protocol::strict::enable();
+    StrictGuard
+}
+
+pub struct StrictGuard;
+
+impl Drop for StrictGuard {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let s = copilot_core::protocol::strict::stats();
+        eprintln!("{}", copilot_core::protocol::strict::report());
+        assert!(s.failures.is_empty(), "events or results the types cannot read: {:#?}", s.failures);
+    }
+}
