@@ -107,7 +107,13 @@ if ! command -v go >/dev/null; then
 fi
 export GOTOOLCHAIN=local CGO_ENABLED=1
 go version
-(cd bindings-c/go && go vet ./... && timeout 900 go test -race -count=1 -timeout 600s ./...)
+# The typed protocol (protocol_*.go) is generated: gofmt-clean, and every event and typed result
+# of the suite is checked against it (COPILOT_STRICT_TYPES=1: the suite prints the
+# "strict types:" line and fails on a value the types cannot read).
+(cd bindings-c/go && test -z "$(gofmt -l .)" && go vet ./... \
+  && COPILOT_STRICT_TYPES=1 COPILOT_STRICT_TYPES_REPORT="$ROOT/target/go-strict-types.txt" \
+     timeout 900 go test -race -count=1 -timeout 600s ./... \
+  && cat "$ROOT/target/go-strict-types.txt")
 (cd examples/go && go vet ./... && timeout 600 go test -count=1 -timeout 300s ./...)
 
 if [ -x bindings-c/dotnet/test.sh ]; then

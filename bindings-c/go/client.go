@@ -34,6 +34,9 @@ import (
 // Client is a connection to one Copilot CLI. Safe for concurrent use.
 type Client struct {
 	*clientCore
+	// RPC is the typed server API generated from the CLI's schema (client.RPC.Models.List(ctx),
+	// …); Call reaches methods newer than the schema.
+	RPC *ServerRPC
 }
 
 type clientCore struct {
@@ -65,7 +68,8 @@ func NewClient(options *ClientOptions) *Client {
 	} else {
 		c.lifecycle = newSerialQueue()
 	}
-	client := &Client{c}
+	client := &Client{clientCore: c}
+	client.RPC = newServerRPC(client)
 	runtime.SetFinalizer(client, func(cl *Client) { cl.clientCore.free() })
 	return client
 }
@@ -204,11 +208,16 @@ func (c *Client) GetAuthStatus(ctx context.Context) (*GetAuthStatusResponse, err
 	return &r, nil
 }
 
-// ListModels lists the available models (needs GitHub authentication on the CLI).
-func (c *Client) ListModels(ctx context.Context) ([]json.RawMessage, error) {
-	return decode[[]json.RawMessage](c.do(ctx, func(h *C.CopilotClient, cb C.CopilotCallback, ud unsafe.Pointer, out *C.uint64_t) C.CopilotStatus {
+// ListModels lists the available models, typed (capabilities, policy, billing: the generated
+// Model); it needs GitHub authentication on the CLI.
+func (c *Client) ListModels(ctx context.Context) ([]Model, error) {
+	raw, err := c.do(ctx, func(h *C.CopilotClient, cb C.CopilotCallback, ud unsafe.Pointer, out *C.uint64_t) C.CopilotStatus {
 		return C.copilot_client_list_models(h, cb, ud, out)
-	}))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return decodeResult[[]Model]("models.list", raw)
 }
 
 // ListSessions lists the sessions stored by the CLI (filter may be nil).
@@ -258,9 +267,9 @@ func (c *Client) SetForegroundSessionID(ctx context.Context, sessionID string) e
 	return err
 }
 
-// RPC calls any server method by name; params is encoded as JSON (nil = {}). The client's
+// Call calls any server method by name; params is encoded as JSON (nil = {}). The client's
 // RequestTimeout bounds it.
-func (c *Client) RPC(ctx context.Context, method string, params any) (json.RawMessage, error) {
+func (c *Client) Call(ctx context.Context, method string, params any) (json.RawMessage, error) {
 	m := cstr(method)
 	defer freeC(m)
 	p, err := paramsCstr(params)
@@ -273,10 +282,10 @@ func (c *Client) RPC(ctx context.Context, method string, params any) (json.RawMe
 	})
 }
 
-// RPCWithTimeout is RPC with a deadline of its own instead of the client's RequestTimeout
+// CallWithTimeout is Call with a deadline of its own instead of the client's RequestTimeout
 // (ErrTimeout after it): 0 waits as long as the connection lives (and ctx allows); a negative
 // timeout is refused.
-func (c *Client) RPCWithTimeout(ctx context.Context, method string, params any, timeout time.Duration) (json.RawMessage, error) {
+func (c *Client) CallWithTimeout(ctx context.Context, method string, params any, timeout time.Duration) (json.RawMessage, error) {
 	m := cstr(method)
 	defer freeC(m)
 	p, err := paramsCstr(params)

@@ -99,6 +99,11 @@ func (s *subscription[E]) push(js string) {
 	s.q.push(func() {
 		var ev E
 		if s.active.Load() && json.Unmarshal([]byte(js), &ev) == nil {
+			if strict.on {
+				if se, ok := any(&ev).(*SessionEvent); ok {
+					strict.event("", se)
+				}
+			}
 			safeCall(s.handler, ev)
 		}
 	})

@@ -228,7 +228,8 @@ func TestSessionQueueOrder(t *testing.T) {
 	b := newSubscription(q, func(e SessionEvent) { seen = append(seen, "b:"+e.Type) })
 	done := make(chan completion, 1)
 	for _, typ := range []string{"x", "session.idle"} {
-		js := `{"type":"` + typ + `","data":{}}`
+		// Complete events (the strict mode checks every event delivered).
+		js := `{"id":"e-` + typ + `","timestamp":"2026-01-01T00:00:00Z","parentId":null,"ephemeral":true,"type":"` + typ + `","data":{}}`
 		a.push(js)
 		b.push(js)
 	}

@@ -79,6 +79,19 @@ func runMain(m *testing.M) int {
 	}
 	port = owner.Info().Port
 	code := m.Run()
+	if line, failures, ok := StrictTypesReport(); ok {
+		fmt.Println(line)
+		// go test shows a passing package's output only with -v: test.sh reads the file.
+		if f := os.Getenv("COPILOT_STRICT_TYPES_REPORT"); f != "" {
+			_ = os.WriteFile(f, []byte(line+"\n"), 0o644)
+		}
+		if os.Getenv("COPILOT_STRICT_TYPES_DETAILS") == "1" {
+			fmt.Print(StrictTypesDetails())
+		}
+		if failures > 0 && code == 0 {
+			code = 1
+		}
+	}
 	stopExternalServer()
 	if err := owner.Close(); err != nil {
 		fmt.Fprintln(os.Stderr, "stop the shared CLI:", err)

@@ -499,7 +499,7 @@ func TestReliabilityHungCLIHeartbeat(t *testing.T) {
 	cli.stop(t)
 	started := time.Now()
 	// No per-call deadline: only the heartbeat can end this call.
-	_, err := c.RPCWithTimeout(ctx, "session.list", nil, 0)
+	_, err := c.CallWithTimeout(ctx, "session.list", nil, 0)
 	took := time.Since(started)
 	t.Logf("SIGSTOP detected after %v: %v", took, err)
 	e := wantCode(t, "hung CLI", err, CodeTimeout)
@@ -555,7 +555,7 @@ func TestReliabilityThroughAChaosProxy(t *testing.T) {
 	proxy.send("blackhole")
 	pending := make(chan error, 1)
 	go func() {
-		_, err := c.RPCWithTimeout(ctx, "session.list", nil, 10*time.Second)
+		_, err := c.CallWithTimeout(ctx, "session.list", nil, 10*time.Second)
 		pending <- err
 	}()
 	time.Sleep(200 * time.Millisecond)
@@ -598,7 +598,7 @@ func TestReliabilityThroughAChaosProxy(t *testing.T) {
 	// blackhole: only the heartbeat notices, within its bound, as a timeout.
 	proxy.send("blackhole")
 	started := time.Now()
-	_, err = c.RPCWithTimeout(ctx, "session.list", nil, 0)
+	_, err = c.CallWithTimeout(ctx, "session.list", nil, 0)
 	took := time.Since(started)
 	t.Logf("blackhole detected after %v", took)
 	wantCode(t, "blackhole", err, CodeTimeout)
@@ -778,7 +778,7 @@ func TestReliabilityHostilePeers(t *testing.T) {
 				t.Fatal(err)
 			}
 			started := time.Now()
-			_, err := c.RPC(ctx, "session.list", nil)
+			_, err := c.Call(ctx, "session.list", nil)
 			took := time.Since(started)
 			t.Logf("peer %s: %v after %v", tc.mode, err, took.Round(time.Millisecond))
 			wantCode(t, tc.mode, err, tc.code)
@@ -901,14 +901,14 @@ func TestReliabilityOptions(t *testing.T) {
 	if _, err := c.Ping(ctx, "options"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.RPCWithTimeout(ctx, "session.list", nil, 10*time.Second); err != nil {
+	if _, err := c.CallWithTimeout(ctx, "session.list", nil, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	// Wrong values: invalid_config from the core (invalid_argument for a negative deadline).
 	bad := NewClient(&ClientOptions{CLIUrl: sharedURL(), HeartbeatTimeout: -time.Second})
 	defer bad.Close()
 	wantCode(t, "negative heartbeat timeout", bad.Start(ctx), CodeInvalidConfig)
-	_, err = c.RPCWithTimeout(ctx, "session.list", nil, -time.Second)
+	_, err = c.CallWithTimeout(ctx, "session.list", nil, -time.Second)
 	wantCode(t, "negative per-call deadline", err, CodeInvalidArgument)
 	s, err := c.CreateSession(ctx, config())
 	if err != nil {
@@ -916,7 +916,7 @@ func TestReliabilityOptions(t *testing.T) {
 	}
 	_, err = s.SendAndWait(ctx, MessageOptions{Prompt: "REPLY x", IdleTimeout: -time.Second})
 	wantCode(t, "negative idle timeout", err, CodeInvalidConfig)
-	if _, err := s.RPCWithTimeout(ctx, "session.model.getCurrent", nil, 10*time.Second); err != nil {
+	if _, err := s.CallWithTimeout(ctx, "session.model.getCurrent", nil, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	// The inactivity timeout: a silent turn fails after IdleTimeout, well before Timeout.

@@ -21,6 +21,9 @@ import (
 type Session struct {
 	// SessionID is the session's id.
 	SessionID string
+	// RPC is the typed session API generated from the CLI's schema
+	// (session.RPC.Model.SwitchTo(ctx, …), …); Call reaches methods newer than the schema.
+	RPC *SessionRPC
 
 	owner         any // the *Client or *Pool: kept alive while the session is reachable
 	core          *sessionCore
@@ -88,7 +91,9 @@ func openSession(ctx context.Context, owner sessionOwner, keep any, resumeID *st
 		return nil, err
 	}
 	id := takeString(C.copilot_session_id(sh))
-	return &Session{SessionID: id, owner: keep, core: sc, workspacePath: info.WorkspacePath}, nil
+	s := &Session{SessionID: id, owner: keep, core: sc, workspacePath: info.WorkspacePath}
+	s.RPC = newSessionRPC(s)
+	return s, nil
 }
 
 func (s *sessionCore) free() {
@@ -261,9 +266,9 @@ func (s *Session) SetModel(ctx context.Context, model string, reasoningEffort ..
 	return err
 }
 
-// RPC calls any session-scoped method; params (an object, or nil) gets the sessionId added.
+// Call calls any session-scoped method; params (an object, or nil) gets the sessionId added.
 // The client's RequestTimeout bounds it.
-func (s *Session) RPC(ctx context.Context, method string, params any) (json.RawMessage, error) {
+func (s *Session) Call(ctx context.Context, method string, params any) (json.RawMessage, error) {
 	m := cstr(method)
 	defer freeC(m)
 	p, err := paramsCstr(params)
@@ -276,10 +281,10 @@ func (s *Session) RPC(ctx context.Context, method string, params any) (json.RawM
 	})
 }
 
-// RPCWithTimeout is RPC with a deadline of its own instead of the client's RequestTimeout
+// CallWithTimeout is Call with a deadline of its own instead of the client's RequestTimeout
 // (ErrTimeout after it): 0 waits as long as the connection lives (and ctx allows); a negative
 // timeout is refused.
-func (s *Session) RPCWithTimeout(ctx context.Context, method string, params any, timeout time.Duration) (json.RawMessage, error) {
+func (s *Session) CallWithTimeout(ctx context.Context, method string, params any, timeout time.Duration) (json.RawMessage, error) {
 	m := cstr(method)
 	defer freeC(m)
 	p, err := paramsCstr(params)

@@ -51,7 +51,7 @@ type ClientOptions struct {
 	// the ones that can be off off.
 
 	// RequestTimeout bounds every call but SendAndWait's wait (0: 30 s; Off: as long as the
-	// connection lives). RPCWithTimeout overrides it per call.
+	// connection lives). CallWithTimeout overrides it per call.
 	RequestTimeout time.Duration
 	// Reconnect says how the client reconnects to (URL) or restarts (spawned) the CLI when the
 	// connection is lost, then resumes the open sessions (nil: the defaults).
@@ -462,9 +462,9 @@ type GetAuthStatusResponse struct {
 // SessionMetadata describes a stored session. CreatedAt equals StartTime.
 type SessionMetadata struct {
 	SessionID    string          `json:"sessionId"`
-	StartTime    string          `json:"startTime"`
-	ModifiedTime string          `json:"modifiedTime"`
-	CreatedAt    string          `json:"createdAt"`
+	StartTime    time.Time       `json:"startTime"`
+	ModifiedTime time.Time       `json:"modifiedTime"`
+	CreatedAt    time.Time       `json:"createdAt"`
 	Summary      string          `json:"summary,omitempty"`
 	IsRemote     bool            `json:"isRemote"`
 	Context      json.RawMessage `json:"context,omitempty"`

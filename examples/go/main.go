@@ -139,11 +139,10 @@ func cleanupSessions(ctx context.Context, client *copilot.Client, prefix string,
 	deleted := 0
 	now := time.Now()
 	for _, s := range sessions {
-		created, err := time.Parse(time.RFC3339, s.CreatedAt)
-		if err != nil || !strings.HasPrefix(s.SessionID, prefix) {
+		if !strings.HasPrefix(s.SessionID, prefix) {
 			continue
 		}
-		if now.Sub(created) > maxAge {
+		if now.Sub(s.CreatedAt) > maxAge {
 			if err := client.DeleteSession(ctx, s.SessionID); err != nil {
 				return deleted, err
 			}
