@@ -215,6 +215,11 @@ async fn list_and_delete() {
     let me = list.iter().find(|m| m.session_id == id).expect("session listed");
     assert!(!me.start_time.is_empty() && !me.modified_time.is_empty());
     assert_eq!(me.created_at, me.start_time);
+    // The times as times: started within the last minute, modified after it started.
+    let (started, modified) = (me.started_at().expect("start time"), me.modified_at().expect("modified time"));
+    let age = std::time::SystemTime::now().duration_since(started).expect("started in the past");
+    assert!(age < Duration::from_secs(120), "{age:?}");
+    assert!(modified >= started);
     // Other tests share this CLI, so the most recent session is one of the listed ones.
     let last = client.get_last_session_id().await.unwrap().expect("a last session id");
     assert!(client.list_sessions(None).await.unwrap().iter().any(|m| m.session_id == last));

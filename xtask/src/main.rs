@@ -289,6 +289,21 @@ fn run() -> ExitCode {
 mod tests {
     use super::*;
 
+    /// Two runs of every emitter over freshly built models write identical bytes (no hash-map
+    /// order, no time stamps), and every file is non-empty.
+    #[test]
+    fn generation_is_deterministic() {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+        let spawn = |root: PathBuf| std::thread::Builder::new().stack_size(256 << 20).spawn(move || files(&root)).unwrap();
+        let (a, b) = (spawn(root.clone()).join().unwrap(), spawn(root).join().unwrap());
+        assert_eq!(a.len(), b.len());
+        for ((pa, ta), (pb, tb)) in a.iter().zip(&b) {
+            assert_eq!(pa, pb);
+            assert!(!ta.is_empty(), "{} is empty", pa.display());
+            assert!(ta == tb, "{} differs between two runs", pa.display());
+        }
+    }
+
     #[test]
     fn names() {
         let rows = rows();

@@ -65,6 +65,16 @@ pub struct SessionMetadata {
 }
 
 impl SessionMetadata {
+    /// `start_time` as a time (None when the CLI sent none or not RFC 3339).
+    pub fn started_at(&self) -> Option<std::time::SystemTime> {
+        time_of(&self.start_time)
+    }
+
+    /// `modified_time` as a time (None when the CLI sent none or not RFC 3339).
+    pub fn modified_at(&self) -> Option<std::time::SystemTime> {
+        time_of(&self.modified_time)
+    }
+
     pub(crate) fn normalize(mut self) -> Self {
         if self.created_at.is_empty() {
             self.created_at = self.start_time.clone();
@@ -86,4 +96,10 @@ pub struct SessionListFilter {
     pub repository: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub branch: Option<String>,
+}
+
+fn time_of(s: &str) -> Option<std::time::SystemTime> {
+    let ms = crate::reaper::parse_rfc3339_ms(s)?;
+    let d = std::time::Duration::from_millis(ms.unsigned_abs());
+    if ms >= 0 { std::time::UNIX_EPOCH.checked_add(d) } else { std::time::UNIX_EPOCH.checked_sub(d) }
 }
