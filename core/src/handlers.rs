@@ -417,6 +417,54 @@ pub(crate) async fn guarded<T: Send + 'static>(what: &str, fut: BoxFuture<'stati
     }
 }
 
+#[cfg(feature = "schemars")]
+impl Tool {
+    /// A tool whose parameter schema is derived from its arguments type (`#[derive(JsonSchema,
+    /// Deserialize)]`) and whose handler receives the arguments already read as that type.
+    /// Arguments that do not match the type answer the model with a failure naming the problem
+    /// (the handler is not called). The handler's value is sent as text: a string as it is,
+    /// anything else as JSON.
+    ///
+    /// ```no_run
+    /// # use copilot_core::Tool;
+    /// #[derive(serde::Deserialize, schemars::JsonSchema)]
+    /// struct Weather { city: String }
+    /// let tool = Tool::typed("get_weather", |a: Weather, _inv| async move {
+    ///     Ok(format!("Sunny in {}", a.city))
+    /// })
+    /// .description("The weather of a city");
+    /// ```
+    pub fn typed<A, R, F, Fut>(name: impl Into<String>, handler: F) -> Tool
+    where
+        A: schemars::JsonSchema + serde::de::DeserializeOwned + Send + 'static,
+        R: serde::Serialize + Send + 'static,
+        F: Fn(A, ToolInvocation) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<R>> + Send + 'static,
+    {
+        let mut schema = serde_json::to_value(schemars::schema_for!(A)).unwrap_or_else(|_| json!({"type": "object"}));
+        if let Some(m) = schema.as_object_mut() {
+            m.remove("$schema");
+        }
+        let handler = Arc::new(handler);
+        let call = move |inv: ToolInvocation| {
+            let handler = handler.clone();
+            async move {
+                let args: A = match serde_json::from_value(inv.arguments.clone()) {
+                    Ok(a) => a,
+                    Err(e) => return Ok(ToolResult::Failure(format!("invalid arguments for {}: {e}", inv.tool_name))),
+                };
+                let value = serde_json::to_value(handler(args, inv).await?)
+                    .map_err(|e| crate::Error::config(format!("the tool's result cannot be written as JSON: {e}")))?;
+                Ok(match value {
+                    Value::String(s) => ToolResult::Text(s),
+                    other => ToolResult::Text(other.to_string()),
+                })
+            }
+        };
+        Tool::new(name, call).parameters(schema)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -481,53 +529,5 @@ mod tests {
         let e = guarded::<()>("tool", Box::pin(async { panic!("kaboom") })).await.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::HandlerFailed);
         assert!(e.message().contains("kaboom"));
-    }
-}
-
-#[cfg(feature = "schemars")]
-impl Tool {
-    /// A tool whose parameter schema is derived from its arguments type (`#[derive(JsonSchema,
-    /// Deserialize)]`) and whose handler receives the arguments already read as that type.
-    /// Arguments that do not match the type answer the model with a failure naming the problem
-    /// (the handler is not called). The handler's value is sent as text: a string as it is,
-    /// anything else as JSON.
-    ///
-    /// ```no_run
-    /// # use copilot_core::Tool;
-    /// #[derive(serde::Deserialize, schemars::JsonSchema)]
-    /// struct Weather { city: String }
-    /// let tool = Tool::typed("get_weather", |a: Weather, _inv| async move {
-    ///     Ok(format!("Sunny in {}", a.city))
-    /// })
-    /// .description("The weather of a city");
-    /// ```
-    pub fn typed<A, R, F, Fut>(name: impl Into<String>, handler: F) -> Tool
-    where
-        A: schemars::JsonSchema + serde::de::DeserializeOwned + Send + 'static,
-        R: serde::Serialize + Send + 'static,
-        F: Fn(A, ToolInvocation) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<R>> + Send + 'static,
-    {
-        let mut schema = serde_json::to_value(schemars::schema_for!(A)).unwrap_or_else(|_| json!({"type": "object"}));
-        if let Some(m) = schema.as_object_mut() {
-            m.remove("$schema");
-        }
-        let handler = Arc::new(handler);
-        let call = move |inv: ToolInvocation| {
-            let handler = handler.clone();
-            async move {
-                let args: A = match serde_json::from_value(inv.arguments.clone()) {
-                    Ok(a) => a,
-                    Err(e) => return Ok(ToolResult::Failure(format!("invalid arguments for {}: {e}", inv.tool_name))),
-                };
-                let value = serde_json::to_value(handler(args, inv).await?)
-                    .map_err(|e| crate::Error::config(format!("the tool's result cannot be written as JSON: {e}")))?;
-                Ok(match value {
-                    Value::String(s) => ToolResult::Text(s),
-                    other => ToolResult::Text(other.to_string()),
-                })
-            }
-        };
-        Tool::new(name, call).parameters(schema)
     }
 }

@@ -150,7 +150,14 @@ pub(crate) fn read<T: DeserializeOwned + Serialize>(v: &Value, method: &str) -> 
 
 fn clip(v: &Value) -> String {
     let s = v.to_string();
-    if s.len() > 300 { format!("{}…", &s[..s.floor_char_boundary(300)]) } else { s }
+    if s.len() <= 300 {
+        return s;
+    }
+    let mut end = 300;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
 }
 
 /// Keys of `raw` that `typed` (the value written back from the types) lacks, as paths. A raw
