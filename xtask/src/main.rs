@@ -294,7 +294,8 @@ mod tests {
     #[test]
     fn generation_is_deterministic() {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-        let spawn = |root: PathBuf| std::thread::Builder::new().stack_size(256 << 20).spawn(move || files(&root)).unwrap();
+        let spawn =
+            |root: PathBuf| std::thread::Builder::new().stack_size(256 << 20).spawn(move || files(&root)).unwrap();
         let (a, b) = (spawn(root.clone()).join().unwrap(), spawn(root).join().unwrap());
         assert_eq!(a.len(), b.len());
         for ((pa, ta), (pb, tb)) in a.iter().zip(&b) {
