@@ -37,7 +37,7 @@ stage "format and lints (cargo fmt --check, clippy -D warnings)"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
-stage "generated files (error tables, request kinds) match the core"
+stage "generated files (error tables, request kinds, the typed protocol of every language) match their sources"
 cargo run --quiet -p xtask -- codegen --check
 
 stage "Rust: core, fake model, examples, binding crates"
