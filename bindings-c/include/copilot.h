@@ -1593,7 +1593,7 @@
 /**
  * Raised by each additive ABI change (README, section 1.10).
  */
-#define COPILOT_ABI_VERSION 5
+#define COPILOT_ABI_VERSION 6
 
 /**
  * A connection to one Copilot CLI (opaque). Created by `copilot_client_new`, freed by
@@ -2056,6 +2056,16 @@ CopilotStatus copilot_client_list_sessions(const CopilotClient *client,
                                            CopilotCallback callback,
                                            void *user_data,
                                            uint64_t *call_out);
+
+/**
+ * `sessions.getMetadata`: one stored session's metadata (the shape of a `list_sessions` entry),
+ * or `null` when there is no such session.
+ */
+CopilotStatus copilot_client_get_session_metadata(const CopilotClient *client,
+                                                  const char *session_id,
+                                                  CopilotCallback callback,
+                                                  void *user_data,
+                                                  uint64_t *call_out);
 
 /**
  * `session.delete`: removes a session from disk. Result `null`; `COPILOT_ERR_SESSION_NOT_FOUND`

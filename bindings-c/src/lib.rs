@@ -50,7 +50,7 @@ pub const COPILOT_ERR_UNKNOWN_ID: CopilotStatus = 104;
 pub const COPILOT_ERR_IN_CALLBACK: CopilotStatus = 105;
 
 /// Raised by each additive ABI change (README, section 1.10).
-pub const COPILOT_ABI_VERSION: u32 = 5;
+pub const COPILOT_ABI_VERSION: u32 = 6;
 
 /// A connection to one Copilot CLI (opaque). Created by `copilot_client_new`, freed by
 /// `copilot_client_free`.
@@ -465,6 +465,22 @@ pub unsafe extern "C" fn copilot_client_list_sessions(
     client_call!(client, callback, user_data, call_out, |core| {
         let filter = list_filter(try_json!(filter_json))?;
         async move { to_json(&core.list_sessions(filter).await?) }
+    })
+}
+
+/// `sessions.getMetadata`: one stored session's metadata (the shape of a `list_sessions` entry),
+/// or `null` when there is no such session.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_client_get_session_metadata(
+    client: *const CopilotClient,
+    session_id: *const c_char,
+    callback: CopilotCallback,
+    user_data: *mut c_void,
+    call_out: *mut u64,
+) -> CopilotStatus {
+    client_call!(client, callback, user_data, call_out, |core| {
+        let id = try_str!(session_id).to_owned();
+        async move { to_json(&core.get_session_metadata(&id).await?) }
     })
 }
 

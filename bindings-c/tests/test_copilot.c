@@ -242,7 +242,7 @@ static CopilotStatus say(CopilotSession *s, const char *p, char **json) {
 
 static void test_version_errors_and_guards(void) {
     CHECK(strlen(copilot_version()) > 0, "empty version");
-    CHECK(copilot_abi_version() == COPILOT_ABI_VERSION && COPILOT_ABI_VERSION == 5, "abi %u", copilot_abi_version());
+    CHECK(copilot_abi_version() == COPILOT_ABI_VERSION && COPILOT_ABI_VERSION == 6, "abi %u", copilot_abi_version());
     CHECK(strcmp(copilot_error_name(COPILOT_OK), "ok") == 0, "ok name");
     CHECK(strcmp(copilot_error_name(COPILOT_ERR_TIMEOUT), "timeout") == 0, "timeout name");
     CHECK(strcmp(copilot_error_name(COPILOT_ERR_RPC), "rpc_error") == 0, "rpc name");
@@ -1247,7 +1247,9 @@ static void test_resume_list_and_delete(void) {
     memset(&lc, 0, sizeof lc);
     pthread_mutex_init(&lc.m, NULL);
     CopilotClient *a = connect_shared();
-    char *o = fmt("{\"cliUrl\":\"127.0.0.1:%d\",\"connectionToken\":\"%s\"}", g_port, TOKEN);
+    /* B connects the official SDKs' way: a RuntimeConnection of kind uri. */
+    char *o = fmt("{\"connection\":{\"kind\":\"uri\",\"url\":\"127.0.0.1:%d\",\"connectionToken\":\"%s\"}}", g_port,
+                  TOKEN);
     CopilotClient *b = NULL;
     CHECK(copilot_client_new(o, on_lifecycle, &lc, &b) == COPILOT_OK, "new b");
     free(o);
@@ -1294,6 +1296,13 @@ static void test_resume_list_and_delete(void) {
     const char *me = strstr(w.json, needle);
     CHECK(me && strstr(me, "\"createdAt\":\"") && strstr(me, "\"startTime\":\"") && strstr(me, "\"modifiedTime\":\""),
           "listed");
+    waiter_destroy(&w);
+    RUN(&w, copilot_client_get_session_metadata(a, id, on_done, &w, NULL));
+    CHECK(w.status == COPILOT_OK && strstr(w.json, needle) && strstr(w.json, "\"createdAt\":\"") && w.json[0] == '{',
+          "metadata: %s", w.json);
+    waiter_destroy(&w);
+    RUN(&w, copilot_client_get_session_metadata(a, "no-such-session", on_done, &w, NULL));
+    CHECK(w.status == COPILOT_OK && strcmp(w.json, "null") == 0, "no metadata: %s", w.json);
     waiter_destroy(&w);
     RUN(&w, copilot_client_list_sessions(a, "{\"cwd\":\"/nonexistent\"}", on_done, &w, NULL));
     CHECK(w.status == COPILOT_OK && strcmp(w.json, "[]") == 0, "%s", w.json);

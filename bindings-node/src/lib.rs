@@ -193,6 +193,12 @@ impl NativeClient {
         core_text(self.inner.list_sessions(list_filter(filter)?).await)
     }
 
+    /// JSON text of the session's metadata, or `null` when no such session is stored.
+    #[napi]
+    pub async fn get_session_metadata(&self, session_id: String) -> Result<String> {
+        core_text(self.inner.get_session_metadata(&session_id).await)
+    }
+
     #[napi]
     pub async fn delete_session(&self, session_id: String) -> Result<()> {
         self.inner.delete_session(&session_id).await.map_err(to_napi)

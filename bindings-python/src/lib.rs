@@ -66,7 +66,7 @@ impl NativeClient {
     }
 
     /// A client-level call by name (`ping`, `get_status`, `get_auth_status`, `list_models`,
-    /// `list_sessions`, `delete_session`, `get_last_session_id`, `get_foreground_session_id`,
+    /// `list_sessions`, `get_session_metadata`, `delete_session`, `get_last_session_id`, `get_foreground_session_id`,
     /// `set_foreground_session_id`); resolves to the result as Python objects.
     #[pyo3(signature = (name, arg=None))]
     fn call<'py>(&self, py: Python<'py>, name: &str, arg: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
@@ -83,6 +83,10 @@ impl NativeClient {
             "list_sessions" => {
                 let filter = session_filter(py, arg)?;
                 loops::spawn(py, async move { c.list_sessions(filter).await.map(to_value) })
+            }
+            "get_session_metadata" => {
+                let id = text()?.unwrap_or_default();
+                loops::spawn(py, async move { c.get_session_metadata(&id).await.map(to_value) })
             }
             "delete_session" => {
                 let id = text()?.unwrap_or_default();

@@ -39,8 +39,8 @@ pub mod transport;
 
 pub use client::{Client, MAX_PROTOCOL_VERSION, MIN_PROTOCOL_VERSION};
 pub use config::{
-    AuthStatus, ClientOptions, MessageOptions, PingResponse, ReconnectPolicy, SessionConfig, SessionListFilter,
-    SessionMetadata, StatusResponse, camel_key, tool_from_json,
+    AuthStatus, ClientOptions, MessageOptions, PingResponse, ReconnectPolicy, RuntimeConnection, SessionConfig,
+    SessionListFilter, SessionMetadata, StatusResponse, camel_key, tool_from_json,
 };
 pub use error::{Error, ErrorKind, Result, RpcErrorData};
 pub use events::{EventStream, LifecycleEvent, SessionEvent, ToolRequest, TypedEvent};

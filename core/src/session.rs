@@ -932,6 +932,11 @@ impl Session {
     }
 
     /// The persisted events of the session (no ephemeral ones).
+    /// [`Session::get_messages`] under the official SDKs' current name.
+    pub async fn get_events(&self) -> Result<Vec<SessionEvent>> {
+        self.get_messages().await
+    }
+
     pub async fn get_messages(&self) -> Result<Vec<SessionEvent>> {
         self.check_connected()?;
         let r = self.inner.call("session.getMessages", Map::new()).await?;

@@ -215,6 +215,11 @@ async fn list_and_delete() {
     let me = list.iter().find(|m| m.session_id == id).expect("session listed");
     assert!(!me.start_time.is_empty() && !me.modified_time.is_empty());
     assert_eq!(me.created_at, me.start_time);
+    // One session's metadata (the official SDKs' getSessionMetadata), the same shape as the list's.
+    let one = client.get_session_metadata(&id).await.unwrap().expect("metadata of a stored session");
+    assert_eq!((one.session_id.as_str(), one.start_time.as_str()), (id.as_str(), me.start_time.as_str()));
+    assert_eq!(one.created_at, one.start_time);
+    assert_eq!(client.get_session_metadata("no-such-session").await.unwrap(), None);
     // The times as times: started within the last minute, modified after it started.
     let (started, modified) = (me.started_at().expect("start time"), me.modified_at().expect("modified time"));
     let age = std::time::SystemTime::now().duration_since(started).expect("started in the past");
@@ -699,4 +704,29 @@ async fn ping_before_start() {
     manual.start().await.unwrap();
     manual.ping(None).await.unwrap();
     manual.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runtime_connection_and_official_names() {
+    let _strict = common::strict();
+    let model = FakeModel::start().await.unwrap();
+    let shared = common::shared();
+    // The official SDKs' RuntimeConnection, in Rust and as JSON (what every binding passes).
+    let rc = copilot_core::RuntimeConnection::Uri {
+        url: format!("127.0.0.1:{}", shared.port),
+        connection_token: Some(shared.token.clone()),
+    };
+    let client = Client::new(ClientOptions::for_connection(rc));
+    let session = client.create_session(config(&model)).await.unwrap();
+    session.send_and_wait("Say hello").await.unwrap();
+    // getEvents is getMessages under today's name.
+    let (events, messages) = (session.get_events().await.unwrap(), session.get_messages().await.unwrap());
+    assert!(events.iter().any(|e| e.event_type == "assistant.message"));
+    assert_eq!(events, messages);
+    client.stop().await.unwrap();
+    let json = serde_json::json!({"connection": {"kind": "uri", "url": format!("127.0.0.1:{}", shared.port)}, "connectionToken": "x"});
+    assert_eq!(ClientOptions::from_json(&json).unwrap_err().kind(), ErrorKind::InvalidConfig);
+    let json = serde_json::json!({"connection": {"kind": "uri", "url": format!("127.0.0.1:{}", shared.port), "connectionToken": "wrong"}});
+    let wrong = Client::new(ClientOptions::from_json(&json).unwrap());
+    assert!(wrong.start().await.is_err(), "a wrong connection token is refused");
 }

@@ -674,6 +674,18 @@ impl Client {
 
     /// `session.list`: sessions stored by the CLI, with `start_time`, `modified_time` and
     /// `created_at` (= start time).
+    /// One stored session's metadata (`sessions.getMetadata`), `None` when there is no such
+    /// session (the official SDKs' `getSessionMetadata`).
+    pub async fn get_session_metadata(&self, session_id: &str) -> Result<Option<SessionMetadata>> {
+        let r = self.call("sessions.getMetadata", json!({"sessionId": session_id})).await?;
+        match r.get("session") {
+            Some(v) if !v.is_null() => {
+                Ok(Some(parse::<SessionMetadata>("sessions.getMetadata", v.clone())?.normalize()))
+            }
+            _ => Ok(None),
+        }
+    }
+
     pub async fn list_sessions(&self, filter: Option<SessionListFilter>) -> Result<Vec<SessionMetadata>> {
         let p = match filter {
             Some(f) => json!({"filter": f}),

@@ -1,7 +1,7 @@
 //! JSON forms of the options, shared by every binding: keys in camelCase or snake_case, wrong
 //! types rejected with an `InvalidConfig` error that names the option.
 
-use super::{ClientOptions, MessageOptions, SessionConfig};
+use super::{ClientOptions, MessageOptions, RuntimeConnection, SessionConfig};
 use crate::error::{Error, Result};
 use crate::handlers::Tool;
 use crate::transport::Transport;
@@ -137,6 +137,37 @@ impl Reader<'_> {
     }
 }
 
+/// `connection: {kind: "stdio", path?, args?} | {kind: "tcp", port?, connectionToken?, path?,
+/// args?} | {kind: "uri", url, connectionToken?}` (the official SDKs' `RuntimeConnection`).
+fn runtime_connection(m: Map<String, Value>) -> Result<RuntimeConnection> {
+    let mut r = Reader { what: "connection", m: normalize(&Value::Object(m), "connection")? };
+    let kind =
+        r.string("kind")?.ok_or_else(|| Error::config("connection option `kind` is required (stdio, tcp or uri)"))?;
+    let c = match kind.as_str() {
+        "stdio" => RuntimeConnection::Stdio {
+            path: r.string("path")?.map(PathBuf::from),
+            args: r.strings("args")?.unwrap_or_default(),
+        },
+        "tcp" => RuntimeConnection::Tcp {
+            port: r.uint("port", 65535)?.unwrap_or(0) as u16,
+            connection_token: r.string("connectionToken")?,
+            path: r.string("path")?.map(PathBuf::from),
+            args: r.strings("args")?.unwrap_or_default(),
+        },
+        "uri" => RuntimeConnection::Uri {
+            url: r.string("url")?.ok_or_else(|| Error::config("connection option `url` is required for kind uri"))?,
+            connection_token: r.string("connectionToken")?,
+        },
+        other => {
+            return Err(Error::config(format!("connection option `kind` must be stdio, tcp or uri, got {other:?}")));
+        }
+    };
+    if let Some(k) = r.m.keys().next() {
+        return Err(Error::config(format!("unknown connection option `{k}` for kind {kind}")));
+    }
+    Ok(c)
+}
+
 impl ClientOptions {
     /// Client options from JSON (`cliUrl`/`cli_url`, `useStdio`, `port`, `cliPath`, `cliArgs`,
     /// `env`, `cwd`, `logLevel`, `githubToken`, `useLoggedInUser`, `sessionIdleTimeoutSeconds`,
@@ -148,6 +179,19 @@ impl ClientOptions {
     /// `tcpKeepalive` and `tcpUserTimeout` off). Unknown keys are an error.
     pub fn from_json(v: &Value) -> Result<ClientOptions> {
         let mut r = Reader { what: "client", m: normalize(v, "client options")? };
+        let connection = match r.object("connection")? {
+            Some(c) => {
+                for k in ["cliUrl", "useStdio", "port", "cliPath", "cliArgs", "connectionToken"] {
+                    if r.m.get(k).is_some_and(|v| !v.is_null()) {
+                        return Err(Error::config(format!(
+                            "client options `connection` and `{k}` cannot be used together (the connection carries it)"
+                        )));
+                    }
+                }
+                Some(runtime_connection(c)?)
+            }
+            None => None,
+        };
         let mut o = ClientOptions::default();
         let url = r.string("cliUrl")?;
         let use_stdio = r.boolean("useStdio")?;
@@ -257,6 +301,9 @@ impl ClientOptions {
         }
         if let Some(k) = r.m.keys().next() {
             return Err(Error::config(format!("unknown client option `{k}`")));
+        }
+        if let Some(c) = connection {
+            o.apply_connection(c);
         }
         Ok(o)
     }
@@ -424,6 +471,45 @@ impl MessageOptions {
 mod json_tests {
     use super::*;
     use crate::error::ErrorKind;
+
+    #[test]
+    fn runtime_connection_forms() {
+        let o = ClientOptions::from_json(
+            &json!({"connection": {"kind": "uri", "url": "127.0.0.1:4321", "connectionToken": "t"}}),
+        )
+        .unwrap();
+        assert_eq!(o.transport, Transport::Url("127.0.0.1:4321".into()));
+        assert_eq!(o.connection_token.as_deref(), Some("t"));
+        let o = ClientOptions::from_json(
+            &json!({"connection": {"kind": "tcp", "port": 0, "args": ["--x"]}, "gitHubToken": "g"}),
+        )
+        .unwrap();
+        assert_eq!(
+            (o.transport, o.cli_args, o.github_token.as_deref()),
+            (Transport::Tcp { port: 0 }, vec!["--x".to_string()], Some("g"))
+        );
+        let o = ClientOptions::from_json(&json!({"connection": {"kind": "stdio", "path": "/bin/copilot"}})).unwrap();
+        assert_eq!((o.transport, o.cli_path), (Transport::Stdio, Some(PathBuf::from("/bin/copilot"))));
+        assert_eq!(
+            ClientOptions::for_connection(RuntimeConnection::for_uri("4321")).transport,
+            Transport::Url("4321".into())
+        );
+        for (bad, msg) in [
+            (
+                json!({"connection": {"kind": "uri", "url": "1"}, "cliUrl": "2"}),
+                "`connection` and `cliUrl` cannot be used together",
+            ),
+            (json!({"connection": {"kind": "uri"}}), "`url` is required"),
+            (json!({"connection": {"kind": "pipe"}}), "stdio, tcp or uri"),
+            (json!({"connection": {"kind": "uri", "url": "1", "port": 2}}), "unknown connection option `port`"),
+            (json!({"connection": {"kind": "tcp", "port": "x"}}), "`port` must be"),
+            (json!({"connection": "uri"}), "`connection` must be"),
+        ] {
+            let e = ClientOptions::from_json(&bad).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidConfig);
+            assert!(e.message().contains(msg), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn keys_in_either_case() {

@@ -146,7 +146,60 @@ impl ReconnectPolicy {
     }
 }
 
+/// How a client reaches the CLI, in the official SDKs' terms (`RuntimeConnection.forStdio`,
+/// `forTcp`, `forUri`): another way to set [`ClientOptions::transport`], `cli_path`, `cli_args`
+/// and `connection_token` together. JSON: `connection: {kind: "stdio" | "tcp" | "uri", …}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RuntimeConnection {
+    /// Spawn the CLI and talk over its stdin/stdout (the default).
+    Stdio { path: Option<PathBuf>, args: Vec<String> },
+    /// Spawn the CLI listening on a TCP port (0: any free port) and connect to it.
+    Tcp { port: u16, connection_token: Option<String>, path: Option<PathBuf>, args: Vec<String> },
+    /// Connect to a running server (`"port"`, `"host:port"`, `"http://host:port"`).
+    Uri { url: String, connection_token: Option<String> },
+}
+
+impl RuntimeConnection {
+    pub fn for_stdio() -> Self {
+        RuntimeConnection::Stdio { path: None, args: Vec::new() }
+    }
+    pub fn for_tcp(port: u16) -> Self {
+        RuntimeConnection::Tcp { port, connection_token: None, path: None, args: Vec::new() }
+    }
+    pub fn for_uri(url: impl Into<String>) -> Self {
+        RuntimeConnection::Uri { url: url.into(), connection_token: None }
+    }
+}
+
 impl ClientOptions {
+    /// Options that reach the CLI the given way (the other options stay at their defaults).
+    pub fn for_connection(connection: RuntimeConnection) -> Self {
+        let mut o = ClientOptions::default();
+        o.apply_connection(connection);
+        o
+    }
+
+    /// Sets the transport, CLI path, arguments and connection token from `connection`.
+    pub fn apply_connection(&mut self, connection: RuntimeConnection) {
+        match connection {
+            RuntimeConnection::Stdio { path, args } => {
+                self.transport = Transport::Stdio;
+                self.cli_path = path;
+                self.cli_args = args;
+            }
+            RuntimeConnection::Tcp { port, connection_token, path, args } => {
+                self.transport = Transport::Tcp { port };
+                self.cli_path = path;
+                self.cli_args = args;
+                self.connection_token = connection_token;
+            }
+            RuntimeConnection::Uri { url, connection_token } => {
+                self.transport = Transport::Url(url);
+                self.connection_token = connection_token;
+            }
+        }
+    }
+
     /// Options for an already running server (`"host:port"`, `"port"`, `"http://host:port"`).
     pub fn url(url: impl Into<String>) -> Self {
         ClientOptions { transport: Transport::Url(url.into()), ..Default::default() }
