@@ -53,9 +53,56 @@ export declare class CopilotError extends Error {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Runtime connections (the official SDKs' `connection` option)
+
+/** Spawn the CLI and talk over its stdin/stdout (the default without a connection). */
+export interface StdioRuntimeConnection {
+  readonly kind: 'stdio';
+  /** CLI executable; otherwise `COPILOT_CLI_PATH`, then the installed copy, then `copilot` on PATH. */
+  readonly path?: string;
+  /** Arguments placed before the SDK's own. */
+  readonly args?: readonly string[];
+}
+
+/** Spawn the CLI listening on a TCP port and connect to it. */
+export interface TcpRuntimeConnection {
+  readonly kind: 'tcp';
+  /** 0 or absent: any free port. */
+  readonly port?: number;
+  /** Token for the `connect` handshake (a random one when absent). */
+  readonly connectionToken?: string;
+  readonly path?: string;
+  readonly args?: readonly string[];
+}
+
+/** Connect to a running server (nothing is spawned). */
+export interface UriRuntimeConnection {
+  readonly kind: 'uri';
+  /** `"port"`, `"host:port"` or `"http://host:port"`. */
+  readonly url: string;
+  readonly connectionToken?: string;
+}
+
+/** How a client reaches the CLI (client option `connection`). */
+export type RuntimeConnection = StdioRuntimeConnection | TcpRuntimeConnection | UriRuntimeConnection;
+
+/** The factories of the `connection` client option (the official SDKs' names). */
+export declare const RuntimeConnection: {
+  forStdio(opts?: { path?: string; args?: readonly string[] }): StdioRuntimeConnection;
+  forTcp(opts?: { port?: number; connectionToken?: string; path?: string; args?: readonly string[] }): TcpRuntimeConnection;
+  forUri(url: string, opts?: { connectionToken?: string }): UriRuntimeConnection;
+};
+
+// ---------------------------------------------------------------------------------------------
 // Client options
 
 export interface CopilotClientOptions {
+  /**
+   * How to reach the CLI (`RuntimeConnection.forStdio/forTcp/forUri`), instead of `cliUrl`,
+   * `useStdio`, `port`, `cliPath`, `cliArgs` and `connectionToken`: combining them is an
+   * `invalid_config` error.
+   */
+  connection?: RuntimeConnection;
   /** A running server: `"host:port"`, `"port"` or `"http://host:port"` (raw TCP either way). */
   cliUrl?: string;
   /** Spawn the CLI over stdio (default) or, with `false`, on a TCP port. */
@@ -76,6 +123,10 @@ export interface CopilotClientOptions {
    * per-session GitHub identity (`githubToken`) of every session this client opens.
    */
   githubToken?: string;
+  /** Same as `githubToken` (today's official spelling); give one of the two. */
+  gitHubToken?: string;
+  /** A lifecycle listener subscribed when the client is made (as `client.on(listener)`). */
+  onLifecycle?: (event: LifecycleEvent) => void;
   /** Let a spawned CLI use the logged-in user (default: true unless a token is given). */
   useLoggedInUser?: boolean;
   /** `--session-idle-timeout` for a spawned CLI, in seconds (0 = none). */
@@ -447,6 +498,8 @@ export interface SessionConfig {
   streaming?: boolean;
   /** Per-session GitHub identity. */
   githubToken?: string;
+  /** Same as `githubToken` (today's official spelling); give one of the two. */
+  gitHubToken?: string;
   /** `interactive`, `plan` or `autopilot`, applied right after create/resume. */
   mode?: 'interactive' | 'plan' | 'autopilot';
   infiniteSessions?: boolean | Record<string, unknown>;
@@ -539,6 +592,8 @@ export declare class CopilotSession {
   abort(): Promise<void>;
   /** Persisted events of the session. */
   getMessages(): Promise<SessionEvent[]>;
+  /** Same as getMessages() (today's official name). */
+  getEvents(): Promise<SessionEvent[]>;
   /** `session.model.switchTo` with `modelId` (and `reasoningEffort`). */
   setModel(model: string, options?: { reasoningEffort?: string } | string): Promise<ModelSwitchToResult>;
   /** Any session-scoped method by name (for methods newer than the schema; `sessionId` is added). */
@@ -680,6 +735,8 @@ export declare class CopilotClient {
   /** Config is optional: a live session needs none; a cold one needs its provider again. */
   resumeSession(sessionId: string, config?: ResumeSessionConfig): Promise<CopilotSession>;
   listSessions(filter?: SessionListFilter): Promise<SessionMetadata[]>;
+  /** One stored session's metadata (as a listSessions entry), or undefined when there is none of that id. */
+  getSessionMetadata(sessionId: string): Promise<SessionMetadata | undefined>;
   /** Rejects with `session_not_found` when the session does not exist. */
   deleteSession(sessionId: string): Promise<void>;
   getLastSessionId(): Promise<string | undefined>;
@@ -700,6 +757,10 @@ export declare class CopilotClient {
   on(listener: (event: LifecycleEvent) => void): () => void;
   on<T extends string>(type: T, listener: (event: LifecycleEventOf<T>) => void): () => void;
   on<T extends string>(types: readonly T[], listener: (event: LifecycleEventOf<T>) => void): () => void;
+  /** Same as on() (today's official name). */
+  onLifecycle(listener: (event: LifecycleEvent) => void): () => void;
+  onLifecycle<T extends string>(type: T, listener: (event: LifecycleEventOf<T>) => void): () => void;
+  onLifecycle<T extends string>(types: readonly T[], listener: (event: LifecycleEventOf<T>) => void): () => void;
   /**
    * Deletes stored sessions past `maxAge` or `maxIdle` (seconds); never one open on this
    * client unless `includeOpen`. Resolves to what it deleted.
@@ -744,7 +805,7 @@ export interface LeaseOptions {
  * connects to running servers).
  */
 export interface CopilotPoolOptions
-  extends Omit<CopilotClientOptions, 'cliUrl' | 'useStdio' | 'port' | 'cliPath' | 'cliArgs' | 'env' | 'cwd'> {
+  extends Omit<CopilotClientOptions, 'connection' | 'onLifecycle' | 'cliUrl' | 'useStdio' | 'port' | 'cliPath' | 'cliArgs' | 'env' | 'cwd'> {
   /**
    * The servers (`host:port`), as an array or one comma-separated string. Every instance must
    * list the same servers spelled alike (the spelling is hashed), and the servers must share

@@ -714,6 +714,11 @@ class CopilotSession {
     return events;
   }
 
+  /** Same as getMessages() (today's official name). */
+  getEvents() {
+    return this.getMessages();
+  }
+
   /** Switches the model: `setModel("gpt-5")` or `setModel("gpt-5", {reasoningEffort: "high"})`. */
   async setModel(model, options) {
     const effort = typeof options === 'string' ? options : options && options.reasoningEffort;
@@ -827,6 +832,47 @@ function reaperHandle(nat, onStop) {
   };
 }
 
+// ---------------------------------------------------------------------------------------------
+// Runtime connections (the official SDKs' `connection` option).
+
+function connectionOpts(opts, what) {
+  if (opts === undefined || opts === null) return {};
+  if (typeof opts !== 'object') throw invalid(`${what} needs an options object`);
+  return opts;
+}
+
+/** Copies the defined fields of `o` among `keys` (the core refuses null and unknown fields). */
+function definedFields(kind, o, keys) {
+  const out = { kind };
+  for (const k of keys) {
+    const v = o[k];
+    if (v === undefined || v === null) continue;
+    out[k] = k === 'args' ? Array.from(v) : v;
+  }
+  return Object.freeze(out);
+}
+
+/**
+ * How a client reaches the CLI, for the client option `connection` (the official SDKs' form,
+ * beside `cliUrl`, `useStdio`, `port`, `cliPath`, `cliArgs` and `connectionToken`, which it
+ * cannot be combined with): a spawned CLI on stdio or on TCP, or a running server by URL.
+ */
+const RuntimeConnection = Object.freeze({
+  /** Spawns the CLI (`path`, else the usual lookup) with `args` and talks over its stdio. */
+  forStdio(opts) {
+    return definedFields('stdio', connectionOpts(opts, 'RuntimeConnection.forStdio'), ['path', 'args']);
+  },
+  /** Spawns the CLI listening on TCP `port` (0 or none: any free port) with `connectionToken` (else a random one). */
+  forTcp(opts) {
+    return definedFields('tcp', connectionOpts(opts, 'RuntimeConnection.forTcp'), ['port', 'connectionToken', 'path', 'args']);
+  },
+  /** Connects to a running server: `"port"`, `"host:port"` or `"http://host:port"`. */
+  forUri(url, opts) {
+    if (typeof url !== 'string' || url === '') throw invalid('RuntimeConnection.forUri needs a URL string');
+    return definedFields('uri', { ...connectionOpts(opts, 'RuntimeConnection.forUri'), url }, ['url', 'connectionToken']);
+  },
+});
+
 class CopilotClient {
   #native;
   /** Open sessions (held so that their handlers and listeners stay reachable). */
@@ -840,11 +886,18 @@ class CopilotClient {
   /**
    * Options in camelCase (snake_case works too): `cliUrl` to connect to a running server, or
    * `cliPath`, `cliArgs`, `useStdio`, `port`, `env`, `cwd`, `logLevel`, `githubToken`,
-   * `useLoggedInUser`, `autoStart`, … to spawn one. Invalid options throw a CopilotError at once.
+   * `useLoggedInUser`, `autoStart`, … to spawn one; or `connection` (a RuntimeConnection)
+   * instead of those. `onLifecycle`: a lifecycle listener subscribed at once (as `on(fn)`).
+   * Invalid options throw a CopilotError at once.
    */
   constructor(options) {
     if (options !== undefined && (typeof options !== 'object' || options === null)) throw invalid('client options must be an object');
-    const o = { ...(options || {}) };
+    const { onLifecycle, on_lifecycle: onLifecycleSnake, ...o } = options || {};
+    if (onLifecycle !== undefined && onLifecycleSnake !== undefined) {
+      throw invalid('client option `onLifecycle` is given twice (camelCase and snake_case)');
+    }
+    const lifecycle = onLifecycle ?? onLifecycleSnake;
+    if (lifecycle !== undefined && typeof lifecycle !== 'function') throw invalid('client option `onLifecycle` must be a function');
     if (o.env && typeof o.env === 'object') {
       o.env = Object.fromEntries(Object.entries(o.env).filter(([, v]) => v !== undefined && v !== null).map(([k, v]) => [k, String(v)]));
     }
@@ -853,6 +906,7 @@ class CopilotClient {
     } catch (e) {
       throw fromNative(e);
     }
+    if (lifecycle !== undefined) this.on(lifecycle);
   }
 
   /** Spawns or connects to the CLI and performs the handshake. Idempotent. */
@@ -929,6 +983,18 @@ class CopilotClient {
     return listSessionsOf(this.#native, filter);
   }
 
+  /**
+   * The stored session's metadata (as a `listSessions` entry, Date values), or undefined when
+   * the CLI has no session of that id.
+   */
+  async getSessionMetadata(sessionId) {
+    if (typeof sessionId !== 'string' || sessionId === '') throw invalid('getSessionMetadata needs a session id string');
+    const m = await callJson(() => this.#native.getSessionMetadata(sessionId));
+    if (m === null || m === undefined) return undefined;
+    if (strict !== null) strict.value('LocalSessionMetadataValue', m, 'getSessionMetadata');
+    return toMetadata(m);
+  }
+
   /** Deletes a session from disk; rejects with `session_not_found` when it does not exist. */
   deleteSession(sessionId) {
     return call(() => this.#native.deleteSession(sessionId));
@@ -990,6 +1056,11 @@ class CopilotClient {
     return () => {
       if (this.#lifecycle.delete(id)) this.#native.offLifecycle(id);
     };
+  }
+
+  /** Same as on() (today's official name): `onLifecycle(fn)`, `onLifecycle(type, fn)`, `onLifecycle([types], fn)`. */
+  onLifecycle(typeOrFn, maybeFn) {
+    return this.on(typeOrFn, maybeFn);
   }
 
   #emitLifecycle(id, text) {
@@ -1339,6 +1410,7 @@ module.exports = {
   ErrorNumbers,
   approveAll,
   defineTool,
+  RuntimeConnection,
   PINNED_CLI_VERSION,
   SESSION_EVENT_TYPES: protocol.SESSION_EVENT_TYPES,
   strictTypes,

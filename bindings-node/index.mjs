@@ -11,6 +11,7 @@ export const {
   ErrorNumbers,
   approveAll,
   defineTool,
+  RuntimeConnection,
   PINNED_CLI_VERSION,
   SESSION_EVENT_TYPES,
   strictTypes,

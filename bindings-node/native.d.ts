@@ -15,6 +15,8 @@ export declare class NativeClient {
   listModels(): Promise<string>
   /** `filter`: JSON text of `{cwd, gitRoot, repository, branch}` or null. */
   listSessions(filter?: string | undefined | null): Promise<string>
+  /** JSON text of the session's metadata, or `null` when no such session is stored. */
+  getSessionMetadata(sessionId: string): Promise<string>
   deleteSession(sessionId: string): Promise<void>
   getLastSessionId(): Promise<string | null>
   getForegroundSessionId(): Promise<string | null>

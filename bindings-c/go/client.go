@@ -70,6 +70,9 @@ func NewClient(options *ClientOptions) *Client {
 	}
 	client := &Client{clientCore: c}
 	client.RPC = newServerRPC(client)
+	if err == nil && options != nil && options.OnLifecycle != nil {
+		client.OnLifecycle(options.OnLifecycle)
+	}
 	runtime.SetFinalizer(client, func(cl *Client) { cl.clientCore.free() })
 	return client
 }
@@ -233,6 +236,16 @@ func (c *Client) ListSessions(ctx context.Context, filter *SessionListFilter) ([
 	}))
 }
 
+// GetSessionMetadata returns one stored session's metadata (the shape of a ListSessions
+// entry, times as time.Time), or nil without an error when there is no such session.
+func (c *Client) GetSessionMetadata(ctx context.Context, sessionID string) (*SessionMetadata, error) {
+	id := cstr(sessionID)
+	defer freeC(id)
+	return decode[*SessionMetadata](c.do(ctx, func(h *C.CopilotClient, cb C.CopilotCallback, ud unsafe.Pointer, out *C.uint64_t) C.CopilotStatus {
+		return C.copilot_client_get_session_metadata(h, id, cb, ud, out)
+	}))
+}
+
 // DeleteSession removes a session from disk (ErrSessionNotFound when it does not exist).
 func (c *Client) DeleteSession(ctx context.Context, sessionID string) error {
 	id := cstr(sessionID)
@@ -327,6 +340,13 @@ func (c *Client) Info() ClientInfo {
 // returns.
 func (c *Client) On(handler func(SessionLifecycleEvent)) func() {
 	return c.subscribeLifecycle(nil, handler)
+}
+
+// OnLifecycle is On under the official SDKs' name (the ClientOptions.OnLifecycle option
+// subscribes the same way): every lifecycle and connection notification; the returned function
+// unsubscribes.
+func (c *Client) OnLifecycle(handler func(SessionLifecycleEvent)) func() {
+	return c.On(handler)
 }
 
 // OnEventType calls handler for lifecycle notifications of one type (e.g. "session.deleted",

@@ -53,6 +53,9 @@ type LeaseOptions struct {
 func (o PoolOptions) toJSON() (string, error) {
 	m := map[string]any{}
 	if o.Client != nil {
+		if o.Client.OnLifecycle != nil {
+			return "", configError("pool option Client.OnLifecycle: a pool has no lifecycle subscription of its own")
+		}
 		cm, err := o.Client.toMap()
 		if err != nil {
 			return "", err

@@ -251,6 +251,11 @@ func (s *Session) GetMessages(ctx context.Context) ([]SessionEvent, error) {
 	}))
 }
 
+// GetEvents is GetMessages under the official SDKs' name: the session's persisted events.
+func (s *Session) GetEvents(ctx context.Context) ([]SessionEvent, error) {
+	return s.GetMessages(ctx)
+}
+
 // SetModel switches the model; an optional reasoning effort may follow.
 func (s *Session) SetModel(ctx context.Context, model string, reasoningEffort ...string) error {
 	m := cstr(model)

@@ -15,6 +15,11 @@ func String(s string) *string { return &s }
 // ClientOptions says how to start or reach the Copilot CLI. The zero value spawns the CLI over
 // stdio (found through CLIPath, COPILOT_CLI_PATH, or PATH).
 type ClientOptions struct {
+	// Connection is the official SDKs' way to say how to reach the CLI: StdioConnection{Path,
+	// Args}, TCPConnection{Port, ConnectionToken, Path, Args} or URIConnection{URL,
+	// ConnectionToken}. It replaces CLIUrl, CLIPath, CLIArgs, UseStdio, Port and
+	// ConnectionToken: setting it with any of them is ErrInvalidConfig.
+	Connection RuntimeConnection
 	// CLIUrl connects to a running server: "host:port", "port" or "http://host:port".
 	CLIUrl string
 	// CLIPath is the CLI executable to spawn.
@@ -46,6 +51,10 @@ type ClientOptions struct {
 	// AutoStart false makes calls on a client that was never started fail with
 	// ErrNotConnected instead of starting it (default true: the first call starts the client).
 	AutoStart *bool
+	// OnLifecycle, when set, is subscribed like Client.OnLifecycle (every lifecycle and
+	// connection notification) before the client can start, for the client's lifetime. A pool
+	// refuses it (ErrInvalidConfig): subscribe on the pool's clients instead.
+	OnLifecycle func(SessionLifecycleEvent)
 
 	// Reliability (README, "Reliability (Go)"). A zero duration means the default; Off turns
 	// the ones that can be off off.
@@ -148,6 +157,9 @@ func (o *ClientOptions) toMap() (map[string]any, error) {
 		if set {
 			m[k] = v
 		}
+	}
+	if c := connectionJSON(o.Connection); c != nil {
+		m["connection"] = c
 	}
 	put("cliUrl", o.CLIUrl, o.CLIUrl != "")
 	put("cliPath", o.CLIPath, o.CLIPath != "")
@@ -459,7 +471,8 @@ type GetAuthStatusResponse struct {
 	StatusMessage   string `json:"statusMessage,omitempty"`
 }
 
-// SessionMetadata describes a stored session. CreatedAt equals StartTime.
+// SessionMetadata describes a stored session (ListSessions, GetSessionMetadata). CreatedAt
+// equals StartTime.
 type SessionMetadata struct {
 	SessionID    string          `json:"sessionId"`
 	StartTime    time.Time       `json:"startTime"`

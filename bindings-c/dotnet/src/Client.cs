@@ -206,6 +206,17 @@ namespace GitHub.Copilot.SDK
             return r.Select(SessionMetadata.FromJson).ToList();
         }
 
+        /// <summary><c>sessions.getMetadata</c>: one stored session's metadata (the shape of a
+        /// <see cref="ListSessionsAsync"/> entry, times readable as <see cref="DateTimeOffset"/>), or
+        /// null when there is no such session.</summary>
+        public async Task<SessionMetadata> GetSessionMetadataAsync(string sessionId, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            if (sessionId == null) throw new ArgumentNullException("sessionId");
+            var id = Native.Utf8(sessionId);
+            var r = await Calls.Start(_handle, (IntPtr h, IntPtr ud, out ulong c) => Native.copilot_client_get_session_metadata(h, id, Calls.Completion, ud, out c), cancellationToken).ConfigureAwait(false);
+            return r == null || r.IsNull ? null : SessionMetadata.FromJson(r);
+        }
+
         /// <summary><c>session.delete</c>: removes a session from disk (fails when it does not exist).</summary>
         public async Task DeleteSessionAsync(string sessionId, CancellationToken cancellationToken = default(CancellationToken))
         {
@@ -340,6 +351,27 @@ namespace GitHub.Copilot.SDK
         {
             if (eventTypes == null) throw new ArgumentNullException("eventTypes");
             return Subscribe(eventTypes, handler);
+        }
+
+        /// <summary>The official SDKs' name of <see cref="On(System.Action{SessionLifecycleEvent})"/>:
+        /// every lifecycle notification; dispose the result to unsubscribe.</summary>
+        public IDisposable OnLifecycle(Action<SessionLifecycleEvent> handler)
+        {
+            return On(handler);
+        }
+
+        /// <summary>As <see cref="On(string, System.Action{SessionLifecycleEvent})"/>: notifications
+        /// of one type (null: every type).</summary>
+        public IDisposable OnLifecycle(string eventType, Action<SessionLifecycleEvent> handler)
+        {
+            return On(eventType, handler);
+        }
+
+        /// <summary>As <see cref="On(System.Collections.Generic.IEnumerable{string}, System.Action{SessionLifecycleEvent})"/>:
+        /// notifications of these types.</summary>
+        public IDisposable OnLifecycle(IEnumerable<string> eventTypes, Action<SessionLifecycleEvent> handler)
+        {
+            return On(eventTypes, handler);
         }
 
         IDisposable Subscribe(IEnumerable<string> types, Action<SessionLifecycleEvent> handler)

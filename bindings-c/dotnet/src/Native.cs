@@ -92,6 +92,8 @@ namespace GitHub.Copilot.SDK.Interop
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         public static extern int copilot_client_list_sessions(IntPtr client, byte[] filterJson, CopilotCallback cb, IntPtr ud, out ulong callId);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_client_get_session_metadata(IntPtr client, byte[] sessionId, CopilotCallback cb, IntPtr ud, out ulong callId);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         public static extern int copilot_client_delete_session(IntPtr client, byte[] sessionId, CopilotCallback cb, IntPtr ud, out ulong callId);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         public static extern int copilot_client_get_last_session_id(IntPtr client, CopilotCallback cb, IntPtr ud, out ulong callId);

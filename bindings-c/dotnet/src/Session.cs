@@ -276,6 +276,13 @@ namespace GitHub.Copilot.SDK
             return r.Select(SessionEvent.FromJson).ToList();
         }
 
+        /// <summary>The official SDKs' name of <see cref="GetMessagesAsync"/>: the persisted events
+        /// of the session (no ephemeral ones).</summary>
+        public Task<IReadOnlyList<SessionEvent>> GetEventsAsync(CancellationToken cancellationToken = default(CancellationToken))
+        {
+            return GetMessagesAsync(cancellationToken);
+        }
+
         /// <summary>Switches the model (<c>session.model.switchTo</c>); returns the server's result.</summary>
         public Task<JsonData> SetModelAsync(string model, string reasoningEffort = null, CancellationToken cancellationToken = default(CancellationToken))
         {

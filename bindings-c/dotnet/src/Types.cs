@@ -20,6 +20,13 @@ namespace GitHub.Copilot.SDK
     /// <summary>How to start or reach the Copilot CLI.</summary>
     public sealed class CopilotClientOptions
     {
+        /// <summary>How to reach the CLI, with the official SDK's names:
+        /// <see cref="RuntimeConnection.ForStdio"/>, <see cref="RuntimeConnection.ForTcp"/> or
+        /// <see cref="RuntimeConnection.ForUri"/>. It carries the path, arguments, port, URL and
+        /// token itself, so setting it beside <see cref="CliUrl"/>, <see cref="UseStdio"/>,
+        /// <see cref="Port"/>, <see cref="CliPath"/>, <see cref="CliArgs"/> or
+        /// <see cref="ConnectionToken"/> is an <see cref="InvalidConfigException"/>.</summary>
+        public RuntimeConnection Connection { get; set; }
         /// <summary>URL of a running headless server: <c>"host:port"</c>, <c>"port"</c> or
         /// <c>"http://host:port"</c> (raw TCP either way). When set, nothing is spawned.</summary>
         public string CliUrl { get; set; }
@@ -86,6 +93,7 @@ namespace GitHub.Copilot.SDK
         public JsonData ToJson()
         {
             var o = JsonData.Object();
+            if (Connection != null) o.Set("connection", Connection.ToJson());
             o.SetIfNotNull("cliUrl", CliUrl);
             if (UseStdio.HasValue) o.Set("useStdio", UseStdio.Value);
             if (Port.HasValue) o.Set("port", Port.Value);
@@ -470,7 +478,7 @@ namespace GitHub.Copilot.SDK
         public static readonly string[] All = { Lost, Reconnecting, Restored, GaveUp };
     }
 
-    /// <summary>One stored session (<c>session.list</c>).</summary>
+    /// <summary>One stored session (<c>session.list</c>, <c>sessions.getMetadata</c>).</summary>
     public sealed class SessionMetadata
     {
         public string SessionId { get; private set; }

@@ -34,6 +34,7 @@ namespace GitHub.Copilot.SDK.Tests
             PoolTests.Register(runner);
             Sample.Register(runner);
             TypedTests.Register(runner);
+            ConnectionTests.Register(runner);
             // Last: every native call of the tests above completed exactly once (none left pending).
             runner.Add("every_native_call_completed", () =>
             {

@@ -11,3 +11,7 @@ async function main(): Promise<string | undefined> {
 void main;
 const code: sdk.CopilotErrorCode = sdk.ErrorCodes.TIMEOUT;
 void code;
+const viaConnection = new sdk.CopilotClient({ connection: sdk.RuntimeConnection.forUri("127.0.0.1:1") });
+const conn: sdk.RuntimeConnection = sdk.RuntimeConnection.forStdio();
+void viaConnection;
+void conn;

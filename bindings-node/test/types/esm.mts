@@ -8,7 +8,10 @@ import {
   ErrorCodes,
   approveAll,
   defineTool,
+  RuntimeConnection,
   type AssistantMessageEvent,
+  type LifecycleEvent,
+  type UriRuntimeConnection,
   type CopilotErrorCode,
   type SessionEvent,
   type SessionMetadata,
@@ -221,3 +224,34 @@ setLogHandler(null);
 setLogHandler(() => {}, "loud");
 const stopped: Error[] = await pool.stop();
 void stopped;
+
+// Today's official names (issue 12): RuntimeConnection, getSessionMetadata, getEvents,
+// onLifecycle, gitHubToken.
+const uri: UriRuntimeConnection = RuntimeConnection.forUri("127.0.0.1:4321", { connectionToken: "t" });
+const official = new CopilotClient({
+  connection: uri,
+  gitHubToken: "gho_x",
+  onLifecycle: (e: LifecycleEvent) => void e.type,
+});
+new CopilotClient({ connection: RuntimeConnection.forStdio({ path: "/usr/bin/copilot", args: ["--x"] as const }) });
+new CopilotClient({ connection: RuntimeConnection.forTcp({ port: 0, connectionToken: "t" }) });
+new CopilotClient({ connection: RuntimeConnection.forTcp() });
+// @ts-expect-error the kind is fixed by the factories
+new CopilotClient({ connection: { kind: "pipe" } });
+// @ts-expect-error forUri needs a URL
+RuntimeConnection.forUri();
+// @ts-expect-error a port is a number
+RuntimeConnection.forTcp({ port: "4321" });
+const meta: SessionMetadata | undefined = await official.getSessionMetadata("s");
+if (meta) void (meta.createdAt.getTime() + meta.startTime.getTime() + meta.modifiedTime.getTime());
+// @ts-expect-error the metadata may be missing
+void (await official.getSessionMetadata("s")).sessionId;
+const offLc: () => void = official.onLifecycle((e) => void e.type);
+offLc();
+official.onLifecycle("connection.restored", (e) => void (e.metadata.sessionsResumed satisfies number));
+official.onLifecycle(["session.created", "session.deleted"], (e) => void e.sessionId);
+const os = await official.createSession({ gitHubToken: "gho_y", model: "gpt-4.1" });
+const evs: SessionEvent[] = await os.getEvents();
+void evs;
+// @ts-expect-error a pool has its own URL list, not a connection
+new CopilotPool({ urls: "a:1", connection: uri });

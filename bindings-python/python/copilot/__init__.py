@@ -19,7 +19,7 @@ from .pool import CopilotPool
 from .tools import Tool, tool
 from .types import (AuthStatus, AutoModeSwitchRequest, ClientOptions, EventData, HookInvocation, LeaseOptions,
                     LifecycleEvent, MessageOptions, PermissionRequest, PingResponse, PoolOptions, ProviderConfig,
-                    ProviderTokenRequest, ReconnectOptions, SessionConfig, SessionEvent, SessionMetadata,
+                    ProviderTokenRequest, ReconnectOptions, RuntimeConnection, SessionConfig, SessionEvent, SessionMetadata,
                     StatusResponse, SystemMessageTransformRequest, ToolInvocation, UserInputRequest)
 
 __all__ = [
@@ -33,7 +33,7 @@ __all__ = [
     "CopilotIOError", "InternalError", "ReconnectingError", "ReconnectFailedError", "TurnOutcomeUnknownError",
     "NoServerError", "LeaseError", "LeaseHeldError", "LeaseLostError", "NativeCause",
     # types
-    "ClientOptions", "ReconnectOptions", "PoolOptions", "LeaseOptions", "SessionConfig", "MessageOptions", "ProviderConfig", "SessionEvent", "EventData",
+    "ClientOptions", "RuntimeConnection", "ReconnectOptions", "PoolOptions", "LeaseOptions", "SessionConfig", "MessageOptions", "ProviderConfig", "SessionEvent", "EventData",
     "SessionMetadata", "PingResponse", "StatusResponse", "AuthStatus", "LifecycleEvent", "ToolInvocation",
     "PermissionRequest", "UserInputRequest", "HookInvocation", "SystemMessageTransformRequest",
     "ProviderTokenRequest", "AutoModeSwitchRequest",

@@ -14,7 +14,7 @@ class NativeClient:
     def __new__(cls, options: Any = None) -> NativeClient: ...
     def call(self, name: Any, arg: Any = None) -> Any:
         """A client-level call by name (`ping`, `get_status`, `get_auth_status`, `list_models`,
-        `list_sessions`, `delete_session`, `get_last_session_id`, `get_foreground_session_id`,
+        `list_sessions`, `get_session_metadata`, `delete_session`, `get_last_session_id`, `get_foreground_session_id`,
         `set_foreground_session_id`); resolves to the result as Python objects."""
     def cleanup_sessions(self, options: Any) -> Any:
         """Deletes stored sessions past `maxAge` / `maxIdle` (`options`: `{maxAge, maxIdle,

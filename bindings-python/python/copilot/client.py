@@ -23,7 +23,8 @@ from ._copilot import CANCEL, DONE, EVENT, REQUEST
 from .errors import InvalidConfigError
 from .tools import Tool, to_tool
 from .types import (AuthStatus, AutoModeSwitchRequest, HookInvocation, LifecycleEvent, PermissionRequest,
-                    PingResponse, ProviderTokenRequest, Seconds, SessionEvent, SessionMetadata, StatusResponse,
+                    PingResponse, ProviderTokenRequest, RuntimeConnection, Seconds, SessionEvent, SessionMetadata,
+                    StatusResponse,
                     SystemMessageTransformRequest, ToolInvocation, UserInputRequest)
 
 if TYPE_CHECKING:
@@ -80,6 +81,14 @@ def _seconds(options: Dict[str, Any]) -> Dict[str, Any]:
     seconds the core reads."""
     return {k: v.total_seconds() if isinstance(v, timedelta) else _seconds(v) if isinstance(v, dict) else v
             for k, v in options.items()}
+
+
+def _client_options(options: Dict[str, Any]) -> Dict[str, Any]:
+    """The ``connection`` option given as a :class:`RuntimeConnection` in the core's form."""
+    conn = options.get("connection")
+    if isinstance(conn, RuntimeConnection):
+        options = {**options, "connection": conn.to_dict()}
+    return options
 
 
 def _message(options: Union[str, Dict[str, Any]], kwargs: Dict[str, Any]) -> Dict[str, Any]:
@@ -446,7 +455,12 @@ class CopilotSession:
         await self._native.abort()
 
     async def get_messages(self) -> List[SessionEvent]:
+        """The session's event history, oldest first."""
         return [SessionEvent.from_wire(e) for e in await self._native.get_messages()]
+
+    async def get_events(self) -> List[SessionEvent]:
+        """:meth:`get_messages` under the official SDKs' name."""
+        return await self.get_messages()
 
     async def set_model(self, model: str, reasoning_effort: Optional[str] = None) -> Dict[str, Any]:
         return await self._native.set_model(model, reasoning_effort)
@@ -503,13 +517,15 @@ class _LifecycleSink:
 
 class CopilotClient:
     """A client of one Copilot CLI: spawned over stdio (default), spawned on a TCP port
-    (``use_stdio=False``), or an external server (``cli_url``). Options are a dict (snake_case
+    (``use_stdio=False``), or an external server (``cli_url``); or, with the official SDKs'
+    names, ``connection=RuntimeConnection.for_stdio(...)`` / ``.for_tcp(...)`` /
+    ``.for_uri(url, connection_token=...)``. Options are a dict (snake_case
     or camelCase keys) and/or keyword arguments. ``async with CopilotClient(...)`` starts and
     stops it; any call on a never-started client starts it (unless ``auto_start=False``)."""
 
     def __init__(self, options: Optional[Dict[str, Any]] = None, **kwargs: Any) -> None:
         _sync_log_level()
-        self._native = _copilot.NativeClient(_seconds(_options(options, kwargs, "client options")))
+        self._native = _copilot.NativeClient(_seconds(_client_options(_options(options, kwargs, "client options"))))
         _live_clients.add(self)
         self._init()
 
@@ -580,6 +596,12 @@ class CopilotClient:
     async def list_sessions(self, filter: Optional[Dict[str, Any]] = None) -> List[SessionMetadata]:
         return [SessionMetadata.from_wire(o) for o in await self._native.call("list_sessions", filter)]
 
+    async def get_session_metadata(self, session_id: str) -> Optional[SessionMetadata]:
+        """The stored session's metadata (as :meth:`list_sessions` gives it), or None when no
+        session has that id."""
+        r = await self._native.call("get_session_metadata", session_id)
+        return None if r is None else SessionMetadata.from_wire(r)
+
     async def delete_session(self, session_id: str) -> None:
         await self._native.call("delete_session", session_id)
 
@@ -624,6 +646,24 @@ class CopilotClient:
             if handler in self._lifecycle:
                 self._lifecycle.remove(handler)
         return unsubscribe
+
+    def on(self, event_type: Union[str, Sequence[str], Callable[[LifecycleEvent], Any]],
+           handler: Optional[Callable[[LifecycleEvent], Any]] = None) -> Callable[[], None]:
+        """:meth:`on_lifecycle` under the official SDKs' name: ``client.on(fn)`` for every
+        lifecycle event, ``client.on("session.created", fn)`` for one type or
+        ``client.on(["a", "b"], fn)`` for several. Returns a function that unsubscribes."""
+        if handler is None:
+            if not callable(event_type):
+                raise InvalidConfigError("on() needs a handler")
+            return self.on_lifecycle(event_type)
+        types = {event_type} if isinstance(event_type, str) else set(event_type)  # type: ignore[arg-type]
+        if not all(isinstance(t, str) for t in types):
+            raise InvalidConfigError("on(types, handler): the types must be strings")
+        fn = handler
+
+        def filtered(ev: LifecycleEvent) -> Any:
+            return fn(ev) if ev.type in types else None
+        return self.on_lifecycle(filtered)
 
     def _subscribe_lifecycle(self) -> None:
         if self._lifecycle_on or not self._lifecycle:

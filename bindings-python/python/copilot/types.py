@@ -22,6 +22,46 @@ class ProviderConfig(TypedDict, total=False):
 Seconds = Union[float, timedelta]  # durations: seconds, or a datetime.timedelta
 
 
+@dataclass(frozen=True)
+class RuntimeConnection:
+    """How a client reaches its CLI (the official SDKs' ``RuntimeConnection``), given as the
+    client option ``connection``: ``RuntimeConnection.for_stdio(path=..., args=...)`` spawns the
+    CLI over stdio, ``for_tcp(port=..., connection_token=..., path=..., args=...)`` spawns it on
+    a TCP port, ``for_uri(url, connection_token=...)`` connects to a running server. It carries
+    what ``cli_url``, ``use_stdio``, ``port``, ``cli_path``, ``cli_args`` and
+    ``connection_token`` say otherwise, so it cannot be combined with them
+    (:class:`InvalidConfigError`). A plain dict in the core's form (``{"kind": "uri", "url":
+    ..., "connectionToken": ...}``) is accepted too."""
+    kind: Literal["stdio", "tcp", "uri"]
+    path: Optional[str] = None              # stdio, tcp: the CLI executable
+    args: Optional[List[str]] = None        # stdio, tcp: extra CLI arguments
+    port: Optional[int] = None              # tcp: the port to spawn on (0 or None = any)
+    url: Optional[str] = None               # uri: "host:port", "port" or "http://host:port"
+    connection_token: Optional[str] = None  # tcp, uri
+
+    @classmethod
+    def for_stdio(cls, *, path: Optional[str] = None, args: Optional[List[str]] = None) -> "RuntimeConnection":
+        return cls("stdio", path=path, args=None if args is None else list(args))
+
+    @classmethod
+    def for_tcp(cls, *, port: Optional[int] = None, connection_token: Optional[str] = None,
+                path: Optional[str] = None, args: Optional[List[str]] = None) -> "RuntimeConnection":
+        return cls("tcp", path=path, args=None if args is None else list(args), port=port,
+                   connection_token=connection_token)
+
+    @classmethod
+    def for_uri(cls, url: str, *, connection_token: Optional[str] = None) -> "RuntimeConnection":
+        return cls("uri", url=url, connection_token=connection_token)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The core's form of the ``connection`` option (camelCase keys, unset fields left out)."""
+        out: Dict[str, Any] = {"kind": self.kind}
+        fields: Dict[str, Any] = {"path": self.path, "args": None if self.args is None else list(self.args),
+                                  "port": self.port, "url": self.url, "connectionToken": self.connection_token}
+        out.update((k, v) for k, v in fields.items() if v is not None)
+        return out
+
+
 class ReconnectOptions(TypedDict, total=False):
     """How a client survives a lost connection (``reconnect=False`` turns it off)."""
     enabled: bool                   # default True
@@ -34,6 +74,7 @@ class ReconnectOptions(TypedDict, total=False):
 
 
 class ClientOptions(TypedDict, total=False):
+    connection: Union[RuntimeConnection, Dict[str, Any]]  # RuntimeConnection.for_uri(...) & co (not with cli_url & co)
     cli_url: str                    # "host:port", "port" or "http://host:port": connect, don't spawn
     use_stdio: bool                 # spawn over stdio (default) or, False, on a TCP port
     port: int                       # TCP port for a spawned CLI (0 = any)
@@ -43,6 +84,7 @@ class ClientOptions(TypedDict, total=False):
     cwd: str
     log_level: str
     github_token: str
+    git_hub_token: str              # the official spelling (gitHubToken); the same option as github_token
     use_logged_in_user: bool
     session_idle_timeout_seconds: int
     connection_token: str
@@ -71,8 +113,8 @@ class LeaseOptions(TypedDict, total=False):
 
 class PoolOptions(ClientOptions, total=False):
     """A pool of running CLI servers; the client options apply to each server's client
-    (``cli_url``, ``use_stdio``, ``port``, ``cli_path``, ``cli_args``, ``env`` and ``cwd`` do not
-    apply)."""
+    (``connection``, ``cli_url``, ``use_stdio``, ``port``, ``cli_path``, ``cli_args``, ``env`` and
+    ``cwd`` do not apply)."""
     urls: Union[List[str], str]     # the servers ("host:port", ...; or one comma-separated string)
     health_interval: Seconds        # how often a server that is down is tried again (default 2)
     lease: LeaseOptions
@@ -95,6 +137,7 @@ class SessionConfig(TypedDict, total=False):
     working_directory: str
     streaming: bool
     github_token: str
+    git_hub_token: str              # the official spelling (gitHubToken); the same option as github_token
     mode: str
     infinite_sessions: Union[bool, Dict[str, Any]]
     client_name: str
