@@ -24,6 +24,14 @@ export type { CopilotErrorCode } from './error-codes';
 export * from './protocol';
 export type * as Protocol from './protocol';
 
+// `await using` (explicit resource management) needs `Symbol.asyncDispose`: declared as
+// @types/node and TypeScript's esnext.disposable library declare it, for projects with neither.
+declare global {
+  interface SymbolConstructor {
+    readonly asyncDispose: unique symbol;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Errors
 
@@ -259,11 +267,12 @@ export type LifecycleEventOf<T extends string> = T extends ConnectionEventType
 // ---------------------------------------------------------------------------------------------
 // Handlers
 //
-// Every handler gets ONE argument: the payload the core defines for its request kind (the
-// table in core/src/host.rs; identical in every language, pinned by tests/scenarios), and may
-// return any of the reply forms that kind accepts, sync or as a Promise. The core reads the
-// reply and supplies the defaults; a handler that throws gets the kind's failure answer. Tool
-// handlers get the (parsed) arguments first and the payload second.
+// Every handler gets the payload the core defines for its request kind (the table in
+// core/src/host.rs; identical in every language, pinned by tests/scenarios) and, second, the
+// official SDK's invocation `{sessionId}` (a one-argument handler ignores it), and may return
+// any of the reply forms that kind accepts, sync or as a Promise. The core reads the reply and
+// supplies the defaults; a handler that throws gets the kind's failure answer. Tool handlers get
+// the (parsed) arguments first and the payload second.
 //
 // Every payload also carries `signal` (non-enumerable: not in Object.keys, JSON or a spread):
 // an AbortSignal aborted when the answer is no longer wanted (the turn was aborted or timed
@@ -274,6 +283,12 @@ export type LifecycleEventOf<T extends string> = T extends ConnectionEventType
 export interface HandlerContext {
   /** Aborted (reason: a `CopilotError` with code `cancelled`) when the answer is no longer wanted. */
   readonly signal: AbortSignal;
+}
+
+/** The second argument of every handler but a tool's (the official SDKs' `invocation`). */
+export interface HandlerInvocation {
+  /** The id of the session the request is for (`session.sessionId`). */
+  readonly sessionId: string;
 }
 
 /** The tool handler's payload (second argument). */
@@ -334,7 +349,11 @@ export interface PermissionRequest {
   [extra: string]: unknown;
 }
 
-/** The permission handler's payload. */
+/**
+ * The permission handler's payload. The fields of `request` that the payload does not have
+ * itself (`fullCommandText`, `fileName`, …: the official SDK's request) are readable on it too,
+ * non-enumerable (not in its keys or JSON).
+ */
 export interface PermissionPayload extends HandlerContext {
   sessionId: string;
   requestId: string;
@@ -342,6 +361,7 @@ export interface PermissionPayload extends HandlerContext {
   kind: string;
   toolCallId: string | null;
   request: PermissionRequest;
+  [requestField: string]: unknown;
 }
 
 export type PermissionDecisionKind =
@@ -359,7 +379,11 @@ export type PermissionDecision =
   | { kind: 'reject'; feedback?: string }
   | { kind: PermissionDecisionKind; [extra: string]: unknown };
 
-export type PermissionHandler = (request: PermissionPayload) => PermissionDecision | Promise<PermissionDecision>;
+/** The official form `(request, invocation)`; a one-argument handler works as well. */
+export type PermissionHandler = (
+  request: PermissionPayload,
+  invocation: HandlerInvocation,
+) => PermissionDecision | Promise<PermissionDecision>;
 
 /** The user-input handler's payload (the `ask_user` tool). */
 export interface UserInputPayload extends HandlerContext {
@@ -373,7 +397,11 @@ export interface UserInputPayload extends HandlerContext {
  * unless it is one of the choices. Throwing: the CLI reports that the user could not respond.
  */
 export type UserInputResponse = string | { answer: string; wasFreeform?: boolean };
-export type UserInputHandler = (request: UserInputPayload) => UserInputResponse | Promise<UserInputResponse>;
+/** The official form `(request, invocation)`; a one-argument handler works as well. */
+export type UserInputHandler = (
+  request: UserInputPayload,
+  invocation: HandlerInvocation,
+) => UserInputResponse | Promise<UserInputResponse>;
 
 /** A hook handler's payload: `input` is what the CLI sent for that hook type. */
 export interface HookPayload extends HandlerContext {
@@ -384,7 +412,7 @@ export interface HookPayload extends HandlerContext {
 }
 /** Hook output (`permissionDecision`, `modifiedArgs`, `additionalContext`, …) or nothing. Throwing: an empty output. */
 export type HookOutput = Record<string, unknown> | null | undefined | void;
-export type HookHandler = (request: HookPayload) => HookOutput | Promise<HookOutput>;
+export type HookHandler = (request: HookPayload, invocation: HandlerInvocation) => HookOutput | Promise<HookOutput>;
 
 /**
  * Hook handlers by hook type, in any spelling (`onPreToolUse`, `preToolUse`,
@@ -510,12 +538,15 @@ export interface SessionConfig {
   onUserInputRequest?: UserInputHandler;
   hooks?: SessionHooks;
   /** Rewrites the system-message sections configured with `action: "transform"`. */
-  onSystemMessageTransform?: (request: SystemMessageTransformPayload) => SystemMessageTransformResult | Promise<SystemMessageTransformResult>;
-  onExitPlanMode?: (request: ExitPlanModePayload) => ExitPlanModeResult | Promise<ExitPlanModeResult>;
+  onSystemMessageTransform?: (
+    request: SystemMessageTransformPayload,
+    invocation: HandlerInvocation,
+  ) => SystemMessageTransformResult | Promise<SystemMessageTransformResult>;
+  onExitPlanMode?: (request: ExitPlanModePayload, invocation: HandlerInvocation) => ExitPlanModeResult | Promise<ExitPlanModeResult>;
   /** Bearer token for the BYOK provider, asked before every model request. */
-  onProviderToken?: (request: ProviderTokenPayload) => ProviderTokenResult | Promise<ProviderTokenResult>;
+  onProviderToken?: (request: ProviderTokenPayload, invocation: HandlerInvocation) => ProviderTokenResult | Promise<ProviderTokenResult>;
   /** Whether to switch to auto mode after a rate limit. */
-  onAutoModeSwitch?: (request: AutoModeSwitchPayload) => AutoModeSwitchResult | Promise<AutoModeSwitchResult>;
+  onAutoModeSwitch?: (request: AutoModeSwitchPayload, invocation: HandlerInvocation) => AutoModeSwitchResult | Promise<AutoModeSwitchResult>;
   /** Receives every event from the very first one. */
   onEvent?: (event: SessionEvent) => void;
   /** Any other `session.create` field passes through as is. */
@@ -619,6 +650,8 @@ export declare class CopilotSession {
   disconnect(): Promise<void>;
   /** Same as disconnect(). */
   destroy(): Promise<void>;
+  /** `await using session = await client.createSession(…)`: disconnect() at the end of the scope. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -724,6 +757,8 @@ export declare class CopilotClient {
    * Resolves to the errors met (empty when clean). Nothing of the client keeps Node alive after.
    */
   stop(): Promise<Error[]>;
+  /** `await using client = new CopilotClient(…)`: stop() at the end of the scope. */
+  [Symbol.asyncDispose](): Promise<void>;
   /** Kills a spawned CLI at once. */
   forceStop(): Promise<void>;
   getState(): 'connected' | 'disconnected';
@@ -842,6 +877,8 @@ export declare class CopilotPool {
    * Resolves to the errors met. Afterwards calls fail with `not_connected` until start().
    */
   stop(): Promise<Error[]>;
+  /** `await using pool = new CopilotPool(…)`: stop() at the end of the scope. */
+  [Symbol.asyncDispose](): Promise<void>;
   /** Creates a session on its server (its lease first: `lease_held` after `lease.wait`). */
   createSession(config?: SessionConfig): Promise<CopilotSession>;
   /** Resumes a session on its server (its lease first); `session_not_found` when no server knows it. */
@@ -883,7 +920,7 @@ export declare function setLogHandler(
 ): void;
 
 /** A permission handler that approves every request once. */
-export declare function approveAll(request?: PermissionPayload): PermissionDecision;
+export declare function approveAll(request?: PermissionPayload, invocation?: HandlerInvocation): PermissionDecision;
 
 /** The argument type a schema describes: zod's output type, else `any` (JSON schema). */
 export type InferToolArgs<S> = S extends { _output: infer O }

@@ -16,6 +16,9 @@ const strict = process.env.COPILOT_STRICT_TYPES === '1' ? require('./strict.js')
 
 const ERROR_MARK = 'COPILOT_ERROR:';
 
+/** Symbol.asyncDispose (`await using`); Node releases without it get the well-known registry symbol TypeScript's helpers fall back to. */
+const ASYNC_DISPOSE = Symbol.asyncDispose ?? Symbol.for('Symbol.asyncDispose');
+
 // ---------------------------------------------------------------------------------------------
 // Keeping the event loop alive only while someone waits.
 //
@@ -182,6 +185,20 @@ function toJsonSchema(schema, toolName) {
 function defineTool(name, config) {
   if (typeof name === 'object' && name !== null) return { ...name };
   return { name, ...config };
+}
+
+/**
+ * The official permission handler reads the CLI's request fields on its first argument
+ * (`request.fullCommandText`, …): each field of `payload.request` that the payload does not
+ * have itself is readable there too, non-enumerable (the payload's keys and JSON stay the core's).
+ */
+function exposeRequestFields(payload) {
+  const req = payload.request;
+  if (req === null || typeof req !== 'object') return;
+  for (const [k, v] of Object.entries(req)) {
+    if (Object.prototype.hasOwnProperty.call(payload, k)) continue;
+    Object.defineProperty(payload, k, { value: v, enumerable: false, configurable: true });
+  }
 }
 
 function cap(s) {
@@ -489,7 +506,13 @@ class CopilotSession {
       }
     } else {
       const h = kind === 'hook' ? (this.#hooks.get(name) ?? this.#anyHook) : this.#handlers.get(kind);
-      if (h) run = () => h(payload);
+      if (h) {
+        // Today's official two-argument form: `(request, invocation)`; a one-argument handler
+        // simply ignores the second.
+        const invocation = Object.freeze({ sessionId: typeof payload.sessionId === 'string' ? payload.sessionId : this.#sessionId });
+        if (kind === 'permission') exposeRequestFields(payload);
+        run = () => h(payload, invocation);
+      }
     }
     if (!run) {
       nat.fail(id, `no ${kind} handler${name ? ` for ${name}` : ''} is registered`);
@@ -753,6 +776,11 @@ class CopilotSession {
   destroy() {
     return this.disconnect();
   }
+
+  /** `await using session = await client.createSession(…)`: disconnects at the end of the scope. */
+  [ASYNC_DISPOSE]() {
+    return this.disconnect();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -921,6 +949,14 @@ class CopilotClient {
    */
   stop() {
     return stopOwner(this.#native, this.#reapers, this.#sessions);
+  }
+
+  /**
+   * `await using client = new CopilotClient(…)`: stop() at the end of the scope (its errors are
+   * dropped, as stop() never rejects).
+   */
+  async [ASYNC_DISPOSE]() {
+    await this.stop();
   }
 
   /** Stops at once: no RPCs; a spawned CLI is killed. */
@@ -1195,6 +1231,11 @@ class CopilotPool {
    */
   stop() {
     return stopOwner(this.#native, this.#reapers, this.#sessions);
+  }
+
+  /** `await using pool = new CopilotPool(…)`: stop() at the end of the scope. */
+  async [ASYNC_DISPOSE]() {
+    await this.stop();
   }
 
   /**

@@ -141,6 +141,58 @@ type UserInputResponse struct {
 // error makes the question fail.
 type UserInputHandler func(req UserInputRequest) (any, error)
 
+// PermissionInvocation is the context the official SDKs pass beside a permission request:
+// the id of the session that asks.
+type PermissionInvocation struct {
+	SessionID string
+}
+
+// PermissionHandlerWithInvocation adapts a handler in the official two-argument form
+// (request, invocation) to a PermissionHandlerFunc, for SessionConfig.OnPermissionRequest:
+//
+//	cfg.OnPermissionRequest = copilot.PermissionHandlerWithInvocation(
+//		func(req copilot.PermissionRequest, inv copilot.PermissionInvocation) (copilot.PermissionDecision, error) {
+//			return copilot.PermissionDecision{Kind: copilot.PermissionApproveOnce}, nil
+//		})
+//
+// Its result is answered as a PermissionHandlerFunc's is (a PermissionDecision, a kind
+// string, a bool, or any value that encodes as {kind, feedback?}); an error denies the tool.
+func PermissionHandlerWithInvocation[R any](h func(req PermissionRequest, inv PermissionInvocation) (R, error)) PermissionHandlerFunc {
+	if h == nil {
+		return nil
+	}
+	return func(req PermissionRequest) (any, error) {
+		r, err := h(req, PermissionInvocation{SessionID: req.SessionID})
+		if err != nil {
+			return nil, err
+		}
+		return r, nil
+	}
+}
+
+// UserInputInvocation is the context the official SDKs pass beside a user-input request: the
+// id of the session that asks.
+type UserInputInvocation struct {
+	SessionID string
+}
+
+// UserInputHandlerWithInvocation adapts a handler in the official two-argument form
+// (request, invocation) to a UserInputHandler, for SessionConfig.OnUserInputRequest. Its
+// result is answered as a UserInputHandler's is (a UserInputResponse or a string); an error
+// makes the question fail.
+func UserInputHandlerWithInvocation[R any](h func(req UserInputRequest, inv UserInputInvocation) (R, error)) UserInputHandler {
+	if h == nil {
+		return nil
+	}
+	return func(req UserInputRequest) (any, error) {
+		r, err := h(req, UserInputInvocation{SessionID: req.SessionID})
+		if err != nil {
+			return nil, err
+		}
+		return r, nil
+	}
+}
+
 // HookInvocation is one hook call: Type is sessionStart, userPromptSubmitted, preToolUse,
 // postToolUse, agentStop, …; Input is the hook's input object.
 type HookInvocation struct {

@@ -19,6 +19,9 @@ def on_event(ev: SessionEvent) -> Optional[str]:
         return str(ok)
     if ev.type == SessionEventType.SESSION_IDLE:
         return None
+    name: str = ev.type.value  # a SessionEventType member or, for an unknown type, UnknownEventType
+    if name == "x":
+        return name
     return None
 
 

@@ -38,6 +38,7 @@ namespace GitHub.Copilot.SDK
             var st = Native.copilot_client_new(json, null, IntPtr.Zero, out h);
             if (st != Native.Ok || h == IntPtr.Zero) throw Calls.LastError(st);
             _handle = new NativeHandle(h, Native.copilot_client_free, "CopilotClient");
+            if (_options.Logger != null) CopilotLog.SetLogger(_options.Logger);
         }
 
         /// <summary>The options this client was made with.</summary>

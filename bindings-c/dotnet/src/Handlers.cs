@@ -272,12 +272,33 @@ namespace GitHub.Copilot.SDK
         }
     }
 
+    /// <summary>The context of a permission prompt, the second argument of the official
+    /// two-argument handler (<see cref="SessionConfig.OnPermissionRequestWithInvocation"/>).</summary>
+    public sealed class PermissionInvocation
+    {
+        /// <summary>The id of the session that asks.</summary>
+        public string SessionId { get; set; }
+    }
+
+    /// <summary>The context of a question for the user, the second argument of the official
+    /// two-argument handler (<see cref="SessionConfig.OnUserInputRequestWithInvocation"/>).</summary>
+    public sealed class UserInputInvocation
+    {
+        /// <summary>The id of the session that asks.</summary>
+        public string SessionId { get; set; }
+    }
+
     /// <summary>Ready-made permission handlers.</summary>
     public static class PermissionHandler
     {
         /// <summary>Approves every prompt once.</summary>
         public static readonly Func<PermissionRequest, Task<PermissionDecision>> ApproveAll =
             req => Task.FromResult(PermissionDecision.ApproveOnce);
+
+        /// <summary><see cref="ApproveAll"/> in the official two-argument form, for
+        /// <see cref="SessionConfig.OnPermissionRequestWithInvocation"/>.</summary>
+        public static readonly Func<PermissionRequest, PermissionInvocation, Task<PermissionDecision>> ApproveAllWithInvocation =
+            (req, invocation) => Task.FromResult(PermissionDecision.ApproveOnce);
     }
 
     /// <summary>A question for the user (<c>ask_user</c>): <c>{sessionId, question, choices, allowFreeform}</c>.</summary>

@@ -521,7 +521,7 @@ namespace GitHub.Copilot.SDK
 
     /// <summary>The library's log records (the core's: connections, failovers, leases, the
     /// reaper, ...).</summary>
-    public static class CopilotLog
+    public static partial class CopilotLog
     {
         static readonly CopilotLogCallback Callback = OnLog;
         static readonly object Gate = new object();

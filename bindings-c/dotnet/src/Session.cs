@@ -58,6 +58,10 @@ namespace GitHub.Copilot.SDK
             _config = config;
             LocalId = Interlocked.Increment(ref _nextId);
             SessionId = config != null ? config.SessionId : null;
+            if (config != null && config.OnPermissionRequest != null && config.OnPermissionRequestWithInvocation != null)
+                throw new ArgumentException("set OnPermissionRequest or OnPermissionRequestWithInvocation, not both");
+            if (config != null && config.OnUserInputRequest != null && config.OnUserInputRequestWithInvocation != null)
+                throw new ArgumentException("set OnUserInputRequest or OnUserInputRequestWithInvocation, not both");
             if (config != null && config.Tools != null)
             {
                 foreach (var t in config.Tools)
@@ -445,14 +449,22 @@ namespace GitHub.Copilot.SDK
         internal static readonly RequestKind[] Kinds =
         {
             new RequestKind("tool", c => false, (s, n, p, rc) => s.RunTool(n, p, rc)),
-            new RequestKind("permission", c => c.OnPermissionRequest != null, async (s, n, p, rc) =>
+            new RequestKind("permission", c => c.OnPermissionRequest != null || c.OnPermissionRequestWithInvocation != null, async (s, n, p, rc) =>
             {
-                var d = await s._config.OnPermissionRequest(new PermissionRequest(p, rc)).ConfigureAwait(false);
+                var req = new PermissionRequest(p, rc);
+                var two = s._config.OnPermissionRequestWithInvocation;
+                var d = two != null
+                    ? await two(req, new PermissionInvocation { SessionId = s.RequestSessionId(p) }).ConfigureAwait(false)
+                    : await s._config.OnPermissionRequest(req).ConfigureAwait(false);
                 return d != null ? d.ToJson() : null;
             }),
-            new RequestKind("userInput", c => c.OnUserInputRequest != null, async (s, n, p, rc) =>
+            new RequestKind("userInput", c => c.OnUserInputRequest != null || c.OnUserInputRequestWithInvocation != null, async (s, n, p, rc) =>
             {
-                var r = await s._config.OnUserInputRequest(new UserInputRequest(p, rc)).ConfigureAwait(false);
+                var req = new UserInputRequest(p, rc);
+                var two = s._config.OnUserInputRequestWithInvocation;
+                var r = two != null
+                    ? await two(req, new UserInputInvocation { SessionId = s.RequestSessionId(p) }).ConfigureAwait(false)
+                    : await s._config.OnUserInputRequest(req).ConfigureAwait(false);
                 return r != null ? r.ToJson() : null;
             }),
             new RequestKind("hook", c => c.OnHook != null, (s, n, p, rc) => s.RunHook(n, p, rc)),
@@ -468,6 +480,12 @@ namespace GitHub.Copilot.SDK
             new RequestKind("autoModeSwitch", c => c.OnAutoModeSwitch != null, async (s, n, p, rc) =>
                 (JsonData)await s._config.OnAutoModeSwitch(new AutoModeSwitchRequest(p, rc)).ConfigureAwait(false)),
         };
+
+        /// <summary>The session id a handler's invocation carries: this session's, else the payload's.</summary>
+        string RequestSessionId(JsonData payload)
+        {
+            return SessionId ?? payload["sessionId"].AsString();
+        }
 
         /// <summary>The library's second call for a pending request: its answer is no longer wanted.</summary>
         internal const string CancelKind = "cancel";

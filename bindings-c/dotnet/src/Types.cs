@@ -46,6 +46,10 @@ namespace GitHub.Copilot.SDK
         public IDictionary<string, string> Environment { get; set; }
         /// <summary><c>--log-level</c> of a spawned CLI (none, error, warning, info, debug, all).</summary>
         public string LogLevel { get; set; }
+        /// <summary>The official option's name for <see cref="CopilotLog.SetLogger"/>: a client made
+        /// with it installs the logger for the library's records. Those records are one stream per
+        /// process, so the last logger installed receives every client's records.</summary>
+        public GitHub.Copilot.SDK.Logging.ILogger Logger { get; set; }
         /// <summary>GitHub token for a spawned CLI.</summary>
         public string GitHubToken { get; set; }
         /// <summary>Let a spawned CLI use the logged-in user (default: true unless a token is given).</summary>
@@ -252,6 +256,15 @@ namespace GitHub.Copilot.SDK
         public Func<PermissionRequest, Task<PermissionDecision>> OnPermissionRequest { get; set; }
         /// <summary>Answers questions for the user (the <c>ask_user</c> tool).</summary>
         public Func<UserInputRequest, Task<UserInputResponse>> OnUserInputRequest { get; set; }
+        /// <summary>The official two-argument form of <see cref="OnPermissionRequest"/>:
+        /// <c>(request, invocation)</c>, where <see cref="PermissionInvocation.SessionId"/> is this
+        /// session's id. Set one of the two, not both (the session refuses that with an
+        /// ArgumentException).</summary>
+        public Func<PermissionRequest, PermissionInvocation, Task<PermissionDecision>> OnPermissionRequestWithInvocation { get; set; }
+        /// <summary>The official two-argument form of <see cref="OnUserInputRequest"/>:
+        /// <c>(request, invocation)</c>, where <see cref="UserInputInvocation.SessionId"/> is this
+        /// session's id. Set one of the two, not both.</summary>
+        public Func<UserInputRequest, UserInputInvocation, Task<UserInputResponse>> OnUserInputRequestWithInvocation { get; set; }
         /// <summary>Hook handlers by hook type (<c>preToolUse</c>, <c>postToolUse</c>,
         /// <c>userPromptSubmitted</c>, <c>sessionStart</c>, <c>sessionEnd</c>, <c>agentStop</c>, ...), in
         /// any spelling (<c>PreToolUse</c>, <c>on_pre_tool_use</c>): the library names each hook

@@ -35,6 +35,7 @@ namespace GitHub.Copilot.SDK.Tests
             Sample.Register(runner);
             TypedTests.Register(runner);
             ConnectionTests.Register(runner);
+            OfficialHandlerTests.Register(runner);
             // Last: every native call of the tests above completed exactly once (none left pending).
             runner.Add("every_native_call_completed", () =>
             {

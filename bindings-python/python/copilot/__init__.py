@@ -8,7 +8,8 @@
             print(response.data.content)
 """
 from ._copilot import __version__, pinned_cli_version
-from .client import DEFAULT_TIMEOUT, CopilotClient, CopilotSession, Reaper, approve_all, refresh_log_level
+from .client import (DEFAULT_TIMEOUT, CopilotClient, CopilotSession, PermissionHandler, Reaper, approve_all,
+                     refresh_log_level)
 from .errors import (AuthenticationError, CliNotFoundError, ConnectError, CopilotCancelledError, CopilotError,
                      CopilotIOError, CopilotTimeoutError, FrameHeaderError, FrameLengthError, HandlerError,
                      InternalError, InvalidConfigError, InvalidJsonError, LeaseError, LeaseHeldError, LeaseLostError,
@@ -16,14 +17,14 @@ from .errors import (AuthenticationError, CliNotFoundError, ConnectError, Copilo
                      ReconnectFailedError, ReconnectingError, RpcError, SessionError, SessionNotFoundError,
                      TransportClosedError, TransportError, TurnOutcomeUnknownError, VersionMismatchError)
 from .pool import CopilotPool
-from .tools import Tool, tool
-from .types import (AuthStatus, AutoModeSwitchRequest, ClientOptions, EventData, HookInvocation, LeaseOptions,
+from .tools import Tool, define_tool, tool
+from .types import (AuthStatus, AutoModeSwitchRequest, ClientOptions, EventData, HandlerInvocation, HookInvocation, LeaseOptions,
                     LifecycleEvent, MessageOptions, PermissionRequest, PingResponse, PoolOptions, ProviderConfig,
                     ProviderTokenRequest, ReconnectOptions, RuntimeConnection, SessionConfig, SessionEvent, SessionMetadata,
-                    StatusResponse, SystemMessageTransformRequest, ToolInvocation, UserInputRequest)
+                    StatusResponse, SystemMessageTransformRequest, ToolInvocation, UnknownEventType, UserInputRequest)
 
 __all__ = [
-    "CopilotClient", "CopilotSession", "CopilotPool", "Reaper", "approve_all", "tool", "Tool", "DEFAULT_TIMEOUT",
+    "CopilotClient", "CopilotSession", "CopilotPool", "Reaper", "approve_all", "PermissionHandler", "tool", "define_tool", "Tool", "DEFAULT_TIMEOUT",
     "pinned_cli_version", "refresh_log_level", "__version__",
     # errors
     "CopilotError", "TransportError", "TransportClosedError", "ConnectError", "CliNotFoundError",
@@ -35,6 +36,6 @@ __all__ = [
     # types
     "ClientOptions", "RuntimeConnection", "ReconnectOptions", "PoolOptions", "LeaseOptions", "SessionConfig", "MessageOptions", "ProviderConfig", "SessionEvent", "EventData",
     "SessionMetadata", "PingResponse", "StatusResponse", "AuthStatus", "LifecycleEvent", "ToolInvocation",
-    "PermissionRequest", "UserInputRequest", "HookInvocation", "SystemMessageTransformRequest",
+    "PermissionRequest", "UserInputRequest", "HandlerInvocation", "HookInvocation", "UnknownEventType", "SystemMessageTransformRequest",
     "ProviderTokenRequest", "AutoModeSwitchRequest",
 ]

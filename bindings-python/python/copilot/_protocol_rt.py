@@ -361,7 +361,7 @@ def event_from_wire(obj: Dict[str, Any], count: bool = True) -> Any:
     """A typed event (``AssistantMessageEvent``, ...) for a type the schema knows, else a plain
     :class:`copilot.SessionEvent` with dict-like ``data``."""
     _protocol()
-    from .types import EventData, SessionEvent
+    from .types import EventData, SessionEvent, UnknownEventType
     from .protocol import SessionEventType
     t = obj.get("type", "")
     cls = _EVENTS.get(t)
@@ -375,7 +375,7 @@ def event_from_wire(obj: Dict[str, Any], count: bool = True) -> Any:
         if STRICT and count:
             _count(STATS.unknown_event_types, str(t))
         data: Any = EventData(raw_data or {})
-        etype: Any = t
+        etype: Any = UnknownEventType(t) if isinstance(t, str) else t
         cls = SessionEvent
     else:
         desc = cls._DATA

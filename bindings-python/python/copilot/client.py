@@ -22,7 +22,8 @@ from . import _protocol_rt as _rt
 from ._copilot import CANCEL, DONE, EVENT, REQUEST
 from .errors import InvalidConfigError
 from .tools import Tool, to_tool
-from .types import (AuthStatus, AutoModeSwitchRequest, HookInvocation, LifecycleEvent, PermissionRequest,
+from .types import (AuthStatus, AutoModeSwitchRequest, HandlerInvocation, HookInvocation, LifecycleEvent,
+                    PermissionRequest,
                     PingResponse, ProviderTokenRequest, RuntimeConnection, Seconds, SessionEvent, SessionMetadata,
                     StatusResponse,
                     SystemMessageTransformRequest, ToolInvocation, UserInputRequest)
@@ -63,6 +64,17 @@ _HANDLER_KEYS = {
 def approve_all(request: PermissionRequest) -> str:
     """A permission handler that approves every prompt once."""
     return "approve-once"
+
+
+class PermissionHandler:
+    """The official SDKs' name for the ready-made permission handlers:
+    ``"on_permission_request": PermissionHandler.approve_all``. ``approve_all`` takes the
+    official ``(request, invocation)`` and answers ``{"kind": "approve-once"}``; the module-level
+    :func:`approve_all` is the same answer in the one-argument form."""
+
+    @staticmethod
+    def approve_all(request: PermissionRequest, invocation: Any = None) -> Dict[str, str]:
+        return {"kind": "approve-once"}
 
 
 def _options(value: Any, kwargs: Dict[str, Any], what: str) -> Dict[str, Any]:
@@ -265,8 +277,9 @@ class _Sink:
         self.tools = tools
         self.handlers = handlers
         self.hooks = hooks
-        # Handlers that take the typed request as an optional second argument.
-        self.with_request = {k for k in ("systemMessageTransform", "providerToken")
+        # Handlers that take the typed request as an optional second argument, and the
+        # permission / user-input handlers declared in the official (request, invocation) form.
+        self.with_request = {k for k in ("systemMessageTransform", "providerToken", "permission", "userInput")
                              if k in handlers and _positional(handlers[k]) >= 2}
         self.consumers: Dict[int, Callable[[SessionEvent], None]] = {}
         self.queues: Set["asyncio.Queue[Optional[SessionEvent]]"] = set()
@@ -340,12 +353,13 @@ class _Sink:
                 raise LookupError(f"no hook function for {name}")
             return await _call(fn, p["input"], HookInvocation(p["hookType"], p["sessionId"], p))
         fn = self.handlers[kind]
-        if kind == "permission":
-            return await _call(fn, PermissionRequest(p["kind"], p["requestId"], p["toolCallId"], p["request"], p,
-                                                     p["sessionId"]))
-        if kind == "userInput":
-            return await _call(fn, UserInputRequest(p["question"], p["choices"], p["allowFreeform"], p,
-                                                    p["sessionId"]))
+        if kind in ("permission", "userInput"):
+            req: Any = (PermissionRequest(p["kind"], p["requestId"], p["toolCallId"], p["request"], p, p["sessionId"])
+                        if kind == "permission" else
+                        UserInputRequest(p["question"], p["choices"], p["allowFreeform"], p, p["sessionId"]))
+            if kind in self.with_request:
+                return await _call(fn, req, HandlerInvocation(p["sessionId"]))
+            return await _call(fn, req)
         if kind == "systemMessageTransform":
             extra = (SystemMessageTransformRequest(p["sections"], p["sessionId"], p),)
             return await _call(fn, p["sections"], *(extra if kind in self.with_request else ()))

@@ -123,12 +123,16 @@ class Tool:
         self.skip_permission = skip_permission
         self.overrides_built_in_tool = overrides_built_in_tool
         #: "kwargs": called as handler(**arguments); "model": handler(Model(**arguments));
-        #: "arguments": handler(arguments) or handler(arguments, invocation).
+        #: "arguments": handler(arguments) or handler(arguments, invocation); "official"
+        #: (define_tool): handler(), handler(invocation), handler(params) or
+        #: handler(params, invocation), params a model instance when a model is known.
         self.call_style = call_style
         self._model: Any = None
         #: "kwargs" style: parameters annotated with a dataclass or pydantic model, built from
         #: their JSON object before the call.
         self._typed: Dict[str, Any] = {}
+        #: "official" style: (takes the params, takes the invocation).
+        self._official = (True, True)
 
     def definition(self) -> Dict[str, Any]:
         d: Dict[str, Any] = {"name": self.name}
@@ -152,6 +156,15 @@ class Tool:
             return (), kwargs
         if self.call_style == "model":
             return (self._model.model_validate(arguments or {}),), {}
+        if self.call_style == "official":
+            takes_params, takes_invocation = self._official
+            out: List[Any] = []
+            if takes_params:
+                out.append(self._model.model_validate(arguments or {}) if self._model is not None
+                           else arguments if arguments is not None else {})
+            if takes_invocation:
+                out.append(invocation)
+            return tuple(out), {}
         try:
             n = len(inspect.signature(self.handler).parameters)
         except (TypeError, ValueError):
@@ -203,6 +216,71 @@ def tool(fn: Optional[Callable[..., Any]] = None, *, name: Optional[str] = None,
         return t
 
     return wrap(fn) if fn is not None else wrap
+
+
+def define_tool(name: Any = None, *, description: Optional[str] = None, handler: Optional[Callable[..., Any]] = None,
+                parameters: Optional[Dict[str, Any]] = None, params_type: Any = None, skip_permission: bool = False,
+                overrides_built_in_tool: bool = False) -> Any:
+    """The official SDKs' tool factory, beside :func:`tool`. As a function,
+    ``define_tool("name", description=..., handler=fn, parameters={...JSON schema...})`` (or
+    ``params_type=SomeModel``, a pydantic model whose schema is sent and whose validated instance
+    the handler gets); as a decorator, ``@define_tool(description=...)`` (the name defaults to the
+    function's, a first parameter annotated with a pydantic model is its ``params_type``).
+
+    The handler is called by its parameters: none -> ``fn()``; one annotated ``ToolInvocation``
+    -> ``fn(invocation)``; one -> ``fn(params)``; two -> ``fn(params, invocation)``. ``params``
+    is the model instance when a model is known, else the arguments dict. What it returns is a
+    tool result as for any other tool (a string, a dict, ...)."""
+    if callable(name) and handler is None:  # bare @define_tool
+        return define_tool(description=description, parameters=parameters, params_type=params_type,
+                           skip_permission=skip_permission, overrides_built_in_tool=overrides_built_in_tool)(name)
+    if name is not None and not isinstance(name, str):
+        raise InvalidConfigError(f"define_tool: the name must be a string, got {type(name).__name__}")
+    if params_type is not None and not _pydantic_model(params_type):
+        raise InvalidConfigError("define_tool: params_type must be a pydantic model class")
+    caller_ns = dict(sys._getframe(1).f_locals)
+
+    def wrap(fn: Callable[..., Any]) -> Tool:
+        if not callable(fn):
+            raise InvalidConfigError(f"define_tool: the handler must be callable, got {type(fn).__name__}")
+        try:
+            sig_params = [p for p in inspect.signature(fn).parameters.values()
+                          if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        except (TypeError, ValueError):
+            sig_params = []
+        try:
+            hints = typing.get_type_hints(fn)
+        except NameError:
+            try:
+                hints = typing.get_type_hints(fn, localns=caller_ns)
+            except Exception:
+                hints = {}
+        except Exception:
+            hints = {}
+        first = hints.get(sig_params[0].name) if sig_params else None
+        from .types import ToolInvocation
+        model = params_type
+        if not sig_params:
+            official = (False, False)
+        elif len(sig_params) == 1 and first is ToolInvocation:
+            official = (False, True)
+        else:
+            official = (True, len(sig_params) >= 2)
+            if model is None and _pydantic_model(first):
+                model = first
+        schema = parameters if parameters is not None else model.model_json_schema() if model is not None else None
+        t = Tool(name or getattr(fn, "__name__", ""), fn, description=description or inspect.getdoc(fn) or None,
+                 parameters=schema, skip_permission=skip_permission,
+                 overrides_built_in_tool=overrides_built_in_tool, call_style="official")
+        t._model = model
+        t._official = official
+        return t
+
+    if handler is not None:
+        if not name:
+            raise InvalidConfigError("define_tool: a name is required with handler=")
+        return wrap(handler)
+    return wrap
 
 
 def to_tool(obj: Any) -> Tool:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Awaitable, Callable, Dict, List, Literal, Optional, TypedDict, Union
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, List, Literal, Optional, TypedDict, Union
+
+if TYPE_CHECKING:
+    from .protocol import SessionEventType
 
 # --------------------------------------------------------------------------------- options
 
@@ -189,13 +192,25 @@ def _wrap(v: Any) -> Any:
     return v
 
 
+class UnknownEventType(str):
+    """The ``type`` of an event whose type the schema does not know: the plain string, which
+    also offers ``.value`` (as a ``SessionEventType`` member does), so ``ev.type.value`` works
+    for every event and ``ev.type == "x"`` stays a string comparison."""
+    __slots__ = ()
+
+    @property
+    def value(self) -> str:
+        return str.__str__(self)
+
+
 @dataclass
 class SessionEvent:
     """One session event. An event type of the schema arrives as its generated subclass
     (``copilot.protocol.AssistantMessageEvent``, ...: ``type`` a ``SessionEventType`` member,
-    ``data`` the generated data class); an unknown type as this class, with ``type`` the plain
-    string and ``data`` an :class:`EventData`. ``raw`` holds the wire object."""
-    type: str
+    ``data`` the generated data class); an unknown type as this class, with ``type`` an
+    :class:`UnknownEventType` (a ``str`` with ``.value``) and ``data`` an :class:`EventData`.
+    ``raw`` holds the wire object."""
+    type: Union["SessionEventType", UnknownEventType]
     data: Any
     id: str = ""
     timestamp: str = ""
@@ -300,6 +315,19 @@ class ToolInvocation:
     working_directory: Optional[str] = None
     request_id: str = ""
     raw: Dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+class HandlerInvocation(Dict[str, Any]):
+    """The second argument of a two-parameter permission or user-input handler (the official
+    SDKs' ``(request, invocation)`` form): the dict ``{"session_id": ...}``, also readable as
+    ``invocation.session_id``."""
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__(session_id=session_id)
+
+    @property
+    def session_id(self) -> str:
+        return str(self["session_id"])
 
 
 @dataclass
