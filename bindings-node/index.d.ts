@@ -8,6 +8,8 @@ import type {
   Model,
   ModelSwitchToResult,
   PingResult,
+  HookTypes,
+  TypedHookType,
   ServerRpc,
   SessionAuthStatus,
   SessionEvent,
@@ -403,34 +405,56 @@ export type UserInputHandler = (
   invocation: HandlerInvocation,
 ) => UserInputResponse | Promise<UserInputResponse>;
 
-/** A hook handler's payload: `input` is what the CLI sent for that hook type. */
-export interface HookPayload extends HandlerContext {
+/**
+ * A hook handler's payload: `input` is what the CLI sent for that hook type, typed by the
+ * generated `HookTypes` table for the hook types of the schema (`PreToolUseHookInput`, …).
+ */
+export interface HookPayload<T extends string = string> extends HandlerContext {
   sessionId: string;
   /** `preToolUse`, `postToolUse`, `userPromptSubmitted`, `sessionStart`, `sessionEnd`, … */
-  hookType: string;
-  input: Record<string, unknown>;
+  hookType: T;
+  input: T extends TypedHookType ? HookTypes[T]['input'] : Record<string, unknown>;
 }
-/** Hook output (`permissionDecision`, `modifiedArgs`, `additionalContext`, …) or nothing. Throwing: an empty output. */
-export type HookOutput = Record<string, unknown> | null | undefined | void;
-export type HookHandler = (request: HookPayload, invocation: HandlerInvocation) => HookOutput | Promise<HookOutput>;
+/**
+ * Hook output or nothing: the generated `<Type>HookOutput` for the hook types of the schema
+ * (`PreToolUseHookOutput`: `permissionDecision`, `permissionDecisionReason`, …), any object
+ * otherwise. Passed to the CLI as is. Throwing: an empty output.
+ */
+export type HookOutput<T extends string = string> =
+  | (T extends TypedHookType ? HookTypes[T]['output'] : Record<string, unknown>)
+  | null
+  | undefined
+  | void;
+/** The handler of hook type `T`: `(request, invocation)`, a one-argument handler works as well. */
+export type HookHandler<T extends string = string> = (
+  request: HookPayload<T>,
+  invocation: HandlerInvocation,
+) => HookOutput<T> | Promise<HookOutput<T>>;
+
+/** The typed handler entries: each hook type of `HookTypes` as `preToolUse` and `onPreToolUse`. */
+export type TypedSessionHooks = {
+  [T in TypedHookType as T | `on${Capitalize<T>}`]?: HookHandler<T>;
+};
 
 /**
  * Hook handlers by hook type, in any spelling (`onPreToolUse`, `preToolUse`,
- * `pre_tool_use`, …); only the types given reach the host. `onHook` is called for every hook
- * type without its own entry.
+ * `pre_tool_use`, …); only the types given reach the host. The hook types of the schema are
+ * typed in the camel spellings (input `PreToolUseHookInput`, output `PreToolUseHookOutput`);
+ * other keys get the untyped payload. `onHook` is called for every hook type without its own
+ * entry.
  */
-export interface SessionHooks {
-  onPreToolUse?: HookHandler;
-  onPostToolUse?: HookHandler;
-  onUserPromptSubmitted?: HookHandler;
-  onSessionStart?: HookHandler;
-  onSessionEnd?: HookHandler;
-  onErrorOccurred?: HookHandler;
-  onAgentStop?: HookHandler;
+export interface SessionHooks extends TypedSessionHooks {
   onSubagentStop?: HookHandler;
   onHook?: HookHandler;
-  [hookType: string]: HookHandler | undefined;
+  [hookType: string]: AnyHookHandler | undefined;
 }
+/**
+ * Any hook handler (the value type of the other keys of `SessionHooks`): declared as a method so
+ * that the typed entries fit it while another key still gets the untyped payload.
+ */
+export type AnyHookHandler = {
+  handler(request: HookPayload, invocation: HandlerInvocation): unknown;
+}['handler'];
 
 /** The system-message transform's payload: the sections configured with `action: "transform"`. */
 export interface SystemMessageTransformPayload extends HandlerContext {

@@ -511,6 +511,9 @@ class CopilotSession {
         // simply ignores the second.
         const invocation = Object.freeze({ sessionId: typeof payload.sessionId === 'string' ? payload.sessionId : this.#sessionId });
         if (kind === 'permission') exposeRequestFields(payload);
+        // Strict mode: the input of a typed hook type must read as its generated type.
+        const typed = kind === 'hook' && strict !== null ? protocol.HOOK_TYPES[payload.hookType] : undefined;
+        if (typed !== undefined) strict.value(typed.input, payload.input, `${payload.hookType} hook input`);
         run = () => h(payload, invocation);
       }
     }
@@ -1454,5 +1457,6 @@ module.exports = {
   RuntimeConnection,
   PINNED_CLI_VERSION,
   SESSION_EVENT_TYPES: protocol.SESSION_EVENT_TYPES,
+  HOOK_TYPES: protocol.HOOK_TYPES,
   strictTypes,
 };

@@ -14,6 +14,7 @@ export const {
   RuntimeConnection,
   PINNED_CLI_VERSION,
   SESSION_EVENT_TYPES,
+  HOOK_TYPES,
   strictTypes,
 } = cjs;
 export default cjs;

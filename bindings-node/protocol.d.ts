@@ -976,6 +976,27 @@ export interface AgentSetPromptRequest {
   prompt: string;
 }
 
+/** Input of the agentStop hook. */
+export interface AgentStopHookInput {
+  cwd: string;
+  sessionId: string;
+  stopReason?: string;
+  stop_hook_active?: boolean;
+  /** Unix time in milliseconds */
+  timestamp: number;
+  transcriptPath?: string;
+}
+
+/** What the agentStop hook may answer (block: the agent continues). */
+export interface AgentStopHookOutput {
+  decision?: AgentStopHookOutputDecision;
+  reason?: string;
+}
+
+export type AgentStopHookOutputDecision =
+  | "block"
+  ;
+
 /** Optional project paths to include in agent discovery. */
 export interface AgentsDiscoverRequest {
   /** When true, omit the host's agents (the user-level agent directory and all plugin agents), leaving only project and remote agents. For multitenant deployments. */
@@ -5577,6 +5598,32 @@ export interface ErrorEvent {
   type: "session.error";
 }
 
+/** Input of the errorOccurred hook. */
+export interface ErrorOccurredHookInput {
+  cwd: string;
+  error?: unknown;
+  /** model_call, tool_execution, system or user_input */
+  errorContext?: string;
+  recoverable?: boolean;
+  sessionId: string;
+  /** Unix time in milliseconds */
+  timestamp: number;
+}
+
+/** What the errorOccurred hook may answer. */
+export interface ErrorOccurredHookOutput {
+  errorHandling?: ErrorOccurredHookOutputErrorHandling;
+  retryCount?: number;
+  suppressOutput?: boolean;
+  userNotification?: string;
+}
+
+export type ErrorOccurredHookOutputErrorHandling =
+  | "retry"
+  | "skip"
+  | "abort"
+  ;
+
 /** Cursor, batch size, and optional long-poll/filter parameters for reading session events. */
 export interface EventLogReadRequest {
   /** Optional non-empty list of subagent identifiers. When provided, only events owned by one of these agents are returned; ownership recognizes the event envelope's agentId plus legacy data.agentId and data.parentToolCallId markers. This filter takes precedence over agentScope. */
@@ -8394,6 +8441,13 @@ export interface HookStartEvent {
   timestamp: string;
   /** Type discriminator. Always "hook.start". */
   type: "hook.start";
+}
+
+/** A tool's result as hooks see it. */
+export interface HookToolResult {
+  resultType?: string;
+  textResultForLlm?: string;
+  toolTelemetry?: unknown;
 }
 
 /**
@@ -14869,6 +14923,84 @@ export interface PluginsUpdateRequest {
   name: string;
 }
 
+/** Input of the postToolUseFailure hook. */
+export interface PostToolUseFailureHookInput {
+  cwd: string;
+  error?: unknown;
+  sessionId: string;
+  /** Unix time in milliseconds */
+  timestamp: number;
+  toolArgs?: unknown;
+  toolName: string;
+}
+
+/** What the postToolUseFailure hook may answer. */
+export interface PostToolUseFailureHookOutput {
+  additionalContext?: string;
+}
+
+/** Input of the postToolUse hook. */
+export interface PostToolUseHookInput {
+  cwd: string;
+  sessionId: string;
+  /** Unix time in milliseconds */
+  timestamp: number;
+  toolArgs?: unknown;
+  toolName: string;
+  toolResult?: HookToolResult;
+}
+
+/** What the postToolUse hook may answer. */
+export interface PostToolUseHookOutput {
+  additionalContext?: string;
+  modifiedResult?: unknown;
+  suppressOutput?: boolean;
+}
+
+/** Input of the preMcpToolCall hook. */
+export interface PreMcpToolCallHookInput {
+  _meta?: unknown;
+  arguments?: unknown;
+  cwd: string;
+  serverName?: string;
+  sessionId: string;
+  /** Unix time in milliseconds */
+  timestamp: number;
+  toolCallId?: string;
+  toolName?: string;
+}
+
+/** What the preMcpToolCall hook may answer. */
+export interface PreMcpToolCallHookOutput {
+  metaToUse?: unknown;
+}
+
+/** Input of the preToolUse hook. */
+export interface PreToolUseHookInput {
+  cwd: string;
+  sessionId: string;
+  /** Unix time in milliseconds */
+  timestamp: number;
+  /** The tool's arguments */
+  toolArgs?: unknown;
+  toolName: string;
+}
+
+/** What the preToolUse hook may answer (deny: the tool fails with 'Denied by preToolUse hook: <reason>'). */
+export interface PreToolUseHookOutput {
+  additionalContext?: string;
+  modifiedArgs?: unknown;
+  permissionDecision?: PreToolUseHookOutputPermissionDecision;
+  permissionDecisionReason?: string;
+  suppressOutput?: boolean;
+}
+
+export type PreToolUseHookOutputPermissionDecision =
+  | "allow"
+  | "deny"
+  | "ask"
+  ;
+
 /** A detected loss of a previously cached prompt prefix */
 export interface PromptCacheBreakData {
   /** Request state whose cached prefix fell short */
@@ -17670,6 +17802,25 @@ export interface SessionDebugCollectLogsParams {
   destination: DebugCollectLogsDestination;
   /** Which built-in session diagnostics to include. Omitted fields default to true. */
   include?: DebugCollectLogsInclude;
+}
+
+/** Input of the sessionEnd hook (also on session.destroy). */
+export interface SessionEndHookInput {
+  cwd: string;
+  error?: unknown;
+  finalMessage?: string;
+  /** complete, error, abort, timeout or user_exit */
+  reason?: string;
+  sessionId: string;
+  /** Unix time in milliseconds */
+  timestamp: number;
+}
+
+/** What the sessionEnd hook may answer. */
+export interface SessionEndHookOutput {
+  cleanupActions?: unknown;
+  sessionSummary?: string;
+  suppressOutput?: boolean;
 }
 
 /** The enriched metadata records, with summary and context fields backfilled where available. Sessions confirmed empty and unnamed are omitted. */
@@ -20622,6 +20773,24 @@ export type SessionSource =
   | "remote"
   | "all"
   ;
+
+/** Input of the sessionStart hook (the first turn of a session). */
+export interface SessionStartHookInput {
+  /** The session's working directory */
+  cwd: string;
+  initialPrompt?: string;
+  sessionId: string;
+  /** new, resume or startup */
+  source?: string;
+  /** Unix time in milliseconds */
+  timestamp: number;
+}
+
+/** What the sessionStart hook may answer. */
+export interface SessionStartHookOutput {
+  additionalContext?: string;
+  modifiedConfig?: { [key: string]: unknown };
+}
 
 /** Identifies the target session. */
 export interface SessionSuspendParams {
@@ -25699,6 +25868,37 @@ export interface UserMessageEvent {
   type: "user.message";
 }
 
+/** Input of the userPromptSubmitted hook. */
+export interface UserPromptSubmittedHookInput {
+  cwd: string;
+  prompt: string;
+  sessionId: string;
+  /** Unix time in milliseconds */
+  timestamp: number;
+}
+
+/** What the userPromptSubmitted hook may answer (additionalContext reaches the model as a system reminder). */
+export interface UserPromptSubmittedHookOutput {
+  additionalContext?: string;
+  modifiedPrompt?: string;
+  suppressOutput?: boolean;
+}
+
+/** Input of the userPromptTransformed hook. */
+export interface UserPromptTransformedHookInput {
+  cwd: string;
+  prompt?: string;
+  sessionId: string;
+  /** Unix time in milliseconds */
+  timestamp: number;
+  transformedPrompt?: string;
+}
+
+/** What the userPromptTransformed hook may answer. */
+export interface UserPromptTransformedHookOutput {
+  modifiedTransformedPrompt?: string;
+}
+
 /** Result of a user-requested shell command. */
 export interface UserRequestedShellCommandResult {
   /** Error output when the execution failed */
@@ -28998,5 +29198,27 @@ export interface ClientGlobalApi {
   "llmInference.httpRequestStart": { params: LlmInferenceHttpRequestStartRequest; result: LlmInferenceHttpRequestStartResult };
 }
 
+// ---------------------------------------------------------------------------------------------
+// Hooks (served by `hooks` of the session config)
+
+/** Every hook type with its typed input (`request.input` of the hook handler) and output. */
+export interface HookTypes {
+  agentStop: { input: AgentStopHookInput; output: AgentStopHookOutput };
+  errorOccurred: { input: ErrorOccurredHookInput; output: ErrorOccurredHookOutput };
+  postToolUse: { input: PostToolUseHookInput; output: PostToolUseHookOutput };
+  postToolUseFailure: { input: PostToolUseFailureHookInput; output: PostToolUseFailureHookOutput };
+  preMcpToolCall: { input: PreMcpToolCallHookInput; output: PreMcpToolCallHookOutput };
+  preToolUse: { input: PreToolUseHookInput; output: PreToolUseHookOutput };
+  sessionEnd: { input: SessionEndHookInput; output: SessionEndHookOutput };
+  sessionStart: { input: SessionStartHookInput; output: SessionStartHookOutput };
+  userPromptSubmitted: { input: UserPromptSubmittedHookInput; output: UserPromptSubmittedHookOutput };
+  userPromptTransformed: { input: UserPromptTransformedHookInput; output: UserPromptTransformedHookOutput };
+}
+
+/** A hook type with typed input and output (`HookType` is the CLI's own list of hook types). */
+export type TypedHookType = keyof HookTypes;
+
 /** Every session event type of the schema (runtime list). */
 export declare const SESSION_EVENT_TYPES: readonly SessionEventType[];
+/** Every typed hook type with the names of its input and output types (runtime table). */
+export declare const HOOK_TYPES: { readonly [T in TypedHookType]: { readonly input: string; readonly output: string } };

@@ -510,4 +510,18 @@ const SESSION_EVENT_TYPES = Object.freeze([
   "mcp_app.tool_call_complete",
 ]);
 
-module.exports = { SERVER_METHODS, SESSION_METHODS, SESSION_EVENT_TYPES };
+/** Every typed hook type: the names of its input and output types. */
+const HOOK_TYPES = Object.freeze({
+  agentStop: Object.freeze({ input: "AgentStopHookInput", output: "AgentStopHookOutput" }),
+  errorOccurred: Object.freeze({ input: "ErrorOccurredHookInput", output: "ErrorOccurredHookOutput" }),
+  postToolUse: Object.freeze({ input: "PostToolUseHookInput", output: "PostToolUseHookOutput" }),
+  postToolUseFailure: Object.freeze({ input: "PostToolUseFailureHookInput", output: "PostToolUseFailureHookOutput" }),
+  preMcpToolCall: Object.freeze({ input: "PreMcpToolCallHookInput", output: "PreMcpToolCallHookOutput" }),
+  preToolUse: Object.freeze({ input: "PreToolUseHookInput", output: "PreToolUseHookOutput" }),
+  sessionEnd: Object.freeze({ input: "SessionEndHookInput", output: "SessionEndHookOutput" }),
+  sessionStart: Object.freeze({ input: "SessionStartHookInput", output: "SessionStartHookOutput" }),
+  userPromptSubmitted: Object.freeze({ input: "UserPromptSubmittedHookInput", output: "UserPromptSubmittedHookOutput" }),
+  userPromptTransformed: Object.freeze({ input: "UserPromptTransformedHookInput", output: "UserPromptTransformedHookOutput" }),
+});
+
+module.exports = { SERVER_METHODS, SESSION_METHODS, SESSION_EVENT_TYPES, HOOK_TYPES };

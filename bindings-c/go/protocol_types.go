@@ -979,6 +979,45 @@ type AgentSetPromptRequest struct {
 	Prompt string `json:"prompt"`
 }
 
+// AgentStopHookInput: Input of the agentStop hook.
+type AgentStopHookInput struct {
+	Cwd string `json:"cwd"`
+
+	SessionID string `json:"sessionId"`
+
+	StopReason *string `json:"stopReason,omitempty"`
+
+	StopHookActive *bool `json:"stop_hook_active,omitempty"`
+
+	// Timestamp: Unix time in milliseconds
+	Timestamp float64 `json:"timestamp"`
+
+	TranscriptPath *string `json:"transcriptPath,omitempty"`
+}
+
+// AgentStopHookOutput: What the agentStop hook may answer (block: the agent continues).
+type AgentStopHookOutput struct {
+	Decision *AgentStopHookOutputDecision `json:"decision,omitempty"`
+
+	Reason *string `json:"reason,omitempty"`
+}
+
+// AgentStopHookOutputDecision is a string enum of the protocol schema.
+// A value this SDK does not know stays readable as its string (see Known).
+type AgentStopHookOutputDecision string
+
+// AgentStopHookOutputDecisionBlock is "block".
+const AgentStopHookOutputDecisionBlock AgentStopHookOutputDecision = "block"
+
+// Known reports whether v is one of the values the schema lists.
+func (v AgentStopHookOutputDecision) Known() bool {
+	switch v {
+	case AgentStopHookOutputDecisionBlock:
+		return true
+	}
+	return false
+}
+
 // AgentsDiscoverRequest: Optional project paths to include in agent discovery.
 type AgentsDiscoverRequest struct {
 	// ExcludeHostAgents: When true, omit the host's agents (the user-level agent directory and all plugin agents), leaving only project and remote agents. For multitenant deployments.
@@ -7505,6 +7544,60 @@ type ErrorEvent struct {
 	Type string `json:"type"`
 }
 
+// ErrorOccurredHookInput: Input of the errorOccurred hook.
+type ErrorOccurredHookInput struct {
+	Cwd string `json:"cwd"`
+
+	Error any `json:"error,omitempty"`
+
+	// ErrorContext: model_call, tool_execution, system or user_input
+	ErrorContext *string `json:"errorContext,omitempty"`
+
+	Recoverable *bool `json:"recoverable,omitempty"`
+
+	SessionID string `json:"sessionId"`
+
+	// Timestamp: Unix time in milliseconds
+	Timestamp float64 `json:"timestamp"`
+}
+
+// ErrorOccurredHookOutput: What the errorOccurred hook may answer.
+type ErrorOccurredHookOutput struct {
+	ErrorHandling *ErrorOccurredHookOutputErrorHandling `json:"errorHandling,omitempty"`
+
+	RetryCount *int64 `json:"retryCount,omitempty"`
+
+	SuppressOutput *bool `json:"suppressOutput,omitempty"`
+
+	UserNotification *string `json:"userNotification,omitempty"`
+}
+
+// ErrorOccurredHookOutputErrorHandling is a string enum of the protocol schema.
+// A value this SDK does not know stays readable as its string (see Known).
+type ErrorOccurredHookOutputErrorHandling string
+
+// ErrorOccurredHookOutputErrorHandlingRetry is "retry".
+const ErrorOccurredHookOutputErrorHandlingRetry ErrorOccurredHookOutputErrorHandling = "retry"
+
+// ErrorOccurredHookOutputErrorHandlingSkip is "skip".
+const ErrorOccurredHookOutputErrorHandlingSkip ErrorOccurredHookOutputErrorHandling = "skip"
+
+// ErrorOccurredHookOutputErrorHandlingAbort is "abort".
+const ErrorOccurredHookOutputErrorHandlingAbort ErrorOccurredHookOutputErrorHandling = "abort"
+
+// Known reports whether v is one of the values the schema lists.
+func (v ErrorOccurredHookOutputErrorHandling) Known() bool {
+	switch v {
+	case ErrorOccurredHookOutputErrorHandlingRetry:
+		return true
+	case ErrorOccurredHookOutputErrorHandlingSkip:
+		return true
+	case ErrorOccurredHookOutputErrorHandlingAbort:
+		return true
+	}
+	return false
+}
+
 // EventLogReadRequest: Cursor, batch size, and optional long-poll/filter parameters for reading session events.
 type EventLogReadRequest struct {
 	// AgentIDs: Optional non-empty list of subagent identifiers. When provided, only events owned by one of these agents are returned; ownership recognizes the event envelope's agentId plus legacy data.agentId and data.parentToolCallId markers. This filter takes precedence over agentScope.
@@ -11495,6 +11588,15 @@ type HookStartEvent struct {
 
 	// Type: Type discriminator. Always "hook.start".
 	Type string `json:"type"`
+}
+
+// HookToolResult: A tool's result as hooks see it.
+type HookToolResult struct {
+	ResultType *string `json:"resultType,omitempty"`
+
+	TextResultForLlm *string `json:"textResultForLlm,omitempty"`
+
+	ToolTelemetry any `json:"toolTelemetry,omitempty"`
 }
 
 // HookType: Hook event name. Discovery emits the file-configurable subset; SDK callbacks additionally support callback-only events.
@@ -21270,6 +21372,131 @@ type PluginsUpdateRequest struct {
 	Name string `json:"name"`
 }
 
+// PostToolUseFailureHookInput: Input of the postToolUseFailure hook.
+type PostToolUseFailureHookInput struct {
+	Cwd string `json:"cwd"`
+
+	Error any `json:"error,omitempty"`
+
+	SessionID string `json:"sessionId"`
+
+	// Timestamp: Unix time in milliseconds
+	Timestamp float64 `json:"timestamp"`
+
+	ToolArgs any `json:"toolArgs,omitempty"`
+
+	ToolName string `json:"toolName"`
+}
+
+// PostToolUseFailureHookOutput: What the postToolUseFailure hook may answer.
+type PostToolUseFailureHookOutput struct {
+	AdditionalContext *string `json:"additionalContext,omitempty"`
+}
+
+// PostToolUseHookInput: Input of the postToolUse hook.
+type PostToolUseHookInput struct {
+	Cwd string `json:"cwd"`
+
+	SessionID string `json:"sessionId"`
+
+	// Timestamp: Unix time in milliseconds
+	Timestamp float64 `json:"timestamp"`
+
+	ToolArgs any `json:"toolArgs,omitempty"`
+
+	ToolName string `json:"toolName"`
+
+	ToolResult *HookToolResult `json:"toolResult,omitempty"`
+}
+
+// PostToolUseHookOutput: What the postToolUse hook may answer.
+type PostToolUseHookOutput struct {
+	AdditionalContext *string `json:"additionalContext,omitempty"`
+
+	ModifiedResult any `json:"modifiedResult,omitempty"`
+
+	SuppressOutput *bool `json:"suppressOutput,omitempty"`
+}
+
+// PreMcpToolCallHookInput: Input of the preMcpToolCall hook.
+type PreMcpToolCallHookInput struct {
+	Meta any `json:"_meta,omitempty"`
+
+	Arguments any `json:"arguments,omitempty"`
+
+	Cwd string `json:"cwd"`
+
+	ServerName *string `json:"serverName,omitempty"`
+
+	SessionID string `json:"sessionId"`
+
+	// Timestamp: Unix time in milliseconds
+	Timestamp float64 `json:"timestamp"`
+
+	ToolCallID *string `json:"toolCallId,omitempty"`
+
+	ToolName *string `json:"toolName,omitempty"`
+}
+
+// PreMcpToolCallHookOutput: What the preMcpToolCall hook may answer.
+type PreMcpToolCallHookOutput struct {
+	MetaToUse any `json:"metaToUse,omitempty"`
+}
+
+// PreToolUseHookInput: Input of the preToolUse hook.
+type PreToolUseHookInput struct {
+	Cwd string `json:"cwd"`
+
+	SessionID string `json:"sessionId"`
+
+	// Timestamp: Unix time in milliseconds
+	Timestamp float64 `json:"timestamp"`
+
+	// ToolArgs: The tool's arguments
+	ToolArgs any `json:"toolArgs,omitempty"`
+
+	ToolName string `json:"toolName"`
+}
+
+// PreToolUseHookOutput: What the preToolUse hook may answer (deny: the tool fails with 'Denied by preToolUse hook: <reason>').
+type PreToolUseHookOutput struct {
+	AdditionalContext *string `json:"additionalContext,omitempty"`
+
+	ModifiedArgs any `json:"modifiedArgs,omitempty"`
+
+	PermissionDecision *PreToolUseHookOutputPermissionDecision `json:"permissionDecision,omitempty"`
+
+	PermissionDecisionReason *string `json:"permissionDecisionReason,omitempty"`
+
+	SuppressOutput *bool `json:"suppressOutput,omitempty"`
+}
+
+// PreToolUseHookOutputPermissionDecision is a string enum of the protocol schema.
+// A value this SDK does not know stays readable as its string (see Known).
+type PreToolUseHookOutputPermissionDecision string
+
+// PreToolUseHookOutputPermissionDecisionAllow is "allow".
+const PreToolUseHookOutputPermissionDecisionAllow PreToolUseHookOutputPermissionDecision = "allow"
+
+// PreToolUseHookOutputPermissionDecisionDeny is "deny".
+const PreToolUseHookOutputPermissionDecisionDeny PreToolUseHookOutputPermissionDecision = "deny"
+
+// PreToolUseHookOutputPermissionDecisionAsk is "ask".
+const PreToolUseHookOutputPermissionDecisionAsk PreToolUseHookOutputPermissionDecision = "ask"
+
+// Known reports whether v is one of the values the schema lists.
+func (v PreToolUseHookOutputPermissionDecision) Known() bool {
+	switch v {
+	case PreToolUseHookOutputPermissionDecisionAllow:
+		return true
+	case PreToolUseHookOutputPermissionDecisionDeny:
+		return true
+	case PreToolUseHookOutputPermissionDecisionAsk:
+		return true
+	}
+	return false
+}
+
 // PromptCacheBreakData: A detected loss of a previously cached prompt prefix
 type PromptCacheBreakData struct {
 	// AfterRequest: Request state whose cached prefix fell short
@@ -25244,6 +25471,32 @@ type SessionDebugCollectLogsParams struct {
 
 	// Include: Which built-in session diagnostics to include. Omitted fields default to true.
 	Include *DebugCollectLogsInclude `json:"include,omitempty"`
+}
+
+// SessionEndHookInput: Input of the sessionEnd hook (also on session.destroy).
+type SessionEndHookInput struct {
+	Cwd string `json:"cwd"`
+
+	Error any `json:"error,omitempty"`
+
+	FinalMessage *string `json:"finalMessage,omitempty"`
+
+	// Reason: complete, error, abort, timeout or user_exit
+	Reason *string `json:"reason,omitempty"`
+
+	SessionID string `json:"sessionId"`
+
+	// Timestamp: Unix time in milliseconds
+	Timestamp float64 `json:"timestamp"`
+}
+
+// SessionEndHookOutput: What the sessionEnd hook may answer.
+type SessionEndHookOutput struct {
+	CleanupActions any `json:"cleanupActions,omitempty"`
+
+	SessionSummary *string `json:"sessionSummary,omitempty"`
+
+	SuppressOutput *bool `json:"suppressOutput,omitempty"`
 }
 
 // SessionEnrichMetadataResult: The enriched metadata records, with summary and context fields backfilled where available. Sessions confirmed empty and unnamed are omitted.
@@ -30301,6 +30554,29 @@ func (v SessionSource) Known() bool {
 		return true
 	}
 	return false
+}
+
+// SessionStartHookInput: Input of the sessionStart hook (the first turn of a session).
+type SessionStartHookInput struct {
+	// Cwd: The session's working directory
+	Cwd string `json:"cwd"`
+
+	InitialPrompt *string `json:"initialPrompt,omitempty"`
+
+	SessionID string `json:"sessionId"`
+
+	// Source: new, resume or startup
+	Source *string `json:"source,omitempty"`
+
+	// Timestamp: Unix time in milliseconds
+	Timestamp float64 `json:"timestamp"`
+}
+
+// SessionStartHookOutput: What the sessionStart hook may answer.
+type SessionStartHookOutput struct {
+	AdditionalContext *string `json:"additionalContext,omitempty"`
+
+	ModifiedConfig map[string]any `json:"modifiedConfig,omitempty"`
 }
 
 // SessionSuspendParams: Identifies the target session.
@@ -37242,6 +37518,46 @@ type UserMessageEvent struct {
 
 	// Type: Type discriminator. Always "user.message".
 	Type string `json:"type"`
+}
+
+// UserPromptSubmittedHookInput: Input of the userPromptSubmitted hook.
+type UserPromptSubmittedHookInput struct {
+	Cwd string `json:"cwd"`
+
+	Prompt string `json:"prompt"`
+
+	SessionID string `json:"sessionId"`
+
+	// Timestamp: Unix time in milliseconds
+	Timestamp float64 `json:"timestamp"`
+}
+
+// UserPromptSubmittedHookOutput: What the userPromptSubmitted hook may answer (additionalContext reaches the model as a system reminder).
+type UserPromptSubmittedHookOutput struct {
+	AdditionalContext *string `json:"additionalContext,omitempty"`
+
+	ModifiedPrompt *string `json:"modifiedPrompt,omitempty"`
+
+	SuppressOutput *bool `json:"suppressOutput,omitempty"`
+}
+
+// UserPromptTransformedHookInput: Input of the userPromptTransformed hook.
+type UserPromptTransformedHookInput struct {
+	Cwd string `json:"cwd"`
+
+	Prompt *string `json:"prompt,omitempty"`
+
+	SessionID string `json:"sessionId"`
+
+	// Timestamp: Unix time in milliseconds
+	Timestamp float64 `json:"timestamp"`
+
+	TransformedPrompt *string `json:"transformedPrompt,omitempty"`
+}
+
+// UserPromptTransformedHookOutput: What the userPromptTransformed hook may answer.
+type UserPromptTransformedHookOutput struct {
+	ModifiedTransformedPrompt *string `json:"modifiedTransformedPrompt,omitempty"`
 }
 
 // UserRequestedShellCommandResult: Result of a user-requested shell command.

@@ -153,3 +153,75 @@ async fn typed_tool_gets_its_schema_from_the_arguments_type() {
     client.stop().await.unwrap();
     assert!(strict::stats().failures.is_empty(), "{:#?}", strict::stats().failures);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_hooks_against_the_real_cli() {
+    use copilot_core::protocol::Hooks;
+    use copilot_core::protocol::types::{
+        PostToolUseHookOutput, PreToolUseHookOutput, PreToolUseHookOutputPermissionDecision,
+        UserPromptSubmittedHookOutput,
+    };
+    use std::sync::{Arc, Mutex};
+    strict::enable();
+    let model = FakeModel::start().await.unwrap();
+    let client = connect_shared().await;
+    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+    let (s1, s2, s3) = (seen.clone(), seen.clone(), seen.clone());
+    let hooks = Hooks::new()
+        .on_user_prompt_submitted(move |input, inv| {
+            s1.lock().unwrap().push(format!("prompt:{}:{}", input.prompt, inv.session_id));
+            async move {
+                Ok(Some(UserPromptSubmittedHookOutput {
+                    additional_context: Some("REMEMBER-THE-TYPED-HOOK".into()),
+                    ..Default::default()
+                }))
+            }
+        })
+        .on_pre_tool_use(move |input, inv| {
+            let deny = input.tool_name == "forbidden";
+            // The wire timestamp is Unix milliseconds; cwd is the session's working directory.
+            assert!(input.timestamp > 1.6e12 && !input.cwd.is_empty(), "{}", input.timestamp);
+            s2.lock().unwrap().push(format!("pre:{}:{}", input.tool_name, inv.session_id));
+            async move {
+                Ok(deny.then(|| PreToolUseHookOutput {
+                    permission_decision: Some(PreToolUseHookOutputPermissionDecision::Deny),
+                    permission_decision_reason: Some("typed hooks say no".into()),
+                    ..Default::default()
+                }))
+            }
+        })
+        .on_post_tool_use(move |input, _inv| {
+            let text = input.tool_result.and_then(|r| r.text_result_for_llm).unwrap_or_default();
+            s3.lock().unwrap().push(format!("post:{}:{text}", input.tool_name));
+            async move { Ok(None::<PostToolUseHookOutput>) }
+        });
+    let echo = copilot_core::Tool::new("allowed", |_i: copilot_core::ToolInvocation| async {
+        Ok(copilot_core::ToolResult::from("allowed ran"))
+    })
+    .skip_permission(true);
+    let never = copilot_core::Tool::new("forbidden", |_i: copilot_core::ToolInvocation| async {
+        Ok(copilot_core::ToolResult::from("must not run"))
+    })
+    .skip_permission(true);
+    let config = SessionConfig {
+        model: Some("gpt-4.1".into()),
+        provider: Some(model.provider()),
+        tools: vec![echo, never],
+        on_hook: Some(hooks.handler()),
+        ..Default::default()
+    };
+    let session = client.create_session(config).await.unwrap();
+    let id = session.id().to_string();
+    let answer = session.send_and_wait("CALL forbidden {}").await.unwrap().unwrap();
+    assert!(answer.content().unwrap().contains("typed hooks say no"), "{:?}", answer.content());
+    session.send_and_wait("CALL allowed {}").await.unwrap();
+    // The prompt hook's additional context reached the model.
+    assert!(model.chat_requests().iter().any(|r| r.body.to_string().contains("REMEMBER-THE-TYPED-HOOK")));
+    let seen = seen.lock().unwrap().clone();
+    assert!(seen.contains(&format!("prompt:CALL forbidden {{}}:{id}")), "{seen:?}");
+    assert!(seen.contains(&format!("pre:forbidden:{id}")) && seen.contains(&format!("pre:allowed:{id}")), "{seen:?}");
+    assert!(seen.contains(&"post:allowed:allowed ran".to_string()), "{seen:?}");
+    assert!(!seen.iter().any(|s| s.starts_with("post:forbidden")), "{seen:?}");
+    client.stop().await.unwrap();
+    assert!(strict::stats().failures.is_empty(), "{:#?}", strict::stats().failures);
+}

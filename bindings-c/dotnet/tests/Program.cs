@@ -34,6 +34,7 @@ namespace GitHub.Copilot.SDK.Tests
             PoolTests.Register(runner);
             Sample.Register(runner);
             TypedTests.Register(runner);
+            TypedHookTests.Register(runner);
             ConnectionTests.Register(runner);
             OfficialHandlerTests.Register(runner);
             // Last: every native call of the tests above completed exactly once (none left pending).

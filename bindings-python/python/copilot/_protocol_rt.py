@@ -37,6 +37,7 @@ class StrictStats:
     def __init__(self) -> None:
         self.events = 0
         self.results = 0
+        self.hook_inputs = 0
         self.unknown_event_types: Dict[str, int] = {}
         self.unknown_fields: Dict[str, int] = {}
         self.unknown_enum_values: Dict[str, int] = {}
@@ -44,7 +45,7 @@ class StrictStats:
 
     def summary(self) -> str:
         names = ", ".join(sorted(self.unknown_event_types))
-        return (f"strict types: {self.events} events, {self.results} results checked; unknown: "
+        return (f"strict types: {self.events} events, {self.results} results, {self.hook_inputs} hook inputs checked; unknown: "
                 f"{len(self.unknown_event_types)} event types ({names}), {sum(self.unknown_fields.values())} fields, "
                 f"{sum(self.unknown_enum_values.values())} enum values; failures: {len(self.failures)}")
 
@@ -89,6 +90,7 @@ class _Enum(str, enum.Enum):
 _NAMED: Dict[str, Any] = {}
 _UNIONS: Dict[str, Tuple[str, Dict[str, str]]] = {}
 _EVENTS: Dict[str, Any] = {}
+_HOOKS: Dict[str, Any] = {}
 
 
 def register(ns: Dict[str, Any]) -> None:
@@ -97,6 +99,7 @@ def register(ns: Dict[str, Any]) -> None:
         if isinstance(v, type) and (issubclass(v, _Struct) or issubclass(v, _Enum)):
             _NAMED[k] = v
     _EVENTS.update(ns["EVENT_CLASSES"])
+    _HOOKS.update(ns.get("HOOK_TYPES", {}))
 
 
 def _protocol() -> None:
@@ -231,11 +234,12 @@ def _parse_time(s: str) -> Optional[_dt.datetime]:
         return None
 
 
-def _struct(cls: Any, d: Any) -> Any:
+def _struct(cls: Any, d: Any, o: Any = None) -> Any:
     if not isinstance(d, dict):
         _fail(cls.__name__, f"expected an object, got {type(d).__name__}")
         return d
-    o = object.__new__(cls)
+    if o is None:
+        o = object.__new__(cls)
     od = o.__dict__
     for py, js, desc, req in cls._F:
         if js in d:
@@ -387,6 +391,47 @@ def event_from_wire(obj: Dict[str, Any], count: bool = True) -> Any:
     return cls(type=etype, data=data, id=obj.get("id", ""), timestamp=obj.get("timestamp", ""),
                parent_id=obj.get("parentId"), ephemeral=bool(obj.get("ephemeral", False)),
                agent_id=obj.get("agentId"), raw=obj)
+
+
+# --------------------------------------------------------------------------- hook inputs
+
+_DICT_VARIANTS: Dict[Any, Any] = {}
+
+
+def _dict_variant(cls: Any) -> Any:
+    """``cls`` that is also a ``dict`` (the wire object): what a hook function receives, so a
+    hook written for the untyped dict (``json.dumps(input)``, ``isinstance(input, dict)``,
+    ``input["toolName"]``, ``input == {...}``) keeps working. Item access, iteration, length and
+    equality are the dict's; attributes are the typed fields."""
+    v = _DICT_VARIANTS.get(cls)
+    if v is None:
+        ns = {"__module__": cls.__module__, "__qualname__": cls.__qualname__, "__doc__": cls.__doc__}
+        for name in ("__getitem__", "__contains__", "__iter__", "__len__", "__eq__", "__ne__",
+                     "get", "keys", "items", "values"):
+            ns[name] = getattr(dict, name)
+        ns["__hash__"] = None
+        v = type(cls.__name__, (cls, dict), ns)
+        _DICT_VARIANTS[cls] = v
+    return v
+
+
+def hook_input(hook_type: str, v: Any) -> Any:
+    """The typed input of a hook (``PreToolUseHookInput``, ...; an instance that is also the
+    wire dict) for a hook type of ``HOOK_TYPES``, else the wire value as it came. Checked by the
+    strict mode like an event."""
+    _protocol()
+    entry = _HOOKS.get(hook_type)
+    if entry is None:
+        return v
+    if STRICT:
+        STATS.hook_inputs += 1
+    if not isinstance(v, dict):
+        _fail(f"{entry[0].__name__} (hook {hook_type})", f"expected an object, got {type(v).__name__}")
+        return v
+    cls = _dict_variant(entry[0])
+    o = dict.__new__(cls)
+    dict.update(o, v)
+    return _struct(cls, v, o)
 
 
 # --------------------------------------------------------------------------- encoding

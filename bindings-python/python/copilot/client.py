@@ -351,7 +351,10 @@ class _Sink:
             fn = self.hooks.get(name)  # type: ignore[arg-type]
             if fn is None:
                 raise LookupError(f"no hook function for {name}")
-            return await _call(fn, p["input"], HookInvocation(p["hookType"], p["sessionId"], p))
+            # The typed input (also the wire dict); a typed output (or a dict of them) as JSON.
+            out = await _call(fn, _rt.hook_input(p["hookType"], p["input"]),
+                              HookInvocation(p["hookType"], p["sessionId"], p))
+            return None if out is None else _rt.encode(out)
         fn = self.handlers[kind]
         if kind in ("permission", "userInput"):
             req: Any = (PermissionRequest(p["kind"], p["requestId"], p["toolCallId"], p["request"], p, p["sessionId"])

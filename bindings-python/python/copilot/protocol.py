@@ -23,6 +23,7 @@ import typing as _t
 
 from . import _protocol_rt as _rt
 from ._protocol_rt import _UNIONS, _Enum, _Struct
+from .types import HookInvocation as _HookInvocation
 from .types import SessionEvent as _SessionEvent
 
 if _t.TYPE_CHECKING:
@@ -319,6 +320,9 @@ class AgentRegistrySpawnValidationErrorReason(_Enum):
     """Requested model is not available to this session"""
     YOLO_NOT_ALLOWED = "yolo-not-allowed"
     """Caller asked for permissionMode='yolo' but the controller is not currently in allow-all mode"""
+
+class AgentStopHookOutputDecision(_Enum):
+    BLOCK = "block"
 
 class AssistantMessageToolRequestCallerType(_Enum):
     """Hosted program caller type"""
@@ -837,6 +841,11 @@ class ElicitationRequestedMode(_Enum):
     """Structured form-based elicitation."""
     URL = "url"
     """Browser URL-based elicitation."""
+
+class ErrorOccurredHookOutputErrorHandling(_Enum):
+    RETRY = "retry"
+    SKIP = "skip"
+    ABORT = "abort"
 
 class EventsAgentScope(_Enum):
     """Agent-scope filter: 'primary' returns only main-agent events plus events whose type starts with 'subagent.' (matching the typed-subscription default behavior); 'all' returns events from all agents (matching wildcard-subscription behavior). Default is 'all' to preserve wildcard semantics for catch-up callers."""
@@ -1979,6 +1988,11 @@ class PluginInstallStagingMode(_Enum):
     """A sibling of the installed-plugins root, outside the recursively watched tree."""
     DESTINATION_SIBLING = "destination_sibling"
     """A sibling of the destination plugin directory, used when external staging is unavailable."""
+
+class PreToolUseHookOutputPermissionDecision(_Enum):
+    ALLOW = "allow"
+    DENY = "deny"
+    ASK = "ask"
 
 class ProtocolExternalToolDefer(_Enum):
     """Controls whether the runtime may defer loading an external tool definition."""
@@ -3346,6 +3360,23 @@ class AgentSetPromptRequest(_Struct):
     prompt: str
     """Replacement authored prompt. Empty text is valid."""
     _F = (("id", "id", "s", True), ("prompt", "prompt", "s", True),)
+
+class AgentStopHookInput(_Struct):
+    """Input of the agentStop hook."""
+    cwd: str
+    session_id: str
+    stop_reason: _t.Optional[str] = None
+    stop_hook_active: _t.Optional[bool] = None
+    timestamp: float
+    """Unix time in milliseconds"""
+    transcript_path: _t.Optional[str] = None
+    _F = (("cwd", "cwd", "s", True), ("session_id", "sessionId", "s", True), ("stop_reason", "stopReason", "s", False), ("stop_hook_active", "stop_hook_active", "b", False), ("timestamp", "timestamp", "n", True), ("transcript_path", "transcriptPath", "s", False),)
+
+class AgentStopHookOutput(_Struct):
+    """What the agentStop hook may answer (block: the agent continues)."""
+    decision: _t.Optional[AgentStopHookOutputDecision] = None
+    reason: _t.Optional[str] = None
+    _F = (("decision", "decision", "AgentStopHookOutputDecision", False), ("reason", "reason", "s", False),)
 
 class AgentsDiscoverRequest(_Struct):
     """Optional project paths to include in agent discovery."""
@@ -6182,6 +6213,26 @@ class ErrorEvent(_SessionEvent):
     _WIRE = "session.error"
     _DATA = "ErrorData"
 
+class ErrorOccurredHookInput(_Struct):
+    """Input of the errorOccurred hook."""
+    cwd: str
+    error: _t.Any = None
+    error_context: _t.Optional[str] = None
+    """model_call, tool_execution, system or user_input"""
+    recoverable: _t.Optional[bool] = None
+    session_id: str
+    timestamp: float
+    """Unix time in milliseconds"""
+    _F = (("cwd", "cwd", "s", True), ("error", "error", "a", False), ("error_context", "errorContext", "s", False), ("recoverable", "recoverable", "b", False), ("session_id", "sessionId", "s", True), ("timestamp", "timestamp", "n", True),)
+
+class ErrorOccurredHookOutput(_Struct):
+    """What the errorOccurred hook may answer."""
+    error_handling: _t.Optional[ErrorOccurredHookOutputErrorHandling] = None
+    retry_count: _t.Optional[int] = None
+    suppress_output: _t.Optional[bool] = None
+    user_notification: _t.Optional[str] = None
+    _F = (("error_handling", "errorHandling", "ErrorOccurredHookOutputErrorHandling", False), ("retry_count", "retryCount", "i", False), ("suppress_output", "suppressOutput", "b", False), ("user_notification", "userNotification", "s", False),)
+
 class EventLogReadRequest(_Struct):
     """Cursor, batch size, and optional long-poll/filter parameters for reading session events."""
     agent_ids: _t.Optional[_t.List[str]] = None
@@ -8047,6 +8098,13 @@ class HookStartEvent(_SessionEvent):
     data: HookStartData
     _WIRE = "hook.start"
     _DATA = "HookStartData"
+
+class HookToolResult(_Struct):
+    """A tool's result as hooks see it."""
+    result_type: _t.Optional[str] = None
+    text_result_for_llm: _t.Optional[str] = None
+    tool_telemetry: _t.Any = None
+    _F = (("result_type", "resultType", "s", False), ("text_result_for_llm", "textResultForLlm", "s", False), ("tool_telemetry", "toolTelemetry", "a", False),)
 
 class HooksDiscoverRequest(_Struct):
     """Optional project paths and host-exclusion behavior for server-scoped hook discovery."""
@@ -12469,6 +12527,78 @@ class PluginsUpdateRequest(_Struct):
     """Plugin name or "plugin@marketplace" spec to update."""
     _F = (("name", "name", "s", True),)
 
+class PostToolUseFailureHookInput(_Struct):
+    """Input of the postToolUseFailure hook."""
+    cwd: str
+    error: _t.Any = None
+    session_id: str
+    timestamp: float
+    """Unix time in milliseconds"""
+    tool_args: _t.Any = None
+    tool_name: str
+    _F = (("cwd", "cwd", "s", True), ("error", "error", "a", False), ("session_id", "sessionId", "s", True), ("timestamp", "timestamp", "n", True), ("tool_args", "toolArgs", "a", False), ("tool_name", "toolName", "s", True),)
+
+class PostToolUseFailureHookOutput(_Struct):
+    """What the postToolUseFailure hook may answer."""
+    additional_context: _t.Optional[str] = None
+    _F = (("additional_context", "additionalContext", "s", False),)
+
+class PostToolUseHookInput(_Struct):
+    """Input of the postToolUse hook."""
+    cwd: str
+    session_id: str
+    timestamp: float
+    """Unix time in milliseconds"""
+    tool_args: _t.Any = None
+    tool_name: str
+    tool_result: _t.Optional[HookToolResult] = None
+    _F = (("cwd", "cwd", "s", True), ("session_id", "sessionId", "s", True), ("timestamp", "timestamp", "n", True), ("tool_args", "toolArgs", "a", False), ("tool_name", "toolName", "s", True), ("tool_result", "toolResult", "HookToolResult", False),)
+
+class PostToolUseHookOutput(_Struct):
+    """What the postToolUse hook may answer."""
+    additional_context: _t.Optional[str] = None
+    modified_result: _t.Any = None
+    suppress_output: _t.Optional[bool] = None
+    _F = (("additional_context", "additionalContext", "s", False), ("modified_result", "modifiedResult", "a", False), ("suppress_output", "suppressOutput", "b", False),)
+
+class PreMcpToolCallHookInput(_Struct):
+    """Input of the preMcpToolCall hook."""
+    meta: _t.Any = None
+    arguments: _t.Any = None
+    cwd: str
+    server_name: _t.Optional[str] = None
+    session_id: str
+    timestamp: float
+    """Unix time in milliseconds"""
+    tool_call_id: _t.Optional[str] = None
+    tool_name: _t.Optional[str] = None
+    _F = (("meta", "_meta", "a", False), ("arguments", "arguments", "a", False), ("cwd", "cwd", "s", True), ("server_name", "serverName", "s", False), ("session_id", "sessionId", "s", True), ("timestamp", "timestamp", "n", True), ("tool_call_id", "toolCallId", "s", False), ("tool_name", "toolName", "s", False),)
+
+class PreMcpToolCallHookOutput(_Struct):
+    """What the preMcpToolCall hook may answer."""
+    meta_to_use: _t.Any = None
+    _F = (("meta_to_use", "metaToUse", "a", False),)
+
+class PreToolUseHookInput(_Struct):
+    """Input of the preToolUse hook."""
+    cwd: str
+    session_id: str
+    timestamp: float
+    """Unix time in milliseconds"""
+    tool_args: _t.Any = None
+    """The tool's arguments"""
+    tool_name: str
+    _F = (("cwd", "cwd", "s", True), ("session_id", "sessionId", "s", True), ("timestamp", "timestamp", "n", True), ("tool_args", "toolArgs", "a", False), ("tool_name", "toolName", "s", True),)
+
+class PreToolUseHookOutput(_Struct):
+    """What the preToolUse hook may answer (deny: the tool fails with 'Denied by preToolUse hook: <reason>')."""
+    additional_context: _t.Optional[str] = None
+    modified_args: _t.Any = None
+    permission_decision: _t.Optional[PreToolUseHookOutputPermissionDecision] = None
+    permission_decision_reason: _t.Optional[str] = None
+    suppress_output: _t.Optional[bool] = None
+    _F = (("additional_context", "additionalContext", "s", False), ("modified_args", "modifiedArgs", "a", False), ("permission_decision", "permissionDecision", "PreToolUseHookOutputPermissionDecision", False), ("permission_decision_reason", "permissionDecisionReason", "s", False), ("suppress_output", "suppressOutput", "b", False),)
+
 class PromptCacheBreakData(_Struct):
     """A detected loss of a previously cached prompt prefix"""
     after_request: _t.Any = None
@@ -14468,6 +14598,25 @@ class SessionDebugCollectLogsParams(_Struct):
     include: _t.Optional[DebugCollectLogsInclude] = None
     """Which built-in session diagnostics to include. Omitted fields default to true."""
     _F = (("additional_entries", "additionalEntries", ("l", "DebugCollectLogsEntry"), False), ("destination", "destination", "DebugCollectLogsDestination", True), ("include", "include", "DebugCollectLogsInclude", False),)
+
+class SessionEndHookInput(_Struct):
+    """Input of the sessionEnd hook (also on session.destroy)."""
+    cwd: str
+    error: _t.Any = None
+    final_message: _t.Optional[str] = None
+    reason: _t.Optional[str] = None
+    """complete, error, abort, timeout or user_exit"""
+    session_id: str
+    timestamp: float
+    """Unix time in milliseconds"""
+    _F = (("cwd", "cwd", "s", True), ("error", "error", "a", False), ("final_message", "finalMessage", "s", False), ("reason", "reason", "s", False), ("session_id", "sessionId", "s", True), ("timestamp", "timestamp", "n", True),)
+
+class SessionEndHookOutput(_Struct):
+    """What the sessionEnd hook may answer."""
+    cleanup_actions: _t.Any = None
+    session_summary: _t.Optional[str] = None
+    suppress_output: _t.Optional[bool] = None
+    _F = (("cleanup_actions", "cleanupActions", "a", False), ("session_summary", "sessionSummary", "s", False), ("suppress_output", "suppressOutput", "b", False),)
 
 class SessionEnrichMetadataResult(_Struct):
     """The enriched metadata records, with summary and context fields backfilled where available. Sessions confirmed empty and unnamed are omitted."""
@@ -17024,6 +17173,24 @@ class SessionSkillsReloadParams(_Struct):
     session_id: str
     """Target session identifier"""
     _F = (("session_id", "sessionId", "s", True),)
+
+class SessionStartHookInput(_Struct):
+    """Input of the sessionStart hook (the first turn of a session)."""
+    cwd: str
+    """The session's working directory"""
+    initial_prompt: _t.Optional[str] = None
+    session_id: str
+    source: _t.Optional[str] = None
+    """new, resume or startup"""
+    timestamp: float
+    """Unix time in milliseconds"""
+    _F = (("cwd", "cwd", "s", True), ("initial_prompt", "initialPrompt", "s", False), ("session_id", "sessionId", "s", True), ("source", "source", "s", False), ("timestamp", "timestamp", "n", True),)
+
+class SessionStartHookOutput(_Struct):
+    """What the sessionStart hook may answer."""
+    additional_context: _t.Optional[str] = None
+    modified_config: _t.Optional[_t.Dict[str, _t.Any]] = None
+    _F = (("additional_context", "additionalContext", "s", False), ("modified_config", "modifiedConfig", ("m", "a"), False),)
 
 class SessionSuspendParams(_Struct):
     """Identifies the target session."""
@@ -20649,6 +20816,37 @@ class UserMessageEvent(_SessionEvent):
     _WIRE = "user.message"
     _DATA = "UserMessageData"
 
+class UserPromptSubmittedHookInput(_Struct):
+    """Input of the userPromptSubmitted hook."""
+    cwd: str
+    prompt: str
+    session_id: str
+    timestamp: float
+    """Unix time in milliseconds"""
+    _F = (("cwd", "cwd", "s", True), ("prompt", "prompt", "s", True), ("session_id", "sessionId", "s", True), ("timestamp", "timestamp", "n", True),)
+
+class UserPromptSubmittedHookOutput(_Struct):
+    """What the userPromptSubmitted hook may answer (additionalContext reaches the model as a system reminder)."""
+    additional_context: _t.Optional[str] = None
+    modified_prompt: _t.Optional[str] = None
+    suppress_output: _t.Optional[bool] = None
+    _F = (("additional_context", "additionalContext", "s", False), ("modified_prompt", "modifiedPrompt", "s", False), ("suppress_output", "suppressOutput", "b", False),)
+
+class UserPromptTransformedHookInput(_Struct):
+    """Input of the userPromptTransformed hook."""
+    cwd: str
+    prompt: _t.Optional[str] = None
+    session_id: str
+    timestamp: float
+    """Unix time in milliseconds"""
+    transformed_prompt: _t.Optional[str] = None
+    _F = (("cwd", "cwd", "s", True), ("prompt", "prompt", "s", False), ("session_id", "sessionId", "s", True), ("timestamp", "timestamp", "n", True), ("transformed_prompt", "transformedPrompt", "s", False),)
+
+class UserPromptTransformedHookOutput(_Struct):
+    """What the userPromptTransformed hook may answer."""
+    modified_transformed_prompt: _t.Optional[str] = None
+    _F = (("modified_transformed_prompt", "modifiedTransformedPrompt", "s", False),)
+
 class UserRequestedShellCommandResult(_Struct):
     """Result of a user-requested shell command."""
     error: _t.Optional[str] = None
@@ -21633,6 +21831,44 @@ EVENT_CLASSES: _t.Dict[str, _t.Type[_SessionEvent]] = {
     "session.extensions.attachments_pushed": ExtensionsAttachmentsPushedEvent,
     "mcp_app.tool_call_complete": McpAppToolCallCompleteEvent,
 }
+
+
+# ----------------------------------------------------------------- hooks
+
+HOOK_TYPES: _t.Dict[str, _t.Tuple[_t.Type[_Struct], _t.Type[_Struct]]] = {
+    "agentStop": (AgentStopHookInput, AgentStopHookOutput),
+    "errorOccurred": (ErrorOccurredHookInput, ErrorOccurredHookOutput),
+    "postToolUse": (PostToolUseHookInput, PostToolUseHookOutput),
+    "postToolUseFailure": (PostToolUseFailureHookInput, PostToolUseFailureHookOutput),
+    "preMcpToolCall": (PreMcpToolCallHookInput, PreMcpToolCallHookOutput),
+    "preToolUse": (PreToolUseHookInput, PreToolUseHookOutput),
+    "sessionEnd": (SessionEndHookInput, SessionEndHookOutput),
+    "sessionStart": (SessionStartHookInput, SessionStartHookOutput),
+    "userPromptSubmitted": (UserPromptSubmittedHookInput, UserPromptSubmittedHookOutput),
+    "userPromptTransformed": (UserPromptTransformedHookInput, UserPromptTransformedHookOutput),
+}
+"""Hook type (wire name) → (input class, output class). A hook function receives its input
+class (an instance that is also the wire ``dict``) and may return the output class, a dict or None."""
+AgentStopHook = _t.Callable[[AgentStopHookInput, _HookInvocation], _t.Union[_t.Union[AgentStopHookOutput, _t.Dict[str, _t.Any], None], _t.Awaitable[_t.Union[AgentStopHookOutput, _t.Dict[str, _t.Any], None]]]]
+"""The function of a `agentStop` hook (sync or async)."""
+ErrorOccurredHook = _t.Callable[[ErrorOccurredHookInput, _HookInvocation], _t.Union[_t.Union[ErrorOccurredHookOutput, _t.Dict[str, _t.Any], None], _t.Awaitable[_t.Union[ErrorOccurredHookOutput, _t.Dict[str, _t.Any], None]]]]
+"""The function of a `errorOccurred` hook (sync or async)."""
+PostToolUseHook = _t.Callable[[PostToolUseHookInput, _HookInvocation], _t.Union[_t.Union[PostToolUseHookOutput, _t.Dict[str, _t.Any], None], _t.Awaitable[_t.Union[PostToolUseHookOutput, _t.Dict[str, _t.Any], None]]]]
+"""The function of a `postToolUse` hook (sync or async)."""
+PostToolUseFailureHook = _t.Callable[[PostToolUseFailureHookInput, _HookInvocation], _t.Union[_t.Union[PostToolUseFailureHookOutput, _t.Dict[str, _t.Any], None], _t.Awaitable[_t.Union[PostToolUseFailureHookOutput, _t.Dict[str, _t.Any], None]]]]
+"""The function of a `postToolUseFailure` hook (sync or async)."""
+PreMcpToolCallHook = _t.Callable[[PreMcpToolCallHookInput, _HookInvocation], _t.Union[_t.Union[PreMcpToolCallHookOutput, _t.Dict[str, _t.Any], None], _t.Awaitable[_t.Union[PreMcpToolCallHookOutput, _t.Dict[str, _t.Any], None]]]]
+"""The function of a `preMcpToolCall` hook (sync or async)."""
+PreToolUseHook = _t.Callable[[PreToolUseHookInput, _HookInvocation], _t.Union[_t.Union[PreToolUseHookOutput, _t.Dict[str, _t.Any], None], _t.Awaitable[_t.Union[PreToolUseHookOutput, _t.Dict[str, _t.Any], None]]]]
+"""The function of a `preToolUse` hook (sync or async)."""
+SessionEndHook = _t.Callable[[SessionEndHookInput, _HookInvocation], _t.Union[_t.Union[SessionEndHookOutput, _t.Dict[str, _t.Any], None], _t.Awaitable[_t.Union[SessionEndHookOutput, _t.Dict[str, _t.Any], None]]]]
+"""The function of a `sessionEnd` hook (sync or async)."""
+SessionStartHook = _t.Callable[[SessionStartHookInput, _HookInvocation], _t.Union[_t.Union[SessionStartHookOutput, _t.Dict[str, _t.Any], None], _t.Awaitable[_t.Union[SessionStartHookOutput, _t.Dict[str, _t.Any], None]]]]
+"""The function of a `sessionStart` hook (sync or async)."""
+UserPromptSubmittedHook = _t.Callable[[UserPromptSubmittedHookInput, _HookInvocation], _t.Union[_t.Union[UserPromptSubmittedHookOutput, _t.Dict[str, _t.Any], None], _t.Awaitable[_t.Union[UserPromptSubmittedHookOutput, _t.Dict[str, _t.Any], None]]]]
+"""The function of a `userPromptSubmitted` hook (sync or async)."""
+UserPromptTransformedHook = _t.Callable[[UserPromptTransformedHookInput, _HookInvocation], _t.Union[_t.Union[UserPromptTransformedHookOutput, _t.Dict[str, _t.Any], None], _t.Awaitable[_t.Union[UserPromptTransformedHookOutput, _t.Dict[str, _t.Any], None]]]]
+"""The function of a `userPromptTransformed` hook (sync or async)."""
 
 
 # ----------------------------------------------------------------- rpc

@@ -29,12 +29,15 @@
 #[rustfmt::skip]
 pub mod events;
 #[rustfmt::skip]
+pub mod hooks;
+#[rustfmt::skip]
 pub mod rpc;
 pub mod strict;
 #[rustfmt::skip]
 pub mod types;
 
 pub use events::{EVENT_TYPES, Event};
+pub use hooks::Hooks;
 
 use crate::{Client, Error, Result, Session, SessionEvent};
 use serde::Serialize;
@@ -78,5 +81,65 @@ impl Session {
     /// The typed session methods (`session.rpc().model().switch_to(...)`); `sessionId` is filled in.
     pub fn rpc(&self) -> rpc::SessionRpc<'_> {
         rpc::SessionRpc { owner: self }
+    }
+}
+
+/// Who a hook call is for (the official SDKs' hook invocation).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HookInvocation {
+    pub session_id: String,
+}
+
+/// One typed hook handler, erased to JSON in and out.
+pub(crate) type HookFn =
+    std::sync::Arc<dyn Fn(Value, HookInvocation) -> crate::rpc::BoxFuture<'static, Result<Value>> + Send + Sync>;
+
+/// Wraps a typed hook handler: the input is read as its type (a strict-mode failure when it
+/// cannot be), the output written as JSON (`None`: `null`, no change).
+pub(crate) fn hook_fn<I, O, F, Fut>(hook_type: &'static str, f: F) -> HookFn
+where
+    I: DeserializeOwned + Serialize + Send + 'static,
+    O: Serialize + Send + 'static,
+    F: Fn(I, HookInvocation) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<Option<O>>> + Send + 'static,
+{
+    let f = std::sync::Arc::new(f);
+    std::sync::Arc::new(move |input: Value, inv: HookInvocation| {
+        let f = f.clone();
+        Box::pin(async move {
+            let typed: I = strict::read(&input, &format!("hook {hook_type}"))
+                .map_err(|e| Error::protocol(format!("hook {hook_type}: the input does not match its type: {e}")))?;
+            match f(typed, inv).await? {
+                Some(out) => serde_json::to_value(out)
+                    .map_err(|e| Error::config(format!("hook {hook_type}: the output cannot be written as JSON: {e}"))),
+                None => Ok(Value::Null),
+            }
+        })
+    })
+}
+
+impl hooks::Hooks {
+    /// The session's hook handler (`SessionConfig::on_hook`): each hook type goes to its typed
+    /// handler; types without one answer `null` (no change).
+    pub fn handler(self) -> std::sync::Arc<dyn crate::JsonHandler> {
+        std::sync::Arc::new(move |p: Value| {
+            let hook_type = p.get("hookType").and_then(Value::as_str).unwrap_or_default().to_string();
+            // The session: the request's `sessionId`, else the input's (the CLI puts it in both).
+            let session_id = [p.get("sessionId"), p.get("input").and_then(|i| i.get("sessionId"))]
+                .into_iter()
+                .flatten()
+                .find_map(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let inv = HookInvocation { session_id };
+            let f = self.get(&hook_type).cloned();
+            let input = p.get("input").cloned().unwrap_or(Value::Null);
+            async move {
+                match f {
+                    Some(f) => f(input, inv).await,
+                    None => Ok(Value::Null),
+                }
+            }
+        })
     }
 }

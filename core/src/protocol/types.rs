@@ -1657,6 +1657,87 @@ pub struct AgentSetPromptRequest {
     pub prompt: String,
 }
 
+/// Input of the agentStop hook.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct AgentStopHookInput {
+    #[serde(rename = "cwd")]
+    pub cwd: String,
+    #[serde(rename = "sessionId")]
+    pub session_id: String,
+    #[serde(rename = "stopReason", default, skip_serializing_if = "Option::is_none")]
+    pub stop_reason: Option<String>,
+    #[serde(rename = "stop_hook_active", default, skip_serializing_if = "Option::is_none")]
+    pub stop_hook_active: Option<bool>,
+    /// Unix time in milliseconds
+    #[serde(rename = "timestamp")]
+    pub timestamp: f64,
+    #[serde(rename = "transcriptPath", default, skip_serializing_if = "Option::is_none")]
+    pub transcript_path: Option<String>,
+}
+
+/// What the agentStop hook may answer (block: the agent continues).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct AgentStopHookOutput {
+    #[serde(rename = "decision", default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<AgentStopHookOutputDecision>,
+    #[serde(rename = "reason", default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+///
+/// A value this SDK does not know reads as `Unknown` with its string (and counts in the
+/// strict test mode). The default is `Unknown("")`: set it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum AgentStopHookOutputDecision {
+    Block,
+    /// A value the schema does not list.
+    Unknown(String),
+}
+
+impl AgentStopHookOutputDecision {
+    /// Every value the schema lists.
+    pub const VALUES: &'static [&'static str] = &["block"];
+
+    /// The wire string.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Block => "block",
+            Self::Unknown(s) => s,
+        }
+    }
+}
+
+impl From<&str> for AgentStopHookOutputDecision {
+    fn from(v: &str) -> Self {
+        match v {
+            "block" => Self::Block,
+            other => {
+                super::strict::unknown_enum_value();
+                Self::Unknown(other.to_string())
+            }
+        }
+    }
+}
+
+impl Default for AgentStopHookOutputDecision {
+    fn default() -> Self {
+        Self::Unknown(String::new())
+    }
+}
+
+impl Serialize for AgentStopHookOutputDecision {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for AgentStopHookOutputDecision {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = String::deserialize(d)?;
+        Ok(Self::from(v.as_str()))
+    }
+}
+
 /// Optional project paths to include in agent discovery.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 pub struct AgentsDiscoverRequest {
@@ -11702,6 +11783,98 @@ impl Default for ErrorEvent {
     }
 }
 
+/// Input of the errorOccurred hook.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct ErrorOccurredHookInput {
+    #[serde(rename = "cwd")]
+    pub cwd: String,
+    #[serde(rename = "error", default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<Value>,
+    /// model_call, tool_execution, system or user_input
+    #[serde(rename = "errorContext", default, skip_serializing_if = "Option::is_none")]
+    pub error_context: Option<String>,
+    #[serde(rename = "recoverable", default, skip_serializing_if = "Option::is_none")]
+    pub recoverable: Option<bool>,
+    #[serde(rename = "sessionId")]
+    pub session_id: String,
+    /// Unix time in milliseconds
+    #[serde(rename = "timestamp")]
+    pub timestamp: f64,
+}
+
+/// What the errorOccurred hook may answer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct ErrorOccurredHookOutput {
+    #[serde(rename = "errorHandling", default, skip_serializing_if = "Option::is_none")]
+    pub error_handling: Option<ErrorOccurredHookOutputErrorHandling>,
+    #[serde(rename = "retryCount", default, skip_serializing_if = "Option::is_none")]
+    pub retry_count: Option<i64>,
+    #[serde(rename = "suppressOutput", default, skip_serializing_if = "Option::is_none")]
+    pub suppress_output: Option<bool>,
+    #[serde(rename = "userNotification", default, skip_serializing_if = "Option::is_none")]
+    pub user_notification: Option<String>,
+}
+
+///
+/// A value this SDK does not know reads as `Unknown` with its string (and counts in the
+/// strict test mode). The default is `Unknown("")`: set it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorOccurredHookOutputErrorHandling {
+    Retry,
+    Skip,
+    Abort,
+    /// A value the schema does not list.
+    Unknown(String),
+}
+
+impl ErrorOccurredHookOutputErrorHandling {
+    /// Every value the schema lists.
+    pub const VALUES: &'static [&'static str] = &["retry", "skip", "abort"];
+
+    /// The wire string.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Retry => "retry",
+            Self::Skip => "skip",
+            Self::Abort => "abort",
+            Self::Unknown(s) => s,
+        }
+    }
+}
+
+impl From<&str> for ErrorOccurredHookOutputErrorHandling {
+    fn from(v: &str) -> Self {
+        match v {
+            "retry" => Self::Retry,
+            "skip" => Self::Skip,
+            "abort" => Self::Abort,
+            other => {
+                super::strict::unknown_enum_value();
+                Self::Unknown(other.to_string())
+            }
+        }
+    }
+}
+
+impl Default for ErrorOccurredHookOutputErrorHandling {
+    fn default() -> Self {
+        Self::Unknown(String::new())
+    }
+}
+
+impl Serialize for ErrorOccurredHookOutputErrorHandling {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ErrorOccurredHookOutputErrorHandling {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = String::deserialize(d)?;
+        Ok(Self::from(v.as_str()))
+    }
+}
+
 /// Cursor, batch size, and optional long-poll/filter parameters for reading session events.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 pub struct EventLogReadRequest {
@@ -17747,6 +17920,17 @@ impl Default for HookStartEvent {
             r#type: "hook.start".into(),
         }
     }
+}
+
+/// A tool's result as hooks see it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct HookToolResult {
+    #[serde(rename = "resultType", default, skip_serializing_if = "Option::is_none")]
+    pub result_type: Option<String>,
+    #[serde(rename = "textResultForLlm", default, skip_serializing_if = "Option::is_none")]
+    pub text_result_for_llm: Option<String>,
+    #[serde(rename = "toolTelemetry", default, skip_serializing_if = "Option::is_none")]
+    pub tool_telemetry: Option<Value>,
 }
 
 /// Hook event name. Discovery emits the file-configurable subset; SDK callbacks additionally support callback-only events.
@@ -32751,6 +32935,181 @@ pub struct PluginsUpdateRequest {
     pub name: String,
 }
 
+/// Input of the postToolUseFailure hook.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct PostToolUseFailureHookInput {
+    #[serde(rename = "cwd")]
+    pub cwd: String,
+    #[serde(rename = "error", default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<Value>,
+    #[serde(rename = "sessionId")]
+    pub session_id: String,
+    /// Unix time in milliseconds
+    #[serde(rename = "timestamp")]
+    pub timestamp: f64,
+    #[serde(rename = "toolArgs", default, skip_serializing_if = "Option::is_none")]
+    pub tool_args: Option<Value>,
+    #[serde(rename = "toolName")]
+    pub tool_name: String,
+}
+
+/// What the postToolUseFailure hook may answer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct PostToolUseFailureHookOutput {
+    #[serde(rename = "additionalContext", default, skip_serializing_if = "Option::is_none")]
+    pub additional_context: Option<String>,
+}
+
+/// Input of the postToolUse hook.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct PostToolUseHookInput {
+    #[serde(rename = "cwd")]
+    pub cwd: String,
+    #[serde(rename = "sessionId")]
+    pub session_id: String,
+    /// Unix time in milliseconds
+    #[serde(rename = "timestamp")]
+    pub timestamp: f64,
+    #[serde(rename = "toolArgs", default, skip_serializing_if = "Option::is_none")]
+    pub tool_args: Option<Value>,
+    #[serde(rename = "toolName")]
+    pub tool_name: String,
+    #[serde(rename = "toolResult", default, skip_serializing_if = "Option::is_none")]
+    pub tool_result: Option<HookToolResult>,
+}
+
+/// What the postToolUse hook may answer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct PostToolUseHookOutput {
+    #[serde(rename = "additionalContext", default, skip_serializing_if = "Option::is_none")]
+    pub additional_context: Option<String>,
+    #[serde(rename = "modifiedResult", default, skip_serializing_if = "Option::is_none")]
+    pub modified_result: Option<Value>,
+    #[serde(rename = "suppressOutput", default, skip_serializing_if = "Option::is_none")]
+    pub suppress_output: Option<bool>,
+}
+
+/// Input of the preMcpToolCall hook.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct PreMcpToolCallHookInput {
+    #[serde(rename = "_meta", default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<Value>,
+    #[serde(rename = "arguments", default, skip_serializing_if = "Option::is_none")]
+    pub arguments: Option<Value>,
+    #[serde(rename = "cwd")]
+    pub cwd: String,
+    #[serde(rename = "serverName", default, skip_serializing_if = "Option::is_none")]
+    pub server_name: Option<String>,
+    #[serde(rename = "sessionId")]
+    pub session_id: String,
+    /// Unix time in milliseconds
+    #[serde(rename = "timestamp")]
+    pub timestamp: f64,
+    #[serde(rename = "toolCallId", default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
+    #[serde(rename = "toolName", default, skip_serializing_if = "Option::is_none")]
+    pub tool_name: Option<String>,
+}
+
+/// What the preMcpToolCall hook may answer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct PreMcpToolCallHookOutput {
+    #[serde(rename = "metaToUse", default, skip_serializing_if = "Option::is_none")]
+    pub meta_to_use: Option<Value>,
+}
+
+/// Input of the preToolUse hook.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct PreToolUseHookInput {
+    #[serde(rename = "cwd")]
+    pub cwd: String,
+    #[serde(rename = "sessionId")]
+    pub session_id: String,
+    /// Unix time in milliseconds
+    #[serde(rename = "timestamp")]
+    pub timestamp: f64,
+    /// The tool's arguments
+    #[serde(rename = "toolArgs", default, skip_serializing_if = "Option::is_none")]
+    pub tool_args: Option<Value>,
+    #[serde(rename = "toolName")]
+    pub tool_name: String,
+}
+
+/// What the preToolUse hook may answer (deny: the tool fails with 'Denied by preToolUse hook: <reason>').
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct PreToolUseHookOutput {
+    #[serde(rename = "additionalContext", default, skip_serializing_if = "Option::is_none")]
+    pub additional_context: Option<String>,
+    #[serde(rename = "modifiedArgs", default, skip_serializing_if = "Option::is_none")]
+    pub modified_args: Option<Value>,
+    #[serde(rename = "permissionDecision", default, skip_serializing_if = "Option::is_none")]
+    pub permission_decision: Option<PreToolUseHookOutputPermissionDecision>,
+    #[serde(rename = "permissionDecisionReason", default, skip_serializing_if = "Option::is_none")]
+    pub permission_decision_reason: Option<String>,
+    #[serde(rename = "suppressOutput", default, skip_serializing_if = "Option::is_none")]
+    pub suppress_output: Option<bool>,
+}
+
+///
+/// A value this SDK does not know reads as `Unknown` with its string (and counts in the
+/// strict test mode). The default is `Unknown("")`: set it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum PreToolUseHookOutputPermissionDecision {
+    Allow,
+    Deny,
+    Ask,
+    /// A value the schema does not list.
+    Unknown(String),
+}
+
+impl PreToolUseHookOutputPermissionDecision {
+    /// Every value the schema lists.
+    pub const VALUES: &'static [&'static str] = &["allow", "deny", "ask"];
+
+    /// The wire string.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Allow => "allow",
+            Self::Deny => "deny",
+            Self::Ask => "ask",
+            Self::Unknown(s) => s,
+        }
+    }
+}
+
+impl From<&str> for PreToolUseHookOutputPermissionDecision {
+    fn from(v: &str) -> Self {
+        match v {
+            "allow" => Self::Allow,
+            "deny" => Self::Deny,
+            "ask" => Self::Ask,
+            other => {
+                super::strict::unknown_enum_value();
+                Self::Unknown(other.to_string())
+            }
+        }
+    }
+}
+
+impl Default for PreToolUseHookOutputPermissionDecision {
+    fn default() -> Self {
+        Self::Unknown(String::new())
+    }
+}
+
+impl Serialize for PreToolUseHookOutputPermissionDecision {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for PreToolUseHookOutputPermissionDecision {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = String::deserialize(d)?;
+        Ok(Self::from(v.as_str()))
+    }
+}
+
 /// A detected loss of a previously cached prompt prefix
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 pub struct PromptCacheBreakData {
@@ -38653,6 +39012,36 @@ pub struct SessionDebugCollectLogsParams {
     pub include: Option<DebugCollectLogsInclude>,
 }
 
+/// Input of the sessionEnd hook (also on session.destroy).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct SessionEndHookInput {
+    #[serde(rename = "cwd")]
+    pub cwd: String,
+    #[serde(rename = "error", default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<Value>,
+    #[serde(rename = "finalMessage", default, skip_serializing_if = "Option::is_none")]
+    pub final_message: Option<String>,
+    /// complete, error, abort, timeout or user_exit
+    #[serde(rename = "reason", default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(rename = "sessionId")]
+    pub session_id: String,
+    /// Unix time in milliseconds
+    #[serde(rename = "timestamp")]
+    pub timestamp: f64,
+}
+
+/// What the sessionEnd hook may answer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct SessionEndHookOutput {
+    #[serde(rename = "cleanupActions", default, skip_serializing_if = "Option::is_none")]
+    pub cleanup_actions: Option<Value>,
+    #[serde(rename = "sessionSummary", default, skip_serializing_if = "Option::is_none")]
+    pub session_summary: Option<String>,
+    #[serde(rename = "suppressOutput", default, skip_serializing_if = "Option::is_none")]
+    pub suppress_output: Option<bool>,
+}
+
 /// The enriched metadata records, with summary and context fields backfilled where available. Sessions confirmed empty and unnamed are omitted.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 pub struct SessionEnrichMetadataResult {
@@ -44269,6 +44658,33 @@ impl<'de> Deserialize<'de> for SessionSource {
         let v = String::deserialize(d)?;
         Ok(Self::from(v.as_str()))
     }
+}
+
+/// Input of the sessionStart hook (the first turn of a session).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct SessionStartHookInput {
+    /// The session's working directory
+    #[serde(rename = "cwd")]
+    pub cwd: String,
+    #[serde(rename = "initialPrompt", default, skip_serializing_if = "Option::is_none")]
+    pub initial_prompt: Option<String>,
+    #[serde(rename = "sessionId")]
+    pub session_id: String,
+    /// new, resume or startup
+    #[serde(rename = "source", default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Unix time in milliseconds
+    #[serde(rename = "timestamp")]
+    pub timestamp: f64,
+}
+
+/// What the sessionStart hook may answer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct SessionStartHookOutput {
+    #[serde(rename = "additionalContext", default, skip_serializing_if = "Option::is_none")]
+    pub additional_context: Option<String>,
+    #[serde(rename = "modifiedConfig", default, skip_serializing_if = "Option::is_none")]
+    pub modified_config: Option<Map<String, Value>>,
 }
 
 /// Identifies the target session.
@@ -54560,6 +54976,54 @@ impl Default for UserMessageEvent {
             r#type: "user.message".into(),
         }
     }
+}
+
+/// Input of the userPromptSubmitted hook.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct UserPromptSubmittedHookInput {
+    #[serde(rename = "cwd")]
+    pub cwd: String,
+    #[serde(rename = "prompt")]
+    pub prompt: String,
+    #[serde(rename = "sessionId")]
+    pub session_id: String,
+    /// Unix time in milliseconds
+    #[serde(rename = "timestamp")]
+    pub timestamp: f64,
+}
+
+/// What the userPromptSubmitted hook may answer (additionalContext reaches the model as a system reminder).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct UserPromptSubmittedHookOutput {
+    #[serde(rename = "additionalContext", default, skip_serializing_if = "Option::is_none")]
+    pub additional_context: Option<String>,
+    #[serde(rename = "modifiedPrompt", default, skip_serializing_if = "Option::is_none")]
+    pub modified_prompt: Option<String>,
+    #[serde(rename = "suppressOutput", default, skip_serializing_if = "Option::is_none")]
+    pub suppress_output: Option<bool>,
+}
+
+/// Input of the userPromptTransformed hook.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct UserPromptTransformedHookInput {
+    #[serde(rename = "cwd")]
+    pub cwd: String,
+    #[serde(rename = "prompt", default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+    #[serde(rename = "sessionId")]
+    pub session_id: String,
+    /// Unix time in milliseconds
+    #[serde(rename = "timestamp")]
+    pub timestamp: f64,
+    #[serde(rename = "transformedPrompt", default, skip_serializing_if = "Option::is_none")]
+    pub transformed_prompt: Option<String>,
+}
+
+/// What the userPromptTransformed hook may answer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct UserPromptTransformedHookOutput {
+    #[serde(rename = "modifiedTransformedPrompt", default, skip_serializing_if = "Option::is_none")]
+    pub modified_transformed_prompt: Option<String>,
 }
 
 /// Result of a user-requested shell command.

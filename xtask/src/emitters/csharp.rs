@@ -20,6 +20,10 @@
 //! - RPC: `ServerRpc` (client.Rpc) and `SessionRpc` (session.Rpc), one class per namespace
 //!   (`SessionModelApi`, ...), one `XxxAsync` method per schema method, each through the binding's
 //!   generic call.
+//! - Hooks: `HookTypes` (the wire names of `Model::hooks`) and one typed adapter per hook type,
+//!   `Hooks.PreToolUse(Func<PreToolUseHookInput, HookInvocation, Task<PreToolUseHookOutput>>)`,
+//!   giving the untyped handler `SessionConfig.Hooks` takes (the shared part is hand-written in
+//!   `src/TypedHooks.cs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
@@ -266,6 +270,7 @@ impl<'a> Emitter<'a> {
         self.client_methods(&mut o);
         o.push_str("}\n\nnamespace GitHub.Copilot.SDK\n{\n    using GitHub.Copilot.SDK.Protocol;\n\n");
         self.events(&mut o);
+        self.hooks(&mut o);
         o.push_str("}\n");
         o
     }
@@ -578,5 +583,36 @@ impl<'a> Emitter<'a> {
             );
             let _ = writeln!(o, "        internal override void DecodeData() {{ var unused = Data; }}\n    }}\n");
         }
+    }
+
+    /// `HookTypes` and the typed adapters `Hooks.{Type}(handler)` (one per hook of the hook schema).
+    fn hooks(&self, o: &mut String) {
+        let m = self.m;
+        let _ = writeln!(
+            o,
+            "    /// <summary>The hook types of the hook schema (the CLI's wire names; keys of <see cref=\"SessionConfig.Hooks\"/>).</summary>\n    public static partial class HookTypes\n    {{"
+        );
+        for h in &m.hooks {
+            let _ = writeln!(o, "        public const string {} = {};", ident(&h.wire), lit(&h.wire));
+        }
+        let _ = writeln!(
+            o,
+            "        /// <summary>Every hook type the schema knows.</summary>\n        public static readonly string[] All = {{ {} }};\n    }}\n",
+            m.hooks.iter().map(|h| ident(&h.wire)).collect::<Vec<_>>().join(", ")
+        );
+        let _ = writeln!(
+            o,
+            "    /// <summary>Typed hook handlers: each adapter gives the untyped handler that <see cref=\"SessionConfig.Hooks\"/> takes\n    /// (<c>cfg.Hooks[HookTypes.PreToolUse] = Hooks.PreToolUse(async (input, inv) =&gt; ...)</c>). The handler receives the\n    /// generated input (decoded from the wire; unknown fields stay readable in <c>Json</c>; in the strict types mode\n    /// a field it cannot read is a strict failure) and the invocation; the output it returns (or null) is encoded and\n    /// passed on unchanged.</summary>\n    public static partial class Hooks\n    {{"
+        );
+        for h in &m.hooks {
+            let name = ident(&h.wire);
+            let (i, out) = (&h.input, &h.output);
+            let _ = writeln!(
+                o,
+                "        /// <summary>A typed <c>{w}</c> hook: <see cref=\"{i}\"/> in, <see cref=\"{out}\"/> (or null) out.</summary>\n        public static Func<HookInvocation, Task<JsonData>> {name}(Func<{i}, HookInvocation, Task<{out}>> handler)\n        {{\n            return Adapt(HookTypes.{name}, handler, j => {i}.FromJson(j));\n        }}",
+                w = xml(&h.wire)
+            );
+        }
+        let _ = writeln!(o, "    }}");
     }
 }

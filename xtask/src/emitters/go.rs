@@ -11,6 +11,9 @@
 //!   `session.RPC.Model.SwitchTo(ctx, params)` (session scope), each call through `Call`.
 //! - `protocol_events.go`: one `EventType…` constant per event type (`EventTypeSessionIdle`), `TypedEvent`, and the
 //!   decoder behind `SessionEvent.Typed()`.
+//! - `protocol_hooks.go`: one typed hook adapter per hook type of `Model::hooks`
+//!   (`PreToolUseHook(func(in PreToolUseHookInput, inv HookInvocation) (*PreToolUseHookOutput, error)) HookHandler`),
+//!   `HookTypes`, and what they share (`typedHook`, `decodeHookInput`).
 //!
 //! Names: a type keeps the model's name, except when a hand-written identifier of the package
 //! already has it: then it gets the prefix `Wire` (`SessionEvent` → `WireSessionEvent`).
@@ -35,6 +38,7 @@ pub fn files(root: &Path, m: &Model) -> Vec<File> {
         (dir.join("protocol_types.go"), g.types_file()),
         (dir.join("protocol_rpc.go"), g.rpc_file()),
         (dir.join("protocol_events.go"), g.events_file()),
+        (dir.join("protocol_hooks.go"), g.hooks_file()),
     ]
 }
 
@@ -552,6 +556,80 @@ impl<'m> Gen<'m> {
             writeln!(s, "\tcase {c}:\n\t\treturn decodeEvent[{g}](raw)").unwrap();
         }
         s += "\t}\n\treturn nil, nil\n}\n";
+        s
+    }
+
+    fn hooks_file(&self) -> String {
+        let mut s = self.header(&["encoding/json", "errors"]);
+        let mut used = self.used.clone();
+        for fixed in ["HookTypes", "typedHook", "decodeHookInput"] {
+            assert!(used.insert(fixed.to_string()), "{fixed} is taken");
+        }
+        let mut adapters = Vec::new();
+        for h in &self.m.hooks {
+            let want = format!("{}Hook", model::pascal(&h.wire));
+            assert!(used.insert(want.clone()), "{want} (a typed hook adapter) is taken");
+            adapters.push(want);
+        }
+        s += "\n// HookTypes lists the hook types the hook schema types (keys of SessionConfig.Hooks), in the model's order.\nvar HookTypes = []string{\n";
+        for h in &self.m.hooks {
+            writeln!(s, "\t{},", lit(&h.wire)).unwrap();
+        }
+        s += "}\n";
+        for (h, a) in self.m.hooks.iter().zip(&adapters) {
+            let (i, o) = (self.gname(&h.input), self.gname(&h.output));
+            let w = lit(&h.wire);
+            writeln!(
+                s,
+                "\n// {a} adapts a typed {w} hook to a HookHandler, for SessionConfig.Hooks[{w}]: it receives the hook input decoded into {i}\n\
+                 // and the invocation (SessionID, Type, Input as received); its output (nil: no change) is sent as JSON. An error\n\
+                 // is answered as a HookHandler's is.\n\
+                 func {a}(h func(in {i}, inv HookInvocation) (*{o}, error)) HookHandler {{\n\treturn typedHook({w}, h)\n}}"
+            )
+            .unwrap();
+        }
+        s += r#"
+// typedHook adapts a typed hook handler: the input decoded into I (see decodeHookInput), the
+// handler's output sent as JSON (nil: no change).
+func typedHook[I, O any](hookType string, h func(I, HookInvocation) (*O, error)) HookHandler {
+	if h == nil {
+		return nil
+	}
+	return func(inv HookInvocation) (any, error) {
+		in, err := decodeHookInput[I](strict, hookType, inv.Input)
+		if err != nil {
+			return nil, err
+		}
+		out, err := h(in, inv)
+		if err != nil || out == nil {
+			return nil, err
+		}
+		return out, nil
+	}
+}
+
+// decodeHookInput decodes a hook input into I, checked by st in the strict types mode (an
+// input I cannot read, or one missing a required field, is a failure). As for the untyped
+// handlers, a field whose JSON type differs from the Go field's stays zero (the invocation's
+// Input has it) and the handler still runs; input that is not JSON is an ErrProtocol error.
+func decodeHookInput[I any](st *strictTypes, hookType string, raw json.RawMessage) (I, error) {
+	var in I
+	if len(raw) == 0 {
+		return in, nil
+	}
+	what := "the " + hookType + " hook input"
+	if err := json.Unmarshal(raw, &in); err != nil {
+		st.result(what, raw, nil, err)
+		var typeErr *json.UnmarshalTypeError
+		if !errors.As(err, &typeErr) {
+			return in, &Error{Status: 10, Code: CodeProtocol, Message: "unexpected input of the " + hookType + " hook: " + err.Error()}
+		}
+		return in, nil
+	}
+	st.result(what, raw, &in, nil)
+	return in, nil
+}
+"#;
         s
     }
 }

@@ -340,6 +340,24 @@ impl<'a> Py<'a> {
         }
         out.push_str("}\n");
 
+        // Hooks: the typed input and output of each hook type, and the type of its function.
+        out.push_str("\n\n# ----------------------------------------------------------------- hooks\n\n");
+        out.push_str("HOOK_TYPES: _t.Dict[str, _t.Tuple[_t.Type[_Struct], _t.Type[_Struct]]] = {\n");
+        for h in &m.hooks {
+            let _ = writeln!(out, "    {}: ({}, {}),", pystr(&h.wire), h.input, h.output);
+        }
+        out.push_str("}\n\"\"\"Hook type (wire name) → (input class, output class). A hook function receives its input\nclass (an instance that is also the wire ``dict``) and may return the output class, a dict or None.\"\"\"\n");
+        for h in &m.hooks {
+            let ret = format!("_t.Union[{}, _t.Dict[str, _t.Any], None]", h.output);
+            let _ = writeln!(
+                out,
+                "{}Hook = _t.Callable[[{}, _HookInvocation], _t.Union[{ret}, _t.Awaitable[{ret}]]]",
+                pascal(&h.wire),
+                h.input
+            );
+            let _ = writeln!(out, "\"\"\"The function of a `{}` hook (sync or async).\"\"\"", h.wire);
+        }
+
         // RPC.
         out.push_str("\n\n# ----------------------------------------------------------------- rpc\n");
         self.rpc(&mut out, Scope::Server, "Server");
@@ -525,6 +543,7 @@ import typing as _t
 
 from . import _protocol_rt as _rt
 from ._protocol_rt import _UNIONS, _Enum, _Struct
+from .types import HookInvocation as _HookInvocation
 from .types import SessionEvent as _SessionEvent
 
 if _t.TYPE_CHECKING:

@@ -392,8 +392,46 @@ fn method_rs(c: &Ctx, s: &mut String, mth: &Method, used: &mut BTreeSet<String>)
     );
 }
 
+/// Typed hook handlers: a `Hooks` builder with one `on_<type>` per hook type of the model, turned
+/// into the session's one hook handler (`SessionConfig::on_hook`).
+fn hooks_rs(m: &Model) -> String {
+    let mut s = format!(
+        "// {}\n//! Typed hook handlers, one per hook type of `xtask/protocol/hooks.schema.json`.\n#![allow(clippy::all, clippy::pedantic, missing_docs, rustdoc::all)]\n\nuse super::types::*;\nuse super::{{HookFn, HookInvocation, hook_fn}};\nuse crate::Result;\nuse std::future::Future;\n\n",
+        header(m)
+    );
+    s += "/// Typed hook handlers by hook type; [`Hooks::handler`] makes the session's `on_hook`.\n#[derive(Clone, Default)]\npub struct Hooks {\n";
+    for h in &m.hooks {
+        s += &format!("    pub(crate) {}: Option<HookFn>,\n", ident(&h.wire));
+    }
+    s += "}\n\nimpl Hooks {\n    pub fn new() -> Self {\n        Self::default()\n    }\n\n    /// The handler registered for a hook type (the CLI's spelling).\n    pub(crate) fn get(&self, hook_type: &str) -> Option<&HookFn> {\n        match hook_type {\n";
+    for h in &m.hooks {
+        s += &format!("            {:?} => self.{}.as_ref(),\n", h.wire, ident(&h.wire));
+    }
+    s += "            _ => None,\n        }\n    }\n";
+    for h in &m.hooks {
+        let id = ident(&h.wire);
+        s += &format!(
+            "\n    /// `{}`: the input as [`{}`]; answer with [`{}`] (or `None`: no change).\n    pub fn on_{}<F, Fut>(mut self, f: F) -> Self\n    where\n        F: Fn({}, HookInvocation) -> Fut + Send + Sync + 'static,\n        Fut: Future<Output = Result<Option<{}>>> + Send + 'static,\n    {{\n        self.{id} = Some(hook_fn({:?}, f));\n        self\n    }}\n",
+            h.wire,
+            tname(&h.input),
+            tname(&h.output),
+            id.trim_start_matches("r#"),
+            tname(&h.input),
+            tname(&h.output),
+            h.wire
+        );
+    }
+    s += "}\n";
+    s
+}
+
 pub fn files(root: &Path, m: &Model) -> Vec<File> {
     let c = Ctx::new(m);
     let dir = root.join("core/src/protocol");
-    vec![(dir.join("types.rs"), types_rs(&c)), (dir.join("events.rs"), events_rs(&c)), (dir.join("rpc.rs"), rpc_rs(&c))]
+    vec![
+        (dir.join("types.rs"), types_rs(&c)),
+        (dir.join("events.rs"), events_rs(&c)),
+        (dir.join("rpc.rs"), rpc_rs(&c)),
+        (dir.join("hooks.rs"), hooks_rs(m)),
+    ]
 }

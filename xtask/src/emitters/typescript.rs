@@ -5,9 +5,11 @@
 //!   tagged unions as TS unions, aliases), every event (`AssistantMessageEvent`, the
 //!   `KnownSessionEvent` union, `SessionEventType`, `SessionEventMap`, and `OtherSessionEvent` for
 //!   types newer than the schema), and the typed RPC namespaces (`ServerRpc`, `SessionRpc`, one
-//!   interface per namespace node: `SessionRpcModel`, …).
+//!   interface per namespace node: `SessionRpcModel`, …), and `HookTypes`: each hook type with its
+//!   typed input and output (index.d.ts types `SessionHooks` from it).
 //! - `protocol.js`: the small runtime table the namespaces are built from (path, wire method,
-//!   params kind, void result) and the event type list.
+//!   params kind, void result), the event type list and the hook table (type → input and output
+//!   type names; index.js checks hook inputs with it in strict mode).
 //! - `protocol-types.json`: a compact description of every type, read only in strict test mode
 //!   (`COPILOT_STRICT_TYPES=1`) by `strict.js`.
 //!
@@ -312,7 +314,19 @@ fn dts(m: &Model) -> String {
         o.push_str("}\n\n");
     }
 
+    // Hooks: the typed input and output of each hook type (our hook schema).
+    o.push_str("// ---------------------------------------------------------------------------------------------\n// Hooks (served by `hooks` of the session config)\n\n");
+    for name in ["HookTypes", "TypedHookType"] {
+        assert!(!m.types.contains_key(name), "{name} clashes with a model type");
+    }
+    o.push_str("/** Every hook type with its typed input (`request.input` of the hook handler) and output. */\nexport interface HookTypes {\n");
+    for h in &m.hooks {
+        let _ = writeln!(o, "  {}: {{ input: {}; output: {} }};", prop(&h.wire), h.input, h.output);
+    }
+    o.push_str("}\n\n/** A hook type with typed input and output (`HookType` is the CLI's own list of hook types). */\nexport type TypedHookType = keyof HookTypes;\n\n");
+
     o.push_str("/** Every session event type of the schema (runtime list). */\nexport declare const SESSION_EVENT_TYPES: readonly SessionEventType[];\n");
+    o.push_str("/** Every typed hook type with the names of its input and output types (runtime table). */\nexport declare const HOOK_TYPES: { readonly [T in TypedHookType]: { readonly input: string; readonly output: string } };\n");
     o
 }
 
@@ -343,7 +357,17 @@ fn js(m: &Model) -> String {
     for e in &m.events {
         let _ = writeln!(o, "  {},", lit(&e.wire));
     }
-    o.push_str("]);\n\nmodule.exports = { SERVER_METHODS, SESSION_METHODS, SESSION_EVENT_TYPES };\n");
+    o.push_str("]);\n\n/** Every typed hook type: the names of its input and output types. */\nconst HOOK_TYPES = Object.freeze({\n");
+    for h in &m.hooks {
+        let _ = writeln!(
+            o,
+            "  {}: Object.freeze({{ input: {}, output: {} }}),",
+            prop(&h.wire),
+            lit(&h.input),
+            lit(&h.output)
+        );
+    }
+    o.push_str("});\n\nmodule.exports = { SERVER_METHODS, SESSION_METHODS, SESSION_EVENT_TYPES, HOOK_TYPES };\n");
     o
 }
 

@@ -30,7 +30,13 @@ pub fn load(root: &Path) -> Model {
         let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()));
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", p.display()))
     };
-    model::build(&read("api.schema.json"), &read("session-events.schema.json"), SCHEMA_SOURCE.to_string())
+    // Our own hook schema (committed): the hook inputs and outputs the CLI's schemas leave opaque.
+    let hooks_path = root.join("xtask/protocol/hooks.schema.json");
+    let hooks: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(&hooks_path).unwrap_or_else(|e| panic!("read {}: {e}", hooks_path.display())),
+    )
+    .unwrap_or_else(|e| panic!("parse {}: {e}", hooks_path.display()));
+    model::build(&read("api.schema.json"), &read("session-events.schema.json"), &hooks, SCHEMA_SOURCE.to_string())
 }
 
 /// Counts for the notes and the README: `codegen --stats`.
@@ -47,12 +53,13 @@ pub fn stats(m: &Model) -> String {
         }
     }
     let mut s = format!(
-        "methods: server {} · session {} · client-session {} · client-global {}\nevents: {}\ntypes: {} ({} structs, {} enums, {} unions, {} aliases)\nleft untyped (JSON values): {}\n",
+        "methods: server {} · session {} · client-session {} · client-global {}\nevents: {}\nhooks: {}\ntypes: {} ({} structs, {} enums, {} unions, {} aliases)\nleft untyped (JSON values): {}\n",
         count(Scope::Server),
         count(Scope::Session),
         count(Scope::ClientSession),
         count(Scope::ClientGlobal),
         m.events.len(),
+        m.hooks.len(),
         m.types.len(),
         st,
         en,

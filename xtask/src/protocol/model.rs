@@ -164,6 +164,18 @@ pub struct EventDef {
     pub ephemeral: Option<bool>,
 }
 
+/// A hook type with its typed input and output (from our own `xtask/protocol/hooks.schema.json`:
+/// the CLI's schemas leave hook inputs opaque).
+#[derive(Clone, Debug)]
+pub struct HookDef {
+    /// The CLI's hook type (`preToolUse`).
+    pub wire: String,
+    /// The input struct (`PreToolUseHookInput`).
+    pub input: String,
+    /// The output struct (`PreToolUseHookOutput`).
+    pub output: String,
+}
+
 /// Something the model could not type, with where it is: the emitters type it as [`Ty::Any`].
 #[derive(Clone, Debug)]
 pub struct Untyped {
@@ -181,6 +193,8 @@ pub struct Model {
     /// without `type` and `data`.
     pub envelope: Vec<Field>,
     pub untyped: Vec<Untyped>,
+    /// The hook types with typed inputs and outputs, in hook-schema order.
+    pub hooks: Vec<HookDef>,
     /// The schemas' sha256, for the headers of generated files.
     pub source: String,
 }
@@ -578,9 +592,19 @@ fn is_string_enum(v: &Value) -> bool {
     v.get("enum").and_then(Value::as_array).map(|e| e.iter().all(Value::is_string)).unwrap_or(false)
 }
 
-/// Builds the model from the two parsed schemas.
-pub fn build(api: &Value, events: &Value, source: String) -> Model {
+/// Builds the model from the two parsed schemas and our hook schema (`hooks`: `{hooks: {type:
+/// {input, output}}, definitions}`; `Value::Null` for none).
+pub fn build(api: &Value, events: &Value, hooks: &Value, source: String) -> Model {
     let mut defs: BTreeMap<String, &Value> = BTreeMap::new();
+    if let Some(d) = hooks.get("definitions").and_then(Value::as_object) {
+        for (k, v) in d {
+            assert!(
+                api["definitions"].get(k).is_none() && events["definitions"].get(k).is_none(),
+                "hook schema type {k} clashes with a CLI schema type"
+            );
+            defs.insert(k.clone(), v);
+        }
+    }
     // The API schema's definitions win over the events schema's (they differ only in wording).
     for doc in [events, api] {
         for (k, v) in doc["definitions"].as_object().expect("definitions") {
@@ -627,7 +651,18 @@ pub fn build(api: &Value, events: &Value, source: String) -> Model {
         let name = struct_name.strip_suffix("Event").unwrap_or(&struct_name).to_string();
         events_out.push(EventDef { wire, name, doc: s.doc.clone(), data, ephemeral });
     }
-    Model { types: b.types, methods, events: events_out, envelope, untyped: b.untyped, source }
+    let mut hook_defs = Vec::new();
+    if let Some(h) = hooks.get("hooks").and_then(Value::as_object) {
+        for (wire, v) in h {
+            let name = |k: &str| {
+                let n = v[k].as_str().unwrap_or_else(|| panic!("hook {wire} has no {k}")).to_string();
+                assert!(matches!(b.types.get(&n), Some(TypeDef::Struct(_))), "hook {wire}: {n} is not a struct");
+                n
+            };
+            hook_defs.push(HookDef { wire: wire.clone(), input: name("input"), output: name("output") });
+        }
+    }
+    Model { types: b.types, methods, events: events_out, envelope, untyped: b.untyped, hooks: hook_defs, source }
 }
 
 fn collect_methods<'a>(
@@ -746,7 +781,10 @@ mod tests {
             "IdleEvent": {"type": "object", "properties": {"id": {"type": "string"}, "type": {"type": "string", "const": "session.idle"},
                 "data": {"type": "object", "properties": {"n": {"type": ["integer", "null"]}}}}}
         }});
-        build(&api, &events, "test".into())
+        let hooks = serde_json::json!({"hooks": {"preToolUse": {"input": "PreToolUseHookInput", "output": "PreToolUseHookOutput"}},
+            "definitions": {"PreToolUseHookInput": {"type": "object", "properties": {"toolName": {"type": "string"}}, "required": ["toolName"]},
+                "PreToolUseHookOutput": {"type": "object", "properties": {"permissionDecision": {"type": "string", "enum": ["allow", "deny"]}}}}});
+        build(&api, &events, &hooks, "test".into())
     }
 
     #[test]
@@ -771,6 +809,9 @@ mod tests {
         assert_eq!(m.events.len(), 1);
         assert_eq!((m.events[0].wire.as_str(), m.events[0].name.as_str()), ("session.idle", "Idle"));
         assert_eq!(m.envelope.iter().map(|f| f.json.as_str()).collect::<Vec<_>>(), ["id"]);
+        assert_eq!(m.hooks.len(), 1);
+        assert_eq!((m.hooks[0].wire.as_str(), m.hooks[0].input.as_str()), ("preToolUse", "PreToolUseHookInput"));
+        assert!(matches!(m.get("PreToolUseHookOutputPermissionDecision"), TypeDef::Enum(_)));
         let ns = m.namespaces(Scope::Session);
         assert_eq!(ns.iter().map(|(p, _)| p.join(".")).collect::<Vec<_>>(), ["", "model"]);
     }
