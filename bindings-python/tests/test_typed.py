@@ -172,10 +172,10 @@ print(rt.STATS.failures)
     env = {**os.environ, "COPILOT_STRICT_TYPES": "1"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     lines = out.splitlines()
-    assert lines[0].startswith("strict types: 3 events, 1 results checked; unknown: 1 event types (made.up), "
+    assert lines[0].startswith("strict types: 3 events, 1 results, 0 hook inputs checked; unknown: 1 event types (made.up), "
                                "1 fields, 1 enum values; failures: "), lines[0]
     assert "AssistantMessageData.content: expected a string" in lines[1]
     assert "missing required field 'messageId'" in lines[1]
     env.pop("COPILOT_STRICT_TYPES")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
-    assert out.splitlines()[0].startswith("strict types: 0 events, 0 results checked")
+    assert out.splitlines()[0].startswith("strict types: 0 events, 0 results, 0 hook inputs checked")
