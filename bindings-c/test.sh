@@ -5,9 +5,11 @@
 #   2. builds the C tests with gcc and runs them: tests/test_copilot.c (every export, against
 #      the shared and the static library; cancellation, hostile peers, a CLI killed mid-turn),
 #      tests/test_scenarios.c (every shared scenario of tests/scenarios, JSON read with
-#      jansson) and tests/test_pool.c (the pool against three CLI servers sharing a state
+#      jansson), tests/test_features.c (the official features that travel as host requests:
+#      elicitation, slash commands, a session filesystem, a token provider, telemetry, mode
+#      empty) and tests/test_pool.c (the pool against three CLI servers sharing a state
 #      directory and a redis-server: placement, failover, drain, leases, reaper, metrics, logs),
-#      then all three again under valgrind;
+#      then all four again under valgrind;
 #   3. go vet + go test -race for the Go SDK (bindings-c/go, with its reliability tests) and the
 #      Go sample (examples/go);
 #   4. bindings-c/dotnet/test.sh when it exists;
@@ -75,6 +77,11 @@ gcc -std=gnu11 -Wall -Wextra -Werror -g -I bindings-c/include bindings-c/tests/t
   -L "$LIB" -lcopilot -Wl,-rpath,"$LIB" -ljansson -lpthread -o "$OUT/test_scenarios"
 timeout 600 "$OUT/test_scenarios" tests/scenarios
 
+say "C tests of the official features: elicitation, commands, sessionFs, token provider, telemetry, mode empty"
+gcc -std=gnu11 -Wall -Wextra -Werror -g -I bindings-c/include bindings-c/tests/test_features.c \
+  -L "$LIB" -lcopilot -Wl,-rpath,"$LIB" -ljansson -lpthread -o "$OUT/test_features"
+timeout 600 "$OUT/test_features"
+
 say "C pool tests: three CLI servers sharing a state directory, redis-server"
 tests/install-services.sh
 gcc -std=gnu11 -Wall -Wextra -Werror -g -I bindings-c/include bindings-c/tests/test_pool.c \
@@ -83,7 +90,7 @@ timeout 600 "$OUT/test_pool"
 
 say "C tests under valgrind (memcheck)"
 command -v valgrind >/dev/null || apt_install valgrind
-for prog in test_copilot test_scenarios test_pool; do
+for prog in test_copilot test_scenarios test_features test_pool; do
   timeout 1200 valgrind -q --leak-check=full --show-leak-kinds=definite,indirect,possible \
     --errors-for-leak-kinds=definite,indirect,possible --suppressions=bindings-c/tests/valgrind.supp \
     --error-exitcode=99 --num-callers=40 "$OUT/$prog" >"$OUT/$prog.valgrind.out" 2>"$OUT/$prog.valgrind.log" || {

@@ -145,6 +145,29 @@ export interface CopilotClientOptions {
   connectionToken?: string;
   /** State directory of a spawned CLI (`COPILOT_HOME`). */
   copilotHome?: string;
+  /** Same as `copilotHome` (today's official name). */
+  baseDirectory?: string;
+  /** Same as `cwd` (today's official name). */
+  workingDirectory?: string;
+  /**
+   * `"empty"`: the official multi-user server defaults (no keychain, every session must name
+   * `availableTools`, the environment-context section of the system prompt removed, …); needs
+   * `baseDirectory` or `sessionFs`. `"copilot-cli"` (or absent): the CLI's own defaults.
+   */
+  mode?: 'empty' | 'copilot-cli';
+  /** OpenTelemetry export of a spawned CLI (`invalid_config` with a server reached by URL). */
+  telemetry?: TelemetryConfig;
+  /**
+   * The trace context sent with create, resume and send (unless the call gives its own
+   * `traceparent`). Without it, the active OpenTelemetry context is used when
+   * `@opentelemetry/api` is installed (an optional peer dependency).
+   */
+  onGetTraceContext?: TraceContextProvider;
+  /**
+   * Session state in a filesystem the host implements: every session of this client then needs
+   * `createSessionFsProvider` (else `invalid_config`).
+   */
+  sessionFs?: SessionFsConfig;
   /** Largest accepted incoming message, in bytes. */
   maxMessageSize?: number;
   /**
@@ -302,6 +325,12 @@ export interface ToolInvocation extends HandlerContext {
   /** The raw arguments from the model (before schema validation). */
   arguments: unknown;
   workingDirectory: string | null;
+  /**
+   * The W3C trace context of the CLI's span for this tool call (null without telemetry). With
+   * `@opentelemetry/api` installed the handler already runs in it (`context.active()`).
+   */
+  traceparent: string | null;
+  tracestate: string | null;
 }
 
 /** A full tool result object (sent as is). */
@@ -409,12 +438,21 @@ export type UserInputHandler = (
  * A hook handler's payload: `input` is what the CLI sent for that hook type, typed by the
  * generated `HookTypes` table for the hook types of the schema (`PreToolUseHookInput`, …).
  */
-export interface HookPayload<T extends string = string> extends HandlerContext {
+export type HookPayloadBase<T extends string = string> = {
+  /** Aborted (reason: a `CopilotError` with code `cancelled`) when the answer is no longer wanted. */
+  readonly signal: AbortSignal;
   sessionId: string;
   /** `preToolUse`, `postToolUse`, `userPromptSubmitted`, `sessionStart`, `sessionEnd`, … */
   hookType: T;
-  input: T extends TypedHookType ? HookTypes[T]['input'] : Record<string, unknown>;
-}
+  input: T extends TypedHookType ? HookTypes[T]['input'] : Record<string, any>;
+};
+/**
+ * A hook handler's payload: `{sessionId, hookType, input}`, and the fields of `input` readable
+ * on it too (non-enumerable: not in its keys or JSON), so that the official form
+ * `onPreToolUse: (input, invocation) => input.toolName` works as well as `request.input.toolName`.
+ */
+export type HookPayload<T extends string = string> = HookPayloadBase<T> &
+  (T extends TypedHookType ? Readonly<Omit<HookTypes[T]['input'], 'sessionId'>> : { readonly [field: string]: any });
 /**
  * Hook output or nothing: the generated `<Type>HookOutput` for the hook types of the schema
  * (`PreToolUseHookOutput`: `permissionDecision`, `permissionDecisionReason`, …), any object
@@ -503,6 +541,227 @@ export interface AutoModeSwitchPayload extends HandlerContext {
 }
 /** `"yes"`, `"yes_always"`, `"no"`, `true` (yes), `false` (no) or `{response}`. Throwing: `no`. */
 export type AutoModeSwitchResult = 'yes' | 'yes_always' | 'no' | boolean | { response: 'yes' | 'yes_always' | 'no' };
+/** The official `onAutoModeSwitchRequest` handler. */
+export type AutoModeSwitchHandler = (
+  request: AutoModeSwitchPayload,
+  invocation: HandlerInvocation,
+) => AutoModeSwitchResult | Promise<AutoModeSwitchResult>;
+
+// --- Elicitation (UI dialogs) -------------------------------------------------------------
+
+/** A field of an elicitation form (MCP's primitive schema definitions). */
+export type ElicitationSchemaField =
+  | { type: 'string'; title?: string; description?: string; minLength?: number; maxLength?: number; format?: 'email' | 'uri' | 'date' | 'date-time'; default?: string; enum?: string[]; enumNames?: string[]; oneOf?: { const: string; title?: string }[] }
+  | { type: 'number' | 'integer'; title?: string; description?: string; minimum?: number; maximum?: number; default?: number }
+  | { type: 'boolean'; title?: string; description?: string; default?: boolean }
+  | { type: 'array'; title?: string; description?: string; minItems?: number; maxItems?: number; items: { type: 'string'; enum?: string[] } | { anyOf: { const: string; title?: string }[] }; default?: string[] };
+
+/** The form an elicitation asks for. */
+export interface ElicitationSchema {
+  type: 'object';
+  properties: Record<string, ElicitationSchemaField>;
+  required?: string[];
+}
+
+/** What the elicitation handler gets (the official `ElicitationContext`). */
+export interface ElicitationContext extends HandlerContext {
+  sessionId: string;
+  requestId: string;
+  /** What the form is for. */
+  message: string;
+  requestedSchema?: ElicitationSchema | null;
+  /** `"form"` (structured input) or `"url"` (browser redirect). */
+  mode?: 'form' | 'url' | null;
+  /** Who asked (e.g. an MCP server's name). */
+  elicitationSource?: string | null;
+  url?: string | null;
+}
+
+export type ElicitationContent = Record<string, string | number | boolean | string[]>;
+
+/** The user's answer. */
+export interface ElicitationResult {
+  action: 'accept' | 'decline' | 'cancel';
+  content?: ElicitationContent;
+}
+
+/**
+ * `{action, content?}`, a bare action, the accepted content itself, or null (cancel). Throwing:
+ * cancel.
+ */
+export type ElicitationReply = ElicitationResult | 'accept' | 'decline' | 'cancel' | ElicitationContent | null | undefined;
+
+/** The official `onElicitationRequest` handler. */
+export type ElicitationHandler = (context: ElicitationContext, invocation: HandlerInvocation) => ElicitationReply | Promise<ElicitationReply>;
+
+/** `session.ui.elicitation` parameters. */
+export interface ElicitationParams {
+  message: string;
+  requestedSchema: ElicitationSchema;
+}
+
+/** Options of `session.ui.input`. */
+export interface UiInputOptions {
+  title?: string;
+  description?: string;
+  minLength?: number;
+  maxLength?: number;
+  format?: 'email' | 'uri' | 'date' | 'date-time';
+  default?: string;
+}
+
+/** `session.ui`: dialogs through the session's elicitation provider. */
+export interface SessionUiApi {
+  /** Any form: `{action, content?}`. */
+  elicitation(params: ElicitationParams): Promise<ElicitationResult>;
+  /** A yes/no question: true when accepted and confirmed. */
+  confirm(message: string): Promise<boolean>;
+  /** One of `options`, or null (declined / cancelled). */
+  select(message: string, options: string[]): Promise<string | null>;
+  /** A text, or null (declined / cancelled). */
+  input(message: string, options?: UiInputOptions): Promise<string | null>;
+}
+
+/** What the session's host supports (`session.capabilities`). */
+export interface SessionCapabilities {
+  ui?: { elicitation?: boolean; mcpApps?: boolean; canvases?: boolean; [extra: string]: unknown };
+  [extra: string]: unknown;
+}
+
+// --- Slash commands ------------------------------------------------------------------------
+
+/** What a command handler gets (the official `CommandContext`). */
+export interface CommandContext extends HandlerContext {
+  sessionId: string;
+  requestId: string;
+  /** The whole command line, e.g. `"/deploy production"`. */
+  command: string;
+  /** The name without the slash, e.g. `"deploy"`. */
+  commandName: string;
+  /** The raw text after the name. */
+  args: string;
+}
+/** Runs a command; what it throws is reported as the command's error. */
+export type CommandHandler = (context: CommandContext) => unknown | Promise<unknown>;
+/** A slash command of the session (`/name args`). */
+export interface CommandDefinition {
+  name: string;
+  description?: string;
+  handler: CommandHandler;
+}
+
+// --- MCP OAuth -----------------------------------------------------------------------------
+
+/** An MCP server needs an OAuth token (the `mcp.oauth_required` data). */
+export interface McpAuthRequest extends HandlerContext {
+  sessionId: string;
+  requestId: string;
+  serverName: string;
+  serverUrl: string;
+  reason?: 'initial' | 'refresh' | 'reauth' | 'upscope' | string;
+  wwwAuthenticateParams?: { resourceMetadataUrl?: string; scope?: string; error?: string; [extra: string]: unknown };
+  resourceMetadata?: string;
+  staticClientConfig?: { clientId: string; clientSecret?: string; grantType?: 'client_credentials'; publicClient?: boolean };
+  [extra: string]: unknown;
+}
+export interface McpAuthToken {
+  accessToken: string;
+  tokenType?: string;
+  /** Seconds. */
+  expiresIn?: number;
+}
+export type McpAuthResult = ({ kind: 'token' } & McpAuthToken) | { kind: 'cancelled' };
+/** A token (text or object), a result, or null (cancelled). Throwing: cancelled. */
+export type McpAuthHandler = (
+  request: McpAuthRequest,
+  invocation: HandlerInvocation,
+) => McpAuthResult | McpAuthToken | string | null | undefined | Promise<McpAuthResult | McpAuthToken | string | null | undefined>;
+
+// --- GitHub token provider -----------------------------------------------------------------
+
+/** Why the token is asked for: at create/resume, or after the CLI reported an authentication error. */
+export interface GitHubTokenProviderArgs extends HandlerContext {
+  sessionId: string;
+  /** E.g. `"https://github.com"`. */
+  host: string;
+  reason: 'initial' | 'refresh';
+}
+export interface GitHubToken {
+  accessToken: string;
+  /** Seconds (default 8 hours). */
+  expiresIn?: number;
+  tokenType?: string;
+}
+export type GitHubTokenProviderResult = string | GitHubToken | ({ kind: 'token' } & GitHubToken) | { kind: 'cancelled' } | null | undefined;
+/** The session's GitHub token, asked when needed; cancelled or failed: the operation fails. */
+export type GitHubTokenProvider = (
+  args: GitHubTokenProviderArgs,
+  invocation: HandlerInvocation,
+) => GitHubTokenProviderResult | Promise<GitHubTokenProviderResult>;
+
+// --- Session filesystem --------------------------------------------------------------------
+
+/** Client option `sessionFs`. */
+export interface SessionFsConfig {
+  /** The working directory sessions start in (in the provider's namespace). */
+  initialCwd: string;
+  /** Where session state lives (in the provider's namespace), e.g. `"/session-state"`. */
+  sessionStatePath: string;
+  /** Path conventions (default `"posix"`). */
+  conventions?: 'posix' | 'windows';
+  capabilities?: { sqlite?: boolean };
+}
+
+export interface SessionFsFileInfo {
+  isFile: boolean;
+  isDirectory: boolean;
+  size: number;
+  /** ISO text, a Date, or Unix milliseconds. */
+  mtime: string | Date | number;
+  birthtime: string | Date | number;
+}
+
+/**
+ * A session's filesystem (the official interface). Throw an error with `code: "ENOENT"` for a
+ * missing path; any other failure is reported as `UNKNOWN`.
+ */
+export interface SessionFsProvider {
+  readFile(path: string): Promise<string> | string;
+  writeFile(path: string, content: string, mode?: number): Promise<void> | void;
+  appendFile(path: string, content: string, mode?: number): Promise<void> | void;
+  exists(path: string): Promise<boolean> | boolean;
+  stat(path: string): Promise<SessionFsFileInfo> | SessionFsFileInfo;
+  mkdir(path: string, recursive: boolean, mode?: number): Promise<void> | void;
+  readdir(path: string): Promise<string[]> | string[];
+  readdirWithTypes(path: string): Promise<{ name: string; type: 'file' | 'directory' }[]> | { name: string; type: 'file' | 'directory' }[];
+  rm(path: string, recursive: boolean, force: boolean): Promise<void> | void;
+  rename(src: string, dest: string): Promise<void> | void;
+  /** With `sessionFs.capabilities.sqlite`. */
+  sqlite?: {
+    query(queryType: 'exec' | 'query' | 'run' | string, query: string, params?: unknown): unknown;
+    exists(): Promise<boolean> | boolean;
+  };
+}
+
+// --- Telemetry -----------------------------------------------------------------------------
+
+/** Client option `telemetry`: the spawned CLI's OpenTelemetry export. */
+export interface TelemetryConfig {
+  otlpEndpoint?: string;
+  otlpProtocol?: 'http/json' | 'http/protobuf';
+  /** JSON lines of spans (with `exporterType: "file"`). */
+  filePath?: string;
+  exporterType?: 'otlp-http' | 'file' | string;
+  sourceName?: string;
+  captureContent?: boolean;
+}
+
+/** A W3C trace context. */
+export interface TraceContext {
+  traceparent?: string;
+  tracestate?: string;
+}
+export type TraceContextProvider = () => TraceContext | undefined | Promise<TraceContext | undefined>;
 
 export interface SystemMessageSection {
   /** `"transform"`: the session's `onSystemMessageTransform` gets the section's text. */
@@ -570,7 +829,22 @@ export interface SessionConfig {
   /** Bearer token for the BYOK provider, asked before every model request. */
   onProviderToken?: (request: ProviderTokenPayload, invocation: HandlerInvocation) => ProviderTokenResult | Promise<ProviderTokenResult>;
   /** Whether to switch to auto mode after a rate limit. */
-  onAutoModeSwitch?: (request: AutoModeSwitchPayload, invocation: HandlerInvocation) => AutoModeSwitchResult | Promise<AutoModeSwitchResult>;
+  onAutoModeSwitch?: AutoModeSwitchHandler;
+  /** Same as `onAutoModeSwitch` (today's official name). */
+  onAutoModeSwitchRequest?: AutoModeSwitchHandler;
+  /** Shows forms to the user (makes this client an elicitation provider: `session.ui` works). */
+  onElicitationRequest?: ElicitationHandler;
+  /** Slash commands (`/name args`) this client runs. */
+  commands?: CommandDefinition[];
+  /** OAuth tokens for the session's MCP servers. */
+  onMcpAuthRequest?: McpAuthHandler;
+  /** The session's GitHub token, asked at create/resume and after an authentication error (not with `gitHubToken` or a BYOK `provider`). */
+  gitHubTokenProvider?: GitHubTokenProvider;
+  /** The session's filesystem, with the client option `sessionFs` (required there). */
+  createSessionFsProvider?: (session: CopilotSession) => SessionFsProvider;
+  /** W3C trace context of the creation (default: the client's `onGetTraceContext` / OpenTelemetry). */
+  traceparent?: string;
+  tracestate?: string;
   /** Receives every event from the very first one. */
   onEvent?: (event: SessionEvent) => void;
   /** Any other `session.create` field passes through as is. */
@@ -594,6 +868,9 @@ export interface MessageOptions {
   idleTimeout?: number;
   /** Cancels sendAndWait (it rejects with code `cancelled`) and aborts the turn. */
   signal?: AbortSignal;
+  /** W3C trace context of the turn (default: the client's `onGetTraceContext` / OpenTelemetry). */
+  traceparent?: string;
+  tracestate?: string;
   [extra: string]: unknown;
 }
 
@@ -634,7 +911,11 @@ export declare class CopilotSession {
   readonly workspacePath: string | undefined;
   /** The raw `session.create` / `session.resume` result. */
   readonly info: Record<string, unknown>;
-  /** Queues a prompt; resolves to the message id. */
+  /** What the session's host supports; kept current by `capabilities.changed` events. */
+  readonly capabilities: SessionCapabilities;
+  /** Dialogs (check `capabilities.ui?.elicitation` first: without it they reject with `invalid_config`). */
+  readonly ui: SessionUiApi;
+  /** Queues a prompt; resolves to the message id (Node stays up until the session's next `session.idle`). */
   send(options: MessageOptions | string): Promise<string>;
   /**
    * Sends a prompt and waits for `session.idle`: the last `assistant.message` of the turn, or

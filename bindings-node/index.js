@@ -192,9 +192,9 @@ function defineTool(name, config) {
  * (`request.fullCommandText`, …): each field of `payload.request` that the payload does not
  * have itself is readable there too, non-enumerable (the payload's keys and JSON stay the core's).
  */
-function exposeRequestFields(payload) {
-  const req = payload.request;
-  if (req === null || typeof req !== 'object') return;
+function exposeRequestFields(payload, key = 'request') {
+  const req = payload[key];
+  if (req === null || typeof req !== 'object' || Array.isArray(req)) return;
   for (const [k, v] of Object.entries(req)) {
     if (Object.prototype.hasOwnProperty.call(payload, k)) continue;
     Object.defineProperty(payload, k, { value: v, enumerable: false, configurable: true });
@@ -208,14 +208,144 @@ function cap(s) {
 // The session option of each request kind the host answers with one function: on<Kind> or
 // on<Kind>Request (onPermissionRequest, onUserInputRequest, onExitPlanMode, ...), from the
 // core's list. Tools have a handler each (`tools`), hooks one per hook type (`hooks`).
+// `command`, `sessionFs` and `gitHubToken` have their own options (`commands`,
+// `createSessionFsProvider`, `gitHubTokenProvider`).
+const OWN_OPTION_KINDS = new Set(['tool', 'hook', 'command', 'sessionFs', 'gitHubToken']);
 const HANDLER_OPTIONS = new Map();
 for (const kind of native.requestKinds()) {
-  if (kind === 'tool' || kind === 'hook') continue;
+  if (OWN_OPTION_KINDS.has(kind)) continue;
   HANDLER_OPTIONS.set(`on${cap(kind)}`, kind);
   HANDLER_OPTIONS.set(`on${cap(kind)}Request`, kind);
 }
 /** The catch-all entry of `hooks`: called for hook types without their own entry. */
 const ANY_HOOK = 'onHook';
+
+// ---------------------------------------------------------------------------------------------
+// Trace context (W3C `traceparent` / `tracestate`).
+
+let otelApi;
+/** `@opentelemetry/api` when the application has it (an optional peer dependency), else null. */
+function otel() {
+  if (otelApi === undefined) {
+    try {
+      otelApi = require('@opentelemetry/api');
+    } catch {
+      otelApi = null;
+    }
+  }
+  return otelApi;
+}
+
+/** `{traceparent, tracestate?}` of a provider's answer, or undefined. */
+function traceFields(tc) {
+  if (tc === null || typeof tc !== 'object' || typeof tc.traceparent !== 'string' || tc.traceparent === '') return undefined;
+  const out = { traceparent: tc.traceparent };
+  if (typeof tc.tracestate === 'string' && tc.tracestate !== '') out.tracestate = tc.tracestate;
+  return out;
+}
+
+/**
+ * The host's current trace context: the client's `onGetTraceContext`, else the active
+ * OpenTelemetry context (through `@opentelemetry/api`'s propagator, when installed). Undefined,
+ * the fields, or a Promise of either; a provider that fails is reported as a warning.
+ */
+function currentTraceContext(provider) {
+  const failed = (e) => {
+    warn('onGetTraceContext failed', e);
+    return undefined;
+  };
+  if (provider) {
+    let v;
+    try {
+      v = provider();
+    } catch (e) {
+      return failed(e);
+    }
+    if (v !== null && typeof v === 'object' && typeof v.then === 'function') return Promise.resolve(v).then(traceFields, failed);
+    return traceFields(v);
+  }
+  const api = otel();
+  if (api === null) return undefined;
+  const carrier = {};
+  try {
+    api.propagation.inject(api.context.active(), carrier);
+  } catch (e) {
+    return failed(e);
+  }
+  return traceFields(carrier);
+}
+
+/**
+ * Adds the host's trace context to `obj` (a session config or message options) unless it has
+ * its own `traceparent`; returns `obj`, or a Promise of it when the provider is async.
+ */
+function withTraceContext(obj, provider) {
+  if (obj.traceparent !== undefined && obj.traceparent !== null) return obj;
+  const tc = currentTraceContext(provider);
+  if (tc !== undefined && typeof tc.then === 'function') return tc.then((f) => (f ? Object.assign(obj, f) : obj));
+  return tc ? Object.assign(obj, tc) : obj;
+}
+
+/** Runs `fn` in the span the CLI ran a tool under (the payload's trace context), with OpenTelemetry installed. */
+function inToolTraceContext(payload, fn) {
+  if (typeof payload.traceparent !== 'string' || payload.traceparent === '') return fn();
+  const api = otel();
+  if (api === null) return fn();
+  const carrier = { traceparent: payload.traceparent };
+  if (typeof payload.tracestate === 'string' && payload.tracestate !== '') carrier.tracestate = payload.tracestate;
+  return api.context.with(api.propagation.extract(api.context.active(), carrier), fn);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Session filesystem (the official `createSessionFsProvider`).
+
+/** The provider method of each `sessionFs` operation, and its arguments from the request. */
+const SESSION_FS_OPERATIONS = {
+  readFile: (p, r) => p.readFile(r.path),
+  writeFile: (p, r) => p.writeFile(r.path, r.content, r.mode ?? undefined),
+  appendFile: (p, r) => p.appendFile(r.path, r.content, r.mode ?? undefined),
+  exists: (p, r) => p.exists(r.path),
+  stat: (p, r) => p.stat(r.path),
+  mkdir: (p, r) => p.mkdir(r.path, Boolean(r.recursive), r.mode ?? undefined),
+  readdir: (p, r) => p.readdir(r.path),
+  readdirWithTypes: (p, r) => p.readdirWithTypes(r.path),
+  rm: (p, r) => p.rm(r.path, Boolean(r.recursive), Boolean(r.force)),
+  rename: (p, r) => p.rename(r.src, r.dest),
+};
+/** The operations whose answer is nothing. */
+const SESSION_FS_VOID = new Set(['writeFile', 'appendFile', 'mkdir', 'rm', 'rename']);
+
+/** A date (or a date-like value) as ISO text; numbers (Unix ms) and text pass through. */
+function isoTime(v) {
+  return v instanceof Date ? v.toISOString() : v;
+}
+
+/**
+ * Runs a `sessionFs` request on the provider: the operation's plain answer, `{error: {code:
+ * "ENOENT", message}}` when the provider failed with `code === "ENOENT"`; other failures reject.
+ */
+async function sessionFsCall(provider, operation, req) {
+  const op = SESSION_FS_OPERATIONS[operation];
+  const method = operation === 'sqliteQuery' || operation === 'sqliteExists' ? 'sqlite' : operation;
+  try {
+    if (op === undefined) {
+      const sqlite = provider.sqlite;
+      if (operation === 'sqliteQuery' && sqlite && typeof sqlite.query === 'function') {
+        return (await sqlite.query(req.queryType, req.query, req.params ?? undefined)) ?? null;
+      }
+      if (operation === 'sqliteExists' && sqlite && typeof sqlite.exists === 'function') return await sqlite.exists();
+      throw new Error(`the session filesystem provider does not implement ${operation}`);
+    }
+    if (typeof provider[method] !== 'function') throw new Error(`the session filesystem provider has no ${method}() method`);
+    const v = await op(provider, req);
+    if (SESSION_FS_VOID.has(operation)) return null;
+    if (operation === 'stat' && v !== null && typeof v === 'object') return { ...v, mtime: isoTime(v.mtime), birthtime: isoTime(v.birthtime) };
+    return v === undefined ? null : v;
+  } catch (e) {
+    if (e !== null && typeof e === 'object' && e.code === 'ENOENT') return { error: { code: 'ENOENT', message: messageOf(e) } };
+    throw e;
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Session.
@@ -308,12 +438,27 @@ class CopilotSession {
   #sessionId;
   #info;
   #rpc;
+  /** Slash-command handlers by command name. */
+  #commands = new Map();
+  #fsFactory = null;
+  #fsProvider = null;
+  /** `capabilities` of the create/resume result, with `capabilities.changed` merged in. */
+  #capabilities = {};
+  #ui;
+  /** send() holds Node open until the session's next `session.idle` (the official quickstart awaits it). */
+  #turnHeld = false;
+  #idleOff = null;
 
   /** @internal Use createSession / resumeSession of a CopilotClient or a CopilotPool. */
   constructor(client, nativeClient, config) {
     this.#client = client;
     if (config !== undefined && config !== null && typeof config !== 'object') throw invalid('session config must be an object');
     const { wire, host, onEvent } = this.#prepare(config || {});
+    if (this.#fsFactory !== null) {
+      const provider = this.#fsFactory(this);
+      if (provider === null || typeof provider !== 'object') throw invalid('createSessionFsProvider must return a session filesystem provider object');
+      this.#fsProvider = provider;
+    }
     // The addon holds its callback strongly; the callback holds the session weakly, so a
     // session nobody uses can be collected (the client holds open sessions).
     const ref = new WeakRef(this);
@@ -326,6 +471,17 @@ class CopilotSession {
       throw fromNative(e);
     }
     if (onEvent) this.on(onEvent);
+    this.#listen(['capabilities.changed'], { fn: (ev) => this.#mergeCapabilities(ev && ev.data) });
+  }
+
+  #mergeCapabilities(changed) {
+    if (changed === null || typeof changed !== 'object') return;
+    const next = { ...this.#capabilities };
+    for (const [k, v] of Object.entries(changed)) {
+      const old = next[k];
+      next[k] = v !== null && typeof v === 'object' && old !== null && typeof old === 'object' ? { ...old, ...v } : v;
+    }
+    this.#capabilities = next;
   }
 
   /** Splits a session config into wire JSON, the core's host options and the JS handlers. */
@@ -374,6 +530,27 @@ class CopilotSession {
             else this.#hooks.set(name, h);
           }
           break;
+        case 'commands': {
+          if (!Array.isArray(v)) throw invalid('session option `commands` must be an array of {name, description, handler}');
+          wire.commands = v.map((c) => {
+            if (!c || typeof c.name !== 'string' || c.name === '') throw invalid('every command needs a `name` string');
+            const { handler, ...decl } = c;
+            if (typeof handler !== 'function') throw invalid(`command ${c.name}: handler must be a function`);
+            if (this.#commands.has(c.name)) throw invalid(`command ${c.name} is given twice`);
+            this.#commands.set(c.name, handler);
+            return decl;
+          });
+          if (this.#commands.size > 0) host.handlers.push('command');
+          break;
+        }
+        case 'createSessionFsProvider':
+          this.#fsFactory = fn(k, v);
+          host.handlers.push('sessionFs');
+          break;
+        case 'gitHubTokenProvider':
+          this.#handlers.set('gitHubToken', fn(k, v));
+          host.handlers.push('gitHubToken');
+          break;
         case 'onEvent':
           onEvent = fn(k, v);
           break;
@@ -402,6 +579,49 @@ class CopilotSession {
     await call(() => this.#native.open(resumeId ?? null));
     this.#sessionId = this.#native.sessionId;
     this.#info = JSON.parse(this.#native.info);
+    const caps = this.#info && this.#info.capabilities;
+    this.#capabilities = {};
+    this.#mergeCapabilities(caps);
+  }
+
+  /**
+   * What the session's host supports (`{ui: {elicitation, …}}`, from the create/resume result,
+   * kept current by `capabilities.changed` events). Check `capabilities.ui?.elicitation`
+   * before `session.ui`.
+   */
+  get capabilities() {
+    return this.#capabilities;
+  }
+
+  /**
+   * Dialogs through the session's elicitation provider (a client with `onElicitationRequest`,
+   * or the CLI's UI): `elicitation({message, requestedSchema})` → `{action, content?}`,
+   * `confirm(message)` → boolean, `select(message, options)` → the choice or null,
+   * `input(message, options?)` → the text or null. Without the capability they reject with
+   * `invalid_config`.
+   */
+  get ui() {
+    if (this.#ui === undefined) {
+      const ui = (op, params) => callJson(() => this.#native.ui(op, enc(params, `ui.${op} params`)));
+      const text = (what, v) => {
+        if (typeof v !== 'string') throw invalid(`${what} needs a message string`);
+        return v;
+      };
+      this.#ui = Object.freeze({
+        elicitation: async (params) => {
+          if (params === null || typeof params !== 'object') throw invalid('ui.elicitation needs {message, requestedSchema}');
+          return ui('elicitation', { message: text('ui.elicitation', params.message), requestedSchema: params.requestedSchema });
+        },
+        confirm: async (message) => ui('confirm', { message: text('ui.confirm', message) }),
+        select: async (message, options) => {
+          if (!Array.isArray(options)) throw invalid('ui.select needs an array of options');
+          return ui('select', { message: text('ui.select', message), options });
+        },
+        input: async (message, options) =>
+          ui('input', options === undefined || options === null ? { message: text('ui.input', message) } : { message: text('ui.input', message), options }),
+      });
+    }
+    return this.#ui;
   }
 
   /** The session id. */
@@ -501,9 +721,24 @@ class CopilotSession {
             if (!r.success) throw new Error(`invalid arguments for tool ${name}: ${r.error.message}`);
             args = r.data;
           }
-          return t.handler(args, payload);
+          // With OpenTelemetry, the handler runs in the span the CLI ran the tool under.
+          return inToolTraceContext(payload, () => t.handler(args, payload));
         };
       }
+    } else if (kind === 'command') {
+      const h = this.#commands.get(name);
+      if (!h) {
+        nat.fail(id, `Unknown command: ${name}`);
+        return;
+      }
+      // The official CommandContext {sessionId, command, commandName, args}; what it returns is ignored.
+      run = () => {
+        const r = h(payload);
+        return r !== null && typeof r === 'object' && typeof r.then === 'function' ? Promise.resolve(r).then(() => null) : null;
+      };
+    } else if (kind === 'sessionFs') {
+      const provider = this.#fsProvider;
+      if (provider) run = () => sessionFsCall(provider, name, payload);
     } else {
       const h = kind === 'hook' ? (this.#hooks.get(name) ?? this.#anyHook) : this.#handlers.get(kind);
       if (h) {
@@ -511,6 +746,9 @@ class CopilotSession {
         // simply ignores the second.
         const invocation = Object.freeze({ sessionId: typeof payload.sessionId === 'string' ? payload.sessionId : this.#sessionId });
         if (kind === 'permission') exposeRequestFields(payload);
+        // The official hook handler reads the hook input on its first argument
+        // (`input.toolName`): the same non-enumerable exposure of `payload.input`.
+        else if (kind === 'hook') exposeRequestFields(payload, 'input');
         // Strict mode: the input of a typed hook type must read as its generated type.
         const typed = kind === 'hook' && strict !== null ? protocol.HOOK_TYPES[payload.hookType] : undefined;
         if (typed !== undefined) strict.value(typed.input, payload.input, `${payload.hookType} hook input`);
@@ -650,7 +888,11 @@ class CopilotSession {
     return this.events();
   }
 
-  /** Queues a prompt; resolves to the message id once the CLI accepted it. */
+  /**
+   * Queues a prompt; resolves to the message id once the CLI accepted it. Until the session's
+   * next `session.idle` (or its end), Node's event loop stays open, as with the official SDK's
+   * socket: `await session.send(…)` then awaiting a listener's idle works in a bare script.
+   */
   send(options) {
     let msg;
     try {
@@ -658,7 +900,33 @@ class CopilotSession {
     } catch (e) {
       return Promise.reject(e);
     }
-    return call(() => this.#native.send(enc(msg, 'message options')));
+    // Held before the call: the turn's idle may be delivered before the call's answer.
+    this.#holdTurn();
+    const go = (m) => call(() => this.#native.send(enc(m, 'message options')));
+    const traced = withTraceContext(msg, this.#client._traceProvider);
+    return (typeof traced.then === 'function' ? traced.then(go) : go(traced)).catch((e) => {
+      this.#releaseTurn();
+      throw e;
+    });
+  }
+
+  #holdTurn() {
+    if (this.#closed || this.#turnHeld) return;
+    if (this.#idleOff === null) {
+      try {
+        this.#idleOff = this.#listen(['session.idle'], { fn: () => this.#releaseTurn(), close: () => this.#releaseTurn() });
+      } catch {
+        return; // the session is gone: send() fails on its own
+      }
+    }
+    this.#turnHeld = true;
+    hold(this);
+  }
+
+  #releaseTurn() {
+    if (!this.#turnHeld) return;
+    this.#turnHeld = false;
+    release(this);
   }
 
   /**
@@ -695,6 +963,14 @@ class CopilotSession {
       if (typeof timeout !== 'number' || !(timeout >= 0)) return Promise.reject(invalid('timeout must be a number of milliseconds'));
       opts.timeout = timeout / 1000;
     }
+    // The host's trace context (onGetTraceContext / OpenTelemetry) unless the caller gave one.
+    const traced = withTraceContext(opts, this.#client._traceProvider);
+    if (typeof traced.then === 'function') return traced.then(() => this.#wait(opts, signal));
+    return this.#wait(opts, signal);
+  }
+
+  /** sendAndWait's call, once its options are complete. */
+  #wait(opts, signal) {
     if (signal && signal.aborted) return Promise.reject(abortError(signal));
     const nat = this.#native;
     return new Promise((resolve, reject) => {
@@ -771,8 +1047,17 @@ class CopilotSession {
 
   /** Detaches from the session; it stays on disk and can be resumed. Idempotent. */
   async disconnect() {
-    await call(() => this.#native.disconnect());
+    try {
+      await call(() => this.#native.disconnect());
+    } finally {
+      this.#releaseTurn();
+    }
     this.#client._forget(this);
+  }
+
+  /** @internal The owner stopped: nothing of this session keeps Node open any more. */
+  _stopped() {
+    this.#releaseTurn();
   }
 
   /** Same as disconnect() (the guide's name). */
@@ -806,7 +1091,13 @@ function toMetadata(m) {
 
 /** Opens a session of a client or a pool through the addon's one path (create, or resume `resumeId`). */
 async function openSession(owner, nativeOwner, sessions, config, resumeId) {
-  const s = new CopilotSession(owner, nativeOwner, config);
+  // The host's trace context (onGetTraceContext / OpenTelemetry) unless the config has one.
+  let cfg = config === undefined || config === null ? {} : config;
+  if (typeof cfg === 'object' && !Array.isArray(cfg)) {
+    cfg = withTraceContext({ ...cfg }, owner._traceProvider);
+    if (typeof cfg.then === 'function') cfg = await cfg; // only an async onGetTraceContext waits
+  }
+  const s = new CopilotSession(owner, nativeOwner, cfg);
   await s._open(resumeId);
   sessions.add(s);
   return s;
@@ -821,6 +1112,7 @@ async function stopOwner(nat, reapers, sessions) {
   } catch (e) {
     return [e];
   } finally {
+    for (const s of sessions) s._stopped();
     sessions.clear();
   }
 }
@@ -913,6 +1205,12 @@ class CopilotClient {
   /** Background reapers (stopped by stop()). */
   #reapers = new Set();
   #rpc;
+  #traceProvider = null;
+
+  /** @internal The client's `onGetTraceContext` (null: the active OpenTelemetry context, if any). */
+  get _traceProvider() {
+    return this.#traceProvider;
+  }
 
   /**
    * Options in camelCase (snake_case works too): `cliUrl` to connect to a running server, or
@@ -923,10 +1221,16 @@ class CopilotClient {
    */
   constructor(options) {
     if (options !== undefined && (typeof options !== 'object' || options === null)) throw invalid('client options must be an object');
-    const { onLifecycle, on_lifecycle: onLifecycleSnake, ...o } = options || {};
+    const { onLifecycle, on_lifecycle: onLifecycleSnake, onGetTraceContext, ...o } = options || {};
     if (onLifecycle !== undefined && onLifecycleSnake !== undefined) {
       throw invalid('client option `onLifecycle` is given twice (camelCase and snake_case)');
     }
+    if (onGetTraceContext !== undefined && onGetTraceContext !== null && typeof onGetTraceContext !== 'function') {
+      throw invalid('client option `onGetTraceContext` must be a function');
+    }
+    this.#traceProvider = onGetTraceContext ?? null;
+    // The official default mode's name: the core's default.
+    if (o.mode === 'copilot-cli') delete o.mode;
     const lifecycle = onLifecycle ?? onLifecycleSnake;
     if (lifecycle !== undefined && typeof lifecycle !== 'function') throw invalid('client option `onLifecycle` must be a function');
     if (o.env && typeof o.env === 'object') {
@@ -964,6 +1268,7 @@ class CopilotClient {
 
   /** Stops at once: no RPCs; a spawned CLI is killed. */
   async forceStop() {
+    for (const s of this.#sessions) s._stopped();
     this.#sessions.clear();
     await call(() => this.#native.forceStop());
   }

@@ -168,6 +168,11 @@ export declare class NativeSession {
    * `requestTimeout`); resolves to the JSON text of the result.
    */
   rpc(method: string, params?: string | undefined | null, timeout?: number | undefined | null): Promise<string>
+  /**
+   * The `session.ui` helpers (`elicitation`, `confirm`, `select`, `input`): `params` is JSON
+   * text; resolves to the JSON text of the answer.
+   */
+  ui(op: string, params?: string | undefined | null): Promise<string>
   disconnect(): Promise<void>
 }
 

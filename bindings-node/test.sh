@@ -67,7 +67,7 @@ node -e '
   const pkg = require(process.argv[1]);
   const dev = pkg.devDependencies;
   const out = { name: "copilot-node-scratch", private: true, type: "module",
-    dependencies: { "@copilot-hub/node": "file:./" + process.argv[2], zod: dev.zod },
+    dependencies: { "@copilot-hub/node": "file:./" + process.argv[2], zod: dev.zod, "@opentelemetry/api": dev["@opentelemetry/api"] },
     devDependencies: { typescript: dev.typescript, "@types/node": dev["@types/node"] } };
   require("fs").writeFileSync(process.argv[3], JSON.stringify(out, null, 2));
 ' "$HERE/package.json" "$TARBALL" "$SCRATCH/package.json"

@@ -25,7 +25,8 @@ TEST_VENV="$ROOT/target/py-test-venv"
 rm -rf "$TEST_VENV"
 python3 -m venv "$TEST_VENV"
 "$TEST_VENV/bin/pip" install -q "$WHEEL"
-"$TEST_VENV/bin/pip" install -q pytest pytest-asyncio pydantic 'mypy==1.15.0'
+"$TEST_VENV/bin/pip" install -q pytest pytest-asyncio pydantic 'mypy==1.15.0' \
+  'opentelemetry-api==1.45.2' 'opentelemetry-sdk==1.45.2'  # the telemetry test's host spans
 PY="$TEST_VENV/bin/python"
 
 echo "-- generated stub"

@@ -13,6 +13,20 @@
 // stable Code (errors.As, errors.Is against the Err* sentinels). Event handlers (Session.On)
 // run on one goroutine per session, in wire order; tool and other handlers run on goroutines
 // of their own.
+//
+// The official SDKs' features are here under their names: SessionConfig.OnElicitationRequest
+// and Session.UI (Confirm, Select, Input, Elicitation; Session.Capabilities), Commands,
+// OnAutoModeSwitchRequest, OnMcpAuthRequest, ClientOptions.SessionFs with
+// SessionConfig.CreateSessionFsProvider, GitHubTokenProvider, ClientOptions.Telemetry and
+// ClientOptions.Mode (ModeEmpty).
+//
+// OpenTelemetry: this module has no dependencies, go.opentelemetry.io/otel included. W3C trace
+// context travels as text: ClientOptions.OnGetTraceContext returns the traceparent and
+// tracestate of the span in a call's context (inject them there with the OTel propagator), and
+// CreateSession, ResumeSession, Send and SendAndWait send them to the CLI; a tool handler's
+// context carries the CLI's execute_tool span (TraceContextFromContext, also
+// ToolInvocation.TraceParent), to extract as the parent of the handler's spans. Without the
+// hook, a context made with ContextWithTraceContext is propagated the same way.
 package copilot
 
 /*
@@ -47,6 +61,8 @@ type clientCore struct {
 	// lifecycle runs the lifecycle handlers, in order.
 	lifecycle *serialQueue
 	sessions  map[*sessionCore]struct{}
+	// trace is ClientOptions.OnGetTraceContext.
+	trace TraceContextProvider
 }
 
 // NewClient creates a client; nothing starts until Start or the first call (any call starts
@@ -67,6 +83,9 @@ func NewClient(options *ClientOptions) *Client {
 		c.freed = true
 	} else {
 		c.lifecycle = newSerialQueue()
+	}
+	if options != nil {
+		c.trace = options.OnGetTraceContext
 	}
 	client := &Client{clientCore: c}
 	client.RPC = newServerRPC(client)
@@ -401,6 +420,8 @@ func (c *clientCore) adopt(sc *sessionCore) error {
 	c.sessions[sc] = struct{}{}
 	return nil
 }
+
+func (c *clientCore) traceHook() TraceContextProvider { return c.trace }
 
 // forget drops a session that was released.
 func (c *clientCore) forget(sc *sessionCore) {

@@ -194,6 +194,9 @@ type sessionDispatch struct {
 	// tools are the tool handlers by tool name; cfg holds the other handlers.
 	tools map[string]ToolHandler
 	cfg   SessionConfig
+	// commands are the slash-command handlers by name; fs is the session's filesystem.
+	commands map[string]CommandHandler
+	fs       SessionFsProvider
 
 	mu sync.Mutex
 	// running holds the cancel functions of the handlers' contexts, by request id.
@@ -297,6 +300,9 @@ func (r *SystemMessageTransformRequest) rawField() *json.RawMessage { return &r.
 func (r *ExitPlanModeRequest) rawField() *json.RawMessage           { return &r.Raw }
 func (r *ProviderTokenRequest) rawField() *json.RawMessage          { return &r.Raw }
 func (r *AutoModeSwitchRequest) rawField() *json.RawMessage         { return &r.Raw }
+func (r *ElicitationContext) rawField() *json.RawMessage            { return &r.Raw }
+func (r *CommandContext) rawField() *json.RawMessage                { return &r.Raw }
+func (r *McpAuthRequest) rawField() *json.RawMessage                { return &r.Raw }
 
 func (h *handlerContext) setContext(ctx context.Context) { h.ctx = ctx }
 
@@ -326,6 +332,13 @@ func (d *sessionDispatch) handle(ctx context.Context, kind, name string, payload
 	switch kind {
 	case "tool":
 		if h := d.tools[name]; h != nil {
+			var tc struct {
+				TraceParent string `json:"traceparent"`
+				TraceState  string `json:"tracestate"`
+			}
+			if json.Unmarshal(payload, &tc) == nil && tc.TraceParent != "" {
+				ctx = ContextWithTraceContext(ctx, tc.TraceParent, tc.TraceState)
+			}
 			return runHandler(ctx, payload, h)
 		}
 		return nil, fmt.Errorf("tool %q has no handler in this process", name)
@@ -360,6 +373,65 @@ func (d *sessionDispatch) handle(ctx context.Context, kind, name string, payload
 	case "autoModeSwitch":
 		if d.cfg.OnAutoModeSwitch != nil {
 			return runHandler(ctx, payload, d.cfg.OnAutoModeSwitch)
+		}
+		if h := d.cfg.OnAutoModeSwitchRequest; h != nil {
+			return runHandler(ctx, payload, func(req AutoModeSwitchRequest) (any, error) {
+				r, err := h(req, AutoModeSwitchInvocation{SessionID: req.SessionID})
+				if err != nil {
+					return nil, err
+				}
+				return r, nil
+			})
+		}
+	case "elicitation":
+		if h := d.cfg.OnElicitationRequest; h != nil {
+			return runHandler(ctx, payload, func(req ElicitationContext) (any, error) {
+				r, err := h(req)
+				if err != nil {
+					return nil, err
+				}
+				return r.wire(), nil
+			})
+		}
+	case "command":
+		if h := d.commands[name]; h != nil {
+			return runHandler(ctx, payload, func(req CommandContext) (any, error) { return nil, h(req) })
+		}
+		return nil, fmt.Errorf("Unknown command: %s", name)
+	case "mcpAuth":
+		if h := d.cfg.OnMcpAuthRequest; h != nil {
+			return runHandler(ctx, payload, func(req McpAuthRequest) (any, error) {
+				r, err := h(req, McpAuthInvocation{SessionID: req.SessionID})
+				if err != nil {
+					return nil, err
+				}
+				if r == nil {
+					r = McpAuthCancelled()
+				}
+				return r, nil
+			})
+		}
+	case "sessionFs":
+		return serveSessionFs(d.fs, name, payload)
+	case "gitHubToken":
+		if h := d.cfg.GitHubTokenProvider; h != nil {
+			var p struct {
+				SessionID *string `json:"sessionId"`
+				Host      string  `json:"host"`
+				Reason    string  `json:"reason"`
+			}
+			if err := json.Unmarshal(payload, &p); err != nil {
+				return nil, err
+			}
+			r, err := h(GitHubTokenProviderArgs{Host: p.Host, SessionID: p.SessionID,
+				Reason: GitHubTokenRequestReason(p.Reason), Raw: payload, ctx: ctx})
+			if err != nil {
+				return nil, err
+			}
+			if r == nil {
+				r = GitHubTokenCancelled()
+			}
+			return r, nil
 		}
 	}
 	return nil, missing

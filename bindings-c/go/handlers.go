@@ -9,6 +9,7 @@ package copilot
 import (
 	"context"
 	"encoding/json"
+	"reflect"
 )
 
 // handlerContext is what every request carries: the context of its handler, cancelled when
@@ -54,6 +55,10 @@ type ToolInvocation struct {
 	ToolName         string          `json:"toolName"`
 	Arguments        json.RawMessage `json:"arguments"`
 	WorkingDirectory string          `json:"workingDirectory"`
+	// TraceParent and TraceState are the W3C trace context of the CLI's execute_tool span (""
+	// when the CLI sent none); Context() carries them too (TraceContextFromContext).
+	TraceParent string `json:"traceparent"`
+	TraceState  string `json:"tracestate"`
 	// Raw is the request payload as received.
 	Raw json.RawMessage `json:"-"`
 	// Context() is the handler's context: cancelled when the answer is no longer wanted.
@@ -165,6 +170,14 @@ func PermissionHandlerWithInvocation[R any](h func(req PermissionRequest, inv Pe
 		r, err := h(req, PermissionInvocation{SessionID: req.SessionID})
 		if err != nil {
 			return nil, err
+		}
+		// A generated decision variant (&PermissionDecisionApproveOnce{}, …) is sent with its
+		// "kind" filled in, as the official SDKs' rpc.PermissionDecision values are.
+		if v, ok := any(r).(WirePermissionDecisionVariant); ok {
+			if reflect.ValueOf(v).IsNil() {
+				return nil, nil
+			}
+			return WirePermissionDecision{Value: v}, nil
 		}
 		return r, nil
 	}

@@ -196,6 +196,8 @@ type poolCore struct {
 	h        *C.CopilotPool
 	freed    bool
 	sessions map[*sessionCore]struct{}
+	// trace is Client.OnGetTraceContext of the options.
+	trace TraceContextProvider
 }
 
 // NewPool creates a pool; nothing connects until Start or the first call. Invalid options are
@@ -212,6 +214,9 @@ func NewPool(options PoolOptions) (*Pool, error) {
 		return nil, err
 	}
 	p := &Pool{&poolCore{h: h, sessions: map[*sessionCore]struct{}{}}}
+	if options.Client != nil {
+		p.trace = options.Client.OnGetTraceContext
+	}
 	runtime.SetFinalizer(p, func(p *Pool) { p.poolCore.free() })
 	return p, nil
 }
@@ -332,6 +337,8 @@ func (p *poolCore) open(ctx context.Context, rid, cfg *C.char, onEvent C.Copilot
 		return C.copilot_pool_create_session(h, cfg, onEvent, onRequest, sud, cb, ud, sh, out)
 	})
 }
+
+func (p *poolCore) traceHook() TraceContextProvider { return p.trace }
 
 func (p *poolCore) adopt(sc *sessionCore) error {
 	p.mu.Lock()

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"runtime/cgo"
 	"sort"
+	"sync"
 	"time"
 	"unsafe"
 )
@@ -28,6 +29,9 @@ type Session struct {
 	owner         any // the *Client or *Pool: kept alive while the session is reachable
 	core          *sessionCore
 	workspacePath string
+
+	capMu        sync.RWMutex
+	capabilities SessionCapabilities
 }
 
 type sessionCore struct {
@@ -38,6 +42,8 @@ type sessionCore struct {
 	disp   *sessionDispatch
 	// owner is the client or pool that opened the session.
 	owner sessionOwner
+	// trace is ClientOptions.OnGetTraceContext of the owner (nil: the context's).
+	trace TraceContextProvider
 }
 
 // sessionOwner is what opens sessions: a client or a pool (the same Session either way).
@@ -48,16 +54,39 @@ type sessionOwner interface {
 	adopt(sc *sessionCore) error
 	// forget drops a released session.
 	forget(sc *sessionCore)
+	// traceHook is the owner's ClientOptions.OnGetTraceContext (nil when unset).
+	traceHook() TraceContextProvider
 }
 
 // openSession creates (resumeID nil) or resumes a session through its owner: one code path
 // for clients and pools. keep is the public owner value the Session keeps alive.
 func openSession(ctx context.Context, owner sessionOwner, keep any, resumeID *string, config *SessionConfig) (*Session, error) {
-	text, disp, err := buildSessionConfig(config, resumeID != nil)
+	if config != nil && config.CreateSessionFsProvider != nil && resumeID == nil && config.SessionID == "" {
+		// The provider is made before the session exists, for the session's id: choose it.
+		c := *config
+		c.SessionID = newSessionID()
+		config = &c
+	}
+	hook := owner.traceHook()
+	text, disp, err := buildSessionConfigTraced(config, resumeID != nil, hook, ctx)
 	if err != nil {
 		return nil, err
 	}
-	sc := &sessionCore{subscriptions: subscriptions{subs: map[uint64]cgo.Handle{}}, disp: disp, owner: owner}
+	// The Session exists before the request goes out: CreateSessionFsProvider receives it, and
+	// the CLI uses the provider while it creates the session.
+	s := &Session{owner: keep}
+	if resumeID != nil {
+		s.SessionID = *resumeID
+	} else if config != nil {
+		s.SessionID = config.SessionID
+	}
+	if config != nil && config.CreateSessionFsProvider != nil {
+		disp.fs = config.CreateSessionFsProvider(s)
+		if disp.fs == nil {
+			return nil, configError("CreateSessionFsProvider returned no provider")
+		}
+	}
+	sc := &sessionCore{subscriptions: subscriptions{subs: map[uint64]cgo.Handle{}}, disp: disp, owner: owner, trace: hook}
 	sc.handle = cgo.NewHandle(disp)
 	var cfg *C.char
 	if text != "" {
@@ -82,18 +111,82 @@ func openSession(ctx context.Context, owner sessionOwner, keep any, resumeID *st
 		return nil, err
 	}
 	var info struct {
-		SessionID     string `json:"sessionId"`
-		WorkspacePath string `json:"workspacePath"`
+		SessionID     string          `json:"sessionId"`
+		WorkspacePath string          `json:"workspacePath"`
+		Capabilities  json.RawMessage `json:"capabilities"`
 	}
 	_ = json.Unmarshal(raw, &info)
 	if err := owner.adopt(sc); err != nil {
 		sc.free()
 		return nil, err
 	}
-	id := takeString(C.copilot_session_id(sh))
-	s := &Session{SessionID: id, owner: keep, core: sc, workspacePath: info.WorkspacePath}
+	if id := takeString(C.copilot_session_id(sh)); id != s.SessionID {
+		s.SessionID = id
+	}
+	s.core, s.workspacePath = sc, info.WorkspacePath
+	s.setCapabilities(info.Capabilities)
 	s.RPC = newSessionRPC(s)
+	// The capabilities follow the server's capabilities.changed events.
+	sc.subscribe([]string{EventTypeCapabilitiesChanged}, func(e SessionEvent) { s.mergeCapabilities(e.Data.Raw) })
 	return s, nil
+}
+
+// Capabilities are the session's host capabilities as the server last described them
+// (UI.Elicitation: the Session.UI helpers work).
+func (s *Session) Capabilities() SessionCapabilities {
+	if s == nil {
+		return SessionCapabilities{}
+	}
+	s.capMu.RLock()
+	defer s.capMu.RUnlock()
+	return s.capabilities
+}
+
+func (s *Session) setCapabilities(raw json.RawMessage) {
+	var c SessionCapabilities
+	if len(raw) > 0 && string(raw) != "null" {
+		_ = json.Unmarshal(raw, &c)
+		c.Raw = append(json.RawMessage(nil), raw...)
+	}
+	s.capMu.Lock()
+	s.capabilities = c
+	s.capMu.Unlock()
+}
+
+// mergeCapabilities applies a capabilities.changed event's data (the fields it sets).
+func (s *Session) mergeCapabilities(data json.RawMessage) {
+	s.capMu.Lock()
+	defer s.capMu.Unlock()
+	var all map[string]any
+	if len(s.capabilities.Raw) > 0 {
+		_ = json.Unmarshal(s.capabilities.Raw, &all)
+	}
+	if all == nil {
+		all = map[string]any{}
+	}
+	var change map[string]any
+	if json.Unmarshal(data, &change) != nil {
+		return
+	}
+	for k, v := range change {
+		old, _ := all[k].(map[string]any)
+		nv, ok := v.(map[string]any)
+		if old == nil || !ok {
+			all[k] = v
+			continue
+		}
+		for kk, vv := range nv {
+			old[kk] = vv
+		}
+	}
+	raw, err := json.Marshal(all)
+	if err != nil {
+		return
+	}
+	var c SessionCapabilities
+	_ = json.Unmarshal(raw, &c)
+	c.Raw = raw
+	s.capabilities = c
 }
 
 func (s *sessionCore) free() {
@@ -179,6 +272,17 @@ func (s *sessionCore) subscribe(types []string, handler func(SessionEvent)) func
 		func(id C.uint64_t) { C.copilot_session_unsubscribe(s.h, id) })
 }
 
+// messageMap is the message options JSON, with the trace context of the call.
+func (s *Session) messageMap(ctx context.Context, options MessageOptions) map[string]any {
+	m := options.toMap()
+	var hook TraceContextProvider
+	if c := s.c(); c != nil {
+		hook = c.trace
+	}
+	putTrace(m, hook, ctx)
+	return m
+}
+
 func messageJSON(m map[string]any) *C.char {
 	b, _ := json.Marshal(m)
 	return cstr(string(b))
@@ -186,7 +290,7 @@ func messageJSON(m map[string]any) *C.char {
 
 // Send queues a prompt and returns its message id without waiting for the answer.
 func (s *Session) Send(ctx context.Context, options MessageOptions) (string, error) {
-	o := messageJSON(options.toMap())
+	o := messageJSON(s.messageMap(ctx, options))
 	defer freeC(o)
 	r, err := decode[struct {
 		MessageID string `json:"messageId"`
@@ -203,7 +307,7 @@ func (s *Session) Send(ctx context.Context, options MessageOptions) (string, err
 // and OnType handlers have run for the turn's events: its result reaches it through the
 // session's event goroutine, behind them.
 func (s *Session) SendAndWait(ctx context.Context, options MessageOptions) (*SessionEvent, error) {
-	m := options.toMap()
+	m := s.messageMap(ctx, options)
 	switch {
 	case options.Timeout > 0:
 		m["timeout"] = options.Timeout.Seconds()
@@ -362,6 +466,12 @@ func (s *sessionCore) isFreed() bool {
 // buildSessionConfig turns a SessionConfig into libcopilot's config JSON (empty for a resume
 // without config: NULL) and the dispatch that serves its handlers and events.
 func buildSessionConfig(c *SessionConfig, resume bool) (string, *sessionDispatch, error) {
+	return buildSessionConfigTraced(c, resume, nil, nil)
+}
+
+// buildSessionConfigTraced is buildSessionConfig with the trace context of the call (the
+// owner's hook's, else the one ctx carries) when the config sets none.
+func buildSessionConfigTraced(c *SessionConfig, resume bool, hook TraceContextProvider, ctx context.Context) (string, *sessionDispatch, error) {
 	if c == nil {
 		c = &SessionConfig{}
 	}
@@ -386,7 +496,37 @@ func buildSessionConfig(c *SessionConfig, resume bool) (string, *sessionDispatch
 	put("mode", c.Mode, c.Mode != "")
 	put("githubToken", c.GitHubToken, c.GitHubToken != "")
 	put("clientName", c.ClientName, c.ClientName != "")
+	put("traceparent", c.TraceParent, c.TraceParent != "")
+	put("tracestate", c.TraceState, c.TraceState != "")
+	if c.OnAutoModeSwitch != nil && c.OnAutoModeSwitchRequest != nil {
+		return "", nil, configError("OnAutoModeSwitch and OnAutoModeSwitchRequest cannot be used together")
+	}
+	if c.GitHubToken != "" && c.GitHubTokenProvider != nil {
+		return "", nil, configError("GitHubToken and GitHubTokenProvider cannot be used together")
+	}
 	d := &sessionDispatch{tools: map[string]ToolHandler{}, cfg: *c}
+	if len(c.Commands) > 0 {
+		d.commands = map[string]CommandHandler{}
+		cmds := make([]map[string]any, 0, len(c.Commands))
+		for _, cmd := range c.Commands {
+			if cmd.Name == "" {
+				return "", nil, configError("a command needs a Name")
+			}
+			if _, dup := d.commands[cmd.Name]; dup {
+				return "", nil, configError("command %q is defined twice", cmd.Name)
+			}
+			if cmd.Handler == nil {
+				return "", nil, configError("command %q has no Handler", cmd.Name)
+			}
+			d.commands[cmd.Name] = cmd.Handler
+			cm := map[string]any{"name": cmd.Name}
+			if cmd.Description != "" {
+				cm["description"] = cmd.Description
+			}
+			cmds = append(cmds, cm)
+		}
+		m["commands"] = cmds
+	}
 	if len(c.Tools) > 0 {
 		tools := make([]map[string]any, 0, len(c.Tools))
 		// The tools this process runs; the others are declared for another connection.
@@ -431,7 +571,12 @@ func buildSessionConfig(c *SessionConfig, resume bool) (string, *sessionDispatch
 	handler("systemMessageTransform", c.OnSystemMessageTransform != nil)
 	handler("exitPlanMode", c.OnExitPlanMode != nil)
 	handler("providerToken", c.OnProviderToken != nil)
-	handler("autoModeSwitch", c.OnAutoModeSwitch != nil)
+	handler("autoModeSwitch", c.OnAutoModeSwitch != nil || c.OnAutoModeSwitchRequest != nil)
+	handler("elicitation", c.OnElicitationRequest != nil)
+	handler("command", len(c.Commands) > 0)
+	handler("mcpAuth", c.OnMcpAuthRequest != nil)
+	handler("sessionFs", c.CreateSessionFsProvider != nil)
+	handler("gitHubToken", c.GitHubTokenProvider != nil)
 	if len(handlers) > 0 {
 		m["handlers"] = handlers
 	}
@@ -444,6 +589,9 @@ func buildSessionConfig(c *SessionConfig, resume bool) (string, *sessionDispatch
 		}
 		sort.Strings(hooks)
 		m["hooks"] = hooks
+	}
+	if !resume || len(m) > 0 {
+		putTrace(m, hook, ctx)
 	}
 	text := ""
 	if !resume || len(m) > 0 {

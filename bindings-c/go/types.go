@@ -51,6 +51,32 @@ type ClientOptions struct {
 	// AutoStart false makes calls on a client that was never started fail with
 	// ErrNotConnected instead of starting it (default true: the first call starts the client).
 	AutoStart *bool
+	// BaseDirectory is the official SDKs' name of CopilotHome (either may be set).
+	BaseDirectory string
+	// Mode "empty" (ModeEmpty) gives sessions nothing of the CLI's own environment (see
+	// ModeEmpty); "" is the CLI's default mode.
+	Mode string
+	// SessionFs keeps the session state of every session of this client in this process
+	// (each session then needs SessionConfig.CreateSessionFsProvider).
+	SessionFs *SessionFsConfig
+	// Telemetry turns on the spawned CLI's OpenTelemetry export (ErrInvalidConfig with a URL
+	// connection).
+	Telemetry *TelemetryConfig
+	// OnGetTraceContext returns the W3C trace context of the current span, read from the
+	// call's context: CreateSession, ResumeSession, Send and SendAndWait send it to the CLI
+	// (unless the config or the message sets TraceParent). This module has no dependency: with
+	// OpenTelemetry, inject the span of ctx here, e.g.
+	//
+	//	OnGetTraceContext: func(ctx context.Context) (string, string) {
+	//		carrier := propagation.MapCarrier{}
+	//		otel.GetTextMapPropagator().Inject(ctx, carrier)
+	//		return carrier["traceparent"], carrier["tracestate"]
+	//	}
+	//
+	// and in a tool handler extract copilot.TraceContextFromContext(inv.Context()) the same
+	// way to parent its spans on the CLI's. Without it, the trace context set on the call's
+	// context by ContextWithTraceContext is sent.
+	OnGetTraceContext TraceContextProvider
 	// OnLifecycle, when set, is subscribed like Client.OnLifecycle (every lifecycle and
 	// connection notification) before the client can start, for the client's lifetime. A pool
 	// refuses it (ErrInvalidConfig): subscribe on the pool's clients instead.
@@ -187,6 +213,12 @@ func (o *ClientOptions) toMap() (map[string]any, error) {
 	}
 	put("connectionToken", o.ConnectionToken, o.ConnectionToken != "")
 	put("copilotHome", o.CopilotHome, o.CopilotHome != "")
+	put("baseDirectory", o.BaseDirectory, o.BaseDirectory != "")
+	put("mode", o.Mode, o.Mode != "")
+	put("sessionFs", o.SessionFs, o.SessionFs != nil)
+	if o.Telemetry != nil {
+		m["telemetry"] = o.Telemetry.toJSON()
+	}
 	put("sessionIdleTimeoutSeconds", o.SessionIdleTimeoutSeconds, o.SessionIdleTimeoutSeconds != 0)
 	put("startTimeout", o.StartTimeout.Seconds(), o.StartTimeout > 0)
 	if o.AutoStart != nil {
@@ -243,6 +275,10 @@ type SessionConfig struct {
 	Mode        string
 	GitHubToken string
 	ClientName  string
+	// TraceParent and TraceState are the W3C trace context of the creation (the
+	// ClientOptions.OnGetTraceContext hook's, or the context's, when empty).
+	TraceParent string
+	TraceState  string
 
 	// Handlers. Each runs on a goroutine of its own, with the request the core delivered
 	// (its Raw field holds the payload exactly as received); what it returns is sent to the
@@ -270,6 +306,24 @@ type SessionConfig struct {
 	OnProviderToken ProviderTokenHandler
 	// OnAutoModeSwitch answers the CLI's offer to switch to auto mode after a rate limit.
 	OnAutoModeSwitch AutoModeSwitchHandler
+	// OnAutoModeSwitchRequest is the official SDKs' form of OnAutoModeSwitch (request,
+	// invocation); setting both is ErrInvalidConfig.
+	OnAutoModeSwitchRequest AutoModeSwitchRequestHandler
+	// OnElicitationRequest answers elicitations (forms the server asks the user to fill in);
+	// setting it gives the server the elicitation capability (Session.UI works).
+	OnElicitationRequest ElicitationHandler
+	// Commands are the slash commands this session offers; each runs its Handler here.
+	Commands []CommandDefinition
+	// OnMcpAuthRequest returns access tokens for MCP servers that require OAuth.
+	OnMcpAuthRequest McpAuthHandler
+	// CreateSessionFsProvider returns the session's filesystem (required when the client has
+	// ClientOptions.SessionFs). It is called before the session is created (the CLI writes the
+	// session's state while creating it) with the Session, whose SessionID is set; the rest of
+	// the Session works once CreateSession returns.
+	CreateSessionFsProvider func(*Session) SessionFsProvider
+	// GitHubTokenProvider acquires the session's GitHub token (see GitHubTokenProvider);
+	// not with GitHubToken, nor with a BYOK Provider.
+	GitHubTokenProvider GitHubTokenProvider
 	// OnEvent receives every event from the very first one (session.start), like a handler
 	// registered with Session.On before the session exists. It runs on the session's event
 	// goroutine, before the Session.On handlers of the same event.
@@ -295,6 +349,10 @@ type MessageOptions struct {
 	IdleTimeout time.Duration
 	// AbortOnTimeout aborts the turn when SendAndWait times out.
 	AbortOnTimeout bool
+	// TraceParent and TraceState are the W3C trace context of the turn (the
+	// ClientOptions.OnGetTraceContext hook's, or the context's, when empty).
+	TraceParent string
+	TraceState  string
 }
 
 func (m MessageOptions) toMap() map[string]any {
@@ -313,6 +371,12 @@ func (m MessageOptions) toMap() map[string]any {
 	}
 	if m.IdleTimeout != 0 {
 		o["idleTimeout"] = m.IdleTimeout.Seconds() // negative: refused by the library
+	}
+	if m.TraceParent != "" {
+		o["traceparent"] = m.TraceParent
+	}
+	if m.TraceState != "" {
+		o["tracestate"] = m.TraceState
 	}
 	return o
 }

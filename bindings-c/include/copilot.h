@@ -1593,7 +1593,7 @@
 /**
  * Raised by each additive ABI change (README, section 1.10).
  */
-#define COPILOT_ABI_VERSION 6
+#define COPILOT_ABI_VERSION 7
 
 /**
  * A connection to one Copilot CLI (opaque). Created by `copilot_client_new`, freed by
@@ -1654,11 +1654,13 @@ typedef void (*CopilotCallback)(void *user_data, CopilotStatus status, const cha
 
 /**
  * A host request (`kind`: "tool", "permission", "userInput", "hook",
- * "systemMessageTransform", "exitPlanMode", "providerToken", "autoModeSwitch") with the
+ * "systemMessageTransform", "exitPlanMode", "providerToken", "autoModeSwitch", and since ABI 7
+ * "elicitation", "command", "mcpAuth", "sessionFs", "gitHubToken") with the
  * payload the core built for that kind (README 1.8), on the dispatcher thread, in wire order
- * with the session's events. `copilot_request_name` gives the tool name or the hook type as
- * registered. Answer it once with `copilot_request_reply` or `copilot_request_fail`, now or
- * later, from any thread. `kind` and `payload_json` are valid only during the call.
+ * with the session's events. `copilot_request_name` gives the tool name, the hook type as
+ * registered, the command name (`command`) or the filesystem operation (`sessionFs`). Answer
+ * it once with `copilot_request_reply` or `copilot_request_fail`, now or later, from any
+ * thread. `kind` and `payload_json` are valid only during the call.
  *
  * Cancellation (ABI 4): when the answer to a request that is still pending is no longer
  * wanted (the turn was aborted or timed out with `abortOnTimeout`, the session disconnected,
@@ -2194,7 +2196,8 @@ CopilotStatus copilot_client_start_reaper(const CopilotClient *client,
  * `tools`, `systemMessage`, `streaming`, … (the core's `SessionConfig::from_json`; other keys
  * pass through to `session.create`), plus three ABI-only keys: `"handlers"`, the request kinds
  * the request callback answers besides tools (`"permission"`, `"userInput"`, `"hook"`,
- * `"systemMessageTransform"`, `"exitPlanMode"`, `"providerToken"`, `"autoModeSwitch"`),
+ * `"systemMessageTransform"`, `"exitPlanMode"`, `"providerToken"`, `"autoModeSwitch"`, and
+ * since ABI 7 `"elicitation"`, `"command"`, `"mcpAuth"`, `"sessionFs"`, `"gitHubToken"`),
  * `"hooks"`, the hook types it answers (any spelling; default: all of them with `"hook"`), and
  * `"toolHandlers"`, the names of the declared tools it runs (kind `"tool"`; the others are
  * declared for another connection to run). Without `"toolHandlers"`, every declared tool is
@@ -2361,6 +2364,19 @@ CopilotStatus copilot_session_rpc_with_timeout(const CopilotSession *session,
                                                CopilotCallback callback,
                                                void *user_data,
                                                uint64_t *call_out);
+
+/**
+ * The `session.ui` helpers (ABI 7): `op` is `elicitation` (`{message, requestedSchema}` →
+ * `{action, content?}`), `confirm` (`{message}` → bool), `select` (`{message, options}` → the
+ * choice or null) or `input` (`{message, options?}` → the text or null). Fails with
+ * `invalid_config` when the session has no elicitation capability.
+ */
+CopilotStatus copilot_session_ui(const CopilotSession *session,
+                                 const char *op,
+                                 const char *params_json,
+                                 CopilotCallback callback,
+                                 void *user_data,
+                                 uint64_t *call_out);
 
 /**
  * Detaches this client from the session (`session.destroy`; the session stays on disk and can

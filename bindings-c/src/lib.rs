@@ -50,7 +50,7 @@ pub const COPILOT_ERR_UNKNOWN_ID: CopilotStatus = 104;
 pub const COPILOT_ERR_IN_CALLBACK: CopilotStatus = 105;
 
 /// Raised by each additive ABI change (README, section 1.10).
-pub const COPILOT_ABI_VERSION: u32 = 6;
+pub const COPILOT_ABI_VERSION: u32 = 7;
 
 /// A connection to one Copilot CLI (opaque). Created by `copilot_client_new`, freed by
 /// `copilot_client_free`.
@@ -90,11 +90,13 @@ pub type CopilotCallback =
 pub type CopilotEventCallback = Option<unsafe extern "C" fn(user_data: *mut c_void, event_json: *const c_char)>;
 
 /// A host request (`kind`: "tool", "permission", "userInput", "hook",
-/// "systemMessageTransform", "exitPlanMode", "providerToken", "autoModeSwitch") with the
+/// "systemMessageTransform", "exitPlanMode", "providerToken", "autoModeSwitch", and since ABI 7
+/// "elicitation", "command", "mcpAuth", "sessionFs", "gitHubToken") with the
 /// payload the core built for that kind (README 1.8), on the dispatcher thread, in wire order
-/// with the session's events. `copilot_request_name` gives the tool name or the hook type as
-/// registered. Answer it once with `copilot_request_reply` or `copilot_request_fail`, now or
-/// later, from any thread. `kind` and `payload_json` are valid only during the call.
+/// with the session's events. `copilot_request_name` gives the tool name, the hook type as
+/// registered, the command name (`command`) or the filesystem operation (`sessionFs`). Answer
+/// it once with `copilot_request_reply` or `copilot_request_fail`, now or later, from any
+/// thread. `kind` and `payload_json` are valid only during the call.
 ///
 /// Cancellation (ABI 4): when the answer to a request that is still pending is no longer
 /// wanted (the turn was aborted or timed out with `abortOnTimeout`, the session disconnected,
@@ -790,7 +792,8 @@ unsafe fn pool_opener(pool: *const CopilotPool) -> Option<(Arc<Gate>, Opener)> {
 /// `tools`, `systemMessage`, `streaming`, … (the core's `SessionConfig::from_json`; other keys
 /// pass through to `session.create`), plus three ABI-only keys: `"handlers"`, the request kinds
 /// the request callback answers besides tools (`"permission"`, `"userInput"`, `"hook"`,
-/// `"systemMessageTransform"`, `"exitPlanMode"`, `"providerToken"`, `"autoModeSwitch"`),
+/// `"systemMessageTransform"`, `"exitPlanMode"`, `"providerToken"`, `"autoModeSwitch"`, and
+/// since ABI 7 `"elicitation"`, `"command"`, `"mcpAuth"`, `"sessionFs"`, `"gitHubToken"`),
 /// `"hooks"`, the hook types it answers (any spelling; default: all of them with `"hook"`), and
 /// `"toolHandlers"`, the names of the declared tools it runs (kind `"tool"`; the others are
 /// declared for another connection to run). Without `"toolHandlers"`, every declared tool is
@@ -1071,6 +1074,26 @@ pub unsafe extern "C" fn copilot_session_rpc_with_timeout(
         let params = session_params(try_json!(params_json))?;
         let timeout = deadline(timeout_seconds)?;
         async move { to_json(&s.call_with_timeout(&method, params, timeout).await?) }
+    })
+}
+
+/// The `session.ui` helpers (ABI 7): `op` is `elicitation` (`{message, requestedSchema}` →
+/// `{action, content?}`), `confirm` (`{message}` → bool), `select` (`{message, options}` → the
+/// choice or null) or `input` (`{message, options?}` → the text or null). Fails with
+/// `invalid_config` when the session has no elicitation capability.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn copilot_session_ui(
+    session: *const CopilotSession,
+    op: *const c_char,
+    params_json: *const c_char,
+    callback: CopilotCallback,
+    user_data: *mut c_void,
+    call_out: *mut u64,
+) -> CopilotStatus {
+    session_call!(session, callback, user_data, call_out, |s, _| {
+        let op = try_str!(op).to_owned();
+        let params = session_params(try_json!(params_json))?;
+        async move { to_json(&s.ui(&op, params).await?) }
     })
 }
 

@@ -242,7 +242,7 @@ static CopilotStatus say(CopilotSession *s, const char *p, char **json) {
 
 static void test_version_errors_and_guards(void) {
     CHECK(strlen(copilot_version()) > 0, "empty version");
-    CHECK(copilot_abi_version() == COPILOT_ABI_VERSION && COPILOT_ABI_VERSION == 6, "abi %u", copilot_abi_version());
+    CHECK(copilot_abi_version() == COPILOT_ABI_VERSION && COPILOT_ABI_VERSION == 7, "abi %u", copilot_abi_version());
     CHECK(strcmp(copilot_error_name(COPILOT_OK), "ok") == 0, "ok name");
     CHECK(strcmp(copilot_error_name(COPILOT_ERR_TIMEOUT), "timeout") == 0, "timeout name");
     CHECK(strcmp(copilot_error_name(COPILOT_ERR_RPC), "rpc_error") == 0, "rpc name");

@@ -688,6 +688,14 @@ impl NativeSession {
         })
     }
 
+    /// The `session.ui` helpers (`elicitation`, `confirm`, `select`, `input`): `params` is JSON
+    /// text; resolves to the JSON text of the answer.
+    #[napi]
+    pub async fn ui(&self, op: String, params: Option<String>) -> Result<String> {
+        let params = parse(params, "ui params")?;
+        core_text(self.session()?.ui(&op, params).await)
+    }
+
     #[napi]
     pub async fn disconnect(&self) -> Result<()> {
         self.session()?.disconnect().await.map_err(to_napi)

@@ -266,6 +266,14 @@ impl NativeSession {
         self.session_call(py, move |s| async move { s.set_model(&model, reasoning_effort.as_deref()).await })
     }
 
+    /// The `session.ui` helpers (`elicitation`, `confirm`, `select`, `input`); see the core's
+    /// `Session::ui`.
+    #[pyo3(signature = (op, params=None))]
+    fn ui<'py>(&self, py: Python<'py>, op: String, params: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
+        let params = convert::rpc_params(py, params, Value::Null)?;
+        self.session_call(py, move |s| async move { s.ui(&op, params).await })
+    }
+
     /// Detaches this client from the session; idempotent.
     fn disconnect<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.session_call(py, |s| async move { s.disconnect().await.map(|_| Value::Null) })

@@ -29,7 +29,9 @@ EXPECT_FIELDS = {"answer", "answerContains", "error", "events", "noEvents", "too
 # The config key of each handler kind's callable.
 HANDLER_KEYS = {"permission": "on_permission_request", "userInput": "on_user_input_request",
                 "systemMessageTransform": "on_system_message_transform", "exitPlanMode": "on_exit_plan_mode",
-                "providerToken": "on_provider_token", "autoModeSwitch": "on_auto_mode_switch"}
+                "providerToken": "on_provider_token", "autoModeSwitch": "on_auto_mode_switch",
+                "elicitation": "on_elicitation_request", "mcpAuth": "on_mcp_auth_request",
+                "gitHubToken": "github_token_provider"}
 
 # `"hooks": true`: hook functions for these types (spelled several ways), each answering None.
 ALL_HOOKS = ("on_session_start", "on_user_prompt_submitted", "userPromptTransformed", "pre_tool_use",
@@ -271,8 +273,9 @@ def test_every_scenario_file_was_run() -> None:
 
 def test_the_answered_kinds_are_the_cores() -> None:
     # Every request kind of the core (the generated list) has its handler key here, except the
-    # tool and hook kinds, which are given per tool and per hook type.
+    # tool, hook, command and session-filesystem kinds, which are given per tool, hook type,
+    # command and provider.
     kinds = json.loads((ROOT / "tests/request-kinds.json").read_text())
-    assert set(kinds) - {"tool", "hook"} == set(HANDLER_KEYS)
+    assert set(kinds) - {"tool", "hook", "command", "sessionFs"} == set(HANDLER_KEYS)
     from copilot.client import _HANDLER_KEYS
     assert set(_HANDLER_KEYS.values()) == set(HANDLER_KEYS) and set(HANDLER_KEYS.values()) <= set(_HANDLER_KEYS)

@@ -140,6 +140,9 @@ pub struct ToolInvocation {
     pub tool_name: String,
     pub arguments: Value,
     pub working_directory: Option<String>,
+    /// The W3C trace context the CLI ran the tool under (restore it around the handler).
+    pub traceparent: Option<String>,
+    pub tracestate: Option<String>,
     /// The whole event payload.
     pub raw: Value,
     /// Cancelled when the answer is no longer wanted (see [`CancellationToken`]).

@@ -26,7 +26,7 @@
 //!
 //! | kind | payload |
 //! |---|---|
-//! | `tool` | `{sessionId, requestId, toolCallId, toolName, arguments, workingDirectory}` (`workingDirectory` may be null) |
+//! | `tool` | `{sessionId, requestId, toolCallId, toolName, arguments, workingDirectory, traceparent, tracestate}` (the last three may be null) |
 //! | `permission` | `{sessionId, requestId, kind, toolCallId, request}` (`request` = the CLI's `permissionRequest`; `toolCallId` may be null) |
 //! | `userInput` | `{sessionId, question, choices, allowFreeform}` |
 //! | `hook` | `{sessionId, hookType, input}` (only hook types the host registered) |
@@ -34,6 +34,11 @@
 //! | `exitPlanMode` | `{sessionId, summary, planContent, actions, recommendedAction}` (as the CLI sent them) |
 //! | `providerToken` | `{sessionId, providerName}` |
 //! | `autoModeSwitch` | `{sessionId, errorCode, retryAfterSeconds}` (as the CLI sent them) |
+//! | `elicitation` | `{sessionId, requestId, message, requestedSchema, mode, elicitationSource, url}` |
+//! | `command` | `{sessionId, requestId, command, commandName, args}` (name: the command's) |
+//! | `mcpAuth` | `{sessionId, requestId, serverName, serverUrl, reason, …}` (the `mcp.oauth_required` data) |
+//! | `sessionFs` | `{sessionId, operation, path, …}` (name: the operation; see [`crate::session_fs`]) |
+//! | `gitHubToken` | `{sessionId, host, reason}` (`reason`: `initial` or `refresh`) |
 //!
 //! The replies a host may give, per kind (bare forms included), and what the CLI gets:
 //!
@@ -47,6 +52,11 @@
 //! | `exitPlanMode` | `true`/`false`, an action name (approved with it), `{approved?, selectedAction?, feedback?}`, or null (approved) | `{approved:true}` | `{approved:false, feedback:<message>}` |
 //! | `providerToken` | a string, or `{token}` | JSON-RPC error | JSON-RPC error |
 //! | `autoModeSwitch` | `"yes"`, `"yes_always"`, `"no"`, `true` (yes), `false` (no), or `{response}` | `{response:"no"}` | `{response:"no"}` |
+//! | `elicitation` | `{action, content?}`, `"accept"`/`"decline"`/`"cancel"`, an object (accepted content), null (cancel) | not answered | `cancel` |
+//! | `command` | anything (success) | `Unknown command: <name>` | the message as the command's error |
+//! | `mcpAuth` | a token string, `{accessToken, tokenType?, expiresIn?}`, null / `{kind:"cancelled"}` | not answered | `cancelled` |
+//! | `sessionFs` | the operation's plain answer, or `{error: {code, message}}` | — (required) | error `UNKNOWN` (`ENOENT` when the message starts with it) |
+//! | `gitHubToken` | a token string (8 h), `{accessToken, expiresIn?, tokenType?}`, null / `{kind:"cancelled"}` | — | JSON-RPC error (creation fails) |
 
 use crate::config::SessionConfig;
 use crate::error::{Error, ErrorKind, Result};
@@ -73,10 +83,15 @@ pub enum RequestKind {
     ExitPlanMode,
     ProviderToken,
     AutoModeSwitch,
+    Elicitation,
+    Command,
+    McpAuth,
+    SessionFs,
+    GitHubToken,
 }
 
 impl RequestKind {
-    pub const ALL: [RequestKind; 8] = [
+    pub const ALL: [RequestKind; 13] = [
         RequestKind::Tool,
         RequestKind::Permission,
         RequestKind::UserInput,
@@ -85,6 +100,11 @@ impl RequestKind {
         RequestKind::ExitPlanMode,
         RequestKind::ProviderToken,
         RequestKind::AutoModeSwitch,
+        RequestKind::Elicitation,
+        RequestKind::Command,
+        RequestKind::McpAuth,
+        RequestKind::SessionFs,
+        RequestKind::GitHubToken,
     ];
 
     /// The stable name (camelCase), as bindings and payloads spell it.
@@ -98,6 +118,11 @@ impl RequestKind {
             RequestKind::ExitPlanMode => "exitPlanMode",
             RequestKind::ProviderToken => "providerToken",
             RequestKind::AutoModeSwitch => "autoModeSwitch",
+            RequestKind::Elicitation => "elicitation",
+            RequestKind::Command => "command",
+            RequestKind::McpAuth => "mcpAuth",
+            RequestKind::SessionFs => "sessionFs",
+            RequestKind::GitHubToken => "gitHubToken",
         }
     }
 
@@ -359,6 +384,11 @@ pub fn attach(config: &mut SessionConfig, options: HostOptions) -> Result<(HostP
             RequestKind::ExitPlanMode => config.on_exit_plan_mode = json(kind),
             RequestKind::ProviderToken => config.on_provider_token = json(kind),
             RequestKind::AutoModeSwitch => config.on_auto_mode_switch = json(kind),
+            RequestKind::Elicitation => config.on_elicitation = json(kind),
+            RequestKind::Command => config.on_command = json(kind),
+            RequestKind::McpAuth => config.on_mcp_auth = json(kind),
+            RequestKind::SessionFs => config.on_session_fs = json(kind),
+            RequestKind::GitHubToken => config.on_github_token = json(kind),
         }
     }
     config.host = Some(port.clone());
@@ -517,6 +547,7 @@ impl ToolHandler for HostPort {
             let payload = json!({
                 "sessionId": inv.session_id, "requestId": inv.request_id, "toolCallId": inv.tool_call_id,
                 "toolName": inv.tool_name, "arguments": inv.arguments, "workingDirectory": inv.working_directory,
+                "traceparent": inv.traceparent, "tracestate": inv.tracestate,
             });
             me.ask(RequestKind::Tool, Some(inv.tool_name), payload, Some(inv.cancel)).await.map(ToolResult::from_json)
         })
@@ -575,6 +606,10 @@ impl JsonHandler for KindHandler {
                         None => return Ok(Value::Null), // a hook type the host did not register
                     },
                 }
+            } else if kind == RequestKind::Command {
+                payload.get("commandName").and_then(Value::as_str).map(str::to_owned)
+            } else if kind == RequestKind::SessionFs {
+                payload.get("operation").and_then(Value::as_str).map(str::to_owned)
             } else {
                 None
             };

@@ -35,7 +35,10 @@ pub mod reaper;
 mod router;
 pub mod rpc;
 pub mod session;
+pub mod session_fs;
+pub mod telemetry;
 pub mod transport;
+pub mod ui;
 
 pub use client::{Client, MAX_PROTOCOL_VERSION, MIN_PROTOCOL_VERSION};
 pub use config::{

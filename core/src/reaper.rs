@@ -209,12 +209,33 @@ pub(crate) fn parse_rfc3339_ms(s: &str) -> Option<i64> {
     Some(((days * 86_400 + h * 3600 + mi * 60 + sec) - offset_min * 60) * 1000 + frac_ms)
 }
 
+/// Unix ms → `YYYY-MM-DDTHH:MM:SS.mmmZ` (the inverse of [`parse_rfc3339_ms`] for UTC).
+pub(crate) fn format_rfc3339_ms(ms: i64) -> String {
+    let (days, rem) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+    // The civil date from days (Howard Hinnant's algorithm, inverted).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (h, mi, s, milli) = (rem / 3_600_000, rem / 60_000 % 60, rem / 1000 % 60, rem % 1000);
+    format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{milli:03}Z")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn rfc3339() {
+        for ms in [0, 1_795_463_002_726, 951_782_400_500, 4_102_444_799_999] {
+            assert_eq!(parse_rfc3339_ms(&format_rfc3339_ms(ms)), Some(ms));
+        }
+        assert_eq!(format_rfc3339_ms(1_795_463_002_726), "2026-11-23T19:43:22.726Z");
         assert_eq!(parse_rfc3339_ms("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(parse_rfc3339_ms("2026-11-23T19:43:22.726Z"), Some(1_795_463_002_726));
         assert_eq!(parse_rfc3339_ms("2026-11-23T20:43:22.7261+01:00"), Some(1_795_463_002_726));

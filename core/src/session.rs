@@ -25,6 +25,12 @@ pub(crate) struct Handlers {
     exit_plan: Option<Arc<dyn JsonHandler>>,
     provider_token: Option<Arc<dyn JsonHandler>>,
     auto_mode_switch: Option<Arc<dyn JsonHandler>>,
+    elicitation: Option<Arc<dyn JsonHandler>>,
+    command: Option<Arc<dyn JsonHandler>>,
+    commands: Vec<String>,
+    mcp_auth: Option<Arc<dyn JsonHandler>>,
+    session_fs: Option<Arc<dyn JsonHandler>>,
+    github_token: Option<Arc<dyn JsonHandler>>,
 }
 
 impl Handlers {
@@ -38,6 +44,12 @@ impl Handlers {
             exit_plan: c.on_exit_plan_mode.clone(),
             provider_token: c.on_provider_token.clone(),
             auto_mode_switch: c.on_auto_mode_switch.clone(),
+            elicitation: c.on_elicitation.clone(),
+            command: c.on_command.clone(),
+            commands: c.commands.iter().map(|c| c.name.clone()).collect(),
+            mcp_auth: c.on_mcp_auth.clone(),
+            session_fs: c.on_session_fs.clone(),
+            github_token: c.on_github_token.clone(),
         }
     }
 }
@@ -57,6 +69,10 @@ struct State {
     next_running: u64,
     /// Permission kinds already logged as denied for lack of a handler.
     warned_kinds: std::collections::HashSet<String>,
+    /// The GitHub host the token provider was last asked for (for a refresh).
+    github_host: Option<String>,
+    /// A token refresh after an authentication error is running.
+    refreshing_token: bool,
 }
 
 /// Where a session lives now: the connection its calls use, the registry that routes its
@@ -102,6 +118,8 @@ pub(crate) struct SessionInner {
     request_timeout: Option<Duration>,
     /// A language binding's host bridge: sees every event first.
     host: Option<crate::host::HostPort>,
+    /// The client's trace-context provider (asked on send when the message carries none).
+    trace: Mutex<Option<crate::telemetry::TraceContextProvider>>,
 }
 
 /// A conversation with the agent. Cheap to clone; all clones are the same session.
@@ -192,12 +210,15 @@ impl SessionInner {
                 running: HashMap::new(),
                 next_running: 0,
                 warned_kinds: Default::default(),
+                github_host: None,
+                refreshing_token: false,
             }),
             turn: tokio::sync::Mutex::new(()),
             moving: tokio::sync::Mutex::new(()),
             busy: std::sync::atomic::AtomicBool::new(false),
             request_timeout,
             host: config.host.clone(),
+            trace: Mutex::new(None),
         });
         if let Some(h) = &inner.host {
             h.set_session_id(&inner.id);
@@ -247,6 +268,14 @@ impl SessionInner {
                 _ = moved.changed() => continue,
             }
         }
+    }
+
+    pub(crate) fn wants_mcp_auth(&self) -> bool {
+        self.handlers.mcp_auth.is_some()
+    }
+
+    pub(crate) fn set_trace_provider(&self, p: Option<crate::telemetry::TraceContextProvider>) {
+        *self.trace.lock().unwrap() = p;
     }
 
     pub(crate) fn set_home(&self, home: Arc<dyn Home>) {
@@ -340,6 +369,12 @@ impl SessionInner {
         match ev.event_type.as_str() {
             "external_tool.requested" => self.spawn_tool_call(&ev.data),
             "permission.requested" => self.spawn_permission(&ev.data),
+            "elicitation.requested" => self.spawn_elicitation(&ev.data),
+            "command.execute" => self.spawn_command(&ev.data),
+            "mcp.oauth_required" => self.spawn_mcp_auth(&ev.data),
+            "session.error" if ev.data.get("errorType").and_then(Value::as_str) == Some("authentication") => {
+                self.spawn_token_refresh()
+            }
             "session.idle" => self.busy.store(false, std::sync::atomic::Ordering::SeqCst),
             _ => {}
         }
@@ -422,6 +457,8 @@ impl SessionInner {
             tool_name: name.clone(),
             arguments: data.get("arguments").cloned().unwrap_or(Value::Null),
             working_directory: data.get("workingDirectory").and_then(Value::as_str).map(str::to_owned),
+            traceparent: data.get("traceparent").and_then(Value::as_str).map(str::to_owned),
+            tracestate: data.get("tracestate").and_then(Value::as_str).map(str::to_owned),
             raw: data.clone(),
             cancel: cancel.clone(),
         };
@@ -450,6 +487,123 @@ impl SessionInner {
             if let Err(e) = me.call("session.tools.handlePendingToolCall", p).await {
                 tracing::warn!(tool = name, "could not deliver a tool result: {e}");
             }
+        });
+    }
+
+    /// Runs `handler` for a broadcast request (an event carrying a `requestId` that some client
+    /// answers with a call), then sends `method` with `{requestId, ..answer(result)}`. Nothing
+    /// is sent when `answer` gives None, the session ended or the connection changed.
+    fn spawn_broadcast(
+        self: &Arc<Self>,
+        what: &'static str,
+        handler: Arc<dyn JsonHandler>,
+        data: &Value,
+        method: &'static str,
+        answer: impl FnOnce(Result<Value>) -> Option<Map<String, Value>> + Send + 'static,
+    ) {
+        let Some(request_id) = data.get("requestId").and_then(Value::as_str).map(str::to_owned) else {
+            tracing::warn!("{what} request without a requestId");
+            return;
+        };
+        let mut payload = Map::new();
+        payload.insert("sessionId".into(), json!(self.id));
+        if let Value::Object(o) = data {
+            payload.extend(o.iter().filter(|(k, _)| *k != "sessionId").map(|(k, v)| (k.clone(), v.clone())));
+        }
+        let (tracked, cancel) = self.track();
+        let me = self.clone();
+        let epoch = self.link().epoch();
+        tokio::spawn(async move {
+            let result = tokio::select! {
+                biased;
+                r = guarded(what, handler.handle(Value::Object(payload))) => r,
+                reason = cancel.cancelled() => Err(Error::new(ErrorKind::Cancelled, reason)),
+            };
+            me.untrack(tracked);
+            if let Err(e) = &result {
+                tracing::warn!("{what} handler failed: {e}");
+            }
+            let Some(mut p) = answer(result) else { return };
+            if me.is_disconnected() || me.link().epoch() != epoch {
+                return;
+            }
+            p.insert("requestId".into(), json!(request_id));
+            if let Err(e) = me.call(method, p).await {
+                tracing::warn!("could not deliver the {what} answer: {e}");
+            }
+        });
+    }
+
+    fn spawn_elicitation(self: &Arc<Self>, data: &Value) {
+        let Some(h) = self.handlers.elicitation.clone() else { return };
+        self.spawn_broadcast("elicitation", h, data, "session.ui.handlePendingElicitation", |r| {
+            let result = r.map(crate::ui::elicitation_result).unwrap_or_else(|_| json!({"action": "cancel"}));
+            Some(Map::from_iter([("result".to_owned(), result)]))
+        });
+    }
+
+    fn spawn_command(self: &Arc<Self>, data: &Value) {
+        let name = data.get("commandName").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let method = "session.commands.handlePendingCommand";
+        match self.handlers.command.clone() {
+            Some(h) if self.handlers.commands.contains(&name) => {
+                self.spawn_broadcast("command", h, data, method, |r| {
+                    Some(match r {
+                        Ok(_) => Map::new(),
+                        Err(e) => Map::from_iter([("error".to_owned(), json!(e.message()))]),
+                    })
+                })
+            }
+            // Declared here without a handler: another connection's command.
+            None if self.handlers.commands.contains(&name) => {}
+            None if self.handlers.commands.is_empty() => {}
+            _ => {
+                let unknown: Arc<dyn JsonHandler> = Arc::new(|_: Value| async { Ok(Value::Null) });
+                self.spawn_broadcast("command", unknown, data, method, move |_| {
+                    Some(Map::from_iter([("error".to_owned(), json!(format!("Unknown command: {name}")))]))
+                });
+            }
+        }
+    }
+
+    fn spawn_mcp_auth(self: &Arc<Self>, data: &Value) {
+        let Some(h) = self.handlers.mcp_auth.clone() else { return };
+        self.spawn_broadcast("MCP OAuth", h, data, "session.mcp.oauth.handlePendingRequest", |r| {
+            let result = r.map(crate::ui::mcp_auth_result).unwrap_or_else(|_| json!({"kind": "cancelled"}));
+            Some(Map::from_iter([("result".to_owned(), result)]))
+        });
+    }
+
+    /// An authentication error with a token provider: ask it again (`reason: "refresh"`) and
+    /// install the new token on the session (`session.gitHubAuth.setCredentials`), once at a time.
+    fn spawn_token_refresh(self: &Arc<Self>) {
+        let Some(h) = self.handlers.github_token.clone() else { return };
+        let host = {
+            let mut st = self.state.lock().unwrap();
+            if st.refreshing_token {
+                return;
+            }
+            st.refreshing_token = true;
+            st.github_host.clone().unwrap_or_else(|| "https://github.com".into())
+        };
+        let me = self.clone();
+        tokio::spawn(async move {
+            let payload = json!({"sessionId": me.id, "host": host, "reason": "refresh"});
+            let r = guarded("GitHub token", h.handle(payload)).await.and_then(crate::ui::github_token_result);
+            match r {
+                Ok(t) if t["kind"] == "token" => {
+                    let creds = json!({"type": "token", "host": host, "token": t["accessToken"]});
+                    let p = Map::from_iter([("credentials".to_owned(), creds)]);
+                    if let Err(e) = me.call("session.gitHubAuth.setCredentials", p).await {
+                        tracing::warn!("could not install the refreshed GitHub token: {e}");
+                    }
+                }
+                Ok(_) => {
+                    tracing::warn!("the GitHub token provider cancelled the refresh after an authentication error")
+                }
+                Err(e) => tracing::warn!("the GitHub token provider failed to refresh: {e}"),
+            }
+            me.state.lock().unwrap().refreshing_token = false;
         });
     }
 
@@ -643,6 +797,51 @@ impl SessionInner {
                     Err(e) => Err(failed("provider token", e)),
                 }
             }
+            "gitHubToken.getToken" => {
+                let Some(h) = self.handlers.github_token.clone() else {
+                    return Err(RpcErrorData {
+                        code: codes::INTERNAL_ERROR,
+                        message: "no GitHub token provider registered for this session".into(),
+                        data: None,
+                    });
+                };
+                if let Some(host) = params.get("host").and_then(Value::as_str) {
+                    self.state.lock().unwrap().github_host = Some(host.to_owned());
+                }
+                let payload = json!({
+                    "sessionId": self.id,
+                    "host": params.get("host").cloned().unwrap_or(Value::Null),
+                    "reason": params.get("reason").cloned().unwrap_or_else(|| json!("initial")),
+                });
+                guarded("GitHub token", h.handle(payload))
+                    .await
+                    .and_then(crate::ui::github_token_result)
+                    .map_err(|e| failed("GitHub token provider", e))
+            }
+            m if m.starts_with("sessionFs.") => {
+                let op = &m["sessionFs.".len()..];
+                if !crate::session_fs::OPERATIONS.contains(&op) {
+                    return Err(RpcErrorData {
+                        code: codes::METHOD_NOT_FOUND,
+                        message: format!("Unhandled method {method}"),
+                        data: None,
+                    });
+                }
+                let Some(h) = self.handlers.session_fs.clone() else {
+                    return Err(RpcErrorData {
+                        code: codes::INTERNAL_ERROR,
+                        message: format!("no session filesystem provider on this client for {method}"),
+                        data: None,
+                    });
+                };
+                let mut payload = Map::new();
+                payload.insert("operation".into(), json!(op));
+                if let Value::Object(o) = params {
+                    payload.extend(o);
+                }
+                let r = guarded("session filesystem", h.handle(Value::Object(payload))).await;
+                Ok(crate::session_fs::wire_result(op, r.map_err(|e| e.message().to_owned())))
+            }
             _ => Err(RpcErrorData {
                 code: codes::METHOD_NOT_FOUND,
                 message: format!("Unhandled method {method}"),
@@ -726,10 +925,37 @@ impl Session {
 
     async fn send_now(&self, options: MessageOptions) -> Result<String> {
         self.check_connected()?;
-        let Value::Object(p) = options.to_wire(&self.inner.id) else { unreachable!() };
+        crate::telemetry::check(&options.traceparent, &options.tracestate)?;
+        let Value::Object(mut p) = options.to_wire(&self.inner.id) else { unreachable!() };
+        let provider = self.inner.trace.lock().unwrap().clone();
+        crate::telemetry::put(&mut p, &options.traceparent, &options.tracestate, provider.as_ref());
         self.inner.busy.store(true, std::sync::atomic::Ordering::SeqCst);
         let r = self.inner.call("session.send", p).await?;
         Ok(r.get("messageId").and_then(Value::as_str).unwrap_or_default().to_owned())
+    }
+
+    /// Asks the CLI to broadcast `mcp.oauth_required` to this connection (the official SDKs do
+    /// this when an MCP OAuth handler is set).
+    pub(crate) async fn register_mcp_auth_interest(&self) -> Result<()> {
+        self.call("session.eventLog.registerInterest", json!({"eventType": "mcp.oauth_required"})).await.map(|_| ())
+    }
+
+    /// The `session.ui` helpers, answered by whichever client handles elicitation (this one too):
+    /// `elicitation {message, requestedSchema}` → `{action, content?}`; `confirm {message}` →
+    /// bool; `select {message, options}` → the choice or null; `input {message, options?}` → the
+    /// text or null. Fails with `invalid_config` when the session has no elicitation capability
+    /// (no client of it registered an elicitation handler).
+    pub async fn ui(&self, op: &str, params: Value) -> Result<Value> {
+        let call = crate::ui::ui_call(op, &params)?;
+        let info = self.info();
+        if info.pointer("/capabilities/ui/elicitation").and_then(Value::as_bool) != Some(true) {
+            return Err(Error::config(
+                "elicitation is not supported by this session: create or resume it with an elicitation handler (onElicitationRequest) first",
+            ));
+        }
+        let Value::Object(p) = call.params.clone() else { unreachable!() };
+        let r = self.inner.call_timeout("session.ui.elicitation", p, None).await?;
+        Ok(call.read(&r))
     }
 
     /// Sends a prompt and waits for `session.idle`. Returns the last `assistant.message` of the

@@ -200,3 +200,96 @@ async fn hostile_peers_end_in_typed_errors_within_their_bounds() {
     assert_eq!(client.ping(None).await.unwrap_err().kind(), ErrorKind::FrameHeader);
     drop(peer);
 }
+
+/// The requests the real CLI sends only with a rate-limited Copilot API (auto-mode switch), an
+/// OAuth-protected MCP server (MCP OAuth) or a reachable GitHub (token refresh after an
+/// authentication error), driven by the scripted peer: the wire the handlers produce.
+#[tokio::test]
+async fn auto_mode_switch_mcp_oauth_and_token_refresh_answer_on_the_wire() {
+    use std::sync::{Arc, Mutex};
+    let (client, mut peer) = connected(1 << 20).await;
+    let asked = Arc::new(Mutex::new(Vec::<Value>::new()));
+    let (a1, a2) = (asked.clone(), asked.clone());
+    let config = SessionConfig {
+        session_id: Some("s2".into()),
+        on_auto_mode_switch: Some(Arc::new(|_req: Value| async { Ok(json!("yes_always")) })),
+        on_mcp_auth: Some(Arc::new(|req: Value| async move {
+            assert_eq!(req["serverName"], "issues");
+            Ok(json!({"accessToken": "mcp-token", "expiresIn": 600}))
+        })),
+        on_github_token: Some(Arc::new(move |req: Value| {
+            a1.lock().unwrap().push(req.clone());
+            async move { Ok(json!(format!("gho_{}", req["reason"].as_str().unwrap_or_default()))) }
+        })),
+        on_elicitation: Some(Arc::new(move |req: Value| {
+            a2.lock().unwrap().push(req);
+            async { Err(copilot_core::Error::new(ErrorKind::HandlerFailed, "the form broke")) }
+        })),
+        ..Default::default()
+    };
+    let c = client.clone();
+    let create = tokio::spawn(async move { c.create_session(config).await });
+    let req = peer.recv().await;
+    assert_eq!(req["method"], "session.create");
+    let p = &req["params"];
+    assert_eq!((p["requestAutoModeSwitch"].clone(), p["requestElicitation"].clone()), (json!(true), json!(true)));
+    let registration = p["gitHubTokenProviderRegistrationId"].as_str().unwrap().to_owned();
+    assert_eq!(p.get("gitHubToken"), None);
+    // The CLI asks for the token during create.
+    peer.send(json!({"jsonrpc":"2.0","id":"t1","method":"gitHubToken.getToken","params":{
+        "sessionId":"s2","registrationId":registration,"host":"https://github.com","reason":"initial"}}))
+        .await;
+    let got = peer.recv().await;
+    assert_eq!(got["result"], json!({"kind":"token","accessToken":"gho_initial","expiresIn":28800}));
+    peer.reply(&req, json!({"sessionId": "s2"})).await;
+    // With an MCP OAuth handler the client registers for its broadcast.
+    let interest = peer.recv().await;
+    assert_eq!(interest["method"], "session.eventLog.registerInterest");
+    assert_eq!(interest["params"], json!({"sessionId":"s2","eventType":"mcp.oauth_required"}));
+    peer.reply(&interest, json!({})).await;
+    let _session = create.await.unwrap().unwrap();
+
+    peer.send(json!({"jsonrpc":"2.0","id":"a1","method":"autoModeSwitch.request","params":{
+        "sessionId":"s2","errorCode":"user_weekly_rate_limited","retryAfterSeconds":60}}))
+        .await;
+    assert_eq!(peer.recv().await["result"], json!({"response":"yes_always"}));
+
+    let event = |t: &str, data: Value| json!({"jsonrpc":"2.0","method":"session.event","params":{"sessionId":"s2","event":{"id":t,"timestamp":"t","type":t,"data":data}}});
+    peer.send(event(
+        "mcp.oauth_required",
+        json!({"requestId":"m1","serverName":"issues","serverUrl":"https://mcp.example/","reason":"initial"}),
+    ))
+    .await;
+    let answer = peer.recv().await;
+    assert_eq!(answer["method"], "session.mcp.oauth.handlePendingRequest");
+    assert_eq!(
+        answer["params"],
+        json!({"sessionId":"s2","requestId":"m1","result":{"kind":"token","accessToken":"mcp-token","expiresIn":600}})
+    );
+    peer.reply(&answer, json!({"success": true})).await;
+
+    // A failing elicitation handler: the form is cancelled, not left pending.
+    peer.send(event(
+        "elicitation.requested",
+        json!({"requestId":"e1","message":"Pick","requestedSchema":{"type":"object","properties":{}}}),
+    ))
+    .await;
+    let answer = peer.recv().await;
+    assert_eq!(answer["method"], "session.ui.handlePendingElicitation");
+    assert_eq!(answer["params"]["result"], json!({"action":"cancel"}));
+    peer.reply(&answer, json!({"success": true})).await;
+
+    // An authentication error: the provider is asked again and the new token installed.
+    peer.send(event("session.error", json!({"errorType":"authentication","message":"Bad credentials"}))).await;
+    let install = peer.recv().await;
+    assert_eq!(install["method"], "session.gitHubAuth.setCredentials");
+    assert_eq!(
+        install["params"],
+        json!({"sessionId":"s2","credentials":{"type":"token","host":"https://github.com","token":"gho_refresh"}})
+    );
+    peer.reply(&install, json!({"success": true})).await;
+    let asked = asked.lock().unwrap();
+    let reasons: Vec<_> = asked.iter().filter_map(|r| r["reason"].as_str()).collect();
+    assert_eq!(reasons, ["initial", "refresh"]);
+    assert!(asked.iter().all(|r| r["sessionId"] == "s2"), "{asked:?}");
+}

@@ -186,6 +186,10 @@ namespace GitHub.Copilot.SDK
         public JsonData Arguments { get { return Payload["arguments"]; } }
         /// <summary>May be null.</summary>
         public string WorkingDirectory { get { return Payload["workingDirectory"].AsString(); } }
+        /// <summary>The W3C trace context of the CLI's span for this call (null when the CLI sent
+        /// none). The handler runs with it as <see cref="TraceContext.Current"/>.</summary>
+        public string Traceparent { get { return Payload["traceparent"].AsString(); } }
+        public string Tracestate { get { return Payload["tracestate"].AsString(); } }
     }
 
     /// <summary>A full tool result object; the fields left unset are not sent.</summary>

@@ -188,6 +188,8 @@ namespace GitHub.Copilot.SDK.Interop
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         public static extern int copilot_session_rpc_with_timeout(IntPtr session, byte[] method, byte[] paramsJson, double timeoutSeconds, CopilotCallback cb, IntPtr ud, out ulong callId);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int copilot_session_ui(IntPtr session, byte[] op, byte[] paramsJson, CopilotCallback cb, IntPtr ud, out ulong callId);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         public static extern int copilot_session_subscribe(IntPtr session, byte[] typesJson, CopilotEventCallback cb, IntPtr ud, out ulong subscription);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         public static extern int copilot_session_unsubscribe(IntPtr session, ulong subscription);

@@ -44,6 +44,9 @@ namespace GitHub.Copilot.SDK
         readonly ISessionOwner _owner;
         readonly SessionConfig _config;
         readonly Dictionary<string, CopilotTool> _tools = new Dictionary<string, CopilotTool>();
+        readonly Dictionary<string, CommandDefinition> _commands = new Dictionary<string, CommandDefinition>();
+        ISessionFsProvider _fs;
+        SessionUi _ui;
         readonly CancellationTokenSource _closing = new CancellationTokenSource();
         readonly EventSubscriptions _subscriptions = new EventSubscriptions(Native.copilot_session_subscribe, Native.copilot_session_unsubscribe);
         NativeHandle _handle;
@@ -62,6 +65,18 @@ namespace GitHub.Copilot.SDK
                 throw new ArgumentException("set OnPermissionRequest or OnPermissionRequestWithInvocation, not both");
             if (config != null && config.OnUserInputRequest != null && config.OnUserInputRequestWithInvocation != null)
                 throw new ArgumentException("set OnUserInputRequest or OnUserInputRequestWithInvocation, not both");
+            if (config != null && config.OnAutoModeSwitch != null && config.OnAutoModeSwitchRequest != null)
+                throw new ArgumentException("set OnAutoModeSwitch or OnAutoModeSwitchRequest, not both");
+            if (config != null && config.Commands != null)
+            {
+                foreach (var c in config.Commands)
+                {
+                    if (c == null || string.IsNullOrEmpty(c.Name)) throw new ArgumentException("every command needs a Name");
+                    var n = c.Name.TrimStart('/');
+                    if (_commands.ContainsKey(n)) throw new ArgumentException("command `" + n + "` is declared twice");
+                    _commands[n] = c;
+                }
+            }
             if (config != null && config.Tools != null)
             {
                 foreach (var t in config.Tools)
@@ -120,6 +135,12 @@ namespace GitHub.Copilot.SDK
             var session = new CopilotSession(owner, config ?? (resumeId == null ? new SessionConfig() : null));
             try
             {
+                // The provider exists before the create call: the CLI may write session state during it.
+                if (session._config != null && session._config.CreateSessionFsProvider != null)
+                {
+                    session._fs = session._config.CreateSessionFsProvider(session);
+                    if (session._fs == null) throw new InvalidConfigException(ErrorCodes.InvalidConfig, 16, "CreateSessionFsProvider returned no provider");
+                }
                 var json = session._config != null ? session.ConfigJson() : null;
                 var cfg = Native.Utf8(json != null ? json.ToJson() : null);
                 var id = Native.Utf8(resumeId);
@@ -158,6 +179,7 @@ namespace GitHub.Copilot.SDK
         internal JsonData ConfigJson()
         {
             var j = _config.ToJson();
+            PutTraceContext(j);
             var kinds = Kinds.Where(k => k.Handled(_config)).Select(k => k.Name).ToList();
             if (kinds.Count > 0) j.Set("handlers", JsonData.Array(kinds));
             if (_config.Hooks != null && _config.Hooks.Count > 0) j.Set("hooks", JsonData.Array(_config.Hooks.Keys));
@@ -208,11 +230,76 @@ namespace GitHub.Copilot.SDK
 
         // ------------------------------------------------------------------ calls
 
+        /// <summary>The message JSON with the trace context when the options carry none.</summary>
+        string MessageJson(MessageOptions options)
+        {
+            var j = options.ToJson();
+            PutTraceContext(j);
+            return j.ToJson();
+        }
+
+        /// <summary>Adds <c>traceparent</c> / <c>tracestate</c> to a create, resume or send JSON that
+        /// has none: from the client's OnGetTraceContext, else <see cref="TraceContext.Current"/>.</summary>
+        void PutTraceContext(JsonData j)
+        {
+            if (!j["traceparent"].IsNull) return;
+            TraceContext tc = null;
+            var client = Client;
+            var provider = client != null ? client.Options.OnGetTraceContext : null;
+            if (provider != null)
+            {
+                try { tc = provider(); }
+                catch (Exception e) { Trace.TraceError("copilot: OnGetTraceContext threw: " + e); }
+            }
+            if (tc == null || string.IsNullOrEmpty(tc.Traceparent)) tc = TraceContext.Current;
+            if (tc == null || string.IsNullOrEmpty(tc.Traceparent)) return;
+            j.Set("traceparent", tc.Traceparent);
+            if (!string.IsNullOrEmpty(tc.Tracestate) && j["tracestate"].IsNull) j.Set("tracestate", tc.Tracestate);
+        }
+
+        /// <summary>The UI dialogs of this session (<c>session.Ui.ConfirmAsync("Deploy?")</c>).</summary>
+        public SessionUi Ui { get { return _ui ?? (_ui = new SessionUi(this)); } }
+
+        /// <summary>What the session's clients can do (the session info's <c>capabilities</c>, as
+        /// the library knows it now).</summary>
+        public SessionCapabilities Capabilities
+        {
+            get
+            {
+                JsonData info = _info;
+                var h = _handle;
+                if (h != null)
+                {
+                    string text = null;
+                    h.UseIfOpen(p => text = Native.TakeString(Native.copilot_session_info(p)));
+                    if (text != null)
+                    {
+                        // {sessionId, workspacePath, info, ...}: info is the create/resume result, kept current.
+                        try
+                        {
+                            var current = CopilotJson.Parse(text)["info"];
+                            if (current.IsObject) info = current;
+                        }
+                        catch (JsonParseException) { }
+                    }
+                }
+                return new SessionCapabilities(info["capabilities"]);
+            }
+        }
+
+        /// <summary>One <c>session.ui</c> operation through the core (<c>copilot_session_ui</c>).</summary>
+        internal Task<JsonData> UiAsync(string op, JsonData parameters, CancellationToken cancellationToken)
+        {
+            var o = Native.Utf8(op);
+            var p = Native.Utf8(parameters.ToJson());
+            return Calls.Start(Handle, (IntPtr h, IntPtr ud, out ulong c) => Native.copilot_session_ui(h, o, p, Calls.Completion, ud, out c), cancellationToken);
+        }
+
         /// <summary>Queues a prompt; returns the message id.</summary>
         public async Task<string> SendAsync(MessageOptions options, CancellationToken cancellationToken = default(CancellationToken))
         {
             if (options == null) throw new ArgumentNullException("options");
-            var m = Native.Utf8(options.ToJson().ToJson());
+            var m = Native.Utf8(MessageJson(options));
             var r = await Calls.Start(Handle, (IntPtr h, IntPtr ud, out ulong c) => Native.copilot_session_send(h, m, Calls.Completion, ud, out c), cancellationToken).ConfigureAwait(false);
             return r["messageId"].AsString("");
         }
@@ -235,7 +322,7 @@ namespace GitHub.Copilot.SDK
         public async Task<SessionEvent> SendAndWaitAsync(MessageOptions options, CancellationToken cancellationToken = default(CancellationToken))
         {
             if (options == null) throw new ArgumentNullException("options");
-            var m = Native.Utf8(options.ToJson().ToJson());
+            var m = Native.Utf8(MessageJson(options));
             var r = await Calls.Start(Handle, (IntPtr h, IntPtr ud, out ulong c) => Native.copilot_session_send_and_wait(h, m, Calls.Completion, ud, out c), cancellationToken).ConfigureAwait(false);
             return r.IsObject ? SessionEvent.FromJson(r) : null;
         }
@@ -255,6 +342,8 @@ namespace GitHub.Copilot.SDK
                     Timeout = timeout,
                     IdleTimeout = options.IdleTimeout,
                     AbortOnTimeout = options.AbortOnTimeout,
+                    Traceparent = options.Traceparent,
+                    Tracestate = options.Tracestate,
                     Extra = options.Extra,
                 };
             }
@@ -404,6 +493,14 @@ namespace GitHub.Copilot.SDK
             return Subscribe(eventTypes, handler);
         }
 
+        /// <summary>Calls <paramref name="handler"/> for every event of one generated class
+        /// (<c>session.On&lt;AssistantMessageEvent&gt;(m =&gt; ...)</c>); with <c>SessionEvent</c>, every event.</summary>
+        public IDisposable On<T>(Action<T> handler) where T : SessionEvent
+        {
+            if (handler == null) throw new ArgumentNullException("handler");
+            return Subscribe(null, e => { var t = e as T; if (t != null) handler(t); });
+        }
+
         IDisposable Subscribe(IEnumerable<string> types, Action<SessionEvent> handler)
         {
             if (handler == null) throw new ArgumentNullException("handler");
@@ -477,8 +574,42 @@ namespace GitHub.Copilot.SDK
             }),
             new RequestKind("providerToken", c => c.OnProviderToken != null, async (s, n, p, rc) =>
                 (JsonData)await s._config.OnProviderToken(new ProviderTokenRequest(p, rc)).ConfigureAwait(false)),
-            new RequestKind("autoModeSwitch", c => c.OnAutoModeSwitch != null, async (s, n, p, rc) =>
-                (JsonData)await s._config.OnAutoModeSwitch(new AutoModeSwitchRequest(p, rc)).ConfigureAwait(false)),
+            new RequestKind("autoModeSwitch", c => c.OnAutoModeSwitch != null || c.OnAutoModeSwitchRequest != null, async (s, n, p, rc) =>
+            {
+                var req = new AutoModeSwitchRequest(p, rc);
+                var two = s._config.OnAutoModeSwitchRequest;
+                return (JsonData)(two != null
+                    ? await two(req, new AutoModeSwitchInvocation { SessionId = s.RequestSessionId(p) }).ConfigureAwait(false)
+                    : await s._config.OnAutoModeSwitch(req).ConfigureAwait(false));
+            }),
+            new RequestKind("elicitation", c => c.OnElicitationRequest != null, async (s, n, p, rc) =>
+            {
+                var r = await s._config.OnElicitationRequest(new ElicitationContext(p, rc)).ConfigureAwait(false);
+                return r != null ? r.ToJson() : null;
+            }),
+            new RequestKind("command", c => c.Commands != null && c.Commands.Count > 0, async (s, n, p, rc) =>
+            {
+                CommandDefinition cmd;
+                var name = (n ?? p["commandName"].AsString() ?? "").TrimStart('/');
+                if (!s._commands.TryGetValue(name, out cmd)) throw new InvalidOperationException("Unknown command: " + name);
+                if (cmd.Handler != null)
+                {
+                    var pending = cmd.Handler(new CommandContext(p, rc));
+                    if (pending != null) await pending.ConfigureAwait(false);
+                }
+                return JsonData.Null;
+            }),
+            new RequestKind("mcpAuth", c => c.OnMcpAuthRequest != null, async (s, n, p, rc) =>
+            {
+                var r = await s._config.OnMcpAuthRequest(new McpAuthRequest(p, rc)).ConfigureAwait(false);
+                return r != null ? r.ToJson() : null;
+            }),
+            new RequestKind("sessionFs", c => c.CreateSessionFsProvider != null, (s, n, p, rc) => SessionFsDispatch.Serve(s._fs, n, p)),
+            new RequestKind("gitHubToken", c => c.GitHubTokenProvider != null, async (s, n, p, rc) =>
+            {
+                var r = await s._config.GitHubTokenProvider(new GitHubTokenProviderArgs(p, rc)).ConfigureAwait(false);
+                return r != null ? r.ToJson() : null;
+            }),
         };
 
         /// <summary>The session id a handler's invocation carries: this session's, else the payload's.</summary>
@@ -589,7 +720,13 @@ namespace GitHub.Copilot.SDK
             CopilotTool tool;
             if (!_tools.TryGetValue(name ?? "", out tool) || tool.Handler == null)
                 throw new InvalidOperationException("no .NET handler for tool `" + name + "`");
-            var result = await tool.Handler(new ToolInvocation(payload, cancellation)).ConfigureAwait(false);
+            var inv = new ToolInvocation(payload, cancellation);
+            object result;
+            // The handler runs in the call's trace context (the CLI's span is its parent).
+            using (inv.Traceparent != null ? TraceContext.Use(new TraceContext(inv.Traceparent, inv.Tracestate)) : null)
+            {
+                result = await tool.Handler(inv).ConfigureAwait(false);
+            }
             var full = result as ToolResult;
             return full != null ? full.ToJson() : CopilotJson.FromObject(result);
         }

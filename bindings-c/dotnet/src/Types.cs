@@ -92,6 +92,21 @@ namespace GitHub.Copilot.SDK
         /// <c>not_connected</c>. Unset (or true): a client that was never started starts on its
         /// first call (the core's rule; a stopped client stays stopped until StartAsync).</summary>
         public bool? AutoStart { get; set; }
+        /// <summary>The CLI's OpenTelemetry settings (a spawned CLI only).</summary>
+        public TelemetryConfig Telemetry { get; set; }
+        /// <summary><see cref="CopilotClientMode.Empty"/> for the official multi-tenant mode (needs
+        /// <see cref="BaseDirectory"/> or <see cref="SessionFs"/>; every session then names its
+        /// AvailableTools); unset or <see cref="CopilotClientMode.Default"/> otherwise.</summary>
+        public string Mode { get; set; }
+        /// <summary>The official name of the CLI's state directory (<see cref="CopilotHome"/>; set one of the two).</summary>
+        public string BaseDirectory { get; set; }
+        /// <summary>This client is the filesystem for session state: every session needs
+        /// <see cref="SessionConfig.CreateSessionFsProvider"/>.</summary>
+        public SessionFsConfig SessionFs { get; set; }
+        /// <summary>The host's current W3C trace context, asked on create, resume and send when
+        /// the call carries none (then <see cref="TraceContext.Current"/> is used). Null or a
+        /// context without Traceparent: none.</summary>
+        public Func<TraceContext> OnGetTraceContext { get; set; }
 
         /// <summary>The JSON form read by the core (ClientOptions::from_json).</summary>
         public JsonData ToJson()
@@ -126,6 +141,10 @@ namespace GitHub.Copilot.SDK
             if (StartTimeout.HasValue) o.Set("startTimeout", Durations.Seconds(StartTimeout.Value));
             if (StopGrace.HasValue) o.Set("stopGrace", Durations.Seconds(StopGrace.Value));
             if (AutoStart.HasValue) o.Set("autoStart", AutoStart.Value);
+            if (Telemetry != null) o.Set("telemetry", Telemetry.ToJson());
+            o.SetIfNotNull("mode", Mode);
+            o.SetIfNotNull("baseDirectory", BaseDirectory);
+            if (SessionFs != null) o.Set("sessionFs", SessionFs.ToJson());
             return o;
         }
     }
@@ -270,7 +289,8 @@ namespace GitHub.Copilot.SDK
         /// any spelling (<c>PreToolUse</c>, <c>on_pre_tool_use</c>): the library names each hook
         /// request by the key it was registered under. Only these hook types reach this client
         /// (unless <see cref="OnHook"/> is set: it takes the other types). A handler returns the
-        /// hook output, or null.</summary>
+        /// hook output, or null. The official typed form, <see cref="SessionHooks"/>
+        /// (<c>new SessionHooks { OnPreToolUse = ... }</c>), is such a dictionary.</summary>
         public IDictionary<string, Func<HookInvocation, Task<JsonData>>> Hooks { get; set; }
         /// <summary>Every hook type that <see cref="Hooks"/> does not name: return the hook output, or null.</summary>
         public Func<HookInvocation, Task<JsonData>> OnHook { get; set; }
@@ -284,6 +304,29 @@ namespace GitHub.Copilot.SDK
         public Func<ProviderTokenRequest, Task<string>> OnProviderToken { get; set; }
         /// <summary><c>autoModeSwitch.request</c>: one of <see cref="AutoModeSwitchResponse"/>'s answers.</summary>
         public Func<AutoModeSwitchRequest, Task<string>> OnAutoModeSwitch { get; set; }
+        /// <summary>The official two-argument form of <see cref="OnAutoModeSwitch"/>: <c>(request,
+        /// invocation)</c>. Set one of the two, not both.</summary>
+        public Func<AutoModeSwitchRequest, AutoModeSwitchInvocation, Task<string>> OnAutoModeSwitchRequest { get; set; }
+        /// <summary>UI elicitation (<c>elicitation.requested</c>): show the form, return the user's
+        /// answer (null or an exception: cancel). Setting it gives the session the elicitation
+        /// capability, so <see cref="CopilotSession.Ui"/> works.</summary>
+        public Func<ElicitationContext, Task<ElicitationResult>> OnElicitationRequest { get; set; }
+        /// <summary>Slash commands this host registers (each with its handler).</summary>
+        public IList<CommandDefinition> Commands { get; set; }
+        /// <summary>MCP OAuth (<c>mcp.oauth_required</c>): return a token, or
+        /// <see cref="McpAuthResult.Cancel"/> / null.</summary>
+        public Func<McpAuthRequest, Task<McpAuthResult>> OnMcpAuthRequest { get; set; }
+        /// <summary>The session's filesystem provider, made once per session before it is created
+        /// (required when the client has <see cref="CopilotClientOptions.SessionFs"/>).</summary>
+        public Func<CopilotSession, ISessionFsProvider> CreateSessionFsProvider { get; set; }
+        /// <summary>Supplies the session's GitHub token: asked on create / resume (reason
+        /// <c>initial</c>) and again when the CLI reports an authentication error (<c>refresh</c>).
+        /// Not together with <see cref="GitHubToken"/> or a BYOK <see cref="Provider"/>.</summary>
+        public Func<GitHubTokenProviderArgs, Task<GitHubTokenProviderResult>> GitHubTokenProvider { get; set; }
+        /// <summary>W3C trace context sent with create / resume (else the client's
+        /// OnGetTraceContext, then <see cref="TraceContext.Current"/>).</summary>
+        public string Traceparent { get; set; }
+        public string Tracestate { get; set; }
         /// <summary>Receives every event from the very first one (registered before the session
         /// exists on the server, so <c>session.start</c> is seen).</summary>
         public Action<SessionEvent> OnEvent { get; set; }
@@ -315,6 +358,18 @@ namespace GitHub.Copilot.SDK
             o.SetIfNotNull("mode", Mode);
             o.SetIfNotNull("infiniteSessions", InfiniteSessions);
             o.SetIfNotNull("clientName", ClientName);
+            if (Commands != null && Commands.Count > 0)
+            {
+                var a = JsonData.Array();
+                foreach (var c in Commands)
+                {
+                    if (c == null || string.IsNullOrEmpty(c.Name)) throw new ArgumentException("every command needs a Name");
+                    a.Add(JsonData.Object().Set("name", c.Name).SetIfNotNull("description", c.Description));
+                }
+                o.Set("commands", a);
+            }
+            o.SetIfNotNull("traceparent", Traceparent);
+            o.SetIfNotNull("tracestate", Tracestate);
             if (Extra != null) foreach (var kv in Extra.Properties) o.Set(kv.Key, kv.Value);
             return o;
         }
@@ -338,6 +393,10 @@ namespace GitHub.Copilot.SDK
         public TimeSpan? IdleTimeout { get; set; }
         /// <summary>Abort the turn when SendAndWaitAsync times out (default: leave it running).</summary>
         public bool AbortOnTimeout { get; set; }
+        /// <summary>W3C trace context of this turn (else the client's OnGetTraceContext, then
+        /// <see cref="TraceContext.Current"/>).</summary>
+        public string Traceparent { get; set; }
+        public string Tracestate { get; set; }
         /// <summary>Any other <c>session.send</c> field.</summary>
         public JsonData Extra { get; set; }
 
@@ -365,6 +424,8 @@ namespace GitHub.Copilot.SDK
             if (Timeout.HasValue) o.Set("timeout", Durations.Seconds(Timeout.Value));
             if (IdleTimeout.HasValue) o.Set("idleTimeout", Durations.Seconds(IdleTimeout.Value));
             if (AbortOnTimeout) o.Set("abortOnTimeout", true);
+            o.SetIfNotNull("traceparent", Traceparent);
+            o.SetIfNotNull("tracestate", Tracestate);
             return o;
         }
     }

@@ -37,6 +37,8 @@ namespace GitHub.Copilot.SDK.Tests
             TypedHookTests.Register(runner);
             ConnectionTests.Register(runner);
             OfficialHandlerTests.Register(runner);
+            OfficialQuickstartTests.Register(runner);
+            OfficialFeatureTests.Register(runner);
             // Last: every native call of the tests above completed exactly once (none left pending).
             runner.Add("every_native_call_completed", () =>
             {

@@ -8,8 +8,8 @@
             print(response.data.content)
 """
 from ._copilot import __version__, pinned_cli_version
-from .client import (DEFAULT_TIMEOUT, CopilotClient, CopilotSession, PermissionHandler, Reaper, approve_all,
-                     refresh_log_level)
+from .client import (DEFAULT_TIMEOUT, CopilotClient, CopilotSession, PermissionHandler, Reaper, SessionUi,
+                     approve_all, refresh_log_level)
 from .errors import (AuthenticationError, CliNotFoundError, ConnectError, CopilotCancelledError, CopilotError,
                      CopilotIOError, CopilotTimeoutError, FrameHeaderError, FrameLengthError, HandlerError,
                      InternalError, InvalidConfigError, InvalidJsonError, LeaseError, LeaseHeldError, LeaseLostError,
@@ -17,8 +17,11 @@ from .errors import (AuthenticationError, CliNotFoundError, ConnectError, Copilo
                      ReconnectFailedError, ReconnectingError, RpcError, SessionError, SessionNotFoundError,
                      TransportClosedError, TransportError, TurnOutcomeUnknownError, VersionMismatchError)
 from .pool import CopilotPool
-from .tools import Tool, define_tool, tool
-from .types import (AuthStatus, AutoModeSwitchRequest, ClientOptions, EventData, HandlerInvocation, HookInvocation, LeaseOptions,
+from .session_fs_provider import SessionFsDirEntry, SessionFsFileInfo, SessionFsProvider
+from .tools import Tool, ToolBinaryResult, ToolResult, define_tool, tool
+from .types import (AuthStatus, AutoModeSwitchRequest, ClientOptions, CommandContext, CommandDefinition,
+                    ElicitationContext, ElicitationResult, EventData, GitHubTokenRequest, McpAuthRequest,
+                    SessionFsConfig, TelemetryConfig, HandlerInvocation, HookInvocation, LeaseOptions,
                     LifecycleEvent, MessageOptions, PermissionRequest, PingResponse, PoolOptions, ProviderConfig,
                     ProviderTokenRequest, ReconnectOptions, RuntimeConnection, SessionConfig, SessionEvent, SessionMetadata,
                     StatusResponse, SystemMessageTransformRequest, ToolInvocation, UnknownEventType, UserInputRequest)
@@ -38,4 +41,8 @@ __all__ = [
     "SessionMetadata", "PingResponse", "StatusResponse", "AuthStatus", "LifecycleEvent", "ToolInvocation",
     "PermissionRequest", "UserInputRequest", "HandlerInvocation", "HookInvocation", "UnknownEventType", "SystemMessageTransformRequest",
     "ProviderTokenRequest", "AutoModeSwitchRequest",
+    # the official SDKs' newer features
+    "SessionUi", "ToolResult", "ToolBinaryResult", "CommandDefinition", "CommandContext", "ElicitationContext",
+    "ElicitationResult", "McpAuthRequest", "GitHubTokenRequest", "SessionFsProvider", "SessionFsFileInfo",
+    "SessionFsDirEntry", "SessionFsConfig", "TelemetryConfig",
 ]

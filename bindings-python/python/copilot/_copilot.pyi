@@ -137,6 +137,9 @@ class NativeSession:
     def subscribe(self, types: Any = None) -> Any:
         """Delivers events (of these types; None: all) from now on; returns the subscription id
         that event messages list."""
+    def ui(self, op: Any, params: Any = None) -> Any:
+        """The `session.ui` helpers (`elicitation`, `confirm`, `select`, `input`); see the core's
+        `Session::ui`."""
     def unsubscribe(self, id: Any) -> Any:
         ...
 

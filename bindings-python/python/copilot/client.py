@@ -21,9 +21,12 @@ from . import _copilot
 from . import _protocol_rt as _rt
 from ._copilot import CANCEL, DONE, EVENT, REQUEST
 from .errors import InvalidConfigError
-from .tools import Tool, to_tool
-from .types import (AuthStatus, AutoModeSwitchRequest, HandlerInvocation, HookInvocation, LifecycleEvent,
-                    PermissionRequest,
+from .tools import Tool, ToolResult, to_tool
+from .session_fs_provider import dispatch as session_fs_dispatch
+from .types import _camel
+from .types import (AuthStatus, AutoModeSwitchRequest, CommandContext, CommandDefinition, ElicitationContext,
+                    ElicitationResult, GitHubTokenRequest, HandlerInvocation, HookInvocation, LifecycleEvent,
+                    McpAuthRequest, PermissionRequest,
                     PingResponse, ProviderTokenRequest, RuntimeConnection, Seconds, SessionEvent, SessionMetadata,
                     StatusResponse,
                     SystemMessageTransformRequest, ToolInvocation, UserInputRequest)
@@ -58,7 +61,79 @@ _HANDLER_KEYS = {
     "on_exit_plan_mode": "exitPlanMode", "onExitPlanMode": "exitPlanMode",
     "on_provider_token": "providerToken", "onProviderToken": "providerToken",
     "on_auto_mode_switch": "autoModeSwitch", "onAutoModeSwitch": "autoModeSwitch",
+    # The official names of the newer kinds.
+    "on_auto_mode_switch_request": "autoModeSwitch", "onAutoModeSwitchRequest": "autoModeSwitch",
+    "on_elicitation_request": "elicitation", "onElicitationRequest": "elicitation",
+    "on_mcp_auth_request": "mcpAuth", "onMcpAuthRequest": "mcpAuth",
+    "github_token_provider": "gitHubToken", "git_hub_token_provider": "gitHubToken",
+    "gitHubTokenProvider": "gitHubToken",
 }
+_FS_FACTORY_KEYS = ("create_session_fs_provider", "createSessionFsProvider")
+
+# opentelemetry's (context, propagate) modules once looked up; None when not installed.
+_OTEL: Any = False
+
+
+def _otel() -> Any:
+    global _OTEL
+    if _OTEL is False:
+        try:
+            from opentelemetry import context as otel_context
+            from opentelemetry import propagate as otel_propagate
+            _OTEL = (otel_context, otel_propagate)
+        except Exception:  # optional dependency
+            _OTEL = None
+    return _OTEL
+
+
+def _inject_trace(o: Dict[str, Any]) -> None:
+    """Adds the current OpenTelemetry span's W3C trace context (``traceparent``, ``tracestate``)
+    to a session config or message, unless the caller gave a ``traceparent`` or opentelemetry
+    is not installed."""
+    if "traceparent" in o:
+        return
+    api = _otel()
+    if api is None:
+        return
+    carrier: Dict[str, str] = {}
+    try:
+        api[1].inject(carrier)
+    except Exception:
+        log.debug("opentelemetry inject failed", exc_info=True)
+        return
+    if carrier.get("traceparent"):
+        o["traceparent"] = carrier["traceparent"]
+        if carrier.get("tracestate") and "tracestate" not in o:
+            o["tracestate"] = carrier["tracestate"]
+
+
+def _in_trace_context(fn: Callable[..., Any], traceparent: str, tracestate: Optional[str]) -> Callable[..., Any]:
+    """``fn`` run inside the trace context the CLI sent (opentelemetry installed), so spans the
+    handler opens are children of the CLI's tool span."""
+    api = _otel()
+    if api is None:
+        return fn
+    otel_context, otel_propagate = api
+    carrier = {"traceparent": traceparent}
+    if tracestate:
+        carrier["tracestate"] = tracestate
+    ctx = otel_propagate.extract(carrier)
+    if inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None)):
+        async def run_async(*args: Any, **kwargs: Any) -> Any:
+            token = otel_context.attach(ctx)
+            try:
+                return await fn(*args, **kwargs)
+            finally:
+                otel_context.detach(token)
+        return run_async
+
+    def run(*args: Any, **kwargs: Any) -> Any:  # in the executor thread: attach there
+        token = otel_context.attach(ctx)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            otel_context.detach(token)
+    return run
 
 
 def approve_all(request: PermissionRequest) -> str:
@@ -105,8 +180,11 @@ def _client_options(options: Dict[str, Any]) -> Dict[str, Any]:
 
 def _message(options: Union[str, Dict[str, Any]], kwargs: Dict[str, Any]) -> Dict[str, Any]:
     if isinstance(options, str):
-        return _seconds({"prompt": options, **kwargs})
-    return _seconds(_options(options, kwargs, "message options"))
+        o = _seconds({"prompt": options, **kwargs})
+    else:
+        o = _seconds(_options(options, kwargs, "message options"))
+    _inject_trace(o)
+    return o
 
 
 # The ``timeout`` of ``call()`` and of the typed calls when none is given: the client's
@@ -149,6 +227,17 @@ async def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     result = await loop.run_in_executor(None, functools.partial(fn, *args, **kwargs))
     if inspect.isawaitable(result):
         result = await result
+    return result
+
+
+def _reply_value(result: Any) -> Any:
+    """A handler's return value in the form the core reads: a :class:`ToolResult` as its wire
+    object, the generated types (``PermissionDecisionApproveOnce()``, ...) as their JSON; the
+    rest as it is."""
+    if isinstance(result, ToolResult):
+        return result.to_dict()
+    if isinstance(result, (dict, list, tuple, _rt._Struct)):
+        return _rt.encode(result)
     return result
 
 
@@ -254,17 +343,71 @@ async def _open_session(native_owner: Any, resume_id: Optional[str], cfg: Dict[s
         if not callable(value):
             raise InvalidConfigError(f"{key} must be callable")
         handlers[_HANDLER_KEYS[key]] = value
+    commands = cfg.pop("commands", None)
+    if commands is not None:
+        cfg["commands"], table = _commands(commands)
+        if table:
+            handlers["command"] = table
+    fs_factory = None
+    for key in _FS_FACTORY_KEYS:
+        if cfg.get(key) is not None:
+            fs_factory = cfg.pop(key)
+            if not callable(fs_factory):
+                raise InvalidConfigError(f"{key} must be callable (session -> SessionFsProvider)")
+            handlers["sessionFs"] = fs_factory
+        cfg.pop(key, None)
     tools = [to_tool(t) for t in cfg.pop("tools", None) or []]
     if tools:
         cfg["tools"] = [t.definition() for t in tools]
+    _inject_trace(cfg)
     sink = _Sink(asyncio.get_running_loop(), {t.name: t for t in tools}, handlers, hooks or {})
     native = native_owner.session(cfg, list(handlers), [t.name for t in tools],
                                   None if hooks is None else list(hooks), sink)
     session = CopilotSession(native, sink)
+    if fs_factory is not None:
+        # Before the session opens: the CLI writes session state while creating it.
+        provider = fs_factory(session)
+        if inspect.isawaitable(provider):
+            provider = await provider
+        sink.fs_provider = provider
     if on_event is not None:
         session.on(on_event)
     await native.open(resume_id)
     return session
+
+
+def _commands(commands: Any) -> "tuple[List[Dict[str, Any]], Dict[str, Any]]":
+    """The ``commands`` config: the definitions the CLI gets (``{name, description}``) and the
+    handlers by name."""
+    if not isinstance(commands, (list, tuple)):
+        raise InvalidConfigError("commands must be a list of CommandDefinition (or dicts with name, handler)")
+    defs: List[Dict[str, Any]] = []
+    table: Dict[str, Any] = {}
+    for c in commands:
+        name: Any
+        description: Any
+        handler: Any
+        if isinstance(c, CommandDefinition):
+            name, description, handler = c.name, c.description, c.handler
+        elif isinstance(c, dict):
+            unknown = set(c) - {"name", "description", "handler"}
+            if unknown:
+                raise InvalidConfigError(f"command {c.get('name')!r}: unknown keys {sorted(unknown)}")
+            name, description, handler = c.get("name"), c.get("description"), c.get("handler")
+        else:
+            raise InvalidConfigError(f"not a command: {c!r} (use CommandDefinition or a dict)")
+        if not isinstance(name, str) or not name:
+            raise InvalidConfigError("a command needs a name")
+        if not callable(handler):
+            raise InvalidConfigError(f"command {name!r} needs a callable handler")
+        if name in table:
+            raise InvalidConfigError(f"command {name!r} is defined twice")
+        d: Dict[str, Any] = {"name": name}
+        if description is not None:
+            d["description"] = description
+        defs.append(d)
+        table[name] = handler
+    return defs, table
 
 
 class _Sink:
@@ -279,8 +422,11 @@ class _Sink:
         self.hooks = hooks
         # Handlers that take the typed request as an optional second argument, and the
         # permission / user-input handlers declared in the official (request, invocation) form.
-        self.with_request = {k for k in ("systemMessageTransform", "providerToken", "permission", "userInput")
+        self.with_request = {k for k in ("systemMessageTransform", "providerToken", "permission", "userInput",
+                                         "autoModeSwitch", "elicitation", "mcpAuth")
                              if k in handlers and _positional(handlers[k]) >= 2}
+        # The session's filesystem provider (create_session_fs_provider), set before it opens.
+        self.fs_provider: Any = None
         self.consumers: Dict[int, Callable[[SessionEvent], None]] = {}
         self.queues: Set["asyncio.Queue[Optional[SessionEvent]]"] = set()
         self.ended = False
@@ -328,10 +474,11 @@ class _Sink:
             raise
         except Exception as e:  # a failing handler must answer, never hang the turn
             log.exception("copilot %s handler failed", kind)
-            reply.fail(f"{type(e).__name__}: {e}")
+            # A command's error is shown as it is (the official SDKs send the message alone).
+            reply.fail(str(e) if kind == "command" and str(e) else f"{type(e).__name__}: {e}")
             return
         try:
-            reply.ok(result)
+            reply.ok(_reply_value(result))
         except (TypeError, ValueError) as e:
             log.error("copilot %s handler returned an unusable value: %s", kind, e)
             reply.fail(f"the {kind} handler returned an unusable value: {e}")
@@ -344,9 +491,12 @@ class _Sink:
         if kind == "tool":
             t = self.tools[name]  # type: ignore[index]
             inv = ToolInvocation(p["sessionId"], p["toolCallId"], p["toolName"], p["arguments"],
-                                 p["workingDirectory"], p["requestId"], p)
+                                 p["workingDirectory"], p["requestId"], p, p.get("traceparent"), p.get("tracestate"))
             args, kwargs = t.bind_args(inv.arguments, inv)
-            return await _call(t.handler, *args, **kwargs)
+            handler = t.handler
+            if inv.traceparent:
+                handler = _in_trace_context(handler, inv.traceparent, inv.tracestate)
+            return await _call(handler, *args, **kwargs)
         if kind == "hook":
             fn = self.hooks.get(name)  # type: ignore[arg-type]
             if fn is None:
@@ -355,7 +505,25 @@ class _Sink:
             out = await _call(fn, _rt.hook_input(p["hookType"], p["input"]),
                               HookInvocation(p["hookType"], p["sessionId"], p))
             return None if out is None else _rt.encode(out)
+        if kind == "command":
+            fn = self.handlers["command"].get(name)
+            if fn is None:  # the core answers unknown names itself; kept for safety
+                raise LookupError(f"Unknown command: {name}")
+            await _call(fn, CommandContext(p["sessionId"], p.get("command", ""), p.get("commandName", name),
+                                           p.get("args", ""), p))
+            return None
+        if kind == "sessionFs":
+            if self.fs_provider is None:
+                raise LookupError("the session has no filesystem provider")
+            return await session_fs_dispatch(self.fs_provider, name or p.get("operation", ""), p)
         fn = self.handlers[kind]
+        invocation = (HandlerInvocation(p["sessionId"]),) if kind in self.with_request else ()
+        if kind == "elicitation":
+            return await _call(fn, ElicitationContext(p, session_id=p["sessionId"]), *invocation)
+        if kind == "mcpAuth":
+            return await _call(fn, McpAuthRequest(p, session_id=p["sessionId"]), *invocation)
+        if kind == "gitHubToken":
+            return await _call(fn, GitHubTokenRequest(p, session_id=p.get("sessionId")))
         if kind in ("permission", "userInput"):
             req: Any = (PermissionRequest(p["kind"], p["requestId"], p["toolCallId"], p["request"], p, p["sessionId"])
                         if kind == "permission" else
@@ -371,7 +539,7 @@ class _Sink:
             return await _call(fn, p["providerName"], *(extra if kind in self.with_request else ()))
         if kind == "autoModeSwitch":
             return await _call(fn, AutoModeSwitchRequest(p.get("errorCode"), p.get("retryAfterSeconds"),
-                                                         p["sessionId"], p))
+                                                         p["sessionId"], p), *invocation)
         return await _call(fn, p)  # exitPlanMode: the payload itself
 
 
@@ -390,6 +558,20 @@ class CopilotSession:
     @property
     def workspace_path(self) -> Optional[str]:
         return self._native.info().get("workspacePath")
+
+    @property
+    def capabilities(self) -> Dict[str, Any]:
+        """What the host side of this session supports, as the CLI reported it
+        (``{"ui": {"elicitation": True}}`` when a session on the server has an elicitation
+        handler). Check ``capabilities.get("ui", {}).get("elicitation")`` before :attr:`ui`."""
+        caps = self._native.info().get("capabilities")
+        return caps if isinstance(caps, dict) else {}
+
+    @property
+    def ui(self) -> "SessionUi":
+        """Dialogs answered by the session's elicitation handler (``confirm``, ``select``,
+        ``input``, ``elicitation``); :class:`InvalidConfigError` without the capability."""
+        return SessionUi(self._native)
 
     @property
     def lease_token(self) -> Optional[int]:
@@ -517,6 +699,47 @@ class CopilotSession:
 
     def __repr__(self) -> str:
         return f"CopilotSession({self.session_id!r})"
+
+
+class SessionUi:
+    """``session.ui``: ask the user through the elicitation handler of the host (the official
+    ``session.ui`` API). Each call raises :class:`InvalidConfigError` when no elicitation
+    handler is registered on the server (``session.capabilities["ui"]["elicitation"]``)."""
+
+    __slots__ = ("_native",)
+
+    def __init__(self, native: Any) -> None:
+        self._native = native
+
+    async def elicitation(self, params: Optional[Dict[str, Any]] = None, *, message: Optional[str] = None,
+                          requested_schema: Optional[Dict[str, Any]] = None) -> ElicitationResult:
+        """A form: ``{"message": ..., "requestedSchema": {"type": "object", "properties": ...}}``
+        (or ``message=``, ``requested_schema=``) -> ``{"action": "accept" | "decline" |
+        "cancel", "content": {...}}``."""
+        p = dict(params or {})
+        if message is not None:
+            p["message"] = message
+        if requested_schema is not None:
+            p["requestedSchema"] = requested_schema
+        if "requested_schema" in p:
+            p["requestedSchema"] = p.pop("requested_schema")
+        return await self._native.ui("elicitation", p)  # type: ignore[no-any-return]
+
+    async def confirm(self, message: str) -> bool:
+        """A yes/no question: True when the user accepted and confirmed."""
+        return bool(await self._native.ui("confirm", {"message": message}))
+
+    async def select(self, message: str, options: Sequence[str]) -> Optional[str]:
+        """One of ``options``, or None when the user declined or cancelled."""
+        return await self._native.ui("select", {"message": message, "options": list(options)})  # type: ignore[no-any-return]
+
+    async def input(self, message: str, options: Optional[Dict[str, Any]] = None) -> Optional[str]:
+        """A text (``options``: ``title``, ``description``, ``min_length`` / ``minLength``,
+        ``max_length``, ``format``, ``default``), or None when declined or cancelled."""
+        p: Dict[str, Any] = {"message": message}
+        if options:
+            p["options"] = {_camel(k): v for k, v in options.items()}
+        return await self._native.ui("input", p)  # type: ignore[no-any-return]
 
 
 class _LifecycleSink:

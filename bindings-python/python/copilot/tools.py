@@ -10,8 +10,63 @@ import typing
 from typing import Any, Callable, Dict, List, Optional, Union, get_args, get_origin
 
 from .errors import InvalidConfigError
+from .types import ToolInvocation
 
 _NoneType = type(None)
+
+
+@dataclasses.dataclass
+class ToolBinaryResult:
+    """Binary content a tool returns (the official ``ToolBinaryResult``)."""
+    data: str = ""
+    mime_type: str = ""
+    type: str = "image"  # "image" | "resource"
+    description: str = ""
+
+
+@dataclasses.dataclass
+class ToolResult:
+    """A tool's full result (the official ``ToolResult``): return it from a handler instead of a
+    string to set the result type, an error, a session log or binary results."""
+    text_result_for_llm: str = ""
+    result_type: str = "success"  # "success" | "failure" | "rejected" | "denied" | "timeout"
+    error: Optional[str] = None
+    binary_results_for_llm: Optional[List[ToolBinaryResult]] = None
+    session_log: Optional[str] = None
+    tool_telemetry: Optional[Dict[str, Any]] = None
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The wire form (``{textResultForLlm, resultType, ...}``; unset fields left out)."""
+        out: Dict[str, Any] = {"textResultForLlm": self.text_result_for_llm, "resultType": self.result_type}
+        if self.error is not None:
+            out["error"] = self.error
+        if self.binary_results_for_llm is not None:
+            out["binaryResultsForLlm"] = [{"data": b.data, "mimeType": b.mime_type, "type": b.type,
+                                           "description": b.description} for b in self.binary_results_for_llm]
+        if self.session_log is not None:
+            out["sessionLog"] = self.session_log
+        if self.tool_telemetry is not None:
+            out["toolTelemetry"] = self.tool_telemetry
+        return out
+
+
+def _takes_invocation_only(fn: Callable[..., Any]) -> bool:
+    """A handler of one positional parameter annotated ``ToolInvocation`` (the official
+    low-level ``Tool(handler=...)`` form)."""
+    try:
+        params = [p for p in inspect.signature(fn).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        return False
+    if len(params) != 1:
+        return False
+    ann = params[0].annotation
+    if ann is ToolInvocation or ann == "ToolInvocation":
+        return True
+    try:
+        return typing.get_type_hints(fn).get(params[0].name) is ToolInvocation
+    except Exception:
+        return False
 
 
 def _pydantic_model(tp: Any) -> bool:
@@ -109,7 +164,10 @@ def _object_schema(hints: Dict[str, Any], required: set) -> Dict[str, Any]:
 
 
 class Tool:
-    """A tool the model may call; the handler runs in this process."""
+    """A tool the model may call; the handler runs in this process. Constructed directly
+    (``Tool(name=..., description=..., parameters=..., handler=...)``, the official low-level
+    form), the handler is called ``fn(arguments)`` or ``fn(arguments, invocation)``, or
+    ``fn(invocation)`` when its one parameter is annotated :class:`ToolInvocation`."""
 
     def __init__(self, name: str, handler: Callable[..., Any], *, description: Optional[str] = None,
                  parameters: Optional[Dict[str, Any]] = None, skip_permission: bool = False,
@@ -133,6 +191,7 @@ class Tool:
         self._typed: Dict[str, Any] = {}
         #: "official" style: (takes the params, takes the invocation).
         self._official = (True, True)
+        self._invocation_only: Optional[bool] = None
 
     def definition(self) -> Dict[str, Any]:
         d: Dict[str, Any] = {"name": self.name}
@@ -165,6 +224,10 @@ class Tool:
             if takes_invocation:
                 out.append(invocation)
             return tuple(out), {}
+        if self._invocation_only is None:
+            self._invocation_only = _takes_invocation_only(self.handler)
+        if self._invocation_only:
+            return (invocation,), {}
         try:
             n = len(inspect.signature(self.handler).parameters)
         except (TypeError, ValueError):
@@ -258,7 +321,6 @@ def define_tool(name: Any = None, *, description: Optional[str] = None, handler:
         except Exception:
             hints = {}
         first = hints.get(sig_params[0].name) if sig_params else None
-        from .types import ToolInvocation
         model = params_type
         if not sig_params:
             official = (False, False)

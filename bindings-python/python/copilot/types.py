@@ -103,6 +103,29 @@ class ClientOptions(TypedDict, total=False):
     tcp_keepalive: Seconds          # TCP keepalive idle time (default 10; 0 = off)
     tcp_user_timeout: Seconds       # TCP_USER_TIMEOUT (default 20; 0 = off)
     tcp_quickack: bool
+    # The official SDKs' options (read by the core):
+    telemetry: "TelemetryConfig"    # the CLI's OpenTelemetry export (a spawned CLI only)
+    session_fs: "SessionFsConfig"   # session state in a host provider (create_session_fs_provider)
+    mode: Literal["default", "empty"]  # "empty": no ambient tools, state or environment context
+    base_directory: str             # the CLI's home (COPILOT_HOME); mode "empty" needs it or session_fs
+
+
+class TelemetryConfig(TypedDict, total=False):
+    """The CLI's OpenTelemetry export (the client option ``telemetry``)."""
+    otlp_endpoint: str
+    otlp_protocol: Literal["http/json", "http/protobuf"]
+    file_path: str                  # spans as JSON lines in this file
+    exporter_type: Literal["otlp-http", "file"]
+    source_name: str
+    capture_content: bool
+
+
+class SessionFsConfig(TypedDict, total=False):
+    """The client option ``session_fs``: sessions keep their state in a provider the host
+    implements (each session's ``create_session_fs_provider``)."""
+    initial_cwd: str
+    session_state_path: str
+    conventions: Literal["posix", "windows"]
 
 
 class LeaseOptions(TypedDict, total=False):
@@ -152,6 +175,14 @@ class SessionConfig(TypedDict, total=False):
     on_exit_plan_mode: Handler      # (request: dict) -> bool | action name | dict | None
     on_provider_token: Handler      # (provider_name[, ProviderTokenRequest]) -> str
     on_auto_mode_switch: Handler    # (AutoModeSwitchRequest) -> "yes" | "yes_always" | "no" | bool
+    on_auto_mode_switch_request: Handler  # the official name: (AutoModeSwitchRequest, invocation) -> ...
+    on_elicitation_request: Handler  # (ElicitationContext) -> ElicitationResult | "accept" | ... | None
+    on_mcp_auth_request: Handler    # (McpAuthRequest, invocation) -> token str | {"accessToken", ...} | None
+    github_token_provider: Handler  # (GitHubTokenRequest) -> token str | {"accessToken", "expiresIn"} | None
+    commands: List[Any]             # CommandDefinition(name, description, handler) or dicts of them
+    create_session_fs_provider: Callable[..., Any]  # (session) -> SessionFsProvider (client option session_fs)
+    traceparent: str                # W3C trace context (default: the current OpenTelemetry span)
+    tracestate: str
     on_event: Callable[["SessionEvent"], Any]
 
 
@@ -162,6 +193,8 @@ class MessageOptions(TypedDict, total=False):
     request_headers: Dict[str, str]
     abort_on_timeout: bool
     idle_timeout: Seconds           # send_and_wait: fail when no event came for this long
+    traceparent: str                # W3C trace context (default: the current OpenTelemetry span)
+    tracestate: str
 
 
 # --------------------------------------------------------------------------------- values
@@ -315,6 +348,10 @@ class ToolInvocation:
     working_directory: Optional[str] = None
     request_id: str = ""
     raw: Dict[str, Any] = field(default_factory=dict, repr=False)
+    #: The W3C trace context the CLI ran the tool under (None without telemetry). With
+    #: ``opentelemetry`` installed, the handler also runs inside that context.
+    traceparent: Optional[str] = None
+    tracestate: Optional[str] = None
 
 
 class HandlerInvocation(Dict[str, Any]):
@@ -378,3 +415,46 @@ class AutoModeSwitchRequest:
     retry_after_seconds: Any
     session_id: str
     raw: Dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+class ElicitationContext(EventData):
+    """What an ``on_elicitation_request`` handler receives: the wire payload as a dict
+    (``context["message"]``, ``context.get("requestedSchema")``, ``context.get("mode")``,
+    ``context["session_id"]``), also read as attributes (``context.requested_schema``)."""
+
+
+class ElicitationResult(TypedDict, total=False):
+    """An elicitation answer: ``{"action": "accept" | "decline" | "cancel", "content": {...}}``."""
+    action: Literal["accept", "decline", "cancel"]
+    content: Dict[str, Any]
+
+
+class McpAuthRequest(EventData):
+    """What an ``on_mcp_auth_request`` handler receives: ``{serverName, serverUrl, reason,
+    wwwAuthenticateParams?, resourceMetadata?, staticClientConfig?, requestId, sessionId}`` as a
+    dict, also read as snake_case attributes (``request.server_url``)."""
+
+
+class GitHubTokenRequest(EventData):
+    """What a ``github_token_provider`` receives: ``{"host", "reason": "initial" | "refresh",
+    "sessionId"}`` (also ``args["session_id"]``, ``args.host``)."""
+
+
+@dataclass
+class CommandContext:
+    """What a slash command's handler receives."""
+    session_id: str
+    command: str                    # the full text, e.g. "/deploy production"
+    command_name: str               # without the slash, e.g. "deploy"
+    args: str                       # the raw text after the name
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass
+class CommandDefinition:
+    """A slash command of a session (``commands=[CommandDefinition(name=..., description=...,
+    handler=...)]``); the handler (sync or async) gets a :class:`CommandContext`, and what it
+    raises is the command's error."""
+    name: str
+    handler: Callable[[CommandContext], Any]
+    description: Optional[str] = None

@@ -151,6 +151,7 @@ impl Client {
     /// Spawns the CLI or connects to the server, as the options say.
     async fn open_stream(&self) -> Result<(transport::Stream, Option<String>)> {
         let o = &self.inner.options;
+        o.check()?;
         let tcp = transport::TcpOptions {
             quickack: o.tcp_quickack,
             keepalive: o.tcp_keepalive,
@@ -208,6 +209,12 @@ impl Client {
         }
         if let Some(h) = &o.copilot_home {
             extra_env.push(("COPILOT_HOME".into(), h.display().to_string()));
+        }
+        if let Some(t) = &o.telemetry {
+            extra_env.extend(t.env());
+        }
+        if o.empty_mode {
+            extra_env.push(("COPILOT_DISABLE_KEYTAR".into(), "1".into()));
         }
         Ok(SpawnSpec { program, args, env: o.env.clone(), extra_env, cwd: o.cwd.clone() })
     }
@@ -282,6 +289,19 @@ impl Client {
         match hs {
             Ok((protocol_version, server_version)) => {
                 tracing::debug!(protocol_version, ?server_version, "connected to the Copilot CLI");
+                if let Some(fs) = &o.session_fs {
+                    // Every connection registers again: a restarted CLI knows no provider.
+                    let r = conn
+                        .request_timeout("sessionFs.setProvider", fs.set_provider_params(), o.request_timeout)
+                        .await;
+                    if let Err(e) = r.and_then(|r| check_success("sessionFs.setProvider", &r, ErrorKind::Rpc)) {
+                        conn.close(Error::new(ErrorKind::NotConnected, "sessionFs.setProvider failed"));
+                        if let Some(c) = child.as_mut() {
+                            c.kill().await;
+                        }
+                        return Err(e);
+                    }
+                }
                 Ok(Connected { conn, child, protocol_version, server_version, port })
             }
             Err(e) => {
@@ -634,17 +654,38 @@ impl Client {
         config: SessionConfig,
         home: Option<Arc<dyn crate::session::Home>>,
     ) -> Result<Session> {
+        let o = &self.inner.options;
+        let mut params = config.to_wire();
+        params.insert("sessionId".into(), json!(id));
+        if config.on_github_token.is_some() {
+            if config.github_token.is_some() || params.contains_key("gitHubToken") {
+                return Err(Error::config("gitHubToken and a GitHub token provider cannot be used together"));
+            }
+            if config.provider.is_some() {
+                return Err(Error::config(
+                    "a GitHub token provider cannot be used with a BYOK `provider` (the session would not use GitHub auth)",
+                ));
+            }
+            params.insert("gitHubTokenProviderRegistrationId".into(), json!(uuid::Uuid::new_v4().to_string()));
+        } else if let (Transport::Url(_), Some(token)) = (&o.transport, &o.github_token) {
+            params.entry("gitHubToken").or_insert_with(|| json!(token));
+        }
+        if o.session_fs.is_some() && config.on_session_fs.is_none() {
+            return Err(Error::config(
+                "the client has a session filesystem (sessionFs): every session needs its provider (createSessionFsProvider)",
+            ));
+        }
+        if o.empty_mode {
+            crate::config::empty_mode::apply(&mut params, &config)?;
+        }
+        crate::telemetry::put(&mut params, &config.traceparent, &config.tracestate, o.trace_context.as_ref());
         let (conn, registry) = self.started_conn().await?;
-        let inner = SessionInner::new(id.clone(), self.place(&registry), &config, self.inner.options.request_timeout);
+        let inner = SessionInner::new(id.clone(), self.place(&registry), &config, o.request_timeout);
+        inner.set_trace_provider(o.trace_context.clone());
         if let Some(h) = home {
             inner.set_home(h);
         }
         registry.insert(inner.clone());
-        let mut params = config.to_wire();
-        params.insert("sessionId".into(), json!(id));
-        if let (Transport::Url(_), Some(token)) = (&self.inner.options.transport, &self.inner.options.github_token) {
-            params.entry("gitHubToken").or_insert_with(|| json!(token));
-        }
         let result =
             conn.request_timeout(method, Value::Object(params.clone()), self.inner.options.request_timeout).await;
         let info = match result {
@@ -668,6 +709,16 @@ impl Client {
         let session = Session { inner };
         if let Some(mode) = &config.mode {
             session.call("session.mode.set", json!({"mode": mode})).await?;
+        }
+        if config.on_mcp_auth.is_some() {
+            session.register_mcp_auth_interest().await?;
+        }
+        if o.empty_mode {
+            let patch = crate::config::empty_mode::patch(&config);
+            if let Err(e) = session.call("session.options.update", patch).await {
+                let _ = session.disconnect().await;
+                return Err(e);
+            }
         }
         Ok(session)
     }

@@ -209,6 +209,12 @@ async fn resume_all(client: &Client, conn: &Connection, registry: &Arc<Registry>
         match r {
             Ok(info) => {
                 s.reopened(info);
+                if s.wants_mcp_auth() {
+                    let p = json!({"sessionId": s.id(), "eventType": "mcp.oauth_required"});
+                    if let Err(e) = conn.request_timeout("session.eventLog.registerInterest", p, timeout).await {
+                        tracing::warn!(session = s.id(), "could not register for MCP OAuth requests again: {e}");
+                    }
+                }
                 resumed += 1;
             }
             Err(e) => {

@@ -299,12 +299,29 @@ impl ClientOptions {
         if let Some(a) = r.boolean("autoStart")? {
             o.auto_start = a;
         }
+        if let Some(t) = r.take("telemetry").filter(|v| !v.is_null()) {
+            o.telemetry = Some(crate::telemetry::TelemetryConfig::from_json(&t)?);
+        }
+        if let Some(f) = r.take("sessionFs").filter(|v| !v.is_null()) {
+            o.session_fs = Some(crate::session_fs::SessionFsConfig::from_json(&f)?);
+        }
+        match r.string("mode")?.as_deref() {
+            // "copilot-cli" is the official SDKs' name of the default.
+            None | Some("default" | "copilot-cli") => {}
+            Some("empty") => o.empty_mode = true,
+            Some(other) => {
+                return Err(Error::config(format!(
+                    "client option `mode` must be \"empty\" or \"copilot-cli\" (the default), got {other:?}"
+                )));
+            }
+        }
         if let Some(k) = r.m.keys().next() {
             return Err(Error::config(format!("unknown client option `{k}`")));
         }
         if let Some(c) = connection {
             o.apply_connection(c);
         }
+        o.check()?;
         Ok(o)
     }
 }
@@ -439,6 +456,30 @@ impl SessionConfig {
             Some(other) => return Err(r.bad("infiniteSessions", "an object or a boolean", &other)),
         };
         c.client_name = r.string("clientName")?;
+        if let Some(cmds) = r.objects("commands")? {
+            for cmd in cmds {
+                let name = cmd.get("name").and_then(Value::as_str).filter(|n| !n.is_empty());
+                let Some(name) = name else {
+                    return Err(Error::config(format!("a command needs a `name` string, got {cmd}")));
+                };
+                let description = match cmd.get("description") {
+                    None | Some(Value::Null) => None,
+                    Some(Value::String(d)) => Some(d.clone()),
+                    Some(other) => {
+                        return Err(Error::config(format!(
+                            "command `{name}`: description must be a string, got {other}"
+                        )));
+                    }
+                };
+                if c.commands.iter().any(|c| c.name == name) {
+                    return Err(Error::config(format!("command `{name}` is declared twice")));
+                }
+                c.commands.push(super::CommandDef { name: name.trim_start_matches('/').to_owned(), description });
+            }
+        }
+        c.traceparent = r.string("traceparent")?;
+        c.tracestate = r.string("tracestate")?;
+        crate::telemetry::check(&c.traceparent, &c.tracestate)?;
         c.extra = r.m;
         Ok(c)
     }
@@ -462,6 +503,9 @@ impl MessageOptions {
         }
         o.idle_timeout = r.seconds("idleTimeout")?.filter(|t| !t.is_zero());
         o.abort_on_timeout = r.boolean("abortOnTimeout")?.unwrap_or(false);
+        o.traceparent = r.string("traceparent")?;
+        o.tracestate = r.string("tracestate")?;
+        crate::telemetry::check(&o.traceparent, &o.tracestate)?;
         o.extra = r.m;
         Ok(o)
     }

@@ -2,6 +2,7 @@
 //! encoding (`wire`), the JSON forms the bindings pass (`json`), and the typed results of
 //! client-level calls (`results`).
 
+pub(crate) mod empty_mode;
 mod json;
 mod options;
 mod results;

@@ -63,6 +63,19 @@ pub struct ClientOptions {
     /// Start (spawn or connect) on the first call that needs the server (default). When
     /// false, calls before [`crate::Client::start`] fail with `not_connected`.
     pub auto_start: bool,
+    /// OpenTelemetry settings for a spawned CLI (the official SDKs' `telemetry`): set as the
+    /// CLI's `COPILOT_OTEL_*` / `OTEL_*` environment.
+    pub telemetry: Option<crate::telemetry::TelemetryConfig>,
+    /// The official `mode: "empty"` (multi-tenant hardening): every session must name its
+    /// `availableTools`, gets the hardened defaults, and the client needs `copilot_home` or
+    /// `session_fs`. See [`crate::config::empty_mode`].
+    pub empty_mode: bool,
+    /// A host-implemented filesystem for session state (`sessionFs.setProvider` on every
+    /// connection); every session then needs an `on_session_fs` handler.
+    pub session_fs: Option<crate::session_fs::SessionFsConfig>,
+    /// The host's current W3C trace context, asked on create, resume and send when the call
+    /// carries none (the official `onGetTraceContext`).
+    pub trace_context: Option<crate::telemetry::TraceContextProvider>,
 }
 
 impl Default for ClientOptions {
@@ -90,6 +103,10 @@ impl Default for ClientOptions {
             stop_grace: Duration::from_secs(5),
             tcp_quickack: true,
             auto_start: true,
+            telemetry: None,
+            empty_mode: false,
+            session_fs: None,
+            trace_context: None,
         }
     }
 }
@@ -179,6 +196,22 @@ impl ClientOptions {
         o
     }
 
+    /// Checks the options that depend on each other (`from_json` and `start` call it).
+    pub fn check(&self) -> crate::Result<()> {
+        let external = matches!(self.transport, Transport::Url(_));
+        if self.telemetry.is_some() && external {
+            return Err(crate::Error::config(
+                "client option `telemetry` configures a CLI this client starts; a server reached by URL (cliUrl, RuntimeConnection.forUri) has its own settings",
+            ));
+        }
+        if self.empty_mode && !external && self.copilot_home.is_none() && self.session_fs.is_none() {
+            return Err(crate::Error::config(
+                "client mode \"empty\" needs an explicit place for session state: set `baseDirectory` or `sessionFs`",
+            ));
+        }
+        Ok(())
+    }
+
     /// Sets the transport, CLI path, arguments and connection token from `connection`.
     pub fn apply_connection(&mut self, connection: RuntimeConnection) {
         match connection {
@@ -248,6 +281,27 @@ pub struct SessionConfig {
     /// `autoModeSwitch.request`: input `{errorCode?, retryAfterSeconds?}`, output `"yes"`,
     /// `"yes_always"`, `"no"`, a boolean or `{response}` (default: no).
     pub on_auto_mode_switch: Option<Arc<dyn JsonHandler>>,
+    /// Elicitation (`elicitation.requested`): input `{requestId, message, requestedSchema, mode,
+    /// elicitationSource, url}`, output `{action, content?}` (see [`crate::ui`]).
+    pub on_elicitation: Option<Arc<dyn JsonHandler>>,
+    /// Slash commands declared in `commands` (`command.execute`): input `{requestId, command,
+    /// commandName, args}`; any output is success, a failure is the command's error.
+    pub on_command: Option<Arc<dyn JsonHandler>>,
+    /// Slash commands the host registers (`/name args`), sent as `commands` on the wire.
+    pub commands: Vec<CommandDef>,
+    /// MCP OAuth (`mcp.oauth_required`): input `{requestId, serverName, serverUrl, reason, …}`,
+    /// output a token string, `{accessToken, …}` or null / `{kind: "cancelled"}`.
+    pub on_mcp_auth: Option<Arc<dyn JsonHandler>>,
+    /// The session filesystem (`sessionFs.*`): input `{operation, path, …}`, output per
+    /// operation (see [`crate::session_fs`]).
+    pub on_session_fs: Option<Arc<dyn JsonHandler>>,
+    /// GitHub token provider (`gitHubToken.getToken`): input `{host, reason}`, output a token
+    /// string, `{accessToken, expiresIn?, tokenType?}` or null / `{kind: "cancelled"}`. Asked
+    /// again when the session reports an authentication error.
+    pub on_github_token: Option<Arc<dyn JsonHandler>>,
+    /// W3C trace context sent with create / resume (else the client's provider is asked).
+    pub traceparent: Option<String>,
+    pub tracestate: Option<String>,
     /// A language binding's end of the host bridge (set by [`crate::host::attach`]).
     pub host: Option<crate::host::HostPort>,
     /// Receives every event from the very first one (registered before `session.create`).
@@ -270,6 +324,13 @@ impl std::fmt::Debug for SessionConfig {
     }
 }
 
+/// A slash command the host registers (`/name args` in the CLI's command list).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CommandDef {
+    pub name: String,
+    pub description: Option<String>,
+}
+
 /// A prompt and how to send it. `timeout` and `abort_on_timeout` apply to `send_and_wait` only.
 #[derive(Clone, Debug)]
 pub struct MessageOptions {
@@ -288,6 +349,9 @@ pub struct MessageOptions {
     pub idle_timeout: Option<Duration>,
     /// Abort the turn when `send_and_wait` times out (default: leave it running).
     pub abort_on_timeout: bool,
+    /// W3C trace context of this turn (else the client's provider is asked).
+    pub traceparent: Option<String>,
+    pub tracestate: Option<String>,
     /// Any other `session.send` field.
     pub extra: Map<String, Value>,
 }
@@ -304,6 +368,8 @@ impl MessageOptions {
             timeout: DEFAULT_SEND_AND_WAIT_TIMEOUT,
             idle_timeout: None,
             abort_on_timeout: false,
+            traceparent: None,
+            tracestate: None,
             extra: Map::new(),
         }
     }

@@ -42,6 +42,25 @@ impl SessionConfig {
         put("requestPermission", Some(json!(self.on_permission_request.is_some() || own_tools)));
         put("requestUserInput", Some(json!(self.on_user_input_request.is_some())));
         put("requestExitPlanMode", Some(json!(self.on_exit_plan_mode.is_some())));
+        if self.on_auto_mode_switch.is_some() {
+            put("requestAutoModeSwitch", Some(json!(true)));
+        }
+        if self.on_elicitation.is_some() {
+            put("requestElicitation", Some(json!(true)));
+        }
+        if !self.commands.is_empty() {
+            let commands = self
+                .commands
+                .iter()
+                .map(|c| match &c.description {
+                    Some(d) => json!({"name": c.name, "description": d}),
+                    None => json!({"name": c.name}),
+                })
+                .collect();
+            put("commands", Some(Value::Array(commands)));
+        }
+        put("traceparent", self.traceparent.as_ref().map(|v| json!(v)));
+        put("tracestate", self.tracestate.as_ref().map(|v| json!(v)));
         put("hooks", Some(json!(self.on_hook.is_some())));
         for (k, v) in &self.extra {
             m.insert(k.clone(), v.clone());
@@ -63,6 +82,12 @@ impl MessageOptions {
         }
         if let Some(h) = &self.request_headers {
             m.insert("requestHeaders".into(), Value::Object(h.clone()));
+        }
+        if let Some(t) = &self.traceparent {
+            m.insert("traceparent".into(), json!(t));
+        }
+        if let Some(t) = &self.tracestate {
+            m.insert("tracestate".into(), json!(t));
         }
         for (k, v) in &self.extra {
             m.insert(k.clone(), v.clone());

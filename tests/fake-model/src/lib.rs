@@ -11,7 +11,10 @@
 //!   without a directive the reply is `Hello from the fake model.`
 //!
 //! Routes: `GET /v1/models`, `GET /models`, `POST /v1/chat/completions`,
-//! `POST /chat/completions`; anything else is a JSON 404.
+//! `POST /chat/completions`; an OAuth-protected MCP server at `POST /mcp` (streamable HTTP,
+//! JSON replies; one tool, `issue_count`; without `Authorization: Bearer <MCP_TOKEN>` it
+//! answers 401 with a `WWW-Authenticate` pointing at `GET /.well-known/oauth-protected-resource`,
+//! which is how the real CLI comes to ask the host for a token); anything else is a JSON 404.
 
 mod http;
 pub mod script;
@@ -253,6 +256,67 @@ async fn handle_connection(stream: TcpStream, state: Arc<State>) {
     }
 }
 
+/// The access token the fake MCP server at `/mcp` accepts.
+pub const MCP_TOKEN: &str = "mcp-test-token";
+
+/// The fake OAuth-protected MCP server (see the crate documentation).
+async fn mcp<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    head: &http::Head,
+    req: &RecordedRequest,
+    keep_alive: bool,
+) -> io::Result<Next> {
+    let base = format!("http://{}", head.header("host").unwrap_or("127.0.0.1"));
+    if head.path().starts_with("/.well-known/oauth-protected-resource") {
+        let meta = json!({"resource": format!("{base}/mcp"), "authorization_servers": [base], "bearer_methods_supported": ["header"]});
+        write_json(w, 200, &meta, keep_alive).await?;
+        return Ok(Next::Continue);
+    }
+    if req.method != "POST" {
+        write_error(w, 405, "method not allowed", "invalid_request_error", keep_alive).await?;
+        return Ok(Next::Continue);
+    }
+    if head.header("authorization") != Some(&format!("Bearer {MCP_TOKEN}")) {
+        let challenge = format!("Bearer resource_metadata=\"{base}/.well-known/oauth-protected-resource\"");
+        let body = json!({"error": "invalid_token"}).to_string();
+        http::write_response_with(
+            w,
+            401,
+            "application/json",
+            &[("www-authenticate", &challenge)],
+            body.as_bytes(),
+            keep_alive,
+        )
+        .await?;
+        return Ok(Next::Continue);
+    }
+    let id = req.body.get("id").cloned();
+    let Some(id) = id else {
+        // A notification (`notifications/initialized`): accepted, no body.
+        http::write_response(w, 202, "application/json", b"", keep_alive).await?;
+        return Ok(Next::Continue);
+    };
+    let params = req.body.get("params").cloned().unwrap_or(Value::Null);
+    let result = match req.body.get("method").and_then(Value::as_str).unwrap_or_default() {
+        "initialize" => json!({
+            "protocolVersion": params.get("protocolVersion").cloned().unwrap_or(json!("2025-03-26")),
+            "capabilities": {"tools": {}}, "serverInfo": {"name": "fake-issues", "version": "1.0.0"},
+        }),
+        "tools/list" => json!({"tools": [{"name": "issue_count", "description": "Counts the open issues",
+                                          "inputSchema": {"type": "object", "properties": {}}}]}),
+        "tools/call" => json!({"content": [{"type": "text", "text": "42 open issues"}]}),
+        "ping" => json!({}),
+        other => {
+            let e =
+                json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32601, "message": format!("no method {other}")}});
+            write_json(w, 200, &e, keep_alive).await?;
+            return Ok(Next::Continue);
+        }
+    };
+    write_json(w, 200, &json!({"jsonrpc": "2.0", "id": id, "result": result}), keep_alive).await?;
+    Ok(Next::Continue)
+}
+
 fn route_path(target: &str) -> &str {
     target.split(['?', '#']).next().unwrap_or("")
 }
@@ -296,6 +360,9 @@ async fn respond<W: AsyncWrite + Unpin>(
                 return Ok(Next::Continue);
             }
             chat(w, head, &req.body, keep_alive).await
+        }
+        p if p == "/mcp" || p.starts_with("/.well-known/oauth-protected-resource") => {
+            mcp(w, head, req, keep_alive).await
         }
         _ => {
             let msg = format!("no route for {} {}", req.method, path);
