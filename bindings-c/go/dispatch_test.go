@@ -46,6 +46,24 @@ func allHandlers(got map[string]json.RawMessage) *SessionConfig {
 			got["autoModeSwitch"] = r.Raw
 			return AutoModeSwitchResponse{Response: AutoModeSwitchYes}, nil
 		},
+		OnElicitationRequest: func(c ElicitationContext) (ElicitationResult, error) {
+			got["elicitation"] = c.Raw
+			return ElicitationResult{Action: ElicitationActionAccept}, nil
+		},
+		Commands: []CommandDefinition{{Name: "c", Handler: func(c CommandContext) error {
+			got["command"] = c.Raw
+			return nil
+		}}},
+		OnMcpAuthRequest: func(r McpAuthRequest, _ McpAuthInvocation) (*McpAuthResult, error) {
+			got["mcpAuth"] = r.Raw
+			return McpAuthCancelled(), nil
+		},
+		GitHubTokenProvider: func(a GitHubTokenProviderArgs) (*GitHubTokenProviderResult, error) {
+			got["gitHubToken"] = a.Raw
+			return GitHubTokenCancelled(), nil
+		},
+		// The filesystem is served by the provider's methods (no raw payload): registration only.
+		CreateSessionFsProvider: func(*Session) SessionFsProvider { return nil },
 	}
 }
 
@@ -80,8 +98,11 @@ func TestEveryRequestKindHasAHandlerOption(t *testing.T) {
 	if !slices.Equal(registered, want) {
 		t.Fatalf("registered kinds %v, the core's kinds %v", registered, want)
 	}
-	names := map[string]string{"tool": "t", "hook": "preToolUse"}
+	names := map[string]string{"tool": "t", "hook": "preToolUse", "command": "c"}
 	for _, kind := range kinds {
+		if kind == "sessionFs" {
+			continue
+		}
 		payload := json.RawMessage(`{"sessionId":"s1","toolName":"t","hookType":"preToolUse","extra":[1, 2]}`)
 		if _, err := d.handle(context.Background(), kind, names[kind], payload); err != nil {
 			t.Errorf("%s: %v", kind, err)

@@ -202,28 +202,82 @@ test('commands: a command without a handler or a name is refused', async () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// 3. Auto-mode switch (official name) and 4. MCP OAuth: accepted, and the session works
+// 3. Auto-mode switch (official name): accepted, and the session works
 
-test('onAutoModeSwitchRequest and onMcpAuthRequest: sessions with them create and run a turn', async () => {
+test('onAutoModeSwitchRequest: a session with it creates and runs a turn', async () => {
   await withModel(async (model) => {
     const client = await connectShared();
     try {
       const session = await client.createSession(
         cfg(model, {
           onAutoModeSwitchRequest: (request, invocation) => (request.errorCode && invocation.sessionId ? 'yes' : 'no'),
-          onMcpAuthRequest: async () => ({ accessToken: 'mcp-token', tokenType: 'Bearer', expiresIn: 3600 }),
         }),
       );
       const messages = [];
       session.on('assistant.message', (event) => messages.push(event.data.content));
-      assert.equal((await session.sendAndWait('REPLY with both handlers', 60000))?.data.content, 'with both handlers');
-      assert.deepEqual(messages, ['with both handlers']);
+      assert.equal((await session.sendAndWait('REPLY with the handler', 60000))?.data.content, 'with the handler');
+      assert.deepEqual(messages, ['with the handler']);
       await session.disconnect();
       // They are handlers: anything but a function is refused.
       for (const key of ['onAutoModeSwitchRequest', 'onMcpAuthRequest', 'onElicitationRequest', 'gitHubTokenProvider', 'createSessionFsProvider']) {
         const e = await rejection(client.createSession(cfg(model, { [key]: 'yes' })), key);
         assert.equal(e.code, 'invalid_config', `${key}: ${e.message}`);
       }
+    } finally {
+      await client.stop();
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// 4. MCP OAuth: the fake model serves an OAuth-protected MCP server (401 without a token); the CLI
+// asks the host through onMcpAuthRequest and reconnects with the token it gets.
+
+test('onMcpAuthRequest: the CLI asks for the MCP token and the server connects with it', async () => {
+  await withModel(async (model) => {
+    const url = model.url.replace(/\/v1$/, '/mcp');
+    const mcpServers = { issues: { type: 'http', url, tools: ['*'] } };
+    const client = await connectShared();
+    /** A session whose MCP auth handler answers `reply`; statuses of "issues" from the first event on. */
+    const open = async (reply) => {
+      const asked = [];
+      const statuses = [];
+      const session = await client.createSession(
+        cfg(model, {
+          mcpServers,
+          onMcpAuthRequest: async (request, invocation) => {
+            asked.push({ request, invocation });
+            return reply;
+          },
+          // In the config: in place before the first event, so no status is missed.
+          onEvent: (event) => {
+            if (event.type === 'session.mcp_server_status_changed' && event.data.serverName === 'issues') statuses.push(event.data.status);
+          },
+        }),
+      );
+      return { session, asked, statuses };
+    };
+    try {
+      const ok = await open({ accessToken: 'mcp-test-token' });
+      await eventually(() => ok.statuses.includes('connected'), 30000, `"connected" (statuses ${JSON.stringify(ok.statuses)})`);
+      assert.equal(ok.asked.length, 1);
+      const { request, invocation } = ok.asked[0];
+      assert.equal(request.serverName, 'issues');
+      assert.equal(request.serverUrl, url);
+      assert.ok(typeof request.requestId === 'string' && request.requestId.length > 0, `requestId ${request.requestId}`);
+      assert.equal(request.sessionId, ok.session.sessionId);
+      assert.equal(invocation.sessionId, ok.session.sessionId);
+      assert.equal((await ok.session.sendAndWait('CALL issues-issue_count {}', 60000))?.data.content, 'Tool returned: 42 open issues');
+      assert.equal(ok.asked.length, 1);
+      await ok.session.disconnect();
+
+      const no = await open({ kind: 'cancelled' });
+      await eventually(() => no.statuses.includes('needs-auth'), 30000, `"needs-auth" (statuses ${JSON.stringify(no.statuses)})`);
+      await sleep(3000);
+      assert.ok(!no.statuses.includes('connected'), `statuses ${JSON.stringify(no.statuses)}`);
+      assert.equal(no.asked.length, 1);
+      assert.equal(no.asked[0].request.serverName, 'issues');
+      await no.session.disconnect();
     } finally {
       await client.stop();
     }

@@ -6,6 +6,7 @@
 ``mode="empty"``."""
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import posixpath
@@ -16,8 +17,8 @@ from typing import Any, Dict, List, Optional, Set
 import pytest
 
 from copilot import (CommandContext, CommandDefinition, CopilotClient, CopilotError, ElicitationContext,
-                     GitHubTokenRequest, InvalidConfigError, SessionFsFileInfo, SessionFsProvider, ToolInvocation,
-                     define_tool)
+                     GitHubTokenRequest, InvalidConfigError, PermissionHandler, SessionFsFileInfo, SessionFsProvider,
+                     ToolInvocation, define_tool)
 from copilot.protocol import ExecuteCommandResult
 
 from conftest import FakeModel, own_cli_options
@@ -149,17 +150,65 @@ async def test_auto_mode_switch_request_alias(client: CopilotClient, base_config
 
 # ------------------------------------------------------------------------------- 4. MCP OAuth
 
-async def test_mcp_auth_handler_session_runs(client: CopilotClient, base_config: Dict[str, Any]) -> None:
-    asked: List[Any] = []
+async def test_mcp_auth_handler_gives_the_token(client: CopilotClient, base_config: Dict[str, Any],
+                                               fake_model: FakeModel) -> None:
+    # The fake model serves an OAuth-protected MCP server: without a token it answers 401, the
+    # CLI asks the host (``on_mcp_auth_request``) and reconnects with the token it gets.
+    url = fake_model.base_url.rsplit("/v1", 1)[0] + "/mcp"
+    mcp = {"issues": {"type": "http", "url": url, "tools": ["*"]}}
 
-    def on_mcp_auth_request(request: Any, invocation: Any) -> Any:
-        asked.append(request)
-        return {"kind": "cancelled"}
+    async def open_with(reply: Any) -> "tuple[Any, List[Any], List[Any], asyncio.Queue[str]]":
+        asked: List[Any] = []
+        statuses: "asyncio.Queue[str]" = asyncio.Queue()
+        invocations: List[Any] = []
 
-    async with await client.create_session({**base_config, "on_mcp_auth_request": on_mcp_auth_request}) as s:
-        answer = await s.send_and_wait("REPLY with an MCP auth handler")
-        assert answer is not None and answer.data.content == "with an MCP auth handler"
-    assert asked == []  # no MCP server asked for OAuth
+        def on_mcp_auth_request(request: Any, invocation: Any) -> Any:
+            asked.append(request)
+            invocations.append(invocation)
+            return reply
+
+        def on_event(ev: Any) -> None:  # given in the config: no early event is missed
+            if ev.raw["type"] == "session.mcp_server_status_changed" and ev.raw["data"]["serverName"] == "issues":
+                statuses.put_nowait(ev.raw["data"]["status"])
+
+        s = await client.create_session({**base_config, "mcp_servers": mcp,
+                                         "on_permission_request": PermissionHandler.approve_all,
+                                         "on_mcp_auth_request": on_mcp_auth_request, "on_event": on_event})
+        return s, asked, invocations, statuses
+
+    async def wait_status(statuses: "asyncio.Queue[str]", want: str, within: float) -> List[str]:
+        seen: List[str] = []
+        deadline = asyncio.get_running_loop().time() + within
+        while want not in seen:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                break
+            try:
+                seen.append(await asyncio.wait_for(statuses.get(), left))
+            except asyncio.TimeoutError:
+                break
+        return seen
+
+    s, asked, invocations, statuses = await open_with({"accessToken": "mcp-test-token"})
+    async with s:
+        seen = await wait_status(statuses, "connected", 30)
+        assert "connected" in seen, seen
+        assert len(asked) == 1
+        request = asked[0]
+        assert request["serverName"] == request.server_name == "issues"
+        assert request["serverUrl"] == url
+        assert isinstance(request["requestId"], str) and request["requestId"]
+        assert request["sessionId"] == request.session_id == s.session_id
+        assert invocations[0].session_id == s.session_id
+        answer = await s.send_and_wait("CALL issues-issue_count {}")
+        assert answer is not None and answer.data.content == "Tool returned: 42 open issues"
+    assert len(asked) == 1
+
+    s, asked, _, statuses = await open_with({"kind": "cancelled"})
+    async with s:
+        seen = await wait_status(statuses, "connected", 3)
+        assert "needs-auth" in seen and "connected" not in seen, seen
+        assert len(asked) == 1 and asked[0]["serverName"] == "issues"
 
 
 # ---------------------------------------------------------------------------- 5. session fs
